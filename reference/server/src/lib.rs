@@ -1,1 +1,20 @@
+//! The dx-www reference server: an axum application that implements the wire contract in
+//! `spec/`, its configuration and profiles, and the `dx-reference` binary's start-up.
 
+pub mod api_error;
+pub mod app;
+pub mod config;
+pub mod middleware;
+pub mod mutants;
+pub mod profile;
+pub mod routes;
+pub mod server;
+pub mod services;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{build_state, router};
+pub use config::{Config, ConfigError, DatabaseUrl, LogFormat, ServerArgs};
+pub use mutants::{Mutant, Mutations};
+pub use profile::Profile;
+pub use server::{BoundServer, ServeError, shutdown_signal};

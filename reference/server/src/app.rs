@@ -1,0 +1,64 @@
+//! Builds the axum application: routes, fault hooks (conformance only) and the middleware
+//! pipeline described in [`crate::middleware`].
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use dx_error::{DxError, SafeMutex};
+use http::StatusCode;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Config;
+use crate::middleware::{body_limit, boundary, envelope, request_id};
+use crate::routes::discovery::{CLIENT_ERRORS_PATH, DISCOVERY_PATH, FAULT_HOOKS_BASE};
+use crate::routes::{self, client_errors, discovery, faults, health};
+use crate::services::Services;
+use crate::state::{AppState, Boundaries, SharedState};
+
+/// Builds the shared state: opens (lazy) service connections.
+pub fn build_state(config: Config) -> Result<SharedState, DxError> {
+    let services = Services::open(&config)?;
+    Ok(Arc::new(AppState {
+        config,
+        services,
+        faults: faults::FaultState::default(),
+        boundaries: Boundaries::default(),
+        degraded_until: SafeMutex::new(None),
+    }))
+}
+
+/// The application for `state`.
+pub fn router(state: SharedState) -> Router {
+    let config = &state.config;
+    let mut app = Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route(DISCOVERY_PATH, get(discovery::discovery))
+        .route(CLIENT_ERRORS_PATH, post(client_errors::report_client_error));
+    if config.profile.fault_hooks() {
+        app = app.nest(FAULT_HOOKS_BASE, faults::routes());
+    }
+    app.route_layer(from_fn_with_state(
+        Arc::clone(&state),
+        boundary::route_boundary,
+    ))
+    .fallback(routes::not_found)
+    .layer(DefaultBodyLimit::max(config.max_body_bytes))
+    .layer(from_fn_with_state(
+        Arc::clone(&state),
+        body_limit::enforce_content_length,
+    ))
+    .layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        config.request_timeout,
+    ))
+    .layer(from_fn_with_state(
+        Arc::clone(&state),
+        envelope::render_errors,
+    ))
+    .layer(from_fn(request_id::assign_request_id))
+    .with_state(state)
+}

@@ -1,0 +1,356 @@
+//! Server configuration from command-line flags, environment variables and an optional TOML
+//! file, in that order of precedence, validated before anything starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[cfg(feature = "mutants")]
+use crate::mutants::Mutant;
+use crate::mutants::Mutations;
+use crate::profile::Profile;
+
+/// The smallest body limit accepted: smaller would reject ordinary error reports.
+pub const MIN_BODY_BYTES: usize = 1024;
+/// The largest body limit accepted (64 MiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a configuration is unusable. Messages name the setting and never echo secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The config file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A setting has an unusable value.
+    #[error("invalid setting `{key}`: {reason}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Command-line flags; each may also come from its environment variable.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerArgs {
+    /// TOML config file; flags and environment variables override it.
+    #[arg(long, env = "DX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "DX_BIND", value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    /// Deployment profile.
+    #[arg(long, env = "DX_PROFILE", value_enum)]
+    pub profile: Option<Profile>,
+    /// Database URL (postgres://… or sqlite:…); embedded in-memory SQLite when absent.
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Redis URL for shared state across instances; none when absent.
+    #[arg(long, env = "REDIS_URL", value_name = "URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "DX_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Longest a request may take, in milliseconds.
+    #[arg(long, env = "DX_REQUEST_TIMEOUT_MS", value_name = "MS")]
+    pub request_timeout_ms: Option<u64>,
+    /// Log format.
+    #[arg(long, env = "DX_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Start with a deliberately broken behaviour (test builds only).
+    #[cfg(feature = "mutants")]
+    #[arg(long, env = "DX_MUTANT", value_enum)]
+    pub mutant: Option<Mutant>,
+}
+
+/// The optional TOML file; same settings as the flags, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<SocketAddr>,
+    profile: Option<Profile>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    request_timeout_ms: Option<u64>,
+    log_format: Option<LogFormat>,
+}
+
+/// Which database back end a URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// PostgreSQL through sqlx.
+    Postgres(String),
+    /// SQLite through sqlx (the embedded default is in-memory).
+    Sqlite(String),
+}
+
+impl DatabaseUrl {
+    /// The embedded default.
+    pub fn embedded() -> Self {
+        Self::Sqlite("sqlite::memory:".to_owned())
+    }
+
+    /// Classifies `url` by its scheme.
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(url.to_owned()))
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(url.to_owned()))
+        } else {
+            Err(ConfigError::Invalid {
+                key: "database_url",
+                reason: "expected a postgres://, postgresql:// or sqlite: URL".to_owned(),
+            })
+        }
+    }
+
+    /// The back end's name.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The full URL (secret: never log or show it).
+    pub fn expose(&self) -> &str {
+        match self {
+            Self::Postgres(u) | Self::Sqlite(u) => u,
+        }
+    }
+}
+
+/// A validated server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// Deployment profile.
+    pub profile: Profile,
+    /// Database.
+    pub database: DatabaseUrl,
+    /// Redis, if configured.
+    pub redis_url: Option<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Deliberately broken behaviour, test builds only.
+    pub mutations: Mutations,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            profile: Profile::Production,
+            database: DatabaseUrl::embedded(),
+            redis_url: None,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            log_format: LogFormat::Text,
+            mutations: Mutations::none(),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests and the embedded target: conformance profile, ephemeral port.
+    pub fn conformance() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            profile: Profile::Conformance,
+            ..Self::default()
+        }
+    }
+
+    /// Merges flags/environment over the file over the defaults, then validates.
+    pub fn resolve(args: &ServerArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let defaults = Config::default();
+        let database = match args.database_url.as_ref().or(file.database_url.as_ref()) {
+            Some(url) if !url.trim().is_empty() => DatabaseUrl::parse(url)?,
+            _ => defaults.database,
+        };
+        let redis_url = args
+            .redis_url
+            .clone()
+            .or(file.redis_url)
+            .filter(|u| !u.trim().is_empty());
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "redis_url",
+                reason: "expected a redis:// or rediss:// URL".to_owned(),
+            });
+        }
+        let max_body_bytes = args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(defaults.max_body_bytes);
+        if !(MIN_BODY_BYTES..=MAX_BODY_BYTES).contains(&max_body_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "max_body_bytes",
+                reason: format!("must be between {MIN_BODY_BYTES} and {MAX_BODY_BYTES}"),
+            });
+        }
+        let timeout_ms = args
+            .request_timeout_ms
+            .or(file.request_timeout_ms)
+            .unwrap_or(defaults.request_timeout.as_millis() as u64);
+        if !(1..=3_600_000).contains(&timeout_ms) {
+            return Err(ConfigError::Invalid {
+                key: "request_timeout_ms",
+                reason: "must be between 1 and 3600000".to_owned(),
+            });
+        }
+        Ok(Self {
+            bind: args.bind.or(file.bind).unwrap_or(defaults.bind),
+            profile: args.profile.or(file.profile).unwrap_or(defaults.profile),
+            database,
+            redis_url,
+            max_body_bytes,
+            request_timeout: Duration::from_millis(timeout_ms),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(defaults.log_format),
+            mutations: mutations_from(args),
+        })
+    }
+}
+
+#[cfg(feature = "mutants")]
+fn mutations_from(args: &ServerArgs) -> Mutations {
+    Mutations::with(args.mutant)
+}
+
+#[cfg(not(feature = "mutants"))]
+fn mutations_from(_args: &ServerArgs) -> Mutations {
+    Mutations::none()
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        reason: e.kind().to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        reason: e.message().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("dx-config-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn defaults_are_production_and_embedded() {
+        let c = Config::resolve(&ServerArgs::default()).unwrap();
+        assert_eq!(c.profile, Profile::Production);
+        assert_eq!(c.database, DatabaseUrl::embedded());
+        assert_eq!(c.database.backend(), "sqlite");
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let path = temp_file(
+            "override",
+            "profile = \"development\"\nmax_body_bytes = 4096\nbind = \"127.0.0.1:9000\"\nredis_url = \"redis://127.0.0.1:6379\"\n",
+        );
+        let args = ServerArgs {
+            config: Some(path.clone()),
+            profile: Some(Profile::Conformance),
+            ..ServerArgs::default()
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.profile, Profile::Conformance);
+        assert_eq!(c.max_body_bytes, 4096);
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+        std::fs::remove_file(path).ok();
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        let cases = [
+            ServerArgs { database_url: Some("mysql://x".into()), ..ServerArgs::default() },
+            ServerArgs { redis_url: Some("http://x".into()), ..ServerArgs::default() },
+            ServerArgs { max_body_bytes: Some(10), ..ServerArgs::default() },
+            ServerArgs { request_timeout_ms: Some(0), ..ServerArgs::default() },
+        ];
+        let keys = ["database_url", "redis_url", "max_body_bytes", "request_timeout_ms"];
+        for (args, key) in cases.iter().zip(keys) {
+            let err = Config::resolve(args).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        let path = temp_file("unknown", "colour = \"blue\"\n");
+        let err = Config::resolve(&ServerArgs { config: Some(path.clone()), ..ServerArgs::default() })
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+        std::fs::remove_file(path).ok();
+        let err = Config::resolve(&ServerArgs {
+            config: Some(PathBuf::from("/nonexistent/dx.toml")),
+            ..ServerArgs::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn database_urls_are_classified() {
+        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(), "postgres");
+        assert_eq!(DatabaseUrl::parse("postgresql://u@h/db").unwrap().backend(), "postgres");
+        assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap().expose(), "sqlite::memory:");
+        let blank = ServerArgs { database_url: Some("  ".into()), ..ServerArgs::default() };
+        assert_eq!(Config::resolve(&blank).unwrap().database, DatabaseUrl::embedded());
+    }
+}

@@ -1,0 +1,80 @@
+//! Request ids: a client's `X-Request-Id` is kept when it is well-formed, otherwise one is
+//! generated; every response carries it, and every log line of the request names it.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use http::HeaderValue;
+use tracing::Instrument;
+
+/// The header that carries the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The longest request id kept from a client.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The request's id, available to handlers and middleware as an extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// Whether a client-supplied id is kept: 1 to 128 characters of `[A-Za-z0-9._:-]`.
+pub fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Assigns the request id, logs the request, and echoes the id on the response.
+pub async fn assign_request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid_request_id(v))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let started = Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any id the validator accepts is a valid header value and within the length limit.
+        #[test]
+        fn accepted_ids_are_safe_header_values(id in "\\PC{0,200}") {
+            if is_valid_request_id(&id) {
+                prop_assert!(HeaderValue::from_str(&id).is_ok());
+                prop_assert!(id.len() <= MAX_REQUEST_ID_LEN);
+            }
+        }
+    }
+
+    #[test]
+    fn validation_examples() {
+        assert!(is_valid_request_id("abc-123_x.y:z"));
+        assert!(!is_valid_request_id(""));
+        assert!(!is_valid_request_id("has space"));
+        assert!(!is_valid_request_id("new\nline"));
+        assert!(!is_valid_request_id(&"a".repeat(129)));
+        assert!(is_valid_request_id(&"a".repeat(128)));
+    }
+}

@@ -1,0 +1,115 @@
+//! Deliberately broken behaviours, one per property the suite must catch. A server can only be
+//! started with one when built with the `mutants` cargo feature, which release builds never
+//! enable; without it [`Mutations::is`] is always false.
+
+use serde::{Deserialize, Serialize};
+
+/// A deliberately broken behaviour and the property that must catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mutant {
+    /// A poisoned shared lock is reported as an error instead of being recovered (Property 6).
+    MutexNotRecovered,
+    /// Panics are not caught: the connection just drops (Property 7).
+    PanicEscapesBoundary,
+    /// One failing component makes every route answer 503 for a while (Property 7).
+    FailureCascades,
+    /// Error envelopes carry an empty code (Property 8).
+    ErrorCodeMissing,
+    /// Production errors carry panic text and cause chains (Property 26).
+    LeaksInternals,
+}
+
+impl Mutant {
+    /// Every mutant.
+    pub const ALL: &'static [Mutant] = &[
+        Mutant::MutexNotRecovered,
+        Mutant::PanicEscapesBoundary,
+        Mutant::FailureCascades,
+        Mutant::ErrorCodeMissing,
+        Mutant::LeaksInternals,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MutexNotRecovered => "mutex-not-recovered",
+            Self::PanicEscapesBoundary => "panic-escapes-boundary",
+            Self::FailureCascades => "failure-cascades",
+            Self::ErrorCodeMissing => "error-code-missing",
+            Self::LeaksInternals => "leaks-internals",
+        }
+    }
+
+    /// The property whose check must fail against this mutant.
+    pub fn breaks_property(self) -> u8 {
+        match self {
+            Self::MutexNotRecovered => 6,
+            Self::PanicEscapesBoundary | Self::FailureCascades => 7,
+            Self::ErrorCodeMissing => 8,
+            Self::LeaksInternals => 26,
+        }
+    }
+}
+
+/// The mutant a server runs with, if any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Mutations {
+    #[cfg(feature = "mutants")]
+    active: Option<Mutant>,
+}
+
+impl Mutations {
+    /// No mutant: correct behaviour.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Runs with `mutant` active.
+    #[cfg(feature = "mutants")]
+    pub fn with(mutant: Option<Mutant>) -> Self {
+        Self { active: mutant }
+    }
+
+    /// Whether `mutant` is active.
+    #[cfg(feature = "mutants")]
+    pub fn is(self, mutant: Mutant) -> bool {
+        self.active == Some(mutant)
+    }
+
+    /// Whether `mutant` is active: never, in a build without the `mutants` feature.
+    #[cfg(not(feature = "mutants"))]
+    pub fn is(self, _mutant: Mutant) -> bool {
+        false
+    }
+
+    /// The active mutant's name, for logs and the discovery document.
+    pub fn active_name(self) -> Option<&'static str> {
+        Mutant::ALL.iter().find(|m| self.is(**m)).map(|m| m.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_clap_values() {
+        use clap::ValueEnum;
+        for m in Mutant::ALL {
+            let value = m.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(value.as_deref(), Some(m.name()));
+            assert!([6, 7, 8, 26].contains(&m.breaks_property()));
+        }
+        assert_eq!(Mutations::none().active_name(), None);
+    }
+
+    #[cfg(feature = "mutants")]
+    #[test]
+    fn an_active_mutant_is_reported() {
+        let m = Mutations::with(Some(Mutant::LeaksInternals));
+        assert!(m.is(Mutant::LeaksInternals));
+        assert!(!m.is(Mutant::ErrorCodeMissing));
+        assert_eq!(m.active_name(), Some("leaks-internals"));
+    }
+}

@@ -1,0 +1,283 @@
+//! Fault hooks, served only in the conformance profile: routes that fail on purpose so the
+//! black-box suite can observe mutex recovery (Property 6), error isolation (7), error
+//! completeness (8) and sanitization (26) from outside (spec/http-contract.md).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use dx_error::{DxError, ErrorCode, LockError, SafeMutex};
+use serde::{Deserialize, Serialize};
+
+use crate::api_error::{ApiError, ApiJson};
+use crate::mutants::Mutant;
+use crate::state::SharedState;
+
+/// Most scopes kept at once; the oldest is evicted past this.
+pub const MAX_SCOPES: usize = 1024;
+/// Largest magnitude of one `add`.
+pub const MAX_ADD: i64 = 1_000_000_000;
+/// Longest panic message accepted, in bytes.
+pub const MAX_PANIC_MESSAGE: usize = 4096;
+
+/// One scope's shared counter.
+#[derive(Debug, Default)]
+struct Counter {
+    value: i64,
+    updates: u64,
+}
+
+/// The counters, one per scope, each behind its own [`SafeMutex`].
+#[derive(Debug, Default)]
+pub struct FaultState {
+    scopes: SafeMutex<ScopeTable>,
+}
+
+#[derive(Debug, Default)]
+struct ScopeTable {
+    by_name: HashMap<String, Arc<SafeMutex<Counter>>>,
+    order: VecDeque<String>,
+}
+
+impl FaultState {
+    fn scope(&self, name: &str) -> Result<Arc<SafeMutex<Counter>>, LockError> {
+        let mut table = self.scopes.lock()?;
+        if let Some(c) = table.by_name.get(name) {
+            return Ok(Arc::clone(c));
+        }
+        if table.order.len() >= MAX_SCOPES
+            && let Some(oldest) = table.order.pop_front()
+        {
+            table.by_name.remove(&oldest);
+        }
+        let counter = Arc::new(SafeMutex::new(Counter::default()));
+        table.by_name.insert(name.to_owned(), Arc::clone(&counter));
+        table.order.push_back(name.to_owned());
+        Ok(counter)
+    }
+
+    fn existing(&self, name: &str) -> Result<Option<Arc<SafeMutex<Counter>>>, LockError> {
+        Ok(self.scopes.lock()?.by_name.get(name).cloned())
+    }
+}
+
+/// The fault-hook routes, to be nested under `/_dx/faults`.
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/add", post(add))
+        .route("/poison", post(poison))
+        .route("/state/{scope}", get(state_of))
+        .route("/panic", post(panic_route))
+        .route("/error", post(error_route))
+}
+
+/// Body of `/add` and `/poison`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddRequest {
+    scope: String,
+    add: i64,
+}
+
+/// A scope's state as reported.
+#[derive(Debug, Serialize)]
+pub struct ScopeState {
+    scope: String,
+    value: i64,
+    updates: u64,
+    recoveries: u64,
+}
+
+fn validate_scope(scope: &str) -> Result<(), DxError> {
+    let ok = (1..=64).contains(&scope.len())
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(DxError::request(
+            ErrorCode::ValidationFailed,
+            "scope must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
+        )
+        .with_details(serde_json::json!({ "field": "scope" })))
+    }
+}
+
+fn validate_add(req: &AddRequest) -> Result<(), DxError> {
+    validate_scope(&req.scope)?;
+    if req.add.abs() > MAX_ADD {
+        return Err(DxError::request(
+            ErrorCode::ValidationFailed,
+            format!("add must be between -{MAX_ADD} and {MAX_ADD}"),
+        )
+        .with_details(serde_json::json!({ "field": "add" })));
+    }
+    Ok(())
+}
+
+/// Refuses to use a poisoned lock when the `mutex-not-recovered` mutant is active.
+fn check_mutant(state: &SharedState, counter: &SafeMutex<Counter>) -> Result<(), DxError> {
+    if state.config.mutations.is(Mutant::MutexNotRecovered) && counter.is_poisoned() {
+        return Err(LockError::AcquisitionFailed("mutex is poisoned".into()).into());
+    }
+    Ok(())
+}
+
+fn snapshot(scope: &str, counter: &SafeMutex<Counter>) -> Result<ScopeState, DxError> {
+    let recoveries = counter.recoveries();
+    let guard = counter.lock()?;
+    Ok(ScopeState {
+        scope: scope.to_owned(),
+        value: guard.value,
+        updates: guard.updates,
+        recoveries,
+    })
+}
+
+async fn add(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<AddRequest>,
+) -> Result<Json<ScopeState>, ApiError> {
+    validate_add(&req)?;
+    let counter = state.faults.scope(&req.scope).map_err(DxError::from)?;
+    check_mutant(&state, &counter)?;
+    {
+        let mut guard = counter.lock().map_err(DxError::from)?;
+        guard.value = guard.value.saturating_add(req.add);
+        guard.updates += 1;
+    }
+    Ok(Json(snapshot(&req.scope, &counter)?))
+}
+
+async fn poison(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<AddRequest>,
+) -> Result<Json<ScopeState>, ApiError> {
+    validate_add(&req)?;
+    let counter = state.faults.scope(&req.scope).map_err(DxError::from)?;
+    check_mutant(&state, &counter)?;
+    let mut guard = counter.lock().map_err(DxError::from)?;
+    guard.value = guard.value.saturating_add(req.add);
+    guard.updates += 1;
+    // Deliberate: fail while holding the lock, poisoning it.
+    panic!("fault hook: panicking while holding the lock of scope {}", req.scope);
+}
+
+async fn state_of(
+    State(state): State<SharedState>,
+    Path(scope): Path<String>,
+) -> Result<Json<ScopeState>, ApiError> {
+    validate_scope(&scope)?;
+    match state.faults.existing(&scope).map_err(DxError::from)? {
+        Some(counter) => {
+            check_mutant(&state, &counter)?;
+            Ok(Json(snapshot(&scope, &counter)?))
+        }
+        None => Ok(Json(ScopeState {
+            scope,
+            value: 0,
+            updates: 0,
+            recoveries: 0,
+        })),
+    }
+}
+
+/// Body of `/panic`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanicRequest {
+    message: String,
+}
+
+async fn panic_route(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<PanicRequest>,
+) -> Result<Json<()>, ApiError> {
+    if req.message.len() > MAX_PANIC_MESSAGE {
+        return Err(ApiError(
+            DxError::request(
+                ErrorCode::ValidationFailed,
+                format!("message must be at most {MAX_PANIC_MESSAGE} bytes"),
+            )
+            .with_details(serde_json::json!({ "field": "message" })),
+        ));
+    }
+    // Deliberate: a panic carrying internal details that must never reach a client.
+    panic!(
+        "fault hook panic: {} (at {}:{} while using {})",
+        req.message,
+        file!(),
+        line!(),
+        state.config.database.expose()
+    );
+}
+
+/// Body of `/error`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorRequest {
+    number: u16,
+    message: String,
+    source: Option<String>,
+    suggestion: Option<String>,
+}
+
+async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, ApiError> {
+    let invalid = |field: &str, text: &str| {
+        ApiError(
+            DxError::request(ErrorCode::ValidationFailed, text.to_owned())
+                .with_details(serde_json::json!({ "field": field })),
+        )
+    };
+    let Some(code) = ErrorCode::from_number(req.number) else {
+        return Err(invalid("number", "number is not a known error code"));
+    };
+    if req.message.trim().is_empty() || req.message.chars().count() > 512 {
+        return Err(invalid("message", "message must be 1 to 512 characters"));
+    }
+    if req.source.as_ref().is_some_and(|s| s.len() > 4096) {
+        return Err(invalid("source", "source must be at most 4096 bytes"));
+    }
+    if req.suggestion.as_ref().is_some_and(|s| s.chars().count() > 512) {
+        return Err(invalid("suggestion", "suggestion must be at most 512 characters"));
+    }
+    let mut err = DxError::new(code, req.message);
+    if let Some(source) = req.source {
+        err = err.with_source(std::io::Error::other(source));
+    }
+    if let Some(suggestion) = req.suggestion {
+        err = err.with_suggestion(suggestion);
+    }
+    Err(ApiError(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_capped_and_oldest_evicted() {
+        let faults = FaultState::default();
+        for i in 0..=MAX_SCOPES {
+            faults.scope(&format!("s{i}")).unwrap();
+        }
+        assert!(faults.existing("s0").unwrap().is_none());
+        assert!(faults.existing(&format!("s{MAX_SCOPES}")).unwrap().is_some());
+        let again = faults.scope("s1").unwrap();
+        assert!(Arc::ptr_eq(&again, &faults.scope("s1").unwrap()));
+    }
+
+    #[test]
+    fn scope_and_add_are_validated() {
+        assert!(validate_scope("abc_DEF-1").is_ok());
+        assert!(validate_scope("").is_err());
+        assert!(validate_scope("a/b").is_err());
+        assert!(validate_scope(&"a".repeat(65)).is_err());
+        let too_big = AddRequest { scope: "s".into(), add: MAX_ADD + 1 };
+        assert!(validate_add(&too_big).is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Running the server: bind, serve until a shutdown signal, drain in-flight requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use dx_error::RecoveryConfig;
+use tokio::net::TcpListener;
+
+use crate::app::{build_state, router};
+use crate::config::Config;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration could not be turned into a running state.
+    #[error("cannot start: {0}")]
+    Start(#[from] dx_error::DxError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A bound, not yet serving server; its address is known (useful with port 0).
+#[derive(Debug)]
+pub struct BoundServer {
+    listener: TcpListener,
+    config: Config,
+}
+
+impl BoundServer {
+    /// Binds the configured address.
+    pub async fn bind(config: Config) -> Result<Self, ServeError> {
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        Ok(Self { listener, config })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
+        self.listener.local_addr().map_err(ServeError::Serve)
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let state = build_state(self.config)?;
+        let readiness = state.services.warm_up(&RecoveryConfig::default()).await;
+        let addr = self.listener.local_addr().map_err(ServeError::Serve)?;
+        tracing::info!(
+            %addr,
+            profile = %state.config.profile,
+            database = state.config.database.backend(),
+            redis = state.config.redis_url.is_some(),
+            ready = readiness.is_ready(),
+            mutant = state.config.mutations.active_name(),
+            "dx-reference listening"
+        );
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServeError::Serve)?;
+        tracing::info!("dx-reference stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}

@@ -1,0 +1,76 @@
+//! The state shared by every request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dx_error::{ErrorBoundary, SafeMutex};
+
+use crate::config::Config;
+use crate::routes::faults::FaultState;
+use crate::services::Services;
+
+/// Shared, read-mostly server state.
+#[derive(Debug)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Config,
+    /// Service connections.
+    pub services: Services,
+    /// State used by the conformance fault hooks.
+    pub faults: FaultState,
+    /// One error boundary per route.
+    pub boundaries: Boundaries,
+    /// Set by the `failure-cascades` mutant only: until when every route answers 503.
+    pub degraded_until: SafeMutex<Option<Instant>>,
+}
+
+/// Shared handle to [`AppState`].
+pub type SharedState = Arc<AppState>;
+
+/// The error boundaries, one per route, created on first use and named after the route.
+#[derive(Debug, Default)]
+pub struct Boundaries {
+    by_route: SafeMutex<HashMap<String, Arc<ErrorBoundary>>>,
+}
+
+impl Boundaries {
+    /// The boundary of `route` (a route template such as `/api/v1/client-errors`).
+    pub fn get(&self, route: &str) -> Arc<ErrorBoundary> {
+        match self.by_route.lock() {
+            Ok(mut map) => Arc::clone(
+                map.entry(route.to_owned())
+                    .or_insert_with(|| Arc::new(ErrorBoundary::new(route))),
+            ),
+            // Unreachable with a blocking SafeMutex; a fresh boundary still isolates the route.
+            Err(_) => Arc::new(ErrorBoundary::new(route)),
+        }
+    }
+
+    /// Failure counts per route, for logs and diagnostics.
+    pub fn failures(&self) -> Vec<(String, u64)> {
+        match self.by_route.lock() {
+            Ok(map) => {
+                let mut v: Vec<_> = map.iter().map(|(k, b)| (k.clone(), b.failures())).collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_are_per_route_and_reused() {
+        let b = Boundaries::default();
+        let one = b.get("/a");
+        let _ = one.caught_panic(&"x");
+        assert!(Arc::ptr_eq(&one, &b.get("/a")));
+        assert_eq!(b.get("/b").failures(), 0);
+        assert_eq!(b.failures(), vec![("/a".to_owned(), 1), ("/b".to_owned(), 0)]);
+    }
+}
