@@ -1,1 +1,30 @@
+//! The dx-www conformance suite as a library: reach a target (a URL or the embedded
+//! reference), read its discovery document, run the black-box property checks, and report.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use dx_conformance::{RunOptions, Target, run_properties};
+//! let target = Target::from_env().await?;
+//! let results = run_properties(&target, &RunOptions::default(), &mut |_| {}).await?;
+//! # Ok(()) }
+//! ```
 
+pub mod cases;
+pub mod check;
+pub mod checks;
+pub mod discovery;
+pub mod embedded;
+pub mod envelope;
+pub mod http;
+pub mod report;
+pub mod runner;
+pub mod spec;
+pub mod target;
+pub mod verdict;
+pub mod ws;
+
+pub use cases::{CaseConfig, CaseFailure, CaseOutcome};
+pub use discovery::Discovery;
+pub use runner::{Progress, Report, RunOptions, run_properties, run_property};
+pub use target::{Target, TargetError, TargetSpec};
+pub use verdict::{CheckResult, Failure, Summary, Verdict};

@@ -103,17 +103,17 @@ error_codes! {
     /// The client exceeded a rate limit.
     RateLimited = 1005, "RATE_LIMITED", TOO_MANY_REQUESTS, Auth, "Too many requests";
     /// The CSRF token is missing, invalid, expired or bound to another session.
-    CsrfInvalid = 1006, "CSRF_INVALID", FORBIDDEN, Auth, "CSRF validation failed";
+    CsrfInvalid = 1006, "CSRF_INVALID", FORBIDDEN, Auth, "CSRF token missing or invalid";
     /// The database could not be reached.
     DbConnectionFailed = 2001, "DB_CONNECTION_FAILED", SERVICE_UNAVAILABLE, Database, "Database unavailable";
     /// A query ran past its timeout.
     DbQueryTimeout = 2002, "DB_QUERY_TIMEOUT", GATEWAY_TIMEOUT, Database, "Database query timed out";
     /// A write broke a constraint (unique, foreign key, check).
-    DbConstraintViolation = 2003, "DB_CONSTRAINT_VIOLATION", CONFLICT, Database, "Constraint violation";
+    DbConstraintViolation = 2003, "DB_CONSTRAINT_VIOLATION", CONFLICT, Database, "Conflicts with existing data";
     /// A transaction could not be committed.
     DbTransactionFailed = 2004, "DB_TRANSACTION_FAILED", INTERNAL_SERVER_ERROR, Database, "Database transaction failed";
     /// A sync connection dropped.
-    SyncConnectionLost = 3001, "SYNC_CONNECTION_LOST", SERVICE_UNAVAILABLE, Sync, "Connection lost";
+    SyncConnectionLost = 3001, "SYNC_CONNECTION_LOST", SERVICE_UNAVAILABLE, Sync, "Sync connection lost";
     /// The channel does not exist.
     SyncChannelNotFound = 3002, "SYNC_CHANNEL_NOT_FOUND", NOT_FOUND, Sync, "Channel not found";
     /// A message could not be delivered.
@@ -121,15 +121,15 @@ error_codes! {
     /// A replay buffer overflowed.
     SyncBufferOverflow = 3004, "SYNC_BUFFER_OVERFLOW", SERVICE_UNAVAILABLE, Sync, "Message buffer overflow";
     /// The request is malformed (syntax).
-    BadRequest = 4000, "BAD_REQUEST", BAD_REQUEST, Request, "Malformed request";
+    BadRequest = 4000, "BAD_REQUEST", BAD_REQUEST, Request, "Bad request";
     /// The request is well-formed but its content is invalid.
-    ValidationFailed = 4001, "VALIDATION_FAILED", UNPROCESSABLE_ENTITY, Request, "Request validation failed";
+    ValidationFailed = 4001, "VALIDATION_FAILED", UNPROCESSABLE_ENTITY, Request, "Validation failed";
     /// No resource at this path.
     NotFound = 4004, "NOT_FOUND", NOT_FOUND, Request, "Not found";
     /// The path exists but not for this method.
     MethodNotAllowed = 4005, "METHOD_NOT_ALLOWED", METHOD_NOT_ALLOWED, Request, "Method not allowed";
     /// The request took longer than the server allows.
-    RequestTimeout = 4008, "REQUEST_TIMEOUT", REQUEST_TIMEOUT, Request, "Request timed out";
+    RequestTimeout = 4008, "REQUEST_TIMEOUT", REQUEST_TIMEOUT, Request, "Request timeout";
     /// The body is larger than the configured limit.
     PayloadTooLarge = 4013, "PAYLOAD_TOO_LARGE", PAYLOAD_TOO_LARGE, Request, "Payload too large";
     /// The body's content type is not accepted here.
@@ -137,11 +137,11 @@ error_codes! {
     /// An unhandled failure, such as a caught panic.
     Internal = 5000, "INTERNAL_ERROR", INTERNAL_SERVER_ERROR, Internal, "Internal server error";
     /// The server's configuration is invalid.
-    ConfigurationError = 5001, "CONFIGURATION_ERROR", INTERNAL_SERVER_ERROR, Internal, "Configuration error";
+    ConfigurationError = 5001, "CONFIGURATION_ERROR", INTERNAL_SERVER_ERROR, Internal, "Server configuration error";
     /// A lock could not be acquired.
-    LockAcquisitionFailed = 5002, "LOCK_ACQUISITION_FAILED", INTERNAL_SERVER_ERROR, Internal, "Lock acquisition failed";
+    LockAcquisitionFailed = 5002, "LOCK_ACQUISITION_FAILED", INTERNAL_SERVER_ERROR, Internal, "Internal server error";
     /// A bounded resource ran out.
-    ResourceExhausted = 5003, "RESOURCE_EXHAUSTED", SERVICE_UNAVAILABLE, Internal, "Resource exhausted";
+    ResourceExhausted = 5003, "RESOURCE_EXHAUSTED", SERVICE_UNAVAILABLE, Internal, "Server resources exhausted";
     /// A dependency (database, cache) is unavailable.
     ServiceUnavailable = 5004, "SERVICE_UNAVAILABLE", SERVICE_UNAVAILABLE, Internal, "Service unavailable";
 }
@@ -163,6 +163,41 @@ impl std::fmt::Display for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct SpecFile {
+        code: Vec<SpecCode>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct SpecCode {
+        number: u16,
+        wire: String,
+        http_status: u16,
+        kind: String,
+        message: String,
+    }
+
+    /// The implementation's table is exactly the normative one in spec/error-codes.toml.
+    #[test]
+    fn table_matches_the_spec() {
+        let spec: SpecFile =
+            toml::from_str(include_str!("../../../spec/error-codes.toml")).unwrap();
+        assert_eq!(spec.code.len(), ErrorCode::ALL.len());
+        for entry in &spec.code {
+            let code = ErrorCode::from_number(entry.number)
+                .unwrap_or_else(|| panic!("{} missing", entry.number));
+            assert_eq!(code.wire(), entry.wire);
+            assert_eq!(
+                code.http_status().as_u16(),
+                entry.http_status,
+                "{}",
+                entry.wire
+            );
+            assert_eq!(code.kind().as_str(), entry.kind, "{}", entry.wire);
+            assert_eq!(code.default_message(), entry.message, "{}", entry.wire);
+        }
+    }
 
     #[test]
     fn numbers_and_wire_strings_round_trip() {

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use dx_error::{DxError, ErrorCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 /// A [`DxError`] waiting in a response's extensions to be rendered as the error envelope.
 #[derive(Debug, Clone)]
@@ -28,13 +29,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.0.code().http_status();
         let mut response = status.into_response();
-        response.extensions_mut().insert(ErrorSlot(Arc::new(self.0)));
+        response
+            .extensions_mut()
+            .insert(ErrorSlot(Arc::new(self.0)));
         response
     }
 }
 
 /// A JSON body whose rejections become error envelopes: a missing or wrong content type is
-/// 415, a body over the limit 413, malformed JSON 400, well-formed JSON of the wrong shape 422.
+/// 415, a body over the limit 413, bytes that are not JSON 400, JSON of the wrong shape 422.
+/// (Syntax is checked on its own first, so malformed input is never reported as a shape error.)
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -46,41 +50,81 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError(json_rejection(&rejection))),
+        if !is_json_content_type(req.headers()) {
+            return Err(ApiError(
+                DxError::request(
+                    ErrorCode::UnsupportedMediaType,
+                    "Expected a body with Content-Type: application/json",
+                )
+                .with_suggestion("Send the body as JSON with Content-Type: application/json"),
+            ));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(DxError::request(
+                    ErrorCode::PayloadTooLarge,
+                    "Request body is larger than allowed",
+                ))
+            } else {
+                ApiError(
+                    DxError::request(ErrorCode::BadRequest, "The request body could not be read")
+                        .with_source(std::io::Error::other(rejection.body_text())),
+                )
+            }
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError(DxError::request(
+                ErrorCode::BadRequest,
+                format!("Malformed JSON: {e}"),
+            ))
+        })?;
+        T::deserialize(value).map(Self).map_err(|e| {
+            ApiError(DxError::request(
+                ErrorCode::ValidationFailed,
+                format!("Invalid request body: {e}"),
+            ))
+        })
     }
 }
 
-fn json_rejection(rejection: &JsonRejection) -> DxError {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => DxError::request(
-            ErrorCode::UnsupportedMediaType,
-            "Expected a body with Content-Type: application/json",
-        )
-        .with_suggestion("Send the body as JSON with Content-Type: application/json"),
-        JsonRejection::JsonSyntaxError(e) => {
-            DxError::request(ErrorCode::BadRequest, format!("Malformed JSON: {}", inner_text(e)))
-        }
-        JsonRejection::JsonDataError(e) => DxError::request(
-            ErrorCode::ValidationFailed,
-            format!("Invalid request body: {}", inner_text(e)),
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE => {
-            DxError::request(ErrorCode::PayloadTooLarge, "Request body is larger than allowed")
-        }
-        other => DxError::request(ErrorCode::BadRequest, "The request body could not be read")
-            .with_source(std::io::Error::other(other.body_text())),
-    }
+/// `application/json` or any `application/*+json`, with or without parameters.
+pub fn is_json_content_type(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// The innermost cause of a JSON rejection: serde's own message (e.g. "expected value at line
-/// 1 column 1"), without axum's prefix.
-fn inner_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = err;
-    while let Some(next) = current.source() {
-        current = next;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        let mut h = http::HeaderMap::new();
+        assert!(!is_json_content_type(&h));
+        for (value, ok) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/problem+json", true),
+            ("text/json", false),
+            ("text/plain", false),
+        ] {
+            h.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(value),
+            );
+            assert_eq!(is_json_content_type(&h), ok, "{value}");
+        }
     }
-    current.to_string()
 }

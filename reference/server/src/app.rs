@@ -49,7 +49,7 @@ pub fn router(state: SharedState) -> Router {
     .layer(DefaultBodyLimit::max(config.max_body_bytes))
     .layer(from_fn_with_state(
         Arc::clone(&state),
-        body_limit::enforce_content_length,
+        body_limit::enforce_body_limit,
     ))
     .layer(TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,

@@ -281,7 +281,8 @@ mod tests {
     use super::*;
 
     fn temp_file(name: &str, text: &str) -> PathBuf {
-        let path = std::env::temp_dir().join(format!("dx-config-{}-{name}.toml", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("dx-config-{}-{name}.toml", std::process::id()));
         std::fs::write(&path, text).unwrap();
         path
     }
@@ -318,12 +319,29 @@ mod tests {
     #[test]
     fn bad_settings_name_the_key() {
         let cases = [
-            ServerArgs { database_url: Some("mysql://x".into()), ..ServerArgs::default() },
-            ServerArgs { redis_url: Some("http://x".into()), ..ServerArgs::default() },
-            ServerArgs { max_body_bytes: Some(10), ..ServerArgs::default() },
-            ServerArgs { request_timeout_ms: Some(0), ..ServerArgs::default() },
+            ServerArgs {
+                database_url: Some("mysql://x".into()),
+                ..ServerArgs::default()
+            },
+            ServerArgs {
+                redis_url: Some("http://x".into()),
+                ..ServerArgs::default()
+            },
+            ServerArgs {
+                max_body_bytes: Some(10),
+                ..ServerArgs::default()
+            },
+            ServerArgs {
+                request_timeout_ms: Some(0),
+                ..ServerArgs::default()
+            },
         ];
-        let keys = ["database_url", "redis_url", "max_body_bytes", "request_timeout_ms"];
+        let keys = [
+            "database_url",
+            "redis_url",
+            "max_body_bytes",
+            "request_timeout_ms",
+        ];
         for (args, key) in cases.iter().zip(keys) {
             let err = Config::resolve(args).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
@@ -333,8 +351,11 @@ mod tests {
     #[test]
     fn unknown_keys_and_missing_files_are_errors() {
         let path = temp_file("unknown", "colour = \"blue\"\n");
-        let err = Config::resolve(&ServerArgs { config: Some(path.clone()), ..ServerArgs::default() })
-            .unwrap_err();
+        let err = Config::resolve(&ServerArgs {
+            config: Some(path.clone()),
+            ..ServerArgs::default()
+        })
+        .unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
         std::fs::remove_file(path).ok();
         let err = Config::resolve(&ServerArgs {
@@ -347,10 +368,25 @@ mod tests {
 
     #[test]
     fn database_urls_are_classified() {
-        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(), "postgres");
-        assert_eq!(DatabaseUrl::parse("postgresql://u@h/db").unwrap().backend(), "postgres");
-        assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap().expose(), "sqlite::memory:");
-        let blank = ServerArgs { database_url: Some("  ".into()), ..ServerArgs::default() };
-        assert_eq!(Config::resolve(&blank).unwrap().database, DatabaseUrl::embedded());
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().backend(),
+            "postgres"
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/db").unwrap().backend(),
+            "postgres"
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite::memory:").unwrap().expose(),
+            "sqlite::memory:"
+        );
+        let blank = ServerArgs {
+            database_url: Some("  ".into()),
+            ..ServerArgs::default()
+        };
+        assert_eq!(
+            Config::resolve(&blank).unwrap().database,
+            DatabaseUrl::embedded()
+        );
     }
 }

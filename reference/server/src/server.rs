@@ -54,7 +54,10 @@ impl BoundServer {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let state = build_state(self.config)?;
         let readiness = state.services.warm_up(&RecoveryConfig::default()).await;
         let addr = self.listener.local_addr().map_err(ServeError::Serve)?;

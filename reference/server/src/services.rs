@@ -53,8 +53,12 @@ impl Database {
             Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
         };
         result.map_err(|e| {
-            DxError::database(ErrorCode::DbConnectionFailed, "Database unavailable", "ping: select")
-                .with_source(e)
+            DxError::database(
+                ErrorCode::DbConnectionFailed,
+                "Database unavailable",
+                "ping: select",
+            )
+            .with_source(e)
         })
     }
 }
@@ -174,7 +178,11 @@ impl Services {
             None => None,
         };
         Readiness {
-            database: if db.is_ok() { CheckState::Ok } else { CheckState::Unavailable },
+            database: if db.is_ok() {
+                CheckState::Ok
+            } else {
+                CheckState::Unavailable
+            },
             redis: match redis {
                 Some(true) => CheckState::Ok,
                 Some(false) => CheckState::Unavailable,

@@ -71,6 +71,9 @@ mod tests {
         let _ = one.caught_panic(&"x");
         assert!(Arc::ptr_eq(&one, &b.get("/a")));
         assert_eq!(b.get("/b").failures(), 0);
-        assert_eq!(b.failures(), vec![("/a".to_owned(), 1), ("/b".to_owned(), 0)]);
+        assert_eq!(
+            b.failures(),
+            vec![("/a".to_owned(), 1), ("/b".to_owned(), 0)]
+        );
     }
 }

@@ -52,7 +52,10 @@ pub async fn render_errors(State(state): State<SharedState>, req: Request, next:
         match AssertUnwindSafe(next.run(req)).catch_unwind().await {
             Ok(response) => response,
             Err(payload) => {
-                let err = state.boundaries.get("server").caught_panic(payload.as_ref());
+                let err = state
+                    .boundaries
+                    .get("server")
+                    .caught_panic(payload.as_ref());
                 return render(None, &err);
             }
         }

@@ -1,5 +1,6 @@
 //! The request pipeline, outermost first: request id and access log, error envelope rendering
-//! (with the last-resort panic net), request timeout, body size limit, then per-route error
+//! (with the last-resort panic net), request timeout, body buffering within the size limit,
+//! then per-route error
 //! boundaries around the handlers.
 
 pub mod body_limit;

@@ -91,7 +91,9 @@ mod tests {
     #[test]
     fn lengths_are_checked_per_field() {
         assert!(report("nav", "boom", None).validate().is_ok());
-        let field = |r: ClientErrorReport| r.validate().unwrap_err().details().cloned().unwrap()["field"].clone();
+        let field = |r: ClientErrorReport| {
+            r.validate().unwrap_err().details().cloned().unwrap()["field"].clone()
+        };
         assert_eq!(field(report("", "boom", None)), "boundary");
         assert_eq!(field(report(&"b".repeat(129), "boom", None)), "boundary");
         assert_eq!(field(report("nav", " ", None)), "message");

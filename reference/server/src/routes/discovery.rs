@@ -19,9 +19,14 @@ pub const DISCOVERY_PATH: &str = "/.well-known/dx-www";
 /// The discovery document for `state`'s configuration.
 pub fn document(state: &SharedState) -> Value {
     let config = &state.config;
+    let mut implementation =
+        json!({ "name": "dx-reference", "version": env!("CARGO_PKG_VERSION") });
+    if let Some(mutant) = config.mutations.active_name() {
+        implementation["mutant"] = json!(mutant);
+    }
     json!({
         "dx_www": SPEC_VERSION,
-        "implementation": { "name": "dx-reference", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": implementation,
         "profile": config.profile.as_str(),
         "endpoints": {
             "health": "/health",

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use dx_error::{DxError, ErrorCode, LockError, SafeMutex};
 use serde::{Deserialize, Serialize};
@@ -128,8 +129,9 @@ fn check_mutant(state: &SharedState, counter: &SafeMutex<Counter>) -> Result<(),
 }
 
 fn snapshot(scope: &str, counter: &SafeMutex<Counter>) -> Result<ScopeState, DxError> {
-    let recoveries = counter.recoveries();
+    // Lock first: taking a poisoned lock is what recovers it and counts the recovery.
     let guard = counter.lock()?;
+    let recoveries = counter.recoveries();
     Ok(ScopeState {
         scope: scope.to_owned(),
         value: guard.value,
@@ -164,7 +166,10 @@ async fn poison(
     guard.value = guard.value.saturating_add(req.add);
     guard.updates += 1;
     // Deliberate: fail while holding the lock, poisoning it.
-    panic!("fault hook: panicking while holding the lock of scope {}", req.scope);
+    panic!(
+        "fault hook: panicking while holding the lock of scope {}",
+        req.scope
+    );
 }
 
 async fn state_of(
@@ -226,12 +231,13 @@ pub struct ErrorRequest {
     suggestion: Option<String>,
 }
 
-async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, ApiError> {
+async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, Response> {
     let invalid = |field: &str, text: &str| {
         ApiError(
             DxError::request(ErrorCode::ValidationFailed, text.to_owned())
                 .with_details(serde_json::json!({ "field": field })),
         )
+        .into_response()
     };
     let Some(code) = ErrorCode::from_number(req.number) else {
         return Err(invalid("number", "number is not a known error code"));
@@ -242,8 +248,15 @@ async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, Ap
     if req.source.as_ref().is_some_and(|s| s.len() > 4096) {
         return Err(invalid("source", "source must be at most 4096 bytes"));
     }
-    if req.suggestion.as_ref().is_some_and(|s| s.chars().count() > 512) {
-        return Err(invalid("suggestion", "suggestion must be at most 512 characters"));
+    if req
+        .suggestion
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > 512)
+    {
+        return Err(invalid(
+            "suggestion",
+            "suggestion must be at most 512 characters",
+        ));
     }
     let mut err = DxError::new(code, req.message);
     if let Some(source) = req.source {
@@ -252,7 +265,19 @@ async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, Ap
     if let Some(suggestion) = req.suggestion {
         err = err.with_suggestion(suggestion);
     }
-    Err(ApiError(err))
+    // The headers the contract pairs with these codes.
+    let extra = match code {
+        ErrorCode::MethodNotAllowed => Some((http::header::ALLOW, "POST")),
+        ErrorCode::RateLimited => Some((http::header::RETRY_AFTER, "1")),
+        _ => None,
+    };
+    let mut response = ApiError(err).into_response();
+    if let Some((name, value)) = extra {
+        response
+            .headers_mut()
+            .insert(name, http::HeaderValue::from_static(value));
+    }
+    Err(response)
 }
 
 #[cfg(test)]
@@ -266,7 +291,12 @@ mod tests {
             faults.scope(&format!("s{i}")).unwrap();
         }
         assert!(faults.existing("s0").unwrap().is_none());
-        assert!(faults.existing(&format!("s{MAX_SCOPES}")).unwrap().is_some());
+        assert!(
+            faults
+                .existing(&format!("s{MAX_SCOPES}"))
+                .unwrap()
+                .is_some()
+        );
         let again = faults.scope("s1").unwrap();
         assert!(Arc::ptr_eq(&again, &faults.scope("s1").unwrap()));
     }
@@ -277,7 +307,10 @@ mod tests {
         assert!(validate_scope("").is_err());
         assert!(validate_scope("a/b").is_err());
         assert!(validate_scope(&"a".repeat(65)).is_err());
-        let too_big = AddRequest { scope: "s".into(), add: MAX_ADD + 1 };
+        let too_big = AddRequest {
+            scope: "s".into(),
+            add: MAX_ADD + 1,
+        };
         assert!(validate_add(&too_big).is_err());
     }
 }

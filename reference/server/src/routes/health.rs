@@ -23,7 +23,9 @@ pub async fn ready(State(state): State<SharedState>) -> Result<Json<Value>, ApiE
         Err(ApiError(
             DxError::new(ErrorCode::ServiceUnavailable, "A dependency is unavailable")
                 .with_details(json!({ "checks": readiness }))
-                .with_suggestion("Retry later; the server reports ready once its dependencies answer"),
+                .with_suggestion(
+                    "Retry later; the server reports ready once its dependencies answer",
+                ),
         ))
     }
 }

@@ -11,5 +11,8 @@ use crate::api_error::ApiError;
 
 /// The fallback for every unknown path.
 pub async fn not_found() -> ApiError {
-    ApiError(DxError::request(ErrorCode::NotFound, "No resource at this path"))
+    ApiError(DxError::request(
+        ErrorCode::NotFound,
+        "No resource at this path",
+    ))
 }

@@ -1,0 +1,234 @@
+//! Property-based cases over the network: proptest generates and shrinks the inputs, an async
+//! function runs each one against the target. (proptest's own runner is synchronous, so this
+//! drives its `ValueTree`s directly: generate, run, and on failure simplify while it still
+//! fails.)
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use crate::http::{Exchange, TransportError};
+
+/// At least this many cases per property, as the design requires.
+pub const DEFAULT_CASES: u32 = 100;
+/// Most shrink steps tried after a failure (each one is network round trips).
+pub const MAX_SHRINK_STEPS: u32 = 64;
+
+/// How cases are generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseConfig {
+    /// Cases to run.
+    pub cases: u32,
+    /// Seed of the generator; the same seed replays the same inputs.
+    pub seed: u64,
+}
+
+impl Default for CaseConfig {
+    fn default() -> Self {
+        Self {
+            cases: DEFAULT_CASES,
+            seed: 0x00d0_57ee_d5ee_d000,
+        }
+    }
+}
+
+/// One failing case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFailure {
+    /// What the property requires.
+    pub expected: String,
+    /// What happened.
+    pub actual: String,
+    /// A command replaying the exchange that shows it.
+    pub replay: Option<String>,
+}
+
+impl CaseFailure {
+    /// A failure shown by `exchange`.
+    pub fn at(exchange: &Exchange, expected: impl Into<String>, what: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            actual: format!("{}\n\n{}", what.into(), exchange.describe_response()),
+            replay: Some(exchange.replay()),
+        }
+    }
+
+    /// A failure without an exchange.
+    pub fn plain(expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            actual: actual.into(),
+            replay: None,
+        }
+    }
+}
+
+impl From<TransportError> for CaseFailure {
+    fn from(e: TransportError) -> Self {
+        Self {
+            expected: "an HTTP response".into(),
+            actual: format!("no response: {}", e.reason),
+            replay: Some(e.replay),
+        }
+    }
+}
+
+/// How a property's cases ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseOutcome {
+    /// All cases held.
+    Passed {
+        /// Cases run.
+        cases: u32,
+    },
+    /// One case failed; `counterexample` is its shrunk input.
+    Failed {
+        /// Cases run, including the failing one.
+        cases: u32,
+        /// The failure of the shrunk input.
+        failure: CaseFailure,
+        /// The shrunk input, `{:#?}`-formatted.
+        counterexample: String,
+    },
+}
+
+/// Runs `test` on `config.cases` inputs from `strategy`; on the first failure, shrinks.
+pub async fn for_all<S, F, Fut>(strategy: S, config: CaseConfig, mut test: F) -> CaseOutcome
+where
+    S: Strategy,
+    S::Value: Debug,
+    F: FnMut(S::Value) -> Fut,
+    Fut: Future<Output = Result<(), CaseFailure>>,
+{
+    let mut runner = runner(config);
+    for case in 1..=config.cases {
+        let mut tree = match strategy.new_tree(&mut runner) {
+            Ok(t) => t,
+            Err(reason) => {
+                return CaseOutcome::Failed {
+                    cases: case,
+                    failure: CaseFailure::plain(
+                        "generated inputs",
+                        format!("the input strategy rejected every value: {reason}"),
+                    ),
+                    counterexample: String::new(),
+                };
+            }
+        };
+        let input = tree.current();
+        let Err(failure) = test(input).await else {
+            continue;
+        };
+        let mut best = (failure, format!("{:#?}", tree.current()));
+        let mut steps = 0;
+        if tree.simplify() {
+            while steps < MAX_SHRINK_STEPS {
+                steps += 1;
+                let candidate = tree.current();
+                let shown = format!("{candidate:#?}");
+                match test(candidate).await {
+                    Err(f) => {
+                        best = (f, shown);
+                        if !tree.simplify() {
+                            break;
+                        }
+                    }
+                    Ok(()) => {
+                        if !tree.complicate() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        return CaseOutcome::Failed {
+            cases: case,
+            failure: best.0,
+            counterexample: best.1,
+        };
+    }
+    CaseOutcome::Passed {
+        cases: config.cases,
+    }
+}
+
+fn runner(config: CaseConfig) -> TestRunner {
+    let mut seed = [0u8; 32];
+    for (i, chunk) in seed.chunks_mut(8).enumerate() {
+        let word = config.seed.rotate_left(i as u32 * 16) ^ (i as u64);
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    TestRunner::new_with_rng(
+        Config {
+            cases: config.cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[tokio::test]
+    async fn passing_properties_run_every_case() {
+        let mut seen = 0;
+        let outcome = for_all(
+            0u32..10,
+            CaseConfig {
+                cases: 100,
+                seed: 1,
+            },
+            |_| {
+                seen += 1;
+                async { Ok(()) }
+            },
+        )
+        .await;
+        assert_eq!(outcome, CaseOutcome::Passed { cases: 100 });
+        assert_eq!(seen, 100);
+    }
+
+    #[tokio::test]
+    async fn failures_shrink_to_the_boundary() {
+        let outcome = for_all(0u32..10_000, CaseConfig::default(), |n| async move {
+            if n >= 500 {
+                Err(CaseFailure::plain("n < 500", format!("n = {n}")))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        match outcome {
+            CaseOutcome::Failed {
+                counterexample,
+                failure,
+                ..
+            } => {
+                assert_eq!(counterexample, "500");
+                assert_eq!(failure.actual, "n = 500");
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_seed_generates_the_same_inputs() {
+        let collect = |seed| async move {
+            let mut values = Vec::new();
+            let _ = for_all(any::<u64>(), CaseConfig { cases: 5, seed }, |v| {
+                values.push(v);
+                async { Ok(()) }
+            })
+            .await;
+            values
+        };
+        assert_eq!(collect(7).await, collect(7).await);
+        assert_ne!(collect(7).await, collect(8).await);
+    }
+}

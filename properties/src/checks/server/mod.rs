@@ -1,0 +1,3 @@
+//! Server-wide properties (26).
+
+pub mod p26_error_sanitization;

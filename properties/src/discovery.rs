@@ -1,0 +1,204 @@
+//! The target's self-description (`GET /.well-known/dx-www`): fetched before any check,
+//! validated against `spec/discovery.schema.json`, then read through typed accessors.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::spec::DISCOVERY_SCHEMA_JSON;
+
+/// Where a target publishes its discovery document.
+pub const DISCOVERY_PATH: &str = "/.well-known/dx-www";
+
+/// Why a discovery document is unusable.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DiscoveryError {
+    /// Not JSON.
+    #[error("the discovery document is not JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not of the schema.
+    #[error("the discovery document does not match spec/discovery.schema.json: {0}")]
+    Schema(String),
+    /// The schema itself could not be compiled (a defect of this build).
+    #[error("spec/discovery.schema.json cannot be compiled: {0}")]
+    BadSchema(String),
+}
+
+/// The implementation that answered.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Implementation {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The active mutant, for deliberately broken reference builds.
+    #[serde(default)]
+    pub mutant: Option<String>,
+}
+
+/// The endpoints every target has.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Liveness.
+    pub health: String,
+    /// Readiness.
+    pub ready: String,
+    /// Client error reports, if offered.
+    #[serde(default)]
+    pub client_errors: Option<String>,
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted body.
+    pub max_body_bytes: u64,
+    /// Request timeout.
+    pub request_timeout_ms: u64,
+}
+
+/// The fault hooks, offered in the conformance profile.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct FaultHooks {
+    /// Their base path, e.g. `/_dx/faults`.
+    pub base: String,
+}
+
+/// A validated discovery document.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// The contract version.
+    pub dx_www: String,
+    /// Who answered.
+    pub implementation: Implementation,
+    /// `production`, `development` or `conformance`.
+    pub profile: String,
+    /// Endpoints.
+    pub endpoints: Endpoints,
+    /// Limits.
+    pub limits: Limits,
+    /// Fault hooks, if on.
+    pub fault_hooks: Option<FaultHooks>,
+    /// The whole document, for areas later checks read.
+    pub raw: Value,
+}
+
+#[derive(Deserialize)]
+struct Typed {
+    dx_www: String,
+    implementation: Implementation,
+    profile: String,
+    endpoints: Endpoints,
+    limits: Limits,
+    #[serde(default)]
+    fault_hooks: Option<FaultHooks>,
+}
+
+struct CompiledSchema {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
+}
+
+static SCHEMA: LazyLock<Result<CompiledSchema, String>> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(DISCOVERY_SCHEMA_JSON).map_err(|e| e.to_string())?;
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    let url = "https://dx-www.invalid/spec/discovery.schema.json";
+    compiler
+        .add_resource(url, schema)
+        .map_err(|e| e.to_string())?;
+    let index = compiler
+        .compile(url, &mut schemas)
+        .map_err(|e| e.to_string())?;
+    Ok(CompiledSchema { schemas, index })
+});
+
+impl Discovery {
+    /// Parses and validates a document.
+    pub fn parse(body: &[u8]) -> Result<Self, DiscoveryError> {
+        let raw: Value =
+            serde_json::from_slice(body).map_err(|e| DiscoveryError::NotJson(e.to_string()))?;
+        Self::from_value(raw)
+    }
+
+    /// Validates an already parsed document.
+    pub fn from_value(raw: Value) -> Result<Self, DiscoveryError> {
+        let compiled = SCHEMA
+            .as_ref()
+            .map_err(|e| DiscoveryError::BadSchema(e.clone()))?;
+        compiled
+            .schemas
+            .validate(&raw, compiled.index)
+            .map_err(|e| DiscoveryError::Schema(format!("{e:#}")))?;
+        let typed: Typed = serde_json::from_value(raw.clone())
+            .map_err(|e| DiscoveryError::Schema(e.to_string()))?;
+        Ok(Self {
+            dx_www: typed.dx_www,
+            implementation: typed.implementation,
+            profile: typed.profile,
+            endpoints: typed.endpoints,
+            limits: typed.limits,
+            fault_hooks: typed.fault_hooks,
+            raw,
+        })
+    }
+
+    /// Whether the target runs the conformance profile.
+    pub fn is_conformance(&self) -> bool {
+        self.profile == "conformance"
+    }
+
+    /// Whether the target offers an area (`auth`, `csrf`, …): present and not null.
+    pub fn offers(&self, area: &str) -> bool {
+        self.raw.get(area).is_some_and(|v| !v.is_null())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({
+            "dx_www": "1.0",
+            "implementation": {"name": "x", "version": "1"},
+            "profile": "conformance",
+            "endpoints": {"health": "/health", "ready": "/ready"},
+            "errors": {"request_id_header": "X-Request-Id"},
+            "limits": {"max_body_bytes": 4096, "request_timeout_ms": 1000},
+            "fault_hooks": {"base": "/_dx/faults"},
+            "auth": null
+        })
+    }
+
+    #[test]
+    fn accepts_a_valid_document() {
+        let d = Discovery::from_value(valid()).unwrap();
+        assert!(d.is_conformance());
+        assert_eq!(d.fault_hooks.as_ref().unwrap().base, "/_dx/faults");
+        assert!(!d.offers("auth"));
+        assert!(d.offers("limits"));
+    }
+
+    #[test]
+    fn rejects_invalid_documents() {
+        let mut no_profile = valid();
+        no_profile.as_object_mut().unwrap().remove("profile");
+        let mut hooks_in_production = valid();
+        hooks_in_production["profile"] = json!("production");
+        let mut bad_path = valid();
+        bad_path["endpoints"]["health"] = json!("health");
+        for doc in [no_profile, hooks_in_production, bad_path] {
+            assert!(matches!(
+                Discovery::from_value(doc),
+                Err(DiscoveryError::Schema(_))
+            ));
+        }
+        assert!(matches!(
+            Discovery::parse(b"<html>"),
+            Err(DiscoveryError::NotJson(_))
+        ));
+    }
+}

@@ -1,0 +1,265 @@
+//! The suite's HTTP client. Every call yields an [`Exchange`]: the request as sent and the
+//! response as received, which failures quote and turn into a replayable `curl` line.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use http::{HeaderMap, Method, StatusCode};
+use url::Url;
+
+/// How long one request may take before it counts as a transport failure.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How much of a body a report quotes.
+const QUOTE_LIMIT: usize = 2048;
+
+/// A request that failed below HTTP (refused, reset, timed out).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {url}: {reason}")]
+pub struct TransportError {
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// What happened.
+    pub reason: String,
+    /// The replay line.
+    pub replay: String,
+}
+
+/// A request to send.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Method.
+    pub method: Method,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    /// Extra headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Option<Vec<u8>>,
+}
+
+impl RequestSpec {
+    /// A request with no body.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// `GET path`.
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(path: impl Into<String>, body: &serde_json::Value) -> Self {
+        Self::new(Method::POST, path)
+            .header("content-type", "application/json")
+            .body(body.to_string().into_bytes())
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// One request and its response.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The full URL requested.
+    pub url: String,
+    /// What was sent.
+    pub request: RequestSpec,
+    /// The status.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The response body.
+    pub body: Vec<u8>,
+}
+
+impl Exchange {
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON, if it is.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A `curl` command that sends the same request.
+    pub fn replay(&self) -> String {
+        curl_line(&self.url, &self.request)
+    }
+
+    /// A short quote of the response for reports: status, headers, body (truncated).
+    pub fn describe_response(&self) -> String {
+        let mut out = format!("HTTP {}\n", self.status);
+        for (name, value) in &self.headers {
+            let _ = writeln!(out, "{}: {}", name, value.to_str().unwrap_or("<binary>"));
+        }
+        out.push('\n');
+        out.push_str(&quote(&self.body));
+        out
+    }
+}
+
+/// A body quoted for a report, cut at [`QUOTE_LIMIT`] bytes.
+pub fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(QUOTE_LIMIT)]).into_owned();
+    if body.len() > QUOTE_LIMIT {
+        format!("{text}… ({} bytes in all)", body.len())
+    } else {
+        text
+    }
+}
+
+/// A `curl` line for `request` to `url`, shell-quoted; large or binary bodies are described.
+pub fn curl_line(url: &str, request: &RequestSpec) -> String {
+    let mut line = format!("curl -i -X {} {}", request.method, shell_quote(url));
+    for (name, value) in &request.headers {
+        let _ = write!(line, " -H {}", shell_quote(&format!("{name}: {value}")));
+    }
+    if let Some(body) = &request.body {
+        match std::str::from_utf8(body) {
+            Ok(text) if body.len() <= QUOTE_LIMIT => {
+                let _ = write!(line, " --data-binary {}", shell_quote(text));
+            }
+            _ => {
+                let _ = write!(
+                    line,
+                    " --data-binary @body.bin  # {} bytes, first bytes {:02x?}",
+                    body.len(),
+                    &body[..body.len().min(16)]
+                );
+            }
+        }
+    }
+    line
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The HTTP client bound to one target.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    base: Url,
+    client: reqwest::Client,
+}
+
+impl HttpClient {
+    /// A client for `base` (scheme, host, port; any path is ignored).
+    pub fn new(base: Url) -> Result<Self, TransportError> {
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| TransportError {
+                method: "-".into(),
+                url: base.to_string(),
+                reason: format!("cannot build the HTTP client: {e}"),
+                replay: String::new(),
+            })?;
+        Ok(Self { base, client })
+    }
+
+    /// The target's base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The full URL of `path` on the target. `path` is used as-is (already percent-encoded).
+    pub fn url_of(&self, path: &str) -> String {
+        let base = self.base.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    /// Sends `request`.
+    pub async fn send(&self, request: RequestSpec) -> Result<Exchange, TransportError> {
+        let url = self.url_of(&request.path);
+        let fail = |reason: String| TransportError {
+            method: request.method.to_string(),
+            url: url.clone(),
+            reason,
+            replay: curl_line(&url, &request),
+        };
+        let mut builder = self.client.request(request.method.clone(), &url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        let response = builder.send().await.map_err(|e| fail(error_chain(&e)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| fail(error_chain(&e)))?
+            .to_vec();
+        Ok(Exchange {
+            url,
+            request,
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// An error and its causes on one line (reqwest hides the useful part in the source).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let _ = write!(text, ": {cause}");
+        next = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_lines_quote_everything() {
+        let req = RequestSpec::post_json("/x", &serde_json::json!({"m": "it's"}))
+            .header("x-request-id", "a b");
+        let line = curl_line("http://h:1/x", &req);
+        assert_eq!(
+            line,
+            r#"curl -i -X POST 'http://h:1/x' -H 'content-type: application/json' -H 'x-request-id: a b' --data-binary '{"m":"it'\''s"}'"#
+        );
+        let binary = RequestSpec::new(Method::POST, "/x").body(vec![0xff; 4]);
+        assert!(curl_line("http://h/x", &binary).contains("4 bytes"));
+    }
+
+    #[test]
+    fn quotes_are_truncated() {
+        assert_eq!(quote(b"abc"), "abc");
+        assert!(quote(&vec![b'a'; 5000]).ends_with("(5000 bytes in all)"));
+    }
+}

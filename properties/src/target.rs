@@ -1,0 +1,171 @@
+//! The deployment under test: a URL given by `--target` or `DX_TARGET`, or the embedded
+//! reference. Connecting fetches and validates the discovery document first.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::discovery::{DISCOVERY_PATH, Discovery, DiscoveryError};
+use crate::embedded::{EmbeddedError, EmbeddedReference};
+use crate::http::{HttpClient, RequestSpec, TransportError};
+
+/// The environment variable naming a target URL.
+pub const TARGET_ENV: &str = "DX_TARGET";
+
+/// Why a target cannot be tested.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The URL is not an http(s) URL.
+    #[error("invalid target URL `{url}`: {reason}")]
+    BadUrl {
+        /// What was given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The embedded reference did not start.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    /// The target did not answer.
+    #[error("target unreachable: {0}")]
+    Unreachable(#[from] TransportError),
+    /// The discovery document is missing.
+    #[error(
+        "{url}{DISCOVERY_PATH} answered HTTP {status}; a dx-www target must serve its discovery document there"
+    )]
+    NoDiscovery {
+        /// The target.
+        url: String,
+        /// The status.
+        status: u16,
+    },
+    /// The discovery document is invalid.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+}
+
+/// Which deployment to test.
+#[derive(Debug, Clone)]
+pub enum TargetSpec {
+    /// A running deployment.
+    Url(String),
+    /// The reference, in-process, with this configuration.
+    Embedded(Box<dx_server::Config>),
+}
+
+impl TargetSpec {
+    /// `explicit` (from `--target`) if given, else `DX_TARGET`, else the embedded reference.
+    pub fn resolve(explicit: Option<&str>) -> Self {
+        let from_env = std::env::var(TARGET_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        match explicit.map(str::to_owned).or(from_env) {
+            Some(url) => Self::Url(url),
+            None => Self::Embedded(Box::new(EmbeddedReference::default_config())),
+        }
+    }
+}
+
+/// A connected target: its base URL, HTTP client and validated discovery document.
+#[derive(Debug, Clone)]
+pub struct Target {
+    http: HttpClient,
+    discovery: Discovery,
+    _embedded: Option<Arc<EmbeddedReference>>,
+}
+
+impl Target {
+    /// Starts or reaches the target and reads its discovery document.
+    pub async fn connect(spec: TargetSpec) -> Result<Self, TargetError> {
+        let (base, embedded) = match spec {
+            TargetSpec::Url(url) => (parse_base(&url)?, None),
+            TargetSpec::Embedded(config) => {
+                let config = *config;
+                let embedded =
+                    tokio::task::spawn_blocking(move || EmbeddedReference::start(config))
+                        .await
+                        .map_err(|e| EmbeddedError(e.to_string()))??;
+                (parse_base(&embedded.base_url())?, Some(Arc::new(embedded)))
+            }
+        };
+        let http = HttpClient::new(base)?;
+        let exchange = http.send(RequestSpec::get(DISCOVERY_PATH)).await?;
+        if !exchange.status.is_success() {
+            return Err(TargetError::NoDiscovery {
+                url: http.base().as_str().trim_end_matches('/').to_owned(),
+                status: exchange.status.as_u16(),
+            });
+        }
+        let discovery = Discovery::parse(&exchange.body)?;
+        Ok(Self {
+            http,
+            discovery,
+            _embedded: embedded,
+        })
+    }
+
+    /// `TargetSpec::resolve(None)` then connect: what `cargo test` uses.
+    pub async fn from_env() -> Result<Self, TargetError> {
+        Self::connect(TargetSpec::resolve(None)).await
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The discovery document.
+    pub fn discovery(&self) -> &Discovery {
+        &self.discovery
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        self.http.base()
+    }
+
+    /// Whether this is the in-process reference.
+    pub fn is_embedded(&self) -> bool {
+        self._embedded.is_some()
+    }
+}
+
+fn parse_base(url: &str) -> Result<Url, TargetError> {
+    let bad = |reason: &str| TargetError::BadUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = Url::parse(url.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if parsed.host_str().is_none() {
+        return Err(bad("the URL has no host"));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert!(parse_base("http://127.0.0.1:8080").is_ok());
+        assert!(parse_base("https://staging.example.com/").is_ok());
+        for bad in ["ftp://x", "not a url", "http://"] {
+            assert!(
+                matches!(parse_base(bad), Err(TargetError::BadUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_targets_are_reported() {
+        let err = Target::connect(TargetSpec::Url("http://127.0.0.1:1".into()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TargetError::Unreachable(_)), "{err}");
+    }
+}

@@ -1,0 +1,78 @@
+//! The suite has teeth: for every mutant (a deliberately broken reference, compiled only with
+//! `dx-server`'s `mutants` feature), the check of the property it breaks must fail, and the
+//! report must name that property.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use dx_conformance::embedded::EmbeddedReference;
+use dx_conformance::report::{Format, render};
+use dx_conformance::{CaseConfig, Report, Target, TargetSpec, Verdict, run_property};
+use dx_server::{Mutant, Mutations};
+
+async fn assert_caught(mutant: Mutant) {
+    let mut config = EmbeddedReference::default_config();
+    config.mutations = Mutations::with(Some(mutant));
+    let target = Target::connect(TargetSpec::Embedded(Box::new(config)))
+        .await
+        .expect("target");
+    assert_eq!(
+        target.discovery().implementation.mutant.as_deref(),
+        Some(mutant.name())
+    );
+    let property = mutant.breaks_property();
+    let result = run_property(&target, property, CaseConfig::default())
+        .await
+        .expect("spec");
+    let Verdict::Fail(failure) = &result.verdict else {
+        panic!(
+            "mutant {} was not caught: Property {property} gave {:?}",
+            mutant.name(),
+            result.verdict
+        );
+    };
+    assert!(!failure.expected.is_empty() && !failure.actual.is_empty());
+    let report = Report::new(
+        &target,
+        CaseConfig::default().seed,
+        vec![result],
+        std::time::Duration::ZERO,
+    );
+    let text = render(&report, Format::Terminal);
+    assert!(text.contains(&format!("FAIL p{property:02}")), "{text}");
+    assert!(
+        text.contains(mutant.name()),
+        "the report names the mutant: {text}"
+    );
+    assert_eq!(report.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn mutex_not_recovered_breaks_property_6() {
+    assert_caught(Mutant::MutexNotRecovered).await;
+}
+
+#[tokio::test]
+async fn panic_escapes_boundary_breaks_property_7() {
+    assert_caught(Mutant::PanicEscapesBoundary).await;
+}
+
+#[tokio::test]
+async fn failure_cascades_breaks_property_7() {
+    assert_caught(Mutant::FailureCascades).await;
+}
+
+#[tokio::test]
+async fn error_code_missing_breaks_property_8() {
+    assert_caught(Mutant::ErrorCodeMissing).await;
+}
+
+#[tokio::test]
+async fn leaks_internals_breaks_property_26() {
+    assert_caught(Mutant::LeaksInternals).await;
+}
+
+#[test]
+fn every_mutant_has_a_test() {
+    // Adding a mutant without a test above makes this fail.
+    assert_eq!(Mutant::ALL.len(), 5);
+}
