@@ -1,1 +1,241 @@
-fn main() {}
+//! `dx-conformance`: runs the dx-www conformance checks (property suites and Gherkin
+//! scenarios) against a deployment, or the embedded reference, and prints the report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use dx_conformance::check::tags_of;
+use dx_conformance::report::{Format, render, verdict_cell};
+use dx_conformance::{CaseConfig, CheckResult, Progress, Report, RunOptions, Target, TargetSpec};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Conformance suite for dx-www deployments.
+#[derive(Debug, Parser)]
+#[command(name = "dx-conformance", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the checks against a target and print the report.
+    Run(RunArgs),
+    /// List the checks and their tags without running them.
+    List,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Base URL of the deployment (default: $DX_TARGET, else the embedded reference).
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Run only checks with any of these tags (comma-separated; e.g. @p06,@error).
+    #[arg(long, value_delimiter = ',', value_name = "TAGS")]
+    tags: Vec<String>,
+    /// Report format.
+    #[arg(long, value_parser = ["terminal", "json", "junit", "markdown"], default_value = "terminal")]
+    format: String,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Generated cases per property (at least 1).
+    #[arg(long, default_value_t = dx_conformance::cases::DEFAULT_CASES, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    cases: u32,
+    /// Seed for the generated cases; the same seed replays the same inputs.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Folder of .feature files (default: the suite's own features/).
+    #[arg(long, value_name = "DIR")]
+    features: Option<PathBuf>,
+    /// Skip the Gherkin scenarios.
+    #[arg(long)]
+    no_features: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List => list(),
+        Command::Run(args) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("dx-conformance: cannot start the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime.block_on(run(args))
+        }
+    }
+}
+
+fn list() -> ExitCode {
+    let specs = match dx_conformance::spec::properties() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("dx-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let implemented: Vec<u8> = dx_conformance::checks::all().iter().map(|c| c.property).collect();
+    println!("{:<6} {:<40} {:<14} {:<12} TAGS", "CHECK", "TITLE", "REQUIREMENTS", "STATUS");
+    for p in specs {
+        let status = if implemented.contains(&p.number) { "checked" } else { "pending" };
+        println!(
+            "p{:02}    {:<40} {:<14} {:<12} {}",
+            p.number,
+            p.title,
+            p.requirements.join(","),
+            status,
+            tags_of(p).join(",")
+        );
+    }
+    println!("\nScenarios: the .feature files under {}", dx_features::default_features_dir().display());
+    ExitCode::SUCCESS
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let Some(format) = Format::parse(&args.format) else {
+        eprintln!("dx-conformance: unknown format {}", args.format);
+        return ExitCode::from(2);
+    };
+    let started = Instant::now();
+    let spec = TargetSpec::resolve(args.target.as_deref());
+    let target = match Target::connect(spec).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dx-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = args.seed.unwrap_or_else(|| CaseConfig::default().seed);
+    let options = RunOptions {
+        cases: CaseConfig {
+            cases: args.cases,
+            seed,
+        },
+        tags: args.tags.clone(),
+    };
+    let display = Display::new();
+    display.header(&target);
+
+    let mut results = match dx_conformance::run_properties(&target, &options, &mut |event| display.event(&event)).await {
+        Ok(r) => r,
+        Err(e) => {
+            display.finish();
+            eprintln!("dx-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !args.no_features {
+        let dir = args.features.clone().unwrap_or_else(dx_features::default_features_dir);
+        display.started("features", &format!("scenarios in {}", dir.display()));
+        match dx_features::run_features(&target, &args.tags, &dir).await {
+            Ok(scenarios) => {
+                for s in &scenarios {
+                    display.finished(s);
+                }
+                results.extend(scenarios);
+            }
+            Err(e) => {
+                display.finish();
+                eprintln!("dx-conformance: cannot run the scenarios: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    display.finish();
+
+    let report = Report::new(&target, seed, results, started.elapsed());
+    let text = render(&report, format);
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("dx-conformance: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            let s = report.summary();
+            eprintln!(
+                "report written to {}: {} passed, {} failed, {} not verified",
+                path.display(),
+                s.pass,
+                s.fail,
+                s.not_verified
+            );
+        }
+        None => print!("{text}"),
+    }
+    if report.exit_code() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// Live progress on standard error: a spinner on a terminal, one line per check elsewhere.
+struct Display {
+    bar: Option<ProgressBar>,
+}
+
+impl Display {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Self { bar }
+    }
+
+    fn header(&self, target: &Target) {
+        let d = target.discovery();
+        self.line(&format!(
+            "dx-conformance: testing {} ({} {}, profile {}){}",
+            target.base_url().as_str().trim_end_matches('/'),
+            d.implementation.name,
+            d.implementation.version,
+            d.profile,
+            if target.is_embedded() { " [embedded reference]" } else { "" }
+        ));
+    }
+
+    fn event(&self, event: &Progress<'_>) {
+        match event {
+            Progress::Started { id, title } => self.started(id, title),
+            Progress::Finished(result) => self.finished(result),
+        }
+    }
+
+    fn started(&self, id: &str, title: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{id} {title}"));
+        }
+    }
+
+    fn finished(&self, r: &CheckResult) {
+        self.line(&format!(
+            "  {:<10} {:<44} {:>5} cases {:>7.2}s  {}",
+            r.id,
+            r.title,
+            r.cases,
+            r.duration.as_secs_f64(),
+            verdict_cell(&r.verdict)
+        ));
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

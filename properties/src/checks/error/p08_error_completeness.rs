@@ -94,7 +94,10 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         let codes = match error_codes() {
             Ok(c) => c,
             Err(e) => {
-                return CheckOutcome::SetupFailed(CaseFailure::plain("a valid spec", e.to_string()));
+                return CheckOutcome::SetupFailed(CaseFailure::plain(
+                    "a valid spec",
+                    e.to_string(),
+                ));
             }
         };
         let hook_codes = if hooks.is_some() {

@@ -84,7 +84,10 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         let codes: Vec<u16> = match error_codes() {
             Ok(c) => c.iter().map(|c| c.number).collect(),
             Err(e) => {
-                return CheckOutcome::SetupFailed(CaseFailure::plain("a valid spec", e.to_string()));
+                return CheckOutcome::SetupFailed(CaseFailure::plain(
+                    "a valid spec",
+                    e.to_string(),
+                ));
             }
         };
         CheckOutcome::Ran(

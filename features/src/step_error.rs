@@ -1,0 +1,80 @@
+//! Why a step did not hold: a failure with the evidence a report needs (expected, actual, the
+//! replay line), or a reason the scenario cannot be checked against this target.
+
+use dx_conformance::CaseFailure;
+use dx_conformance::http::TransportError;
+
+/// What a step returns when it does not hold. The runner reads it back from the world to
+/// fill the scenario's verdict, so a failure keeps its structure instead of becoming text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// The target broke the expectation.
+    #[error("expected: {expected}\nactual: {actual}{}", replay_line(.replay))]
+    Failed {
+        /// What the step requires.
+        expected: String,
+        /// What the target did.
+        actual: String,
+        /// A command replaying the exchange that shows it.
+        replay: Option<String>,
+    },
+    /// The scenario cannot run against this target (e.g. not in the conformance profile).
+    #[error("not verified: {0}")]
+    NotVerified(String),
+}
+
+fn replay_line(replay: &Option<String>) -> String {
+    replay
+        .as_ref()
+        .map(|r| format!("\nreplay: {r}"))
+        .unwrap_or_default()
+}
+
+impl StepError {
+    /// A failure without an exchange to show.
+    pub fn plain(expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Self::Failed {
+            expected: expected.into(),
+            actual: actual.into(),
+            replay: None,
+        }
+    }
+}
+
+impl From<CaseFailure> for StepError {
+    fn from(f: CaseFailure) -> Self {
+        Self::Failed {
+            expected: f.expected,
+            actual: f.actual,
+            replay: f.replay,
+        }
+    }
+}
+
+/// A target that stops answering has failed (spec/conformance.md), so a transport error is a
+/// failure, never "not verified".
+impl From<TransportError> for StepError {
+    fn from(e: TransportError) -> Self {
+        CaseFailure::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_display_their_evidence() {
+        let e = StepError::from(CaseFailure {
+            expected: "404".into(),
+            actual: "200".into(),
+            replay: Some("curl x".into()),
+        });
+        assert_eq!(e.to_string(), "expected: 404\nactual: 200\nreplay: curl x");
+        assert_eq!(StepError::plain("a", "b").to_string(), "expected: a\nactual: b");
+        assert_eq!(
+            StepError::NotVerified("why".into()).to_string(),
+            "not verified: why"
+        );
+    }
+}

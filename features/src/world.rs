@@ -1,0 +1,147 @@
+//! The cucumber `World`: one per scenario, holding the target (a cheap clone of the run's
+//! one), the exchanges the scenario made and the values later steps compare against.
+
+use dx_conformance::Target;
+use dx_conformance::check::NOT_CONFORMANCE;
+use dx_conformance::http::{Exchange, RequestSpec};
+
+use crate::step_error::StepError;
+
+/// The state of one scenario.
+#[derive(Debug, Default, cucumber::World)]
+pub struct DxWorld {
+    /// The target, set by the runner's before-hook.
+    target: Option<Target>,
+    /// The last response.
+    last: Option<Exchange>,
+    /// The responses of the last burst.
+    burst: Vec<Exchange>,
+    /// The request id the scenario sent, to tell "kept" from "replaced".
+    sent_request_id: Option<String>,
+    /// Strings planted in internal causes that no response may reveal.
+    markers: Vec<String>,
+    /// The error of the step that stopped the scenario, read back by the runner.
+    outcome: Option<StepError>,
+}
+
+impl DxWorld {
+    /// A world bound to `target`.
+    pub fn with_target(target: Target) -> Self {
+        Self {
+            target: Some(target),
+            ..Self::default()
+        }
+    }
+
+    /// Binds the world to `target` (the runner does this before every scenario).
+    pub fn set_target(&mut self, target: Target) {
+        self.target = Some(target);
+    }
+
+    /// The target under test.
+    pub fn target(&self) -> Result<&Target, StepError> {
+        self.target.as_ref().ok_or_else(|| {
+            StepError::plain(
+                "a target bound to the scenario",
+                "no target: run the features through dx_features::run_features",
+            )
+        })
+    }
+
+    /// Sends `request` and remembers the response as the last one.
+    pub async fn send(&mut self, request: RequestSpec) -> Result<&Exchange, StepError> {
+        let exchange = self.target()?.http().send(request).await?;
+        Ok(self.last.insert(exchange))
+    }
+
+    /// The last response.
+    pub fn last(&self) -> Result<&Exchange, StepError> {
+        self.last.as_ref().ok_or_else(|| {
+            StepError::plain("a response to check", "no request was sent before this step")
+        })
+    }
+
+    /// Remembers the responses of a burst.
+    pub fn set_burst(&mut self, burst: Vec<Exchange>) {
+        self.burst = burst;
+    }
+
+    /// The responses of the last burst.
+    pub fn burst(&self) -> &[Exchange] {
+        &self.burst
+    }
+
+    /// Remembers the request id the scenario sent.
+    pub fn set_sent_request_id(&mut self, id: impl Into<String>) {
+        self.sent_request_id = Some(id.into());
+    }
+
+    /// The request id the scenario sent.
+    pub fn sent_request_id(&self) -> Result<&str, StepError> {
+        self.sent_request_id.as_deref().ok_or_else(|| {
+            StepError::plain(
+                "a request id sent earlier in the scenario",
+                "no step sent a request id",
+            )
+        })
+    }
+
+    /// Adds a string no response may reveal.
+    pub fn plant(&mut self, marker: impl Into<String>) {
+        self.markers.push(marker.into());
+    }
+
+    /// The planted strings.
+    pub fn markers(&self) -> &[String] {
+        &self.markers
+    }
+
+    /// The fault hooks' base path; "not verified" outside the conformance profile, so that no
+    /// step ever calls the hooks of such a target (spec/profiles.md).
+    pub fn fault_hooks(&self) -> Result<String, StepError> {
+        let discovery = self.target()?.discovery();
+        if !discovery.is_conformance() {
+            return Err(StepError::NotVerified(format!(
+                "{NOT_CONFORMANCE} (profile: {})",
+                discovery.profile
+            )));
+        }
+        discovery
+            .fault_hooks
+            .as_ref()
+            .map(|h| h.base.trim_end_matches('/').to_owned())
+            .ok_or_else(|| {
+                StepError::NotVerified(
+                    "target is in the conformance profile but publishes no fault_hooks".into(),
+                )
+            })
+    }
+
+    /// The client-errors endpoint; "not verified" when the target offers none.
+    pub fn client_errors_endpoint(&self) -> Result<String, StepError> {
+        self.target()?
+            .discovery()
+            .endpoints
+            .client_errors
+            .clone()
+            .ok_or_else(|| {
+                StepError::NotVerified("target offers no client-errors endpoint".into())
+            })
+    }
+
+    /// Records a step's result so the runner can report a failure with its structure, and
+    /// passes it on to cucumber.
+    pub fn settle(&mut self, result: Result<(), StepError>) -> Result<(), StepError> {
+        if let Err(e) = &result {
+            self.outcome = Some(e.clone());
+        }
+        result
+    }
+
+    /// The error of the step that stopped the scenario, if a step failed through [`settle`].
+    ///
+    /// [`settle`]: Self::settle
+    pub fn outcome(&self) -> Option<&StepError> {
+        self.outcome.as_ref()
+    }
+}
