@@ -6,7 +6,7 @@ Feature: Error response format validation
   RFC 3339 timestamp. No error reveals anything internal, and no bad request
   stops the server from serving the next one.
 
-  Scenario Outline: A bad request is answered with a complete error envelope: <case>
+  Scenario Outline: A bad request is answered with a complete error envelope
     Given the target
     When <request>
     Then the response status is <status>
@@ -36,7 +36,7 @@ Feature: Error response format validation
     And the envelope's request id is "dx-conformance.req:42_A-b"
 
   @req-7.2
-  Scenario Outline: An invalid request id is replaced by a generated one: <case>
+  Scenario Outline: An invalid request id is replaced by a generated one
     Given the target
     When <request>
     Then the response status is 404
@@ -45,8 +45,8 @@ Feature: Error response format validation
     And the envelope's request id matches the X-Request-Id header
 
     Examples:
-      | case           | request                                                                        |
-      | a space        | I send "GET" to "/dx-conformance/no-such-page" with the request id "has space" |
+      | case           | request                                                                            |
+      | a space        | I send "GET" to "/dx-conformance/no-such-page" with the request id "has space"     |
       | 200 characters | I send "GET" to "/dx-conformance/no-such-page" with a request id of 200 characters |
 
   Scenario: The server keeps serving after bad input

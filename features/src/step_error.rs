@@ -71,7 +71,10 @@ mod tests {
             replay: Some("curl x".into()),
         });
         assert_eq!(e.to_string(), "expected: 404\nactual: 200\nreplay: curl x");
-        assert_eq!(StepError::plain("a", "b").to_string(), "expected: a\nactual: b");
+        assert_eq!(
+            StepError::plain("a", "b").to_string(),
+            "expected: a\nactual: b"
+        );
         assert_eq!(
             StepError::NotVerified("why".into()).to_string(),
             "not verified: why"

@@ -25,14 +25,6 @@ pub struct DxWorld {
 }
 
 impl DxWorld {
-    /// A world bound to `target`.
-    pub fn with_target(target: Target) -> Self {
-        Self {
-            target: Some(target),
-            ..Self::default()
-        }
-    }
-
     /// Binds the world to `target` (the runner does this before every scenario).
     pub fn set_target(&mut self, target: Target) {
         self.target = Some(target);
@@ -57,7 +49,10 @@ impl DxWorld {
     /// The last response.
     pub fn last(&self) -> Result<&Exchange, StepError> {
         self.last.as_ref().ok_or_else(|| {
-            StepError::plain("a response to check", "no request was sent before this step")
+            StepError::plain(
+                "a response to check",
+                "no request was sent before this step",
+            )
         })
     }
 
@@ -124,9 +119,7 @@ impl DxWorld {
             .endpoints
             .client_errors
             .clone()
-            .ok_or_else(|| {
-                StepError::NotVerified("target offers no client-errors endpoint".into())
-            })
+            .ok_or_else(|| StepError::NotVerified("target offers no client-errors endpoint".into()))
     }
 
     /// Records a step's result so the runner can report a failure with its structure, and

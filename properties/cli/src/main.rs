@@ -61,7 +61,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::List => list(),
         Command::Run(args) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("dx-conformance: cannot start the async runtime: {e}");
@@ -81,10 +84,20 @@ fn list() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let implemented: Vec<u8> = dx_conformance::checks::all().iter().map(|c| c.property).collect();
-    println!("{:<6} {:<40} {:<14} {:<12} TAGS", "CHECK", "TITLE", "REQUIREMENTS", "STATUS");
+    let implemented: Vec<u8> = dx_conformance::checks::all()
+        .iter()
+        .map(|c| c.property)
+        .collect();
+    println!(
+        "{:<6} {:<40} {:<14} {:<12} TAGS",
+        "CHECK", "TITLE", "REQUIREMENTS", "STATUS"
+    );
     for p in specs {
-        let status = if implemented.contains(&p.number) { "checked" } else { "pending" };
+        let status = if implemented.contains(&p.number) {
+            "checked"
+        } else {
+            "pending"
+        };
         println!(
             "p{:02}    {:<40} {:<14} {:<12} {}",
             p.number,
@@ -94,7 +107,10 @@ fn list() -> ExitCode {
             tags_of(p).join(",")
         );
     }
-    println!("\nScenarios: the .feature files under {}", dx_features::default_features_dir().display());
+    println!(
+        "\nScenarios: the .feature files under {}",
+        dx_features::default_features_dir().display()
+    );
     ExitCode::SUCCESS
 }
 
@@ -123,16 +139,22 @@ async fn run(args: RunArgs) -> ExitCode {
     let display = Display::new();
     display.header(&target);
 
-    let mut results = match dx_conformance::run_properties(&target, &options, &mut |event| display.event(&event)).await {
-        Ok(r) => r,
-        Err(e) => {
-            display.finish();
-            eprintln!("dx-conformance: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let mut results =
+        match dx_conformance::run_properties(&target, &options, &mut |event| display.event(&event))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                display.finish();
+                eprintln!("dx-conformance: {e}");
+                return ExitCode::from(2);
+            }
+        };
     if !args.no_features {
-        let dir = args.features.clone().unwrap_or_else(dx_features::default_features_dir);
+        let dir = args
+            .features
+            .clone()
+            .unwrap_or_else(dx_features::default_features_dir);
         display.started("features", &format!("scenarios in {}", dir.display()));
         match dx_features::run_features(&target, &args.tags, &dir).await {
             Ok(scenarios) => {
@@ -169,7 +191,11 @@ async fn run(args: RunArgs) -> ExitCode {
         }
         None => print!("{text}"),
     }
-    if report.exit_code() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if report.exit_code() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Live progress on standard error: a spinner on a terminal, one line per check elsewhere.
@@ -198,7 +224,11 @@ impl Display {
             d.implementation.name,
             d.implementation.version,
             d.profile,
-            if target.is_embedded() { " [embedded reference]" } else { "" }
+            if target.is_embedded() {
+                " [embedded reference]"
+            } else {
+                ""
+            }
         ));
     }
 

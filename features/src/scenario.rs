@@ -1,0 +1,130 @@
+//! How a Gherkin scenario appears in a report: its id, title, tags and requirement ids
+//! (spec/conformance.md).
+
+use cucumber::gherkin::{Feature, Rule, Scenario};
+
+/// The tag prefix that names a requirement id, e.g. `@req-7.1`.
+pub const REQUIREMENT_TAG: &str = "req-";
+
+/// The scenario's tags without `@`: the feature's, the rule's, then its own (an outline row
+/// also has its `Examples` tags), each once. These select it and appear in the report.
+pub fn tags(feature: &Feature, rule: Option<&Rule>, scenario: &Scenario) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let all = feature
+        .tags
+        .iter()
+        .chain(rule.iter().flat_map(|r| &r.tags))
+        .chain(&scenario.tags);
+    for tag in all {
+        let tag = tag.trim_start_matches('@');
+        if !out.iter().any(|t| t == tag) {
+            out.push(tag.to_owned());
+        }
+    }
+    out
+}
+
+/// The requirement ids named by `req-` tags.
+pub fn requirements(tags: &[String]) -> Vec<String> {
+    tags.iter()
+        .filter_map(|t| t.strip_prefix(REQUIREMENT_TAG))
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `<feature file stem>:<line>`; an outline row's line is its row in the `Examples` table.
+pub fn id(feature: &Feature, scenario: &Scenario) -> String {
+    let stem = feature
+        .path
+        .as_deref()
+        .and_then(|p| p.file_stem())
+        .map_or_else(
+            || feature.name.clone(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+    format!("{stem}:{}", scenario.position.line)
+}
+
+/// The scenario's name; for an outline row, followed by the row's values so that rows can
+/// be told apart.
+pub fn title(scenario: &Scenario) -> String {
+    let row = scenario
+        .examples
+        .first()
+        .and_then(|e| e.table.as_ref())
+        .and_then(|t| Some((t.rows.first()?, t.rows.get(1)?)));
+    match row {
+        Some((header, values)) => {
+            let pairs: Vec<String> = header
+                .iter()
+                .zip(values)
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            format!("{} ({})", scenario.name, pairs.join("; "))
+        }
+        None => scenario.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cucumber::feature::Ext as _;
+    use cucumber::gherkin::GherkinEnv;
+
+    const TEXT: &str = r#"@error @p08 @req-7.1
+Feature: Demo
+
+  @req-7.2 @p08
+  Scenario: Plain
+    Given the target
+
+  Scenario Outline: Row <case>
+    Given the target
+    When I send "GET" to "<path>"
+
+    @extra
+    Examples:
+      | case | path |
+      | one  | /a   |
+      | two  | /b   |
+"#;
+
+    fn feature() -> Feature {
+        let mut f = Feature::parse(TEXT, GherkinEnv::default()).unwrap();
+        f.path = Some("/x/features/errors.feature".into());
+        f.expand_examples().unwrap()
+    }
+
+    #[test]
+    fn tags_merge_feature_scenario_and_examples_without_repeats() {
+        let f = feature();
+        assert_eq!(
+            tags(&f, None, &f.scenarios[0]),
+            ["error", "p08", "req-7.1", "req-7.2"]
+        );
+        assert_eq!(
+            tags(&f, None, &f.scenarios[1]),
+            ["error", "p08", "req-7.1", "extra"]
+        );
+        let t = tags(&f, None, &f.scenarios[0]);
+        assert_eq!(requirements(&t), ["7.1", "7.2"]);
+    }
+
+    #[test]
+    fn ids_are_stem_and_line_and_rows_have_their_own() {
+        let f = feature();
+        assert_eq!(id(&f, &f.scenarios[0]), "errors:5");
+        assert_eq!(id(&f, &f.scenarios[1]), "errors:15");
+        assert_eq!(id(&f, &f.scenarios[2]), "errors:16");
+    }
+
+    #[test]
+    fn outline_rows_carry_their_values_in_the_title() {
+        let f = feature();
+        assert_eq!(title(&f.scenarios[0]), "Plain");
+        assert_eq!(title(&f.scenarios[1]), "Row one (case = one; path = /a)");
+        assert_eq!(title(&f.scenarios[2]), "Row two (case = two; path = /b)");
+    }
+}

@@ -1,0 +1,210 @@
+//! Steps that send requests and check plain HTTP facts: status, headers, JSON bodies.
+
+use cucumber::{then, when};
+use dx_conformance::http::RequestSpec;
+use futures_util::future::join_all;
+
+use crate::requests::{self, BadRequest, method};
+use crate::step_error::StepError;
+use crate::world::DxWorld;
+
+/// The header that carries the request id (spec/error-format.md).
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+#[when(expr = "I send {string} to {string}")]
+async fn send(world: &mut DxWorld, method_name: String, path: String) -> Result<(), StepError> {
+    let result = async {
+        world
+            .send(RequestSpec::new(method(&method_name)?, path))
+            .await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[when(expr = "I send {string} to the health endpoint")]
+async fn send_to_health(world: &mut DxWorld, method_name: String) -> Result<(), StepError> {
+    let result = async {
+        let path = world.target()?.discovery().endpoints.health.clone();
+        world
+            .send(RequestSpec::new(method(&method_name)?, path))
+            .await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[when(expr = "I send {string} to {string} with the request id {string}")]
+async fn send_with_request_id(
+    world: &mut DxWorld,
+    method_name: String,
+    path: String,
+    id: String,
+) -> Result<(), StepError> {
+    let result = send_with_id(world, &method_name, path, id).await;
+    world.settle(result)
+}
+
+#[when(expr = "I send {string} to {string} with a request id of {int} characters")]
+async fn send_with_long_request_id(
+    world: &mut DxWorld,
+    method_name: String,
+    path: String,
+    length: usize,
+) -> Result<(), StepError> {
+    let result = send_with_id(world, &method_name, path, "a".repeat(length)).await;
+    world.settle(result)
+}
+
+async fn send_with_id(
+    world: &mut DxWorld,
+    method_name: &str,
+    path: String,
+    id: String,
+) -> Result<(), StepError> {
+    let request =
+        RequestSpec::new(method(method_name)?, path).header(REQUEST_ID_HEADER, id.clone());
+    world.set_sent_request_id(id);
+    world.send(request).await?;
+    Ok(())
+}
+
+#[when("I post malformed JSON to the client error endpoint")]
+async fn post_malformed(world: &mut DxWorld) -> Result<(), StepError> {
+    let result = async {
+        let path = world.client_errors_endpoint()?;
+        world.send(requests::malformed_json(&path)).await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[when(expr = "I post a valid report as {string} to the client error endpoint")]
+async fn post_as(world: &mut DxWorld, content_type: String) -> Result<(), StepError> {
+    let result = async {
+        let path = world.client_errors_endpoint()?;
+        world
+            .send(requests::valid_report_as(&path, &content_type))
+            .await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[when("I post a body one byte over the body limit to the client error endpoint")]
+async fn post_over_limit(world: &mut DxWorld) -> Result<(), StepError> {
+    let result = async {
+        let path = world.client_errors_endpoint()?;
+        let limit = world.target()?.discovery().limits.max_body_bytes;
+        world.send(requests::over_limit(&path, limit)).await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[when(regex = r"^I post the JSON (.+) to the client error endpoint$")]
+async fn post_json(world: &mut DxWorld, body: String) -> Result<(), StepError> {
+    let result = async {
+        let path = world.client_errors_endpoint()?;
+        let json = parse_step_json(&body)?;
+        world.send(RequestSpec::post_json(path, &json)).await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+/// Fires every bad request `rounds` times concurrently: a burst, not a polite sequence.
+#[when(expr = "I send {int} rounds of every bad request at once")]
+async fn burst(world: &mut DxWorld, rounds: usize) -> Result<(), StepError> {
+    let result = async {
+        let target = world.target()?.clone();
+        let requests: Vec<RequestSpec> = (0..rounds)
+            .flat_map(|_| BadRequest::ALL)
+            .filter_map(|kind| kind.request(target.discovery()))
+            .collect();
+        let sent = join_all(requests.into_iter().map(|r| target.http().send(r))).await;
+        let exchanges = sent.into_iter().collect::<Result<Vec<_>, _>>()?;
+        world.set_burst(exchanges);
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[then(expr = "the response status is {int}")]
+fn status_is(world: &mut DxWorld, status: u16) -> Result<(), StepError> {
+    let result = world.last().and_then(|ex| {
+        if ex.status.as_u16() == status {
+            Ok(())
+        } else {
+            Err(StepError::Failed {
+                expected: format!("HTTP status {status}"),
+                actual: ex.describe_response(),
+                replay: Some(ex.replay()),
+            })
+        }
+    });
+    world.settle(result)
+}
+
+#[then(expr = "the response has a non-empty {string} header")]
+fn has_header(world: &mut DxWorld, name: String) -> Result<(), StepError> {
+    let result = world.last().and_then(|ex| match ex.header(&name) {
+        Some(v) if !v.trim().is_empty() => Ok(()),
+        _ => Err(StepError::Failed {
+            expected: format!("a non-empty {name} header"),
+            actual: ex.describe_response(),
+            replay: Some(ex.replay()),
+        }),
+    });
+    world.settle(result)
+}
+
+#[then(expr = "the X-Request-Id header is {string}")]
+fn request_id_header_is(world: &mut DxWorld, id: String) -> Result<(), StepError> {
+    let result = world.last().and_then(|ex| {
+        if ex.header(REQUEST_ID_HEADER) == Some(id.as_str()) {
+            Ok(())
+        } else {
+            Err(StepError::Failed {
+                expected: format!("X-Request-Id `{id}`, the valid id the client sent"),
+                actual: ex.describe_response(),
+                replay: Some(ex.replay()),
+            })
+        }
+    });
+    world.settle(result)
+}
+
+#[then(regex = r"^the response body is the JSON (.+)$")]
+fn body_is_json(world: &mut DxWorld, expected: String) -> Result<(), StepError> {
+    let result = parse_step_json(&expected).and_then(|want| {
+        let ex = world.last()?;
+        if ex.json().as_ref() == Some(&want) {
+            Ok(())
+        } else {
+            Err(StepError::Failed {
+                expected: format!("the JSON body {want}"),
+                actual: ex.describe_response(),
+                replay: Some(ex.replay()),
+            })
+        }
+    });
+    world.settle(result)
+}
+
+/// JSON written in a step; a typo there is the suite's fault, reported as such.
+fn parse_step_json(text: &str) -> Result<serde_json::Value, StepError> {
+    serde_json::from_str(text).map_err(|e| {
+        StepError::plain(
+            "valid JSON in the step text",
+            format!("`{text}` is not JSON: {e}"),
+        )
+    })
+}

@@ -1,0 +1,47 @@
+//! The scenarios have teeth: against each deliberately broken reference whose defect they
+//! cover, at least one scenario of that property fails (spec/conformance.md, "Mutants").
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use dx_conformance::embedded::EmbeddedReference;
+use dx_conformance::{Target, TargetSpec};
+use dx_features::{default_features_dir, run_features};
+use dx_server::{Mutant, Mutations};
+
+async fn assert_caught(mutant: Mutant) {
+    let mut config = EmbeddedReference::default_config();
+    config.mutations = Mutations::with(Some(mutant));
+    let target = Target::connect(TargetSpec::Embedded(Box::new(config)))
+        .await
+        .expect("target");
+    let tag = format!("p{:02}", mutant.breaks_property());
+    let results = run_features(&target, std::slice::from_ref(&tag), &default_features_dir())
+        .await
+        .unwrap();
+    assert!(!results.is_empty(), "no scenario is tagged {tag}");
+    assert!(
+        results.iter().any(|r| r.verdict.is_fail()),
+        "mutant {} passed every {tag} scenario: {results:#?}",
+        mutant.name()
+    );
+}
+
+#[tokio::test]
+async fn error_code_missing_is_caught() {
+    assert_caught(Mutant::ErrorCodeMissing).await;
+}
+
+#[tokio::test]
+async fn leaks_internals_is_caught() {
+    assert_caught(Mutant::LeaksInternals).await;
+}
+
+#[tokio::test]
+async fn panic_escapes_boundary_is_caught() {
+    assert_caught(Mutant::PanicEscapesBoundary).await;
+}
+
+#[tokio::test]
+async fn failure_cascades_is_caught() {
+    assert_caught(Mutant::FailureCascades).await;
+}

@@ -1,0 +1,152 @@
+//! The runner's contract: verdicts per scenario, tag selection, "not verified" outside the
+//! conformance profile, and failures that carry expected, actual and a replay line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use dx_conformance::embedded::EmbeddedReference;
+use dx_conformance::verdict::Verdict;
+use dx_conformance::{Target, TargetSpec};
+use dx_features::{FeaturesError, default_features_dir, run_features};
+use dx_server::Profile;
+
+async fn reference(profile: Profile) -> Target {
+    let mut config = EmbeddedReference::default_config();
+    config.profile = profile;
+    Target::connect(TargetSpec::Embedded(Box::new(config)))
+        .await
+        .expect("embedded reference")
+}
+
+/// A features directory of its own holding one file with `text`.
+fn features_dir(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dx-features-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.feature")), text).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_wrong_expectation_fails_with_expected_actual_and_replay() {
+    let dir = features_dir(
+        "wrong",
+        "Feature: Wrong\n\n  Scenario: Unknown paths are gone\n    Given the target\n    When I send \"GET\" to \"/nope\"\n    Then the response status is 410\n    And the response is an error envelope with code \"NOT_FOUND\"\n",
+    );
+    let target = reference(Profile::Conformance).await;
+    let results = run_features(&target, &[], &dir).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(results.len(), 1);
+    let result = &results[0];
+    assert_eq!(result.id, "wrong:3");
+    assert_eq!(
+        result.cases, 3,
+        "the failing step counts, the one after it does not run"
+    );
+    let Verdict::Fail(failure) = &result.verdict else {
+        panic!("{:?}", result.verdict)
+    };
+    assert_eq!(failure.expected, "HTTP status 410");
+    assert!(failure.actual.starts_with("HTTP 404"), "{}", failure.actual);
+    assert!(
+        failure
+            .replay
+            .as_deref()
+            .unwrap()
+            .starts_with("curl -i -X GET")
+    );
+}
+
+#[tokio::test]
+async fn undefined_steps_leave_the_scenario_not_verified() {
+    let dir = features_dir(
+        "undefined",
+        "Feature: Undefined\n\n  Scenario: A step nobody wrote\n    Given the target\n    When I do something nobody defined\n",
+    );
+    let target = reference(Profile::Conformance).await;
+    let results = run_features(&target, &[], &dir).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let Verdict::NotVerified(reason) = &results[0].verdict else {
+        panic!("{:?}", results[0].verdict)
+    };
+    assert!(
+        reason.contains("When I do something nobody defined"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn tags_select_scenarios_by_feature_and_scenario_tags() {
+    let target = reference(Profile::Conformance).await;
+    let all = run_features(&target, &[], &default_features_dir())
+        .await
+        .unwrap();
+    let p26 = run_features(&target, &["@P26".into()], &default_features_dir())
+        .await
+        .unwrap();
+    assert!(
+        p26.len() >= 2 && p26.len() < all.len(),
+        "{} of {}",
+        p26.len(),
+        all.len()
+    );
+    assert!(p26.iter().all(|r| r.tags.iter().any(|t| t == "p26")));
+    assert!(
+        p26.iter()
+            .all(|r| r.requirements.contains(&"7.5".to_owned()))
+    );
+    let by_feature_tag = run_features(&target, &["error".into()], &default_features_dir())
+        .await
+        .unwrap();
+    assert_eq!(by_feature_tag.len(), all.len());
+    let none = run_features(&target, &["@no-such-tag".into()], &default_features_dir())
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn outside_the_conformance_profile_fault_scenarios_are_not_verified() {
+    let target = reference(Profile::Production).await;
+    let results = run_features(&target, &[], &default_features_dir())
+        .await
+        .unwrap();
+    for result in &results {
+        let needs_hooks = result.tags.iter().any(|t| t == "conformance");
+        match &result.verdict {
+            Verdict::NotVerified(reason) if needs_hooks => {
+                assert!(
+                    reason.starts_with("target is not in the conformance profile"),
+                    "{reason}"
+                );
+            }
+            Verdict::Pass if !needs_hooks => {}
+            other => panic!("{} ({}): {other:?}", result.id, result.title),
+        }
+    }
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r.verdict, Verdict::NotVerified(_)))
+    );
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_an_error() {
+    let target = reference(Profile::Conformance).await;
+    let missing = std::env::temp_dir().join("dx-features-no-such-dir");
+    let err = run_features(&target, &[], &missing).await.unwrap_err();
+    assert!(matches!(err, FeaturesError::NoFeatures(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_broken_feature_file_is_an_error() {
+    let dir = features_dir(
+        "broken",
+        "Feature: Broken\n  Scenario Outline: <missing>\n    Given the target\n    Examples:\n      | other |\n      | x     |\n",
+    );
+    let target = reference(Profile::Conformance).await;
+    let err = run_features(&target, &[], &dir).await.unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(matches!(err, FeaturesError::Parse(_)), "{err}");
+}
