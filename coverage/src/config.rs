@@ -44,6 +44,11 @@ pub enum Problem {
         group: String,
         source: ThresholdError,
     },
+    #[error("group {group:?}: min_file_lines {source}")]
+    FileThreshold {
+        group: String,
+        source: ThresholdError,
+    },
     #[error("group {group:?}: {source}")]
     GroupPattern { group: String, source: PatternError },
     #[error("group {0:?}: the pending reason is empty: say which issue adds the code")]
@@ -59,7 +64,11 @@ pub enum Problem {
 pub struct Group {
     pub name: String,
     pub patterns: Vec<Pattern>,
+    /// Minimum for the group's total.
     pub min_lines: Threshold,
+    /// Minimum for each of its files that has executable lines (the file
+    /// floor); `None` when only the total is gated.
+    pub min_file_lines: Option<Threshold>,
     /// Why the group cannot be measured yet; `None` for a live gate.
     pub pending: Option<String>,
 }
@@ -107,6 +116,7 @@ struct RawGroup {
     name: String,
     paths: Vec<String>,
     min_lines: f64,
+    min_file_lines: Option<f64>,
     pending: Option<String>,
 }
 
@@ -164,6 +174,14 @@ fn validate(raw: RawGates) -> Result<Gates, Problem> {
                 group: name.clone(),
                 source,
             })?;
+        let min_file_lines = group
+            .min_file_lines
+            .map(Threshold::from_percent)
+            .transpose()
+            .map_err(|source| Problem::FileThreshold {
+                group: name.clone(),
+                source,
+            })?;
         let patterns = group
             .paths
             .iter()
@@ -181,6 +199,7 @@ fn validate(raw: RawGates) -> Result<Gates, Problem> {
             name,
             patterns,
             min_lines,
+            min_file_lines,
             pending,
         });
     }
@@ -246,6 +265,8 @@ mod tests {
     }
 
     /// The design's numbers may only go up: this fails if one is lowered.
+    /// A file floor may sit below its group's total, but it must gate
+    /// something: 0% would pass every file.
     #[test]
     fn shipped_thresholds_never_fall_below_the_design() {
         let gates = parse(SHIPPED, Path::new("coverage/gates.toml")).unwrap();
@@ -264,6 +285,71 @@ mod tests {
                 "group {name:?} is below the design's {min}%"
             );
         }
+        for group in &gates.groups {
+            if let Some(floor) = group.min_file_lines {
+                assert!(
+                    floor > Threshold::from_percent(0.0).unwrap()
+                        && floor <= Threshold::from_percent(100.0).unwrap(),
+                    "group {:?}: min_file_lines {floor} must be above 0% and at most 100%",
+                    group.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn file_floor_is_optional_and_parsed_like_min_lines() {
+        let gates = parse(
+            r#"
+            [[group]]
+            name = "floored"
+            paths = ["a/**"]
+            min_lines = 95
+            min_file_lines = 87.5
+            [[group]]
+            name = "plain"
+            paths = ["b/**"]
+            min_lines = 80
+            "#,
+            Path::new("g.toml"),
+        )
+        .unwrap();
+        let floor = gates.groups[0].min_file_lines.unwrap();
+        assert_eq!(floor.hundredths(), 8750);
+        assert!(gates.groups[1].min_file_lines.is_none());
+        // A floor may be above or below the group's total.
+        let above =
+            "[[group]]\nname = \"a\"\npaths = [\"a/**\"]\nmin_lines = 70\nmin_file_lines = 90\n";
+        assert!(parse(above, Path::new("g")).is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_file_floors() {
+        let group = |floor: &str| {
+            format!(
+                "[[group]]\nname = \"a\"\npaths = [\"a/**\"]\nmin_lines = 80\nmin_file_lines = {floor}\n"
+            )
+        };
+        for (floor, expected) in [
+            ("101", ThresholdError::OutOfRange(101.0)),
+            ("-1", ThresholdError::OutOfRange(-1.0)),
+            ("80.125", ThresholdError::TooPrecise(80.125)),
+        ] {
+            assert_eq!(
+                problem(&group(floor)),
+                Problem::FileThreshold {
+                    group: "a".into(),
+                    source: expected
+                },
+                "min_file_lines = {floor}"
+            );
+        }
+        let message = problem(&group("101")).to_string();
+        assert!(message.contains("min_file_lines"), "{message}");
+        assert!(matches!(
+            parse(&group("\"90\""), Path::new("g")),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 
     #[test]

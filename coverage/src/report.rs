@@ -1,12 +1,13 @@
 //! The human-readable report: the table of groups, then for each failing
 //! group where the missing coverage is, so a red build says what to test.
+//! A group failing on its total lists its `--worst` least-covered files; a
+//! group with a file floor lists every file under it, whatever `--worst`.
 
-use std::cmp::Ordering;
 use std::io::{self, Write};
 
 use crate::config::Gates;
 use crate::export::FileCoverage;
-use crate::gate::{Evaluation, Failure, GroupResult, Verdict};
+use crate::gate::{Evaluation, Failure, GroupResult, Verdict, by_coverage};
 use crate::percent::format_ratio;
 use crate::uncovered::{ranges, uncovered_lines};
 
@@ -124,7 +125,12 @@ fn group_notes(result: &GroupResult<'_>, worst: usize) -> Vec<String> {
             result.files.len(),
             plural(result.files.len(), "file")
         )],
-        Verdict::Fail(Failure::Shortfall) => shortfall_notes(result, worst),
+        Verdict::Fail(Failure::Shortfall) => {
+            let mut notes = shortfall_notes(result, worst);
+            notes.extend(floor_notes(result));
+            notes
+        }
+        Verdict::Fail(Failure::FileFloor) => floor_notes(result),
         Verdict::Pending if result.pending_with_code() => vec![format!(
             "warning: pending group {name:?} now has code: remove the pending mark ({} {}, {}%)",
             result.files.len(),
@@ -175,6 +181,30 @@ fn shortfall_notes(result: &GroupResult<'_>, worst: usize) -> Vec<String> {
     notes
 }
 
+/// One line per file under the group's file floor, least covered first.
+fn floor_notes(result: &GroupResult<'_>) -> Vec<String> {
+    let Some(floor) = result.group.min_file_lines else {
+        return Vec::new();
+    };
+    result
+        .under_floor
+        .iter()
+        .map(|file| {
+            format!(
+                "FAIL: group {:?}: {} has {}% < file floor {floor}: {}/{} lines covered, \
+                 {} more needed, uncovered: {}",
+                result.group.name,
+                file.path,
+                format_ratio(file.covered, file.lines),
+                file.covered,
+                file.lines,
+                floor.missing_lines(file.covered, file.lines),
+                uncovered_summary(file)
+            )
+        })
+        .collect()
+}
+
 /// The `n` files with the lowest coverage (ties: most uncovered lines first),
 /// leaving out files with nothing left to cover.
 fn least_covered<'a>(files: &[&'a FileCoverage], n: usize) -> Vec<&'a FileCoverage> {
@@ -183,19 +213,9 @@ fn least_covered<'a>(files: &[&'a FileCoverage], n: usize) -> Vec<&'a FileCovera
         .copied()
         .filter(|f| f.covered < f.lines)
         .collect();
-    candidates.sort_by(|a, b| {
-        compare_ratio(a, b)
-            .then_with(|| (b.lines - b.covered).cmp(&(a.lines - a.covered)))
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    candidates.sort_by(|a, b| by_coverage(a, b));
     candidates.truncate(n);
     candidates
-}
-
-/// Compares `a.covered / a.lines` with `b.covered / b.lines` exactly.
-fn compare_ratio(a: &FileCoverage, b: &FileCoverage) -> Ordering {
-    (u128::from(a.covered) * u128::from(b.lines))
-        .cmp(&(u128::from(b.covered) * u128::from(a.lines)))
 }
 
 fn uncovered_summary(file: &FileCoverage) -> String {
@@ -256,6 +276,78 @@ mod tests {
         assert_eq!(worst, ["zero.rs", "half_big.rs", "half_small.rs"]);
         assert_eq!(least_covered(&refs, 10).len(), 4);
         assert!(least_covered(&refs, 0).is_empty());
+    }
+
+    fn report(gates_text: &str, files: &[FileCoverage], worst: usize) -> String {
+        let gates = crate::config::parse(gates_text, std::path::Path::new("g.toml")).unwrap();
+        let eval = crate::gate::evaluate(&gates, files);
+        let ctx = Context {
+            gates: &gates,
+            root: ".",
+            files_under_root: files.len(),
+            outside_root: 0,
+            worst,
+        };
+        let mut out = Vec::new();
+        write(&mut out, &eval, &ctx).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    const FLOORED: &str = r#"
+        [[group]]
+        name = "error"
+        paths = ["e/**"]
+        min_lines = 80
+        min_file_lines = 90
+    "#;
+
+    #[test]
+    fn files_under_the_floor_are_each_listed_whatever_worst_says() {
+        let files = [
+            file("e/full.rs", 100, 100),
+            file("e/safe_mutex.rs", 128, 113),
+            file("e/lower.rs", 20, 17),
+        ];
+        let text = report(FLOORED, &files, 0);
+        let floor: Vec<&str> = text.lines().filter(|l| l.contains("file floor")).collect();
+        assert_eq!(
+            floor,
+            [
+                "FAIL: group \"error\": e/lower.rs has 85.00% < file floor 90%: 17/20 lines covered, \
+                 1 more needed, uncovered: unknown (the export has no segments: do not use --summary-only)",
+                "FAIL: group \"error\": e/safe_mutex.rs has 88.28% < file floor 90%: 113/128 lines \
+                 covered, 3 more needed, uncovered: unknown (the export has no segments: do not use \
+                 --summary-only)",
+            ],
+            "{text}"
+        );
+        assert!(!text.contains("least-covered"), "{text}");
+        let row: Vec<&str> = text
+            .lines()
+            .find(|l| l.starts_with("error "))
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            row,
+            ["error", "248", "230", "92.74", "80%", "FAIL"],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_total_shortfall_lists_the_worst_files_and_the_floor() {
+        let files = [file("e/a.rs", 10, 10), file("e/b.rs", 10, 5)];
+        let text = report(FLOORED, &files, 1);
+        assert!(
+            text.contains("FAIL: group \"error\" is at 75.00%, below 80%"),
+            "{text}"
+        );
+        assert!(text.contains("1 least-covered files:"), "{text}");
+        assert!(
+            text.contains("FAIL: group \"error\": e/b.rs has 50.00% < file floor 90%"),
+            "{text}"
+        );
     }
 
     #[test]

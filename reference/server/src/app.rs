@@ -12,18 +12,25 @@ use http::StatusCode;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
+use crate::keys::ServerKey;
 use crate::middleware::{body_limit, boundary, envelope, request_id};
 use crate::routes::discovery::{CLIENT_ERRORS_PATH, DISCOVERY_PATH, FAULT_HOOKS_BASE};
 use crate::routes::{self, client_errors, discovery, faults, health};
 use crate::services::Services;
 use crate::state::{AppState, Boundaries, SharedState};
 
-/// Builds the shared state: opens (lazy) service connections.
+/// Builds the shared state: loads the signing key and opens (lazy) service connections.
 pub fn build_state(config: Config) -> Result<SharedState, DxError> {
+    let key = match &config.key_file {
+        Some(path) => ServerKey::load(path),
+        None => ServerKey::ephemeral(),
+    }
+    .map_err(|e| DxError::config("key_file", e.to_string()))?;
     let services = Services::open(&config)?;
     Ok(Arc::new(AppState {
         config,
         services,
+        key,
         faults: faults::FaultState::default(),
         boundaries: Boundaries::default(),
         degraded_until: SafeMutex::new(None),

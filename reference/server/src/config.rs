@@ -84,6 +84,9 @@ pub struct ServerArgs {
     /// Log format.
     #[arg(long, env = "DX_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Ed25519 signing key (PKCS#8 PEM or 64 hex digits); an ephemeral key when absent.
+    #[arg(long, env = "DX_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     /// Start with a deliberately broken behaviour (test builds only).
     #[cfg(feature = "mutants")]
     #[arg(long, env = "DX_MUTANT", value_enum)]
@@ -101,6 +104,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     request_timeout_ms: Option<u64>,
     log_format: Option<LogFormat>,
+    key_file: Option<PathBuf>,
 }
 
 /// Which database back end a URL selects.
@@ -166,6 +170,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// The Ed25519 signing key file, if any.
+    pub key_file: Option<PathBuf>,
     /// Deliberately broken behaviour, test builds only.
     pub mutations: Mutations,
 }
@@ -180,6 +186,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
+            key_file: None,
             mutations: Mutations::none(),
         }
     }
@@ -250,6 +257,7 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
+            key_file: args.key_file.clone().or(file.key_file),
             mutations: mutations_from(args),
         })
     }

@@ -4,6 +4,7 @@
 pub mod api_error;
 pub mod app;
 pub mod config;
+pub mod keys;
 pub mod middleware;
 pub mod mutants;
 pub mod profile;

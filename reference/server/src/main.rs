@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dx_server::{BoundServer, Config, ServerArgs, shutdown_signal, telemetry};
+use dx_server::{BoundServer, Config, ServeError, ServerArgs, shutdown_signal, telemetry};
 
 /// The dx-www reference server.
 #[derive(Debug, Parser)]
@@ -39,6 +39,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ ServeError::Start(_)) => {
+            eprintln!("dx-reference: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             tracing::error!(error = %e, "dx-reference failed");
             eprintln!("dx-reference: {e}");

@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::app::{build_state, router};
 use crate::config::Config;
+use crate::state::SharedState;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -33,19 +34,19 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct BoundServer {
     listener: TcpListener,
-    config: Config,
+    state: SharedState,
 }
 
 impl BoundServer {
-    /// Binds the configured address.
+    /// Builds the state (signing key, service connections) and binds the configured address,
+    /// so every start-up error surfaces before anything is served.
     pub async fn bind(config: Config) -> Result<Self, ServeError> {
-        let listener = TcpListener::bind(config.bind)
+        let state = build_state(config)?;
+        let addr = state.config.bind;
+        let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| ServeError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        Ok(Self { listener, config })
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Self { listener, state })
     }
 
     /// The address actually bound.
@@ -58,7 +59,7 @@ impl BoundServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let state = build_state(self.config)?;
+        let state = self.state;
         let readiness = state.services.warm_up(&RecoveryConfig::default()).await;
         let addr = self.listener.local_addr().map_err(ServeError::Serve)?;
         tracing::info!(
@@ -67,9 +68,15 @@ impl BoundServer {
             database = state.config.database.backend(),
             redis = state.config.redis_url.is_some(),
             ready = readiness.is_ready(),
+            key_id = state.key.key_id(),
             mutant = state.config.mutations.active_name(),
             "dx-reference listening"
         );
+        if state.key.is_ephemeral() && state.config.profile == crate::Profile::Production {
+            tracing::warn!(
+                "no --key-file: signing with an ephemeral key; tokens will not survive a restart or verify on other instances"
+            );
+        }
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)

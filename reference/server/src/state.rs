@@ -7,6 +7,7 @@ use std::time::Instant;
 use dx_error::{ErrorBoundary, SafeMutex};
 
 use crate::config::Config;
+use crate::keys::ServerKey;
 use crate::routes::faults::FaultState;
 use crate::services::Services;
 
@@ -17,6 +18,8 @@ pub struct AppState {
     pub config: Config,
     /// Service connections.
     pub services: Services,
+    /// The Ed25519 signing key.
+    pub key: ServerKey,
     /// State used by the conformance fault hooks.
     pub faults: FaultState,
     /// One error boundary per route.

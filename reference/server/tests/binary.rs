@@ -19,7 +19,8 @@ fn free_port() -> u16 {
 
 #[test]
 fn invalid_configuration_exits_2_naming_the_setting() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (&["--key-file", "/nonexistent/key.pem"], "key_file"),
         (&["--database-url", "mysql://x"], "database_url"),
         (&["--max-body-bytes", "5"], "max_body_bytes"),
         (

@@ -1,0 +1,233 @@
+//! The `dx-conformance` command as a user runs it: the embedded run, a run against a URL
+//! (`--target` and `DX_TARGET`) giving the same verdicts, report formats and files, exit codes,
+//! and a deliberately broken target whose failing property the report names.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use dx_server::{BoundServer, Config, Mutant, Mutations, Profile};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dx-conformance");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("DX_TARGET");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// A reference server on its own thread and runtime; returns its base URL.
+fn start_reference(config: Config) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let bound = BoundServer::bind(config).await.unwrap();
+            tx.send(bound.local_addr().unwrap()).unwrap();
+            bound.serve(std::future::pending()).await.unwrap();
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+fn verdicts(json: &Value) -> BTreeMap<String, String> {
+    json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn embedded_and_url_targets_give_the_same_verdicts() {
+    let embedded = run(&["run", "--format", "json", "--cases", "20"], &[]);
+    assert_eq!(
+        embedded.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&embedded.stderr)
+    );
+    let embedded: Value = serde_json::from_slice(&embedded.stdout).unwrap();
+    assert_eq!(embedded["profile"], "conformance");
+    assert_eq!(embedded["summary"]["fail"], 0);
+    assert!(embedded["summary"]["pass"].as_u64().unwrap() >= 4);
+
+    let url = start_reference(Config::conformance());
+    let by_flag = run(
+        &["run", "--format", "json", "--cases", "20", "--target", &url],
+        &[],
+    );
+    let by_env = run(
+        &["run", "--format", "json", "--cases", "20"],
+        &[("DX_TARGET", &url)],
+    );
+    for out in [by_flag, by_env] {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["target"], url.as_str());
+        assert_eq!(verdicts(&report), verdicts(&embedded));
+    }
+}
+
+#[test]
+fn a_broken_target_fails_and_the_report_names_the_property() {
+    let mut config = Config::conformance();
+    config.mutations = Mutations::with(Some(Mutant::LeaksInternals));
+    let url = start_reference(config);
+    let out = run(
+        &["run", "--target", &url, "--tags", "@p26", "--no-features"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("=== FAIL p26 Error Response Sanitization [7.5]"),
+        "{text}"
+    );
+    assert!(text.contains("Replay:         curl"), "{text}");
+    assert!(text.contains("Counterexample:"), "{text}");
+    assert!(text.contains("mutant:         leaks-internals"), "{text}");
+}
+
+#[test]
+fn other_profiles_report_not_verified_never_pass() {
+    let url = start_reference(Config {
+        profile: Profile::Production,
+        ..Config::conformance()
+    });
+    let out = run(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--format",
+            "json",
+            "--tags",
+            "@p06,@p07,@p08,@p26",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = verdicts(&report);
+    for id in ["p06", "p07", "p26"] {
+        assert_eq!(v[id], "not_verified", "{id}");
+    }
+    assert_eq!(v["p08"], "pass", "Property 8 needs no hooks");
+    let reason = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "p06")
+        .unwrap()["reason"]
+        .clone();
+    assert!(
+        reason
+            .as_str()
+            .unwrap()
+            .contains("not in the conformance profile"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn reports_go_to_files_in_every_format() {
+    let dir = std::env::temp_dir().join(format!("dx-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (format, needle) in [
+        ("junit", "<testsuites"),
+        ("markdown", "| check | title |"),
+        ("json", "\"summary\""),
+        ("terminal", "dx-conformance report"),
+    ] {
+        let path = dir.join(format!("report.{format}"));
+        let out = run(
+            &[
+                "run",
+                "--tags",
+                "@p08",
+                "--cases",
+                "10",
+                "--format",
+                format,
+                "--out",
+                path.to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("report written to"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(needle), "{format}: {text}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn usage_and_unreachable_targets_exit_2() {
+    for args in [
+        vec!["run", "--format", "yaml"],
+        vec!["run", "--cases", "0"],
+        vec!["run", "--target", "ftp://example.invalid"],
+        vec!["run", "--target", "http://127.0.0.1:1"],
+        vec![
+            "run",
+            "--features",
+            "/nonexistent/features",
+            "--tags",
+            "@p08",
+        ],
+        vec!["bogus"],
+    ] {
+        let out = run(&args, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?} explains itself");
+    }
+}
+
+#[test]
+fn list_shows_every_property_with_its_status() {
+    let out = run(&["list"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| l.starts_with('p')).count(), 26);
+    assert!(text.contains("p06    Mutex Poisoning Recovery"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("p06") && l.contains("checked"))
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("p01") && l.contains("pending"))
+    );
+}
