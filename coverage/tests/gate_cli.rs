@@ -181,6 +181,25 @@ fn one_group(name: &str, paths: &str, min: u32) -> String {
     format!("[[group]]\nname = \"{name}\"\npaths = [\"{paths}\"]\nmin_lines = {min}\n")
 }
 
+/// [`one_group`] with a file floor.
+fn floored_group(name: &str, paths: &str, min: u32, floor: u32) -> String {
+    one_group(name, paths, min) + &format!("min_file_lines = {floor}\n")
+}
+
+/// Lines `1..=128` but `40..=45` and `120..=128`: 113/128 = 88.28%.
+fn safe_mutex_lines() -> (Vec<u64>, Vec<u64>) {
+    let uncovered: Vec<u64> = (40..=45).chain(120..=128).collect();
+    let covered = lines(128)
+        .into_iter()
+        .filter(|l| !uncovered.contains(l))
+        .collect();
+    (covered, uncovered)
+}
+
+/// The floor line the gate prints for [`safe_mutex_lines`] under a 90% floor.
+const SAFE_MUTEX_UNDER_FLOOR: &str = "FAIL: group \"error\": reference/error/src/safe_mutex.rs \
+    has 88.28% < file floor 90%: 113/128 lines covered, 3 more needed, uncovered: 40-45, 120-128";
+
 #[test]
 fn each_threshold_passes_at_and_above_and_fails_just_below() {
     for min in [70_u32, 80, 90] {
@@ -265,6 +284,123 @@ fn worst_limits_the_files_listed() {
     let none = scratch.gate(&export, &gates, &["--worst=0"]);
     assert_eq!(count(&none), 0, "{none:?}");
     assert_eq!(none.code, Some(1));
+}
+
+#[test]
+fn a_file_under_the_floor_fails_a_group_whose_total_passes() {
+    let scratch = Scratch::new();
+    let gates = scratch.write(
+        "gates.toml",
+        &floored_group("error", "reference/error/src/**", 92, 90),
+    );
+    let (covered, uncovered) = safe_mutex_lines();
+    let export = scratch.export(vec![
+        scratch.file("reference/error/src/lib.rs", &lines(100), &[]),
+        scratch.file("reference/error/src/safe_mutex.rs", &covered, &uncovered),
+    ]);
+    // --worst=0 lists no least-covered file; the floor still lists its files.
+    for extra in [&[][..], &["--worst=0"][..]] {
+        let out = scratch.gate(&export, &gates, extra);
+        assert_eq!(out.code, Some(1), "{out:?}");
+        // 213/228 = 93.42%: the total passes, the table says FAIL.
+        assert_eq!(out.totals("error"), (228, 213), "{out:?}");
+        assert_eq!(out.row("error")[2..], ["93.42", "92%", "FAIL"], "{out:?}");
+        let failures: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL"))
+            .collect();
+        assert_eq!(failures, [SAFE_MUTEX_UNDER_FLOOR], "{out:?}");
+        assert!(!out.stdout.contains("least-covered"), "{out:?}");
+        assert_eq!(
+            out.summary(),
+            "coverage gate: 0 groups passed, 1 failed, 0 pending"
+        );
+    }
+}
+
+#[test]
+fn files_at_or_over_the_floor_pass() {
+    let scratch = Scratch::new();
+    let gates = scratch.write("gates.toml", &floored_group("error", "src/**", 90, 90));
+    let export = scratch.export(vec![
+        scratch.file("src/at.rs", &lines(9), &[10]),
+        scratch.file("src/over.rs", &lines(19), &[20]),
+        scratch.file("src/full.rs", &lines(30), &[]),
+    ]);
+    let out = scratch.gate(&export, &gates, &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.verdict("error"), "PASS");
+    assert!(!out.stdout.contains("file floor"), "{out:?}");
+}
+
+#[test]
+fn a_file_without_executable_lines_is_not_held_to_the_floor() {
+    let scratch = Scratch::new();
+    let gates = scratch.write("gates.toml", &floored_group("error", "src/**", 80, 90));
+    let export = scratch.export(vec![
+        scratch.file("src/lib.rs", &lines(10), &[]),
+        // A module of declarations only: llvm-cov counts no line in it.
+        scratch.file("src/mod.rs", &[], &[]),
+    ]);
+    let out = scratch.gate(&export, &gates, &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.verdict("error"), "PASS");
+    assert_eq!(out.totals("error"), (10, 10));
+}
+
+#[test]
+fn a_pending_group_with_a_floor_does_not_fail() {
+    let scratch = Scratch::new();
+    let text =
+        floored_group("auth", "reference/auth/src/**", 80, 90) + "pending = \"not landed\"\n";
+    let gates = scratch.write("gates.toml", &text);
+    let export = scratch.export(vec![
+        scratch.file("reference/auth/src/lib.rs", &lines(100), &[]),
+        scratch.file("reference/auth/src/token.rs", &[1], &lines_from(2, 9)),
+    ]);
+    let out = scratch.gate(&export, &gates, &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.verdict("auth"), "PENDING");
+    assert!(!out.stdout.contains("file floor"), "{out:?}");
+    assert!(out.stdout.contains("remove the pending mark"), "{out:?}");
+    assert_eq!(
+        out.summary(),
+        "coverage gate: 0 groups passed, 0 failed, 1 pending"
+    );
+}
+
+#[test]
+fn a_group_failing_on_its_total_lists_its_worst_files_and_those_under_the_floor() {
+    let scratch = Scratch::new();
+    let gates = scratch.write("gates.toml", &floored_group("error", "src/**", 90, 80));
+    let export = scratch.export(vec![
+        scratch.file("src/under.rs", &lines(7), &[8, 9, 10]),
+        scratch.file("src/at.rs", &lines(8), &[9, 10]),
+        scratch.file("src/full.rs", &lines(10), &[]),
+    ]);
+    let out = scratch.gate(&export, &gates, &["--worst", "2"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.verdict("error"), "FAIL");
+    assert!(
+        out.stdout
+            .contains("FAIL: group \"error\" is at 83.33%, below 90%"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("2 least-covered files:"), "{out:?}");
+    let floor: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("file floor"))
+        .collect();
+    assert_eq!(
+        floor,
+        [
+            "FAIL: group \"error\": src/under.rs has 70.00% < file floor 80%: 7/10 lines covered, \
+          1 more needed, uncovered: 8-10"
+        ],
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -429,10 +565,11 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     // The default --gates is ROOT/coverage/gates.toml.
     scratch.write("coverage/gates.toml", SHIPPED_GATES);
     let export = scratch.export(vec![
+        scratch.file("reference/error/src/lib.rs", &lines(99), &[100]),
         scratch.file(
-            "reference/error/src/lib.rs",
-            &lines(85),
-            &lines_from(86, 15),
+            "reference/error/src/safe_mutex.rs",
+            &lines(92),
+            &lines_from(93, 8),
         ),
         scratch.file(
             "reference/server/src/lib.rs",
@@ -452,7 +589,8 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     let out = run(scratch.path(), &args);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.verdict("error"), "PASS");
-    assert_eq!(out.totals("workspace"), (200, 145));
+    assert_eq!(out.totals("error"), (200, 191));
+    assert_eq!(out.totals("workspace"), (300, 251));
     for pending in ["auth", "client", "rate limiter", "csrf"] {
         assert_eq!(out.verdict(pending), "PENDING", "{pending}: {out:?}");
     }
@@ -460,6 +598,47 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
         out.summary(),
         "coverage gate: 2 groups passed, 0 failed, 4 pending"
     );
+}
+
+/// The shipped "error" group is ratcheted above the design's 80%: losing a
+/// few covered lines, in total or in one file, fails the gate.
+#[test]
+fn the_shipped_error_group_fails_on_its_ratchet_and_its_file_floor() {
+    let scratch = Scratch::new();
+    scratch.write("coverage/gates.toml", SHIPPED_GATES);
+    let (covered, uncovered) = safe_mutex_lines();
+    let gate = |files: Vec<Value>| {
+        let export = scratch.export(files);
+        let args = [
+            "--export".to_owned(),
+            export.display().to_string(),
+            "--root".to_owned(),
+            scratch.path().display().to_string(),
+        ];
+        run(scratch.path(), &args)
+    };
+    // 313/328 = 95.42%: the total passes, safe_mutex.rs is under 90%.
+    let out = gate(vec![
+        scratch.file("reference/error/src/lib.rs", &lines(200), &[]),
+        scratch.file("reference/error/src/safe_mutex.rs", &covered, &uncovered),
+    ]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.row("error")[2..], ["95.42", "95%", "FAIL"], "{out:?}");
+    assert_eq!(out.verdict("workspace"), "PASS");
+    assert!(out.stdout.contains(SAFE_MUTEX_UNDER_FLOOR), "{out:?}");
+    // 94/100, every file over 90%: above the design's 80%, under the ratchet.
+    let out = gate(vec![
+        scratch.file("reference/error/src/lib.rs", &lines(47), &[48, 49, 50]),
+        scratch.file("reference/error/src/codes.rs", &lines(47), &[48, 49, 50]),
+    ]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert_eq!(out.verdict("error"), "FAIL");
+    assert!(
+        out.stdout
+            .contains("FAIL: group \"error\" is at 94.00%, below 95%"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("file floor"), "{out:?}");
 }
 
 #[test]
@@ -503,6 +682,14 @@ fn malformed_or_invalid_gates_are_input_errors() {
     let out = scratch.gate(&export, &too_high, &[]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("invalid gates file"), "{out:?}");
+    let floor = scratch.write("floor.toml", &floored_group("all", "**", 70, 101));
+    let out = scratch.gate(&export, &floor, &[]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("group \"all\": min_file_lines 101 is not a percentage"),
+        "{out:?}"
+    );
 }
 
 #[test]

@@ -16,8 +16,8 @@ pub enum Exposure {
     /// Production and conformance profiles: public message only, 5xx messages replaced by the
     /// code's default, never a cause, path, SQL text, credential or panic text (Property 26).
     Sanitized,
-    /// Development profile: the message as written, plus the cause chain and context under
-    /// `details.debug`.
+    /// Development profile: everything `Sanitized` shows, plus the error's own message, context
+    /// and cause chain under `details.debug`.
     Detailed,
 }
 
@@ -63,25 +63,29 @@ impl ErrorResponse {
         timestamp: DateTime<Utc>,
     ) -> Self {
         let code = err.code();
-        let error = match exposure {
-            Exposure::Sanitized => ErrorDetail {
-                code: code.wire().to_owned(),
-                number: code.number(),
-                message: public_message(code, err.message()),
-                details: err.details().and_then(sanitize_value),
-                suggestion: err
-                    .suggestion()
-                    .filter(|s| !is_sensitive(s))
-                    .map(str::to_owned),
-            },
-            Exposure::Detailed => ErrorDetail {
-                code: code.wire().to_owned(),
-                number: code.number(),
-                message: err.message().to_owned(),
-                details: Some(debug_details(err)),
-                suggestion: err.suggestion().map(str::to_owned),
-            },
+        let mut error = ErrorDetail {
+            code: code.wire().to_owned(),
+            number: code.number(),
+            message: public_message(code, err.message()),
+            details: err.details().and_then(sanitize_value),
+            suggestion: err
+                .suggestion()
+                .filter(|s| !is_sensitive(s))
+                .map(str::to_owned),
         };
+        if exposure == Exposure::Detailed {
+            let mut details = match error.details.take() {
+                Some(Value::Object(map)) => map,
+                Some(other) => {
+                    let mut map = serde_json::Map::new();
+                    map.insert("value".into(), other);
+                    map
+                }
+                None => serde_json::Map::new(),
+            };
+            details.insert("debug".into(), debug_details(err));
+            error.details = Some(Value::Object(details));
+        }
         Self {
             error,
             request_id: request_id.into(),
@@ -149,25 +153,22 @@ fn sanitize_value(value: &Value) -> Option<Value> {
     }
 }
 
+/// `details.debug` in the development profile: the error's own message, its context and its
+/// cause chain (a caught panic's text is in the chain).
 fn debug_details(err: &DxError) -> Value {
-    let mut details = match err.details() {
-        Some(Value::Object(map)) => map.clone(),
-        Some(other) => {
-            let mut map = serde_json::Map::new();
-            map.insert("value".into(), other.clone());
-            map
-        }
-        None => serde_json::Map::new(),
-    };
-    details.insert(
-        "debug".into(),
-        serde_json::json!({
-            "kind": err.kind().as_str(),
-            "context": err.context().map(ToString::to_string),
-            "source_chain": err.source_chain(),
-        }),
-    );
-    Value::Object(details)
+    let mut debug = serde_json::Map::new();
+    debug.insert("message".into(), Value::String(err.message().to_owned()));
+    if let Some(context) = err.context() {
+        debug.insert("context".into(), Value::String(context.to_string()));
+    }
+    let sources = err.source_chain();
+    if !sources.is_empty() {
+        debug.insert(
+            "sources".into(),
+            Value::Array(sources.into_iter().map(Value::String).collect()),
+        );
+    }
+    Value::Object(debug)
 }
 
 #[cfg(test)]
@@ -254,12 +255,21 @@ mod tests {
             .with_source(std::io::Error::other("socket timeout"))
             .with_details(serde_json::json!({"attempts": 3}));
         let r = ErrorResponse::from_error(&err, "id", Exposure::Detailed);
-        assert_eq!(r.error.message, "slow query");
+        assert_eq!(
+            r.error.message, "Database query timed out",
+            "outside debug, as in production"
+        );
         let details = r.error.details.unwrap();
         assert_eq!(details["attempts"], 3);
-        assert_eq!(details["debug"]["source_chain"][0], "socket timeout");
+        assert_eq!(details["debug"]["message"], "slow query");
+        assert_eq!(details["debug"]["sources"][0], "socket timeout");
         assert_eq!(details["debug"]["context"], "query users: select");
-        assert_eq!(details["debug"]["kind"], "database");
+        let bare = ErrorResponse::from_error(&DxError::internal("x"), "id", Exposure::Detailed);
+        assert!(
+            bare.error.details.unwrap()["debug"]
+                .get("sources")
+                .is_none()
+        );
 
         let scalar = DxError::internal("x").with_details(serde_json::json!(7));
         let r = ErrorResponse::from_error(&scalar, "id", Exposure::Detailed);

@@ -78,13 +78,37 @@ where
                 format!("Malformed JSON: {e}"),
             ))
         })?;
-        T::deserialize(value).map(Self).map_err(|e| {
-            ApiError(DxError::request(
-                ErrorCode::ValidationFailed,
-                format!("Invalid request body: {e}"),
-            ))
-        })
+        let is_object = value.is_object();
+        serde_path_to_error::deserialize(value)
+            .map(Self)
+            .map_err(|e| {
+                let field = offending_field(is_object, &e);
+                ApiError(
+                    DxError::request(
+                        ErrorCode::ValidationFailed,
+                        format!("Invalid request body: {}", e.inner()),
+                    )
+                    .with_details(serde_json::json!({ "field": field })),
+                )
+            })
     }
+}
+
+/// The body member a shape error is about: the path serde reached, the member a "missing
+/// field" error names, or `$` for the body as a whole.
+fn offending_field(is_object: bool, err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    if !is_object {
+        return "$".to_owned();
+    }
+    let path = err.path().to_string();
+    if path != "." && !path.is_empty() {
+        return path;
+    }
+    let text = err.inner().to_string();
+    text.split('`')
+        .nth(1)
+        .filter(|_| text.starts_with("missing field") || text.starts_with("unknown field"))
+        .map_or_else(|| "$".to_owned(), str::to_owned)
 }
 
 /// `application/json` or any `application/*+json`, with or without parameters.
@@ -108,6 +132,31 @@ pub fn is_json_content_type(headers: &http::HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Shape {
+        name: String,
+        count: Option<u8>,
+    }
+
+    fn field_of(json: &str) -> String {
+        let value: Value = serde_json::from_str(json).unwrap();
+        let is_object = value.is_object();
+        let err = serde_path_to_error::deserialize::<_, Shape>(value).unwrap_err();
+        offending_field(is_object, &err)
+    }
+
+    #[test]
+    fn shape_errors_name_the_member() {
+        assert_eq!(field_of(r#"{"name": 5}"#), "name");
+        assert_eq!(field_of(r#"{"name": "x", "count": 300}"#), "count");
+        assert_eq!(field_of(r#"{"name": "x", "extra": 1}"#), "extra");
+        assert_eq!(field_of(r#"{"count": 1}"#), "name");
+        assert_eq!(field_of("[1, 2]"), "$");
+        assert_eq!(field_of("7"), "$");
+    }
 
     #[test]
     fn json_content_types() {

@@ -265,6 +265,9 @@ async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, Re
     if let Some(suggestion) = req.suggestion {
         err = err.with_suggestion(suggestion);
     }
+    if code == ErrorCode::RateLimited {
+        err = err.with_details(serde_json::json!({ "retry_after_seconds": 1 }));
+    }
     // The headers the contract pairs with these codes.
     let extra = match code {
         ErrorCode::MethodNotAllowed => Some((http::header::ALLOW, "POST")),
