@@ -568,8 +568,8 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
         scratch.file("reference/error/src/lib.rs", &lines(99), &[100]),
         scratch.file(
             "reference/error/src/safe_mutex.rs",
-            &lines(92),
-            &lines_from(93, 8),
+            &lines(97),
+            &lines_from(98, 3),
         ),
         scratch.file(
             "reference/server/src/lib.rs",
@@ -589,8 +589,8 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     let out = run(scratch.path(), &args);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.verdict("error"), "PASS");
-    assert_eq!(out.totals("error"), (200, 191));
-    assert_eq!(out.totals("workspace"), (300, 251));
+    assert_eq!(out.totals("error"), (200, 196));
+    assert_eq!(out.totals("workspace"), (300, 256));
     for pending in ["auth", "client", "rate limiter", "csrf"] {
         assert_eq!(out.verdict(pending), "PENDING", "{pending}: {out:?}");
     }
@@ -617,25 +617,31 @@ fn the_shipped_error_group_fails_on_its_ratchet_and_its_file_floor() {
         ];
         run(scratch.path(), &args)
     };
-    // 313/328 = 95.42%: the total passes, safe_mutex.rs is under 90%.
+    // 713/728 = 97.93%: the total passes, safe_mutex.rs is under the 95% file floor.
     let out = gate(vec![
-        scratch.file("reference/error/src/lib.rs", &lines(200), &[]),
+        scratch.file("reference/error/src/lib.rs", &lines(600), &[]),
         scratch.file("reference/error/src/safe_mutex.rs", &covered, &uncovered),
     ]);
     assert_eq!(out.code, Some(1), "{out:?}");
-    assert_eq!(out.row("error")[2..], ["95.42", "95%", "FAIL"], "{out:?}");
+    assert_eq!(out.row("error")[2..], ["97.93", "97%", "FAIL"], "{out:?}");
     assert_eq!(out.verdict("workspace"), "PASS");
-    assert!(out.stdout.contains(SAFE_MUTEX_UNDER_FLOOR), "{out:?}");
-    // 94/100, every file over 90%: above the design's 80%, under the ratchet.
+    assert!(
+        out.stdout.contains(
+            "reference/error/src/safe_mutex.rs has 88.28% < file floor 95%: 113/128 lines covered"
+        ),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("uncovered: 40-45, 120-128"), "{out:?}");
+    // 96/100, every file at 96%: above the design's 80%, under the ratchet.
     let out = gate(vec![
-        scratch.file("reference/error/src/lib.rs", &lines(47), &[48, 49, 50]),
-        scratch.file("reference/error/src/codes.rs", &lines(47), &[48, 49, 50]),
+        scratch.file("reference/error/src/lib.rs", &lines(48), &[49, 50]),
+        scratch.file("reference/error/src/codes.rs", &lines(48), &[49, 50]),
     ]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert_eq!(out.verdict("error"), "FAIL");
     assert!(
         out.stdout
-            .contains("FAIL: group \"error\" is at 94.00%, below 95%"),
+            .contains("FAIL: group \"error\" is at 96.00%, below 97%"),
         "{out:?}"
     );
     assert!(!out.stdout.contains("file floor"), "{out:?}");
