@@ -242,6 +242,7 @@ mod tests {
         assert_eq!(panic_message(&42u8), "non-string panic payload");
         let cause = PanicError::from_payload(&"boom");
         assert_eq!(cause.to_string(), "panic: boom");
+        assert_eq!(cause.message(), "boom");
     }
 
     #[test]

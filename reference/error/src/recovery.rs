@@ -220,16 +220,19 @@ mod tests {
     #[tokio::test]
     async fn retry_gives_up_after_max_retries() {
         let calls = AtomicU32::new(0);
-        let result: Result<(), String> = fast(2)
-            .retry(
-                "test",
-                |_| true,
-                || async {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    Err("down".to_owned())
-                },
-            )
-            .await;
+        let config = fast(2);
+        let retrying = config.retry(
+            "test",
+            |_| true,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), String>("down".to_owned())
+            },
+        );
+        // Bounded, so a retry loop that never gives up fails here instead of hanging.
+        let result = tokio::time::timeout(Duration::from_secs(5), retrying)
+            .await
+            .expect("retries are bounded");
         assert_eq!(result, Err("down".to_owned()));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }

@@ -84,9 +84,9 @@ impl<T> SafeMutex<T> {
 
     fn note_recovery(&self) {
         self.inner.clear_poison();
-        let n = self.recoveries.fetch_add(1, Ordering::Relaxed) + 1;
+        self.recoveries.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
-            recoveries = n,
+            recoveries = self.recoveries(),
             "mutex was poisoned by a panicking holder; recovered"
         );
     }
@@ -157,9 +157,9 @@ impl<T> SafeRwLock<T> {
 
     fn note_recovery(&self) {
         self.inner.clear_poison();
-        let n = self.recoveries.fetch_add(1, Ordering::Relaxed) + 1;
+        self.recoveries.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
-            recoveries = n,
+            recoveries = self.recoveries(),
             "rwlock was poisoned by a panicking holder; recovered"
         );
     }

@@ -157,6 +157,24 @@ mod tests {
     }
 
     #[test]
+    fn descriptions_name_the_category() {
+        assert_eq!(LeakCategory::FilePath.describe(), "a file system path");
+        assert_eq!(LeakCategory::Sql.describe(), "SQL text");
+        let all = [
+            LeakCategory::Credentials,
+            LeakCategory::ConnectionString,
+            LeakCategory::FilePath,
+            LeakCategory::SourceLocation,
+            LeakCategory::StackTrace,
+            LeakCategory::EnvironmentValue,
+            LeakCategory::Sql,
+            LeakCategory::Secret,
+        ];
+        let unique: std::collections::HashSet<_> = all.iter().map(|c| c.describe()).collect();
+        assert_eq!(unique.len(), all.len());
+    }
+
+    #[test]
     fn ordinary_messages_are_not_leaks() {
         for text in [
             "Token expired",

@@ -140,18 +140,28 @@ fn snapshot(scope: &str, counter: &SafeMutex<Counter>) -> Result<ScopeState, DxE
     })
 }
 
+/// The validated scope's counter, refusing a poisoned one under the `mutex-not-recovered`
+/// mutant.
+fn counter_for(state: &SharedState, req: &AddRequest) -> Result<Arc<SafeMutex<Counter>>, DxError> {
+    validate_add(req)?;
+    let counter = state.faults.scope(&req.scope)?;
+    check_mutant(state, &counter)?;
+    Ok(counter)
+}
+
+impl Counter {
+    fn apply(&mut self, add: i64) {
+        self.value = self.value.saturating_add(add);
+        self.updates += 1;
+    }
+}
+
 async fn add(
     State(state): State<SharedState>,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<Json<ScopeState>, ApiError> {
-    validate_add(&req)?;
-    let counter = state.faults.scope(&req.scope).map_err(DxError::from)?;
-    check_mutant(&state, &counter)?;
-    {
-        let mut guard = counter.lock().map_err(DxError::from)?;
-        guard.value = guard.value.saturating_add(req.add);
-        guard.updates += 1;
-    }
+    let counter = counter_for(&state, &req)?;
+    counter.lock().map_err(DxError::from)?.apply(req.add);
     Ok(Json(snapshot(&req.scope, &counter)?))
 }
 
@@ -159,12 +169,9 @@ async fn poison(
     State(state): State<SharedState>,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> Result<Json<ScopeState>, ApiError> {
-    validate_add(&req)?;
-    let counter = state.faults.scope(&req.scope).map_err(DxError::from)?;
-    check_mutant(&state, &counter)?;
+    let counter = counter_for(&state, &req)?;
     let mut guard = counter.lock().map_err(DxError::from)?;
-    guard.value = guard.value.saturating_add(req.add);
-    guard.updates += 1;
+    guard.apply(req.add);
     // Deliberate: fail while holding the lock, poisoning it.
     panic!(
         "fault hook: panicking while holding the lock of scope {}",
