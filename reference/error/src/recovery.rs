@@ -170,6 +170,15 @@ mod tests {
             ..RecoveryConfig::default()
         };
         assert_eq!(bad_jitter.validate(), Err(RecoveryConfigError::Jitter(1.5)));
+        let equal = RecoveryConfig {
+            base_delay: Duration::from_secs(10),
+            ..RecoveryConfig::default()
+        };
+        assert_eq!(
+            equal.validate(),
+            Ok(()),
+            "a base delay equal to the cap is valid"
+        );
         let inverted = RecoveryConfig {
             base_delay: Duration::from_secs(20),
             ..RecoveryConfig::default()
@@ -240,16 +249,18 @@ mod tests {
     #[tokio::test]
     async fn retry_stops_on_permanent_errors() {
         let calls = AtomicU32::new(0);
-        let result: Result<(), String> = fast(5)
-            .retry(
-                "test",
-                |e: &String| e != "permanent",
-                || async {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    Err("permanent".to_owned())
-                },
-            )
-            .await;
+        let config = fast(5);
+        let retrying = config.retry(
+            "test",
+            |e: &String| e != "permanent",
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), String>("permanent".to_owned())
+            },
+        );
+        let result = tokio::time::timeout(Duration::from_secs(5), retrying)
+            .await
+            .expect("a permanent error is not retried");
         assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
