@@ -31,6 +31,15 @@ fn replay_line(replay: &Option<String>) -> String {
 }
 
 impl StepError {
+    /// A failure shown by `exchange`: its response is the actual, its request the replay.
+    pub fn at(exchange: &dx_conformance::http::Exchange, expected: impl Into<String>) -> Self {
+        Self::Failed {
+            expected: expected.into(),
+            actual: exchange.describe_response(),
+            replay: Some(exchange.replay()),
+        }
+    }
+
     /// A failure without an exchange to show.
     pub fn plain(expected: impl Into<String>, actual: impl Into<String>) -> Self {
         Self::Failed {

@@ -196,11 +196,7 @@ fn envelope(ex: &Exchange) -> Result<Envelope, StepError> {
 
 /// A failure shown by `ex`.
 fn failure(ex: &Exchange, expected: impl Into<String>) -> StepError {
-    StepError::Failed {
-        expected: expected.into(),
-        actual: ex.describe_response(),
-        replay: Some(ex.replay()),
-    }
+    StepError::at(ex, expected.into())
 }
 
 /// A string member of the body, by JSON pointer.

@@ -143,11 +143,7 @@ fn status_is(world: &mut DxWorld, status: u16) -> Result<(), StepError> {
         if ex.status.as_u16() == status {
             Ok(())
         } else {
-            Err(StepError::Failed {
-                expected: format!("HTTP status {status}"),
-                actual: ex.describe_response(),
-                replay: Some(ex.replay()),
-            })
+            Err(StepError::at(ex, format!("HTTP status {status}")))
         }
     });
     world.settle(result)
@@ -157,11 +153,7 @@ fn status_is(world: &mut DxWorld, status: u16) -> Result<(), StepError> {
 fn has_header(world: &mut DxWorld, name: String) -> Result<(), StepError> {
     let result = world.last().and_then(|ex| match ex.header(&name) {
         Some(v) if !v.trim().is_empty() => Ok(()),
-        _ => Err(StepError::Failed {
-            expected: format!("a non-empty {name} header"),
-            actual: ex.describe_response(),
-            replay: Some(ex.replay()),
-        }),
+        _ => Err(StepError::at(ex, format!("a non-empty {name} header"))),
     });
     world.settle(result)
 }
@@ -172,11 +164,10 @@ fn request_id_header_is(world: &mut DxWorld, id: String) -> Result<(), StepError
         if ex.header(REQUEST_ID_HEADER) == Some(id.as_str()) {
             Ok(())
         } else {
-            Err(StepError::Failed {
-                expected: format!("X-Request-Id `{id}`, the valid id the client sent"),
-                actual: ex.describe_response(),
-                replay: Some(ex.replay()),
-            })
+            Err(StepError::at(
+                ex,
+                format!("X-Request-Id `{id}`, the valid id the client sent"),
+            ))
         }
     });
     world.settle(result)
@@ -189,11 +180,7 @@ fn body_is_json(world: &mut DxWorld, expected: String) -> Result<(), StepError> 
         if ex.json().as_ref() == Some(&want) {
             Ok(())
         } else {
-            Err(StepError::Failed {
-                expected: format!("the JSON body {want}"),
-                actual: ex.describe_response(),
-                replay: Some(ex.replay()),
-            })
+            Err(StepError::at(ex, format!("the JSON body {want}")))
         }
     });
     world.settle(result)
