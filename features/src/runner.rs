@@ -29,9 +29,35 @@ pub enum FeaturesError {
     Parse(Vec<String>),
 }
 
-/// Where this crate's `.feature` files live: next to its Cargo.toml.
+/// The `.feature` files compiled into the suite, so an installed `dx-conformance` binary
+/// runs them on a machine without this repository.
+const EMBEDDED_FEATURES: &[(&str, &str)] = &[("errors.feature", include_str!("../errors.feature"))];
+
+/// Where the suite's `.feature` files are: next to this crate's Cargo.toml in a checkout;
+/// elsewhere, the compiled-in copies written to a folder under the temporary directory.
 pub fn default_features_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let checkout = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if EMBEDDED_FEATURES
+        .iter()
+        .all(|(name, _)| checkout.join(name).is_file())
+    {
+        return checkout;
+    }
+    let dir = std::env::temp_dir().join(format!("dx-features-{}", env!("CARGO_PKG_VERSION")));
+    if write_embedded(&dir).is_ok() {
+        dir
+    } else {
+        checkout
+    }
+}
+
+/// Writes the compiled-in `.feature` files into `dir`.
+fn write_embedded(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (name, text) in EMBEDDED_FEATURES {
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(())
 }
 
 /// Runs every scenario under `features_dir` whose feature, rule or scenario tags (without
@@ -69,5 +95,48 @@ pub async fn run_features(
         Ok(results)
     } else {
         Err(FeaturesError::Parse(parse_errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_feature_file_is_embedded_and_identical() {
+        let checkout = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut on_disk: Vec<String> = std::fs::read_dir(&checkout)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".feature"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = EMBEDDED_FEATURES
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        embedded.sort();
+        assert_eq!(
+            on_disk, embedded,
+            "add new .feature files to EMBEDDED_FEATURES"
+        );
+        for (name, text) in EMBEDDED_FEATURES {
+            assert_eq!(
+                std::fs::read_to_string(checkout.join(name)).unwrap(),
+                *text,
+                "{name}"
+            );
+        }
+        assert_eq!(default_features_dir(), checkout);
+    }
+
+    #[test]
+    fn embedded_features_can_be_written_elsewhere() {
+        let dir = std::env::temp_dir().join(format!("dx-features-test-{}", std::process::id()));
+        write_embedded(&dir).unwrap();
+        for (name, text) in EMBEDDED_FEATURES {
+            assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), *text);
+        }
+        std::fs::remove_dir_all(dir).ok();
     }
 }

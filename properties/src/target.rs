@@ -71,7 +71,7 @@ impl TargetSpec {
 pub struct Target {
     http: HttpClient,
     discovery: Discovery,
-    _embedded: Option<Arc<EmbeddedReference>>,
+    embedded: Option<Arc<EmbeddedReference>>,
 }
 
 impl Target {
@@ -100,7 +100,7 @@ impl Target {
         Ok(Self {
             http,
             discovery,
-            _embedded: embedded,
+            embedded,
         })
     }
 
@@ -126,7 +126,7 @@ impl Target {
 
     /// Whether this is the in-process reference.
     pub fn is_embedded(&self) -> bool {
-        self._embedded.is_some()
+        self.embedded.is_some()
     }
 }
 
