@@ -156,7 +156,7 @@ pub fn by_coverage(a: &FileCoverage, b: &FileCoverage) -> Ordering {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::Path;
 
     use super::*;
@@ -244,7 +244,8 @@ mod tests {
         assert_eq!(eval.tally(), (0, 2, 1));
     }
 
-    const FLOORED: &str = r#"
+    /// A group with a 90 % file floor under an 80 % total, shared with the report's tests.
+    pub(crate) const FLOORED: &str = r#"
         [[group]]
         name = "error"
         paths = ["e/**"]

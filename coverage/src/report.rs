@@ -293,13 +293,7 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    const FLOORED: &str = r#"
-        [[group]]
-        name = "error"
-        paths = ["e/**"]
-        min_lines = 80
-        min_file_lines = 90
-    "#;
+    use crate::gate::tests::FLOORED;
 
     #[test]
     fn files_under_the_floor_are_each_listed_whatever_worst_says() {

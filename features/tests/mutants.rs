@@ -3,17 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use dx_conformance::Target;
 use dx_conformance::embedded::EmbeddedReference;
-use dx_conformance::{Target, TargetSpec};
 use dx_features::{default_features_dir, run_features};
 use dx_server::{Mutant, Mutations};
 
 async fn assert_caught(mutant: Mutant) {
     let mut config = EmbeddedReference::default_config();
     config.mutations = Mutations::with(Some(mutant));
-    let target = Target::connect(TargetSpec::Embedded(Box::new(config)))
-        .await
-        .expect("target");
+    let target = Target::embedded(config).await.expect("target");
     let tag = format!("p{:02}", mutant.breaks_property());
     let results = run_features(&target, std::slice::from_ref(&tag), &default_features_dir())
         .await

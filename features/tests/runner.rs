@@ -5,18 +5,16 @@
 
 use std::path::PathBuf;
 
+use dx_conformance::Target;
 use dx_conformance::embedded::EmbeddedReference;
 use dx_conformance::verdict::Verdict;
-use dx_conformance::{Target, TargetSpec};
 use dx_features::{FeaturesError, default_features_dir, run_features};
 use dx_server::Profile;
 
 async fn reference(profile: Profile) -> Target {
     let mut config = EmbeddedReference::default_config();
     config.profile = profile;
-    Target::connect(TargetSpec::Embedded(Box::new(config)))
-        .await
-        .expect("embedded reference")
+    Target::embedded(config).await.expect("embedded reference")
 }
 
 /// A features directory of its own holding one file with `text`.

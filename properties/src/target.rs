@@ -104,6 +104,11 @@ impl Target {
         })
     }
 
+    /// The reference started in-process with `config` (e.g. another profile or a mutant).
+    pub async fn embedded(config: dx_server::Config) -> Result<Self, TargetError> {
+        Self::connect(TargetSpec::Embedded(Box::new(config))).await
+    }
+
     /// `TargetSpec::resolve(None)` then connect: what `cargo test` uses.
     pub async fn from_env() -> Result<Self, TargetError> {
         Self::connect(TargetSpec::resolve(None)).await

@@ -6,15 +6,13 @@
 
 use dx_conformance::embedded::EmbeddedReference;
 use dx_conformance::report::{Format, render};
-use dx_conformance::{CaseConfig, Report, Target, TargetSpec, Verdict, run_property};
+use dx_conformance::{CaseConfig, Report, Target, Verdict, run_property};
 use dx_server::{Mutant, Mutations};
 
 async fn assert_caught(mutant: Mutant) {
     let mut config = EmbeddedReference::default_config();
     config.mutations = Mutations::with(Some(mutant));
-    let target = Target::connect(TargetSpec::Embedded(Box::new(config)))
-        .await
-        .expect("target");
+    let target = Target::embedded(config).await.expect("target");
     assert_eq!(
         target.discovery().implementation.mutant.as_deref(),
         Some(mutant.name())

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
-use dx_server::{BoundServer, Config, Mutant, Mutations, Profile};
+use dx_conformance::embedded::EmbeddedReference;
+use dx_server::{Config, Mutant, Mutations, Profile};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dx-conformance");
@@ -21,22 +22,12 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
-/// A reference server on its own thread and runtime; returns its base URL.
-fn start_reference(config: Config) -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let bound = BoundServer::bind(config).await.unwrap();
-            tx.send(bound.local_addr().unwrap()).unwrap();
-            bound.serve(std::future::pending()).await.unwrap();
-        });
-    });
-    format!("http://{}", rx.recv().unwrap())
+/// A reference server on its own thread and runtime (the embedded target's machinery);
+/// returns it, to keep it running, and its base URL.
+fn start_reference(config: Config) -> (EmbeddedReference, String) {
+    let reference = EmbeddedReference::start(config).unwrap();
+    let url = reference.base_url();
+    (reference, url)
 }
 
 fn verdicts(json: &Value) -> BTreeMap<String, String> {
@@ -67,7 +58,7 @@ fn embedded_and_url_targets_give_the_same_verdicts() {
     assert_eq!(embedded["summary"]["fail"], 0);
     assert!(embedded["summary"]["pass"].as_u64().unwrap() >= 4);
 
-    let url = start_reference(Config::conformance());
+    let (_reference, url) = start_reference(Config::conformance());
     let by_flag = run(
         &["run", "--format", "json", "--cases", "20", "--target", &url],
         &[],
@@ -93,7 +84,7 @@ fn embedded_and_url_targets_give_the_same_verdicts() {
 fn a_broken_target_fails_and_the_report_names_the_property() {
     let mut config = Config::conformance();
     config.mutations = Mutations::with(Some(Mutant::LeaksInternals));
-    let url = start_reference(config);
+    let (_reference, url) = start_reference(config);
     let out = run(
         &["run", "--target", &url, "--tags", "@p26", "--no-features"],
         &[],
@@ -111,7 +102,7 @@ fn a_broken_target_fails_and_the_report_names_the_property() {
 
 #[test]
 fn other_profiles_report_not_verified_never_pass() {
-    let url = start_reference(Config {
+    let (_reference, url) = start_reference(Config {
         profile: Profile::Production,
         ..Config::conformance()
     });

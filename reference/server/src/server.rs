@@ -60,14 +60,24 @@ impl BoundServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let state = self.state;
-        let readiness = state.services.warm_up(&RecoveryConfig::default()).await;
+        // Wait for the services in the background: liveness must answer from the first
+        // moment, and `/ready` reports the truth meanwhile.
+        let warming = std::sync::Arc::clone(&state);
+        tokio::spawn(async move {
+            let readiness = warming.services.warm_up(&RecoveryConfig::default()).await;
+            tracing::info!(
+                ready = readiness.is_ready(),
+                database = ?readiness.database,
+                redis = ?readiness.redis,
+                "service warm-up finished"
+            );
+        });
         let addr = self.listener.local_addr().map_err(ServeError::Serve)?;
         tracing::info!(
             %addr,
             profile = %state.config.profile,
             database = state.config.database.backend(),
             redis = state.config.redis_url.is_some(),
-            ready = readiness.is_ready(),
             key_id = state.key.key_id(),
             mutant = state.config.mutations.active_name(),
             "dx-reference listening"

@@ -158,8 +158,8 @@ impl Services {
         })
     }
 
-    /// Waits for the services at start-up with retries, logging the outcome. The server starts
-    /// either way; `/ready` tells the truth until they answer.
+    /// Waits for the services at start-up with retries, logging each failure. Run alongside
+    /// serving: `/ready` tells the truth until they answer.
     pub async fn warm_up(&self, recovery: &RecoveryConfig) -> Readiness {
         let db = recovery
             .retry("database", |_| true, || self.database.ping())

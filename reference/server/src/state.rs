@@ -49,18 +49,6 @@ impl Boundaries {
             Err(_) => Arc::new(ErrorBoundary::new(route)),
         }
     }
-
-    /// Failure counts per route, for logs and diagnostics.
-    pub fn failures(&self) -> Vec<(String, u64)> {
-        match self.by_route.lock() {
-            Ok(map) => {
-                let mut v: Vec<_> = map.iter().map(|(k, b)| (k.clone(), b.failures())).collect();
-                v.sort();
-                v
-            }
-            Err(_) => Vec::new(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -74,9 +62,6 @@ mod tests {
         let _ = one.caught_panic(&"x");
         assert!(Arc::ptr_eq(&one, &b.get("/a")));
         assert_eq!(b.get("/b").failures(), 0);
-        assert_eq!(
-            b.failures(),
-            vec![("/a".to_owned(), 1), ("/b".to_owned(), 0)]
-        );
+        assert_eq!(b.get("/a").failures(), 1);
     }
 }
