@@ -3,7 +3,9 @@
 
 use dx_conformance::Target;
 use dx_conformance::check::NOT_CONFORMANCE;
+use dx_conformance::envelope::Rules;
 use dx_conformance::http::{Exchange, RequestSpec};
+use dx_conformance::observer::Observer;
 
 use crate::step_error::StepError;
 
@@ -41,9 +43,18 @@ impl DxWorld {
     }
 
     /// Sends `request` and remembers the response as the last one.
+    /// Every response is judged by the rules all responses obey (its request id, no internal
+    /// detail, none of the markers planted so far) before any step looks at it.
     pub async fn send(&mut self, request: RequestSpec) -> Result<&Exchange, StepError> {
-        let exchange = self.target()?.http().send(request).await?;
+        let exchange = Observer::new(self.target()?)
+            .send(request, &self.markers)
+            .await?;
         Ok(self.last.insert(exchange))
+    }
+
+    /// The envelope rules of the target.
+    pub fn rules(&self) -> Result<Rules, StepError> {
+        Ok(Rules::of(self.target()?.discovery()))
     }
 
     /// The last response.

@@ -9,6 +9,7 @@ use std::future::Future;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+use crate::clause::Clause;
 use crate::http::{Exchange, TransportError};
 
 /// At least this many cases per property, as the design requires.
@@ -55,6 +56,17 @@ impl CaseFailure {
         }
     }
 
+    /// A failure shown by `exchange`, expecting what `clause` of the spec requires.
+    pub fn violates(exchange: &Exchange, clause: &Clause, what: impl Into<String>) -> Self {
+        Self::at(exchange, clause.cite(), what)
+    }
+
+    /// The same failure, its actual result prefixed with what the case sent.
+    pub fn about(mut self, what: &str) -> Self {
+        self.actual = format!("{what}: {}", self.actual);
+        self
+    }
+
     /// A failure without an exchange.
     pub fn plain(expected: impl Into<String>, actual: impl Into<String>) -> Self {
         Self {
@@ -92,6 +104,75 @@ pub enum CaseOutcome {
         /// The shrunk input, `{:#?}`-formatted.
         counterexample: String,
     },
+}
+
+impl CaseOutcome {
+    /// Whether a case failed.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Self::Failed { .. })
+    }
+
+    /// The cases run.
+    pub fn cases(&self) -> u32 {
+        match self {
+            Self::Passed { cases } | Self::Failed { cases, .. } => *cases,
+        }
+    }
+
+    /// This outcome followed by `later`'s: the first failure wins, the case counts add up.
+    pub fn followed_by(self, later: Self) -> Self {
+        let before = self.cases();
+        match (self, later) {
+            (failed @ Self::Failed { .. }, _) => failed,
+            (Self::Passed { .. }, Self::Passed { cases }) => Self::Passed {
+                cases: before + cases,
+            },
+            (
+                Self::Passed { .. },
+                Self::Failed {
+                    cases,
+                    failure,
+                    counterexample,
+                },
+            ) => Self::Failed {
+                cases: before + cases,
+                failure,
+                counterexample,
+            },
+        }
+    }
+}
+
+/// How many members of a finite space are tested at once.
+pub const ENUMERATION_CONCURRENCY: usize = 8;
+
+/// Runs `test` on every member of a finite space, [`ENUMERATION_CONCURRENCY`] at a time.
+/// Finite spaces (codes, statuses, routes, methods) are covered whole, never sampled; the
+/// first failing member in enumeration order is reported, with itself as the counterexample.
+pub async fn for_each<'a, C, F, Fut>(members: &'a [C], test: F) -> CaseOutcome
+where
+    C: Debug,
+    F: Fn(&'a C) -> Fut,
+    Fut: Future<Output = Result<(), CaseFailure>> + 'a,
+{
+    use futures_util::stream::{self, StreamExt};
+    let mut results = stream::iter(members.iter().map(|m| {
+        let run = test(m);
+        async move { (m, run.await) }
+    }))
+    .buffered(ENUMERATION_CONCURRENCY);
+    let mut cases = 0;
+    while let Some((member, result)) = results.next().await {
+        cases += 1;
+        if let Err(failure) = result {
+            return CaseOutcome::Failed {
+                cases,
+                failure,
+                counterexample: format!("{member:#?}"),
+            };
+        }
+    }
+    CaseOutcome::Passed { cases }
 }
 
 /// Runs `test` on `config.cases` inputs from `strategy`; on the first failure, shrinks.
@@ -174,6 +255,40 @@ fn runner(config: CaseConfig) -> TestRunner {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[tokio::test]
+    async fn enumerations_cover_every_member_and_report_the_first_failure() {
+        let members: Vec<u32> = (0..50).collect();
+        let passed = for_each(&members, |_| async { Ok(()) }).await;
+        assert_eq!(passed, CaseOutcome::Passed { cases: 50 });
+        let failed = for_each(&members, |n| async move {
+            if *n % 20 == 17 {
+                Err(CaseFailure::plain("not 17 mod 20", n.to_string()))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        match &failed {
+            CaseOutcome::Failed {
+                cases,
+                counterexample,
+                ..
+            } => {
+                assert_eq!(counterexample, "17");
+                assert_eq!(*cases, 18);
+            }
+            other => panic!("{other:?}"),
+        }
+        let total = passed.clone().followed_by(failed.clone());
+        assert_eq!(total.cases(), 68);
+        assert!(total.is_failed());
+        assert_eq!(failed.clone().followed_by(passed.clone()), failed);
+        assert_eq!(
+            passed.clone().followed_by(passed),
+            CaseOutcome::Passed { cases: 100 }
+        );
+    }
 
     #[tokio::test]
     async fn passing_properties_run_every_case() {

@@ -1,12 +1,19 @@
-//! Judging error responses: the standard envelope (spec/error-format.md) and the absence of
-//! internal details (spec/error-format.md, "Sanitization"). Shared by the property checks and
-//! the Gherkin steps.
+//! Judging error responses: the envelope exactly as spec/error-format.md words it (members,
+//! types, code-bound details and headers, request id, a current UTC timestamp), and the absence
+//! of internal detail in any response (spec/error-format.md, "Sanitization"). Shared by the
+//! property checks and the Gherkin steps; every failure cites the sentence it enforces.
 
-use chrono::DateTime;
-use serde_json::Value;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde_json::{Map, Value};
 
 use crate::cases::CaseFailure;
+use crate::clause::{Clause, error_codes, error_format as ef};
+use crate::discovery::Discovery;
 use crate::http::Exchange;
+use crate::leaks::find_leak;
 use crate::spec::{ErrorCodeSpec, error_code_by_wire};
 
 /// A parsed, valid error envelope.
@@ -24,136 +31,481 @@ pub struct Envelope {
     pub request_id: String,
 }
 
-const ENVELOPE: &str = "an error envelope (spec/error-format.md): JSON with a non-empty error.code from spec/error-codes.toml, the matching error.number and HTTP status, a non-empty error.message, request_id equal to X-Request-Id, and an RFC 3339 timestamp";
+/// What the envelope rules depend on: the target's profile and limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// The development profile may add `details.debug`.
+    pub development: bool,
+    /// `limits.max_body_bytes`, which every 413 states.
+    pub max_body_bytes: u64,
+}
+
+impl Rules {
+    /// The rules for the target that published `discovery`.
+    pub fn of(discovery: &Discovery) -> Self {
+        Self {
+            development: discovery.profile == "development",
+            max_body_bytes: discovery.limits.max_body_bytes,
+        }
+    }
+}
+
+/// How far `timestamp` may be from the `Date` header.
+const DATE_TOLERANCE_MS: i64 = 2_000;
+/// Without a `Date` header, how far it may be from the suite's clock (hosts' clocks differ).
+const CLOCK_SKEW_MS: i64 = 300_000;
+
+static TIMESTAMP: LazyLock<Result<Regex, regex::Error>> =
+    LazyLock::new(|| Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"));
+static TOKEN: LazyLock<Result<Regex, regex::Error>> =
+    LazyLock::new(|| Regex::new(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
+
+/// Which `details` members each code may carry (`None`: any code), per spec/error-format.md.
+const DETAIL_CODES: &[(&str, Option<u16>)] = &[
+    ("field", Some(4001)),
+    ("checks", Some(5004)),
+    ("max_body_bytes", Some(4013)),
+    ("retry_after_seconds", Some(1005)),
+    ("debug", None),
+];
 
 /// Checks that `exchange` carries a complete, valid error envelope (Property 8).
-pub fn check_envelope(exchange: &Exchange) -> Result<Envelope, CaseFailure> {
-    let fail = |what: String| CaseFailure::at(exchange, ENVELOPE, what);
+pub fn check_envelope(exchange: &Exchange, rules: &Rules) -> Result<Envelope, CaseFailure> {
+    let fail = |clause: &Clause, what: String| CaseFailure::violates(exchange, clause, what);
     let content_type = exchange.header("content-type").unwrap_or("");
-    if !content_type.starts_with("application/json") {
-        return Err(fail(format!("Content-Type is `{content_type}`")));
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(fail(
+            &ef::ENVELOPE,
+            format!("Content-Type is `{content_type}`"),
+        ));
     }
     let json = exchange
         .json()
-        .ok_or_else(|| fail("the body is not JSON".into()))?;
-    let error = json
+        .ok_or_else(|| fail(&ef::ENVELOPE, "the body is not JSON".into()))?;
+    let top = json
+        .as_object()
+        .ok_or_else(|| fail(&ef::ENVELOPE, "the body is not a JSON object".into()))?;
+    only_members(top, &["error", "request_id", "timestamp"], "the body")
+        .map_err(|w| fail(&ef::MEMBERS, w))?;
+    let error = top
         .get("error")
         .and_then(Value::as_object)
-        .ok_or_else(|| fail("the body has no `error` object".into()))?;
-    let wire = error.get("code").and_then(Value::as_str).unwrap_or("");
-    if wire.is_empty() {
-        return Err(fail("error.code is missing or empty".into()));
+        .ok_or_else(|| fail(&ef::MEMBERS, "the body has no `error` object".into()))?;
+    only_members(
+        error,
+        &["code", "number", "message", "details", "suggestion"],
+        "`error`",
+    )
+    .map_err(|w| fail(&ef::MEMBERS, w))?;
+    for (name, value) in top.iter().chain(error.iter()) {
+        if value.is_null() {
+            return Err(fail(&ef::ABSENT_OMITTED, format!("`{name}` is null")));
+        }
     }
-    let code = error_code_by_wire(wire).ok_or_else(|| {
-        fail(format!(
-            "error.code `{wire}` is not in spec/error-codes.toml"
-        ))
-    })?;
-    let number = error.get("number").and_then(Value::as_u64);
-    if number != Some(u64::from(code.number)) {
-        return Err(fail(format!(
-            "error.number is {number:?}, but {wire} is {}",
-            code.number
-        )));
+    let code = code_of(error).map_err(|w| fail(&ef::CODE, w))?;
+    match error.get("number") {
+        Some(Value::Number(n)) if n.as_u64() == Some(u64::from(code.number)) => {}
+        other => {
+            return Err(fail(
+                &ef::NUMBER,
+                format!(
+                    "error.number is {}, but {} is {}",
+                    shown(other),
+                    code.wire,
+                    code.number
+                ),
+            ));
+        }
     }
     if exchange.status.as_u16() != code.http_status {
-        return Err(fail(format!(
-            "HTTP status {} but {wire} requires {}",
-            exchange.status.as_u16(),
-            code.http_status
-        )));
+        return Err(fail(
+            &error_codes::STATUS,
+            format!(
+                "HTTP status {} but {} requires {}",
+                exchange.status.as_u16(),
+                code.wire,
+                code.http_status
+            ),
+        ));
     }
-    let message = error.get("message").and_then(Value::as_str).unwrap_or("");
-    if message.trim().is_empty() {
-        return Err(fail("error.message is missing or empty".into()));
-    }
-    let suggestion = match error.get("suggestion") {
-        None => None,
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
-        Some(other) => {
-            return Err(fail(format!(
-                "error.suggestion is present but not a non-empty string: {other}"
-            )));
+    let message = match error.get("message") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        other => {
+            return Err(fail(
+                &ef::MESSAGE,
+                format!("error.message is {}", shown(other)),
+            ));
         }
     };
-    let request_id = json.get("request_id").and_then(Value::as_str).unwrap_or("");
-    if request_id.is_empty() {
-        return Err(fail("request_id is missing or empty".into()));
+    let suggestion = match error.get("suggestion") {
+        None => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(other) => {
+            return Err(fail(
+                &ef::SUGGESTION,
+                format!("error.suggestion is {other}"),
+            ));
+        }
+    };
+    let details = error.get("details");
+    check_details(exchange, code, details, rules)?;
+    check_bound_headers(exchange, code, details)?;
+    let request_id = match top.get("request_id") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        other => {
+            return Err(fail(
+                &ef::REQUEST_ID,
+                format!("request_id is {}", shown(other)),
+            ));
+        }
+    };
+    let header_ids: Vec<&str> = exchange
+        .headers
+        .get_all("x-request-id")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if header_ids != [request_id.as_str()] {
+        return Err(fail(
+            &ef::REQUEST_ID,
+            format!("request_id `{request_id}` but X-Request-Id headers {header_ids:?}"),
+        ));
     }
-    let header_id = exchange.header("x-request-id").unwrap_or("");
-    if header_id != request_id {
-        return Err(fail(format!(
-            "request_id `{request_id}` differs from the X-Request-Id header `{header_id}`"
-        )));
-    }
-    let timestamp = json.get("timestamp").and_then(Value::as_str).unwrap_or("");
-    if DateTime::parse_from_rfc3339(timestamp).is_err() {
-        return Err(fail(format!("timestamp `{timestamp}` is not RFC 3339")));
+    check_timestamp(exchange, top.get("timestamp"))?;
+    if code.http_status >= 500 && message != code.message {
+        return Err(fail(
+            &ef::DEFAULT_MESSAGE_5XX,
+            format!(
+                "error.message `{message}`, not the default `{}`",
+                code.message
+            ),
+        ));
     }
     Ok(Envelope {
         code,
-        message: message.to_owned(),
+        message,
         suggestion,
-        details: error.get("details").cloned(),
-        request_id: request_id.to_owned(),
+        details: details.cloned(),
+        request_id,
     })
 }
 
-/// Checks that `exchange` is an envelope with the wire code `wire`.
-pub fn expect_code(exchange: &Exchange, wire: &str) -> Result<Envelope, CaseFailure> {
-    let envelope = check_envelope(exchange)?;
-    if envelope.code.wire != wire {
-        return Err(CaseFailure::at(
+/// Checks that `exchange` is a valid envelope with the wire code `wire`; `clause` is the
+/// sentence that requires that code here.
+pub fn expect_code(
+    exchange: &Exchange,
+    rules: &Rules,
+    wire: &str,
+    clause: &Clause,
+) -> Result<Envelope, CaseFailure> {
+    if exchange.status.as_u16() < 400 {
+        return Err(CaseFailure::violates(
             exchange,
-            format!("an error envelope with code {wire}"),
-            format!("code {}", envelope.code.wire),
+            clause,
+            format!(
+                "HTTP {} instead of an error with code {wire}",
+                exchange.status
+            ),
+        ));
+    }
+    let envelope = check_envelope(exchange, rules)?;
+    if envelope.code.wire != wire {
+        return Err(CaseFailure::violates(
+            exchange,
+            clause,
+            format!("code {} instead of {wire}", envelope.code.wire),
         ));
     }
     Ok(envelope)
 }
 
-/// Checks that no header or body of `exchange` reveals internal details: none of `markers`
-/// (strings the suite planted in internal causes), and nothing matching the leak patterns
-/// (panic text, paths, source locations, SQL, connection strings, credentials, environment
-/// assignments) (Property 26).
-pub fn check_no_leak(exchange: &Exchange, markers: &[String]) -> Result<(), CaseFailure> {
-    const EXPECTED: &str = "no stack trace, panic text, internal path, source location, SQL, connection string, credential or environment value in any header or the body";
-    let body = exchange.text();
-    for marker in markers.iter().filter(|m| !m.is_empty()) {
-        if body.contains(marker.as_str()) {
-            return Err(CaseFailure::at(
-                exchange,
-                EXPECTED,
-                format!("the body contains the internal marker `{marker}`"),
+fn only_members(object: &Map<String, Value>, allowed: &[&str], what: &str) -> Result<(), String> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(format!("{what} has the undefined member `{extra}`")),
+        None => Ok(()),
+    }
+}
+
+fn code_of(error: &Map<String, Value>) -> Result<&'static ErrorCodeSpec, String> {
+    match error.get("code") {
+        Some(Value::String(wire)) => error_code_by_wire(wire)
+            .ok_or_else(|| format!("error.code `{wire}` is not in spec/error-codes.toml")),
+        other => Err(format!("error.code is {}", shown(other))),
+    }
+}
+
+fn shown(value: Option<&Value>) -> String {
+    value.map_or_else(|| "missing".to_owned(), Value::to_string)
+}
+
+fn check_details(
+    exchange: &Exchange,
+    code: &ErrorCodeSpec,
+    details: Option<&Value>,
+    rules: &Rules,
+) -> Result<(), CaseFailure> {
+    let fail = |clause: &Clause, what: String| CaseFailure::violates(exchange, clause, what);
+    let empty = Map::new();
+    let map = match details {
+        None => &empty,
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            return Err(fail(
+                &ef::DETAILS_MEMBERS,
+                format!("error.details is {other}"),
             ));
         }
+    };
+    for name in map.keys() {
+        match DETAIL_CODES.iter().find(|(n, _)| n == name) {
+            None => {
+                return Err(fail(
+                    &ef::DETAILS_MEMBERS,
+                    format!("error.details has the unlisted member `{name}`"),
+                ));
+            }
+            Some((_, Some(number))) if *number != code.number => {
+                return Err(fail(
+                    &ef::DETAILS_MEMBERS,
+                    format!(
+                        "error.details.{name} with code {}, but it is listed only with {number}",
+                        code.number
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
     }
-    if let Some(leak) = dx_error::sanitize::find_leak(&body) {
-        return Err(CaseFailure::at(
-            exchange,
-            EXPECTED,
-            format!("the body reveals {}", leak.category.describe()),
+    if map.contains_key("debug") && !rules.development {
+        return Err(fail(
+            &ef::DEBUG_ONLY_DEVELOPMENT,
+            "error.details.debug is present".into(),
         ));
     }
-    for (name, value) in &exchange.headers {
-        let value = String::from_utf8_lossy(value.as_bytes());
-        let planted = markers
-            .iter()
-            .find(|m| !m.is_empty() && value.contains(m.as_str()));
-        if let Some(marker) = planted {
-            return Err(CaseFailure::at(
-                exchange,
-                EXPECTED,
-                format!("header {name} contains the internal marker `{marker}`"),
-            ));
+    match code.number {
+        4001 => match map.get("field") {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            other => {
+                return Err(fail(
+                    &ef::FIELD,
+                    format!("error.details.field is {}", shown(other)),
+                ));
+            }
+        },
+        4013 => {
+            let limit = map.get("max_body_bytes").and_then(Value::as_u64);
+            if limit != Some(rules.max_body_bytes) {
+                return Err(fail(
+                    &ef::MAX_BODY_BYTES,
+                    format!(
+                        "error.details.max_body_bytes is {}, the published limit is {}",
+                        shown(map.get("max_body_bytes")),
+                        rules.max_body_bytes
+                    ),
+                ));
+            }
         }
-        if let Some(leak) = dx_error::sanitize::find_leak(&value) {
-            return Err(CaseFailure::at(
-                exchange,
-                EXPECTED,
-                format!("header {name} reveals {}", leak.category.describe()),
+        _ => {}
+    }
+    if let Some(checks) = map.get("checks") {
+        let valid = checks.as_object().is_some_and(|c| {
+            c.values()
+                .all(|v| matches!(v.as_str(), Some("ok" | "not_configured" | "unavailable")))
+        });
+        if !valid {
+            return Err(fail(
+                &ef::CHECKS,
+                format!("error.details.checks is {checks}"),
             ));
         }
     }
     Ok(())
+}
+
+/// The headers (and the detail) bound to 405 and 429.
+fn check_bound_headers(
+    exchange: &Exchange,
+    code: &ErrorCodeSpec,
+    details: Option<&Value>,
+) -> Result<(), CaseFailure> {
+    let values = |name: &str| -> Vec<String> {
+        exchange
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    };
+    match code.http_status {
+        405 => {
+            let allow = values("allow");
+            let valid = allow.len() == 1 && !allowed_methods(&allow[0]).is_empty();
+            if !valid {
+                return Err(CaseFailure::violates(
+                    exchange,
+                    &ef::ALLOW,
+                    format!("Allow headers {allow:?}"),
+                ));
+            }
+        }
+        429 => {
+            let retry = values("retry-after");
+            let seconds = match retry.as_slice() {
+                [one] if one.bytes().all(|b| b.is_ascii_digit()) => one.parse::<u64>().ok(),
+                _ => None,
+            };
+            let detail = details
+                .and_then(|d| d.get("retry_after_seconds"))
+                .and_then(Value::as_u64);
+            if seconds.is_none_or(|s| s < 1) || detail != seconds {
+                return Err(CaseFailure::violates(
+                    exchange,
+                    &ef::RETRY_AFTER,
+                    format!(
+                        "Retry-After headers {retry:?}, details.retry_after_seconds {detail:?}"
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The methods an `Allow` value lists, upper-cased; empty when any item is not a token.
+pub fn allowed_methods(allow: &str) -> Vec<String> {
+    let Ok(token) = TOKEN.as_ref() else {
+        return Vec::new();
+    };
+    let items: Vec<&str> = allow.split(',').map(str::trim).collect();
+    if items.iter().any(|m| !token.is_match(m)) {
+        return Vec::new();
+    }
+    let mut methods: Vec<String> = items.iter().map(|m| m.to_ascii_uppercase()).collect();
+    methods.sort();
+    methods.dedup();
+    methods
+}
+
+fn check_timestamp(exchange: &Exchange, value: Option<&Value>) -> Result<(), CaseFailure> {
+    let stamp = value.and_then(Value::as_str).unwrap_or("");
+    let form_ok = TIMESTAMP.as_ref().is_ok_and(|re| re.is_match(stamp));
+    let parsed = DateTime::parse_from_rfc3339(stamp).ok().filter(|_| form_ok);
+    let Some(at) = parsed.map(|t| t.with_timezone(&Utc)) else {
+        return Err(CaseFailure::violates(
+            exchange,
+            &ef::TIMESTAMP_FORM,
+            format!("timestamp is {}", shown(value)),
+        ));
+    };
+    let date = exchange
+        .header("date")
+        .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
+        .map(|d| d.with_timezone(&Utc));
+    let (reference, tolerance, what) = match date {
+        Some(d) => (d, DATE_TOLERANCE_MS, "the Date header"),
+        None => (
+            Utc::now(),
+            CLOCK_SKEW_MS,
+            "the suite's clock (no Date header)",
+        ),
+    };
+    // The Date header has one-second resolution, so it may lag by up to a second more.
+    let distance = (at - reference).num_milliseconds().abs();
+    if distance > tolerance + 1_000 * i64::from(date.is_some()) {
+        return Err(CaseFailure::violates(
+            exchange,
+            &ef::TIMESTAMP_CURRENT,
+            format!("timestamp `{stamp}` is {distance} ms away from {what} ({reference})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that no header or body of `exchange` reveals internal details: none of `markers`
+/// (strings the suite planted in internal causes), and nothing the leak judge recognises.
+/// In the development profile, `details.debug` is exempt (spec/error-format.md).
+pub fn check_no_leak(
+    exchange: &Exchange,
+    markers: &[String],
+    rules: &Rules,
+) -> Result<(), CaseFailure> {
+    let body = public_body(exchange, rules);
+    for marker in markers.iter().filter(|m| !m.is_empty()) {
+        if body.contains(marker.as_str()) {
+            return Err(CaseFailure::violates(
+                exchange,
+                &ef::NO_SOURCE_TEXT,
+                format!("the body contains the internal marker `{marker}`"),
+            ));
+        }
+    }
+    if let Some(leak) = find_leak(&body) {
+        return Err(CaseFailure::violates(
+            exchange,
+            leak.clause(),
+            format!("the body reveals {}", leak.describe()),
+        ));
+    }
+    for (name, value) in &exchange.headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        if let Some(marker) = markers
+            .iter()
+            .find(|m| !m.is_empty() && value.contains(m.as_str()))
+        {
+            return Err(CaseFailure::violates(
+                exchange,
+                &ef::NO_SOURCE_TEXT,
+                format!("header {name} contains the internal marker `{marker}`"),
+            ));
+        }
+        if let Some(leak) = find_leak(&value) {
+            return Err(CaseFailure::violates(
+                exchange,
+                leak.clause(),
+                format!("header {name} reveals {}", leak.describe()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The body as a client-facing text: without `error.details.debug` in development.
+fn public_body(exchange: &Exchange, rules: &Rules) -> String {
+    if rules.development
+        && let Some(mut json) = exchange.json()
+        && let Some(details) = json
+            .pointer_mut("/error/details")
+            .and_then(Value::as_object_mut)
+    {
+        details.remove("debug");
+        return json.to_string();
+    }
+    exchange.text()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_values_are_token_lists() {
+        assert_eq!(allowed_methods("GET, HEAD"), vec!["GET", "HEAD"]);
+        assert_eq!(allowed_methods("head,get,GET"), vec!["GET", "HEAD"]);
+        assert!(allowed_methods("").is_empty());
+        assert!(allowed_methods("GET, ").is_empty());
+        assert!(allowed_methods("GET;HEAD").is_empty());
+    }
+
+    #[test]
+    fn only_listed_members_pass() {
+        let map = serde_json::json!({"a": 1, "b": 2});
+        let map = map.as_object().unwrap();
+        assert!(only_members(map, &["a", "b"], "x").is_ok());
+        assert_eq!(
+            only_members(map, &["a"], "x").unwrap_err(),
+            "x has the undefined member `b`"
+        );
+    }
 }

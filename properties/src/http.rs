@@ -9,6 +9,8 @@ use url::Url;
 
 /// How long one request may take before it counts as a transport failure.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The chunk size of chunked request bodies.
+const CHUNK: usize = 16 * 1024;
 /// How much of a body a report quotes.
 const QUOTE_LIMIT: usize = 2048;
 
@@ -37,6 +39,8 @@ pub struct RequestSpec {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Option<Vec<u8>>,
+    /// Send the body chunked (`Transfer-Encoding: chunked`, no `Content-Length`).
+    pub chunked: bool,
 }
 
 impl RequestSpec {
@@ -47,6 +51,7 @@ impl RequestSpec {
             path: path.into(),
             headers: Vec::new(),
             body: None,
+            chunked: false,
         }
     }
 
@@ -73,6 +78,13 @@ impl RequestSpec {
         self.body = Some(body);
         self
     }
+
+    /// Sends the body in chunks of 16 KiB with `Transfer-Encoding: chunked`, declaring no
+    /// length, as a streaming client does.
+    pub fn chunked(mut self) -> Self {
+        self.chunked = true;
+        self
+    }
 }
 
 /// One request and its response.
@@ -88,6 +100,9 @@ pub struct Exchange {
     pub headers: HeaderMap,
     /// The response body.
     pub body: Vec<u8>,
+    /// For a probe sent as raw bytes (`crate::raw`), the line that replays it; `None` for
+    /// requests sent through [`HttpClient`], which replay as `curl`.
+    pub raw_replay: Option<String>,
 }
 
 impl Exchange {
@@ -108,7 +123,9 @@ impl Exchange {
 
     /// A `curl` command that sends the same request.
     pub fn replay(&self) -> String {
-        curl_line(&self.url, &self.request)
+        self.raw_replay
+            .clone()
+            .unwrap_or_else(|| curl_line(&self.url, &self.request))
     }
 
     /// A short quote of the response for reports: status, headers, body (truncated).
@@ -136,6 +153,9 @@ pub fn quote(body: &[u8]) -> String {
 /// A `curl` line for `request` to `url`, shell-quoted; large or binary bodies are described.
 pub fn curl_line(url: &str, request: &RequestSpec) -> String {
     let mut line = format!("curl -i -X {} {}", request.method, shell_quote(url));
+    if request.chunked {
+        line.push_str(" -H 'Transfer-Encoding: chunked'");
+    }
     for (name, value) in &request.headers {
         let _ = write!(line, " -H {}", shell_quote(&format!("{name}: {value}")));
     }
@@ -157,7 +177,8 @@ pub fn curl_line(url: &str, request: &RequestSpec) -> String {
     line
 }
 
-fn shell_quote(s: &str) -> String {
+/// `s` quoted for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
@@ -209,7 +230,18 @@ impl HttpClient {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = &request.body {
-            builder = builder.body(body.clone());
+            builder = if request.chunked {
+                let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                    body.chunks(CHUNK).map(|c| Ok(c.to_vec())).collect();
+                // hyper's client frames a streamed GET or HEAD body only when told to.
+                builder
+                    .header(http::header::TRANSFER_ENCODING, "chunked")
+                    .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                        chunks,
+                    )))
+            } else {
+                builder.body(body.clone())
+            };
         }
         let response = builder.send().await.map_err(|e| fail(error_chain(&e)))?;
         let status = response.status();
@@ -225,6 +257,7 @@ impl HttpClient {
             status,
             headers,
             body,
+            raw_replay: None,
         })
     }
 }
@@ -255,6 +288,39 @@ mod tests {
         );
         let binary = RequestSpec::new(Method::POST, "/x").body(vec![0xff; 4]);
         assert!(curl_line("http://h/x", &binary).contains("4 bytes"));
+    }
+
+    /// The first bytes a request arrives as, read by a bare TCP listener.
+    async fn wire_form(request: RequestSpec) -> String {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let client = HttpClient::new(base).unwrap();
+        let sending = tokio::spawn(async move { client.send(request).await });
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut seen = vec![0u8; 512];
+        let n = socket.read(&mut seen).await.unwrap();
+        sending.abort();
+        String::from_utf8_lossy(&seen[..n]).to_lowercase()
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_are_chunked_for_every_method() {
+        for method in [Method::GET, Method::POST, Method::DELETE] {
+            let head = wire_form(
+                RequestSpec::new(method.clone(), "/x")
+                    .body(vec![b'a'; 40_000])
+                    .chunked(),
+            )
+            .await;
+            assert!(
+                head.contains("transfer-encoding: chunked"),
+                "{method}: {head}"
+            );
+            assert!(!head.contains("content-length"), "{method}: {head}");
+        }
+        let head = wire_form(RequestSpec::new(Method::GET, "/x").body(vec![b'a'; 10])).await;
+        assert!(head.contains("content-length: 10"), "{head}");
     }
 
     #[test]

@@ -12,11 +12,17 @@
 pub mod cases;
 pub mod check;
 pub mod checks;
+pub mod clause;
+pub mod contract;
 pub mod discovery;
 pub mod embedded;
 pub mod envelope;
 pub mod http;
+pub mod leaks;
+pub mod observer;
+pub mod raw;
 pub mod report;
+pub mod request_id;
 pub mod runner;
 pub mod spec;
 pub mod target;

@@ -1,34 +1,30 @@
 //! Steps that judge error responses: the envelope (spec/error-format.md), its request id and
 //! timestamp, its details, and the absence of internal detail (Property 26).
 
-use std::sync::LazyLock;
-
 use chrono::DateTime;
 use cucumber::then;
+use dx_conformance::clause::error_format;
 use dx_conformance::envelope::{Envelope, check_envelope, check_no_leak, expect_code};
 use dx_conformance::http::Exchange;
-use regex::Regex;
+use dx_conformance::request_id::is_generated_id;
 use serde_json::Value;
 
 use crate::step_error::StepError;
 use crate::world::DxWorld;
 
-/// A generated request id: a UUID v4 in lower-case hyphenated form (spec/error-format.md).
-static GENERATED_ID: LazyLock<Result<Regex, regex::Error>> = LazyLock::new(|| {
-    Regex::new(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-});
-
 #[then("the response is a complete error envelope")]
 fn is_envelope(world: &mut DxWorld) -> Result<(), StepError> {
-    let result = world.last().and_then(envelope).map(drop);
+    let result = world.last().and_then(|ex| envelope(world, ex)).map(drop);
     world.settle(result)
 }
 
 #[then(expr = "the response is an error envelope with code {string}")]
 fn is_envelope_with_code(world: &mut DxWorld, code: String) -> Result<(), StepError> {
-    let result = world
-        .last()
-        .and_then(|ex| expect_code(ex, &code).map(drop).map_err(StepError::from));
+    let result = world.last().and_then(|ex| {
+        expect_code(ex, &world.rules()?, &code, &error_format::ENVELOPE)
+            .map(drop)
+            .map_err(StepError::from)
+    });
     world.settle(result)
 }
 
@@ -70,11 +66,8 @@ fn request_id_replaced(world: &mut DxWorld) -> Result<(), StepError> {
         let expected = format!(
             "the invalid X-Request-Id `{sent}` replaced by a generated UUID v4 (lower-case, hyphenated)"
         );
-        let pattern = GENERATED_ID
-            .as_ref()
-            .map_err(|e| StepError::plain("a valid UUID pattern", e.to_string()))?;
         match ex.header("x-request-id") {
-            Some(got) if got != sent && pattern.is_match(got) => Ok(()),
+            Some(got) if got != sent && is_generated_id(got) => Ok(()),
             _ => Err(failure(ex, expected)),
         }
     });
@@ -99,16 +92,16 @@ fn timestamp_is_rfc3339(world: &mut DxWorld) -> Result<(), StepError> {
 
 #[then("the response reveals nothing internal")]
 fn reveals_nothing(world: &mut DxWorld) -> Result<(), StepError> {
-    let result = world
-        .last()
-        .and_then(|ex| check_no_leak(ex, world.markers()).map_err(StepError::from));
+    let result = world.last().and_then(|ex| {
+        check_no_leak(ex, world.markers(), &world.rules()?).map_err(StepError::from)
+    });
     world.settle(result)
 }
 
 #[then(expr = "the error message is {string}")]
 fn message_is(world: &mut DxWorld, message: String) -> Result<(), StepError> {
     let result = world.last().and_then(|ex| {
-        let envelope = envelope(ex)?;
+        let envelope = envelope(world, ex)?;
         if envelope.message == message {
             Ok(())
         } else {
@@ -121,7 +114,7 @@ fn message_is(world: &mut DxWorld, message: String) -> Result<(), StepError> {
 #[then(expr = "the error suggestion is {string}")]
 fn suggestion_is(world: &mut DxWorld, suggestion: String) -> Result<(), StepError> {
     let result = world.last().and_then(|ex| {
-        let envelope = envelope(ex)?;
+        let envelope = envelope(world, ex)?;
         if envelope.suggestion.as_deref() == Some(suggestion.as_str()) {
             Ok(())
         } else {
@@ -134,7 +127,9 @@ fn suggestion_is(world: &mut DxWorld, suggestion: String) -> Result<(), StepErro
 #[then(expr = "the error detail {string} is {string}")]
 fn detail_is(world: &mut DxWorld, name: String, value: String) -> Result<(), StepError> {
     let result = world.last().and_then(|ex| {
-        let detail = envelope(ex)?.details.and_then(|d| d.get(&name).cloned());
+        let detail = envelope(world, ex)?
+            .details
+            .and_then(|d| d.get(&name).cloned());
         let text = match &detail {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
@@ -153,7 +148,7 @@ fn detail_is(world: &mut DxWorld, name: String, value: String) -> Result<(), Ste
 fn detail_is_body_limit(world: &mut DxWorld, name: String) -> Result<(), StepError> {
     let result = world.target().map(|t| t.discovery().limits.max_body_bytes).and_then(|limit| {
         let ex = world.last()?;
-        let detail = envelope(ex)?.details.and_then(|d| d.get(&name).and_then(Value::as_u64));
+        let detail = envelope(world, ex)?.details.and_then(|d| d.get(&name).and_then(Value::as_u64));
         if detail == Some(limit) {
             Ok(())
         } else {
@@ -175,7 +170,7 @@ fn burst_all_envelopes(world: &mut DxWorld) -> Result<(), StepError> {
         ))
     } else {
         world.burst().iter().try_for_each(|ex| {
-            let envelope = envelope(ex)?;
+            let envelope = envelope(world, ex)?;
             if envelope.code.http_status / 100 == 4 {
                 Ok(())
             } else {
@@ -190,8 +185,8 @@ fn burst_all_envelopes(world: &mut DxWorld) -> Result<(), StepError> {
 }
 
 /// The validated envelope of `ex`.
-fn envelope(ex: &Exchange) -> Result<Envelope, StepError> {
-    check_envelope(ex).map_err(StepError::from)
+fn envelope(world: &DxWorld, ex: &Exchange) -> Result<Envelope, StepError> {
+    check_envelope(ex, &world.rules()?).map_err(StepError::from)
 }
 
 /// A failure shown by `ex`.
@@ -219,13 +214,5 @@ mod tests {
         assert!(is_utc_rfc3339("2026-11-25T18:00:00Z"));
         assert!(!is_utc_rfc3339("2026-11-25T18:00:00+01:00"));
         assert!(!is_utc_rfc3339(""));
-    }
-
-    #[test]
-    fn generated_ids_are_lower_case_uuid_v4() {
-        let re = GENERATED_ID.as_ref().unwrap();
-        assert!(re.is_match("4f1c2a9e-8d7b-4c3a-9e21-5b6d7f8a9c0d"));
-        assert!(!re.is_match("4F1C2A9E-8D7B-4C3A-9E21-5B6D7F8A9C0D"));
-        assert!(!re.is_match("has space"));
     }
 }

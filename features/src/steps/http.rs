@@ -2,6 +2,7 @@
 
 use cucumber::{then, when};
 use dx_conformance::http::RequestSpec;
+use dx_conformance::observer::Observer;
 use futures_util::future::join_all;
 
 use crate::requests::{self, BadRequest, method};
@@ -128,7 +129,8 @@ async fn burst(world: &mut DxWorld, rounds: usize) -> Result<(), StepError> {
             .flat_map(|_| BadRequest::ALL)
             .filter_map(|kind| kind.request(target.discovery()))
             .collect();
-        let sent = join_all(requests.into_iter().map(|r| target.http().send(r))).await;
+        let observer = Observer::new(&target);
+        let sent = join_all(requests.into_iter().map(|r| observer.send(r, &[]))).await;
         let exchanges = sent.into_iter().collect::<Result<Vec<_>, _>>()?;
         world.set_burst(exchanges);
         Ok(())

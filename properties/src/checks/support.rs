@@ -1,5 +1,8 @@
 //! Helpers shared by the checks.
 
+pub use crate::observer::Observer;
+
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::check::{CheckOutcome, NOT_CONFORMANCE};
@@ -25,8 +28,8 @@ pub fn fault_hooks(target: &Target) -> Result<String, CheckOutcome> {
 /// A scope name no other run or case uses: `<prefix>-<run>-<n>`.
 pub fn unique_scope(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    static RUN: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+    static RUN: LazyLock<String> =
+        LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
     format!("{prefix}-{}-{}", *RUN, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 

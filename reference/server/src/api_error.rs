@@ -11,6 +11,8 @@ use dx_error::{DxError, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::strict_json;
+
 /// A [`DxError`] waiting in a response's extensions to be rendered as the error envelope.
 #[derive(Debug, Clone)]
 pub struct ErrorSlot(pub Arc<DxError>);
@@ -72,23 +74,26 @@ where
                 )
             }
         })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError(DxError::request(
-                ErrorCode::BadRequest,
-                format!("Malformed JSON: {e}"),
-            ))
+        let value: Value = strict_json::parse(&bytes).map_err(|e| {
+            ApiError(
+                DxError::request(ErrorCode::BadRequest, format!("Malformed JSON: {e}"))
+                    .with_suggestion("Send one well-formed JSON object"),
+            )
         })?;
         let is_object = value.is_object();
         serde_path_to_error::deserialize(value)
             .map(Self)
             .map_err(|e| {
                 let field = offending_field(is_object, &e);
+                let message = if field == "$" {
+                    "The request body must be a JSON object"
+                } else {
+                    "A member of the request body is missing, unknown or invalid; details.field names it"
+                };
                 ApiError(
-                    DxError::request(
-                        ErrorCode::ValidationFailed,
-                        format!("Invalid request body: {}", e.inner()),
-                    )
-                    .with_details(serde_json::json!({ "field": field })),
+                    DxError::request(ErrorCode::ValidationFailed, message)
+                        .with_source(std::io::Error::other(e.to_string()))
+                        .with_details(serde_json::json!({ "field": field })),
                 )
             })
     }

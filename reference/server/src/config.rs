@@ -192,12 +192,17 @@ impl Default for Config {
     }
 }
 
+/// The embedded conformance target's request timeout: short, so the suite can observe a 408
+/// in seconds (spec/http-contract.md), yet far above any request the suite sends.
+pub const CONFORMANCE_REQUEST_TIMEOUT: Duration = Duration::from_millis(2_500);
+
 impl Config {
     /// A configuration for tests and the embedded target: conformance profile, ephemeral port.
     pub fn conformance() -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             profile: Profile::Conformance,
+            request_timeout: CONFORMANCE_REQUEST_TIMEOUT,
             ..Self::default()
         }
     }

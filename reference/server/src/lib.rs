@@ -12,6 +12,7 @@ pub mod routes;
 pub mod server;
 pub mod services;
 pub mod state;
+pub mod strict_json;
 pub mod telemetry;
 
 pub use app::{build_state, router};

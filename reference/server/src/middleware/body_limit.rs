@@ -32,9 +32,16 @@ pub async fn enforce_body_limit(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // A client waiting for `100 Continue` has sent no body yet: refusing at once spares it
+    // the upload (reading the body is what would make the server send the 100).
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     let (parts, body) = req.into_parts();
     if let Some(len) = declared.filter(|len| *len > limit as u64) {
-        if len <= limit as u64 + DRAIN_ALLOWANCE {
+        if !expects_continue && len <= limit as u64 + DRAIN_ALLOWANCE {
             drain(body, len).await;
         }
         return closing(too_large(limit));

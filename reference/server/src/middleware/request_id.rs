@@ -27,14 +27,19 @@ pub fn is_valid_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
+/// The client's id, kept only when the request has exactly one valid `X-Request-Id`.
+fn client_id(headers: &http::HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(REQUEST_ID_HEADER).iter();
+    match (values.next(), values.next()) {
+        (Some(one), None) => one.to_str().ok().filter(|v| is_valid_request_id(v)),
+        _ => None,
+    }
+}
+
 /// Assigns the request id, logs the request, and echoes the id on the response.
 pub async fn assign_request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_valid_request_id(v))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let id =
+        client_id(req.headers()).map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
     let span =
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
@@ -67,6 +72,16 @@ mod tests {
                 prop_assert!(id.len() <= MAX_REQUEST_ID_LEN);
             }
         }
+    }
+
+    #[test]
+    fn only_a_single_valid_header_is_kept() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(client_id(&headers), None);
+        headers.append(REQUEST_ID_HEADER, HeaderValue::from_static("abc"));
+        assert_eq!(client_id(&headers), Some("abc"));
+        headers.append(REQUEST_ID_HEADER, HeaderValue::from_static("def"));
+        assert_eq!(client_id(&headers), None);
     }
 
     #[test]

@@ -35,22 +35,22 @@ pub struct ClientErrorReport {
 impl ClientErrorReport {
     /// Checks lengths; the error names the offending field.
     pub fn validate(&self) -> Result<(), DxError> {
-        let check = |field: &str, value: &str, max: usize| {
+        let check = |field: &str, value: &str, min: usize, max: usize| {
             let n = value.chars().count();
-            if n == 0 || n > max || value.trim().is_empty() {
+            if n < min || n > max {
                 Err(DxError::request(
                     ErrorCode::ValidationFailed,
-                    format!("{field} must be 1 to {max} characters"),
+                    format!("{field} must be {min} to {max} characters"),
                 )
                 .with_details(json!({ "field": field })))
             } else {
                 Ok(())
             }
         };
-        check("boundary", &self.boundary, MAX_BOUNDARY_CHARS)?;
-        check("message", &self.message, MAX_MESSAGE_CHARS)?;
+        check("boundary", &self.boundary, 1, MAX_BOUNDARY_CHARS)?;
+        check("message", &self.message, 1, MAX_MESSAGE_CHARS)?;
         if let Some(url) = &self.url {
-            check("url", url, MAX_URL_CHARS)?;
+            check("url", url, 0, MAX_URL_CHARS)?;
         }
         Ok(())
     }
@@ -96,7 +96,11 @@ mod tests {
         };
         assert_eq!(field(report("", "boom", None)), "boundary");
         assert_eq!(field(report(&"b".repeat(129), "boom", None)), "boundary");
-        assert_eq!(field(report("nav", " ", None)), "message");
+        assert_eq!(field(report("nav", "", None)), "message");
+        assert!(
+            report(" ", "   ", Some("")).validate().is_ok(),
+            "whitespace counts"
+        );
         assert_eq!(field(report("nav", "m", Some(&"u".repeat(2049)))), "url");
         assert!(report(&"é".repeat(128), "m", None).validate().is_ok());
     }

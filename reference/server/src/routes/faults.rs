@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,8 +22,12 @@ use crate::state::SharedState;
 pub const MAX_SCOPES: usize = 1024;
 /// Largest magnitude of one `add`.
 pub const MAX_ADD: i64 = 1_000_000_000;
-/// Longest panic message accepted, in bytes.
+/// Longest panic message accepted, in characters.
 pub const MAX_PANIC_MESSAGE: usize = 4096;
+/// Longest `error` hook message and suggestion, in characters.
+pub const MAX_HOOK_TEXT: usize = 512;
+/// Longest `error` hook source, in characters.
+pub const MAX_HOOK_SOURCE: usize = 4096;
 
 /// One scope's shared counter.
 #[derive(Debug, Default)]
@@ -181,8 +186,10 @@ async fn poison(
 
 async fn state_of(
     State(state): State<SharedState>,
-    Path(scope): Path<String>,
+    scope: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ScopeState>, ApiError> {
+    // A segment that does not percent-decode to UTF-8 is an invalid scope like any other.
+    let scope = scope.map_or_else(|_| String::new(), |Path(s)| s);
     validate_scope(&scope)?;
     match state.faults.existing(&scope).map_err(DxError::from)? {
         Some(counter) => {
@@ -209,11 +216,11 @@ async fn panic_route(
     State(state): State<SharedState>,
     ApiJson(req): ApiJson<PanicRequest>,
 ) -> Result<Json<()>, ApiError> {
-    if req.message.len() > MAX_PANIC_MESSAGE {
+    if req.message.chars().count() > MAX_PANIC_MESSAGE {
         return Err(ApiError(
             DxError::request(
                 ErrorCode::ValidationFailed,
-                format!("message must be at most {MAX_PANIC_MESSAGE} bytes"),
+                format!("message must be at most {MAX_PANIC_MESSAGE} characters"),
             )
             .with_details(serde_json::json!({ "field": "message" })),
         ));
@@ -238,31 +245,45 @@ pub struct ErrorRequest {
     suggestion: Option<String>,
 }
 
-async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, Response> {
-    let invalid = |field: &str, text: &str| {
+async fn error_route(
+    State(state): State<SharedState>,
+    ApiJson(req): ApiJson<ErrorRequest>,
+) -> Result<Json<()>, Response> {
+    let invalid = |field: &str, text: String| {
         ApiError(
-            DxError::request(ErrorCode::ValidationFailed, text.to_owned())
+            DxError::request(ErrorCode::ValidationFailed, text)
                 .with_details(serde_json::json!({ "field": field })),
         )
         .into_response()
     };
+    let chars = |s: &str| s.chars().count();
     let Some(code) = ErrorCode::from_number(req.number) else {
-        return Err(invalid("number", "number is not a known error code"));
+        return Err(invalid("number", "number is not a known error code".into()));
     };
-    if req.message.trim().is_empty() || req.message.chars().count() > 512 {
-        return Err(invalid("message", "message must be 1 to 512 characters"));
+    if !(1..=MAX_HOOK_TEXT).contains(&chars(&req.message)) {
+        return Err(invalid(
+            "message",
+            format!("message must be 1 to {MAX_HOOK_TEXT} characters"),
+        ));
     }
-    if req.source.as_ref().is_some_and(|s| s.len() > 4096) {
-        return Err(invalid("source", "source must be at most 4096 bytes"));
+    if req
+        .source
+        .as_deref()
+        .is_some_and(|s| chars(s) > MAX_HOOK_SOURCE)
+    {
+        return Err(invalid(
+            "source",
+            format!("source must be at most {MAX_HOOK_SOURCE} characters"),
+        ));
     }
     if req
         .suggestion
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > 512)
+        .as_deref()
+        .is_some_and(|s| !(1..=MAX_HOOK_TEXT).contains(&chars(s)))
     {
         return Err(invalid(
             "suggestion",
-            "suggestion must be at most 512 characters",
+            format!("suggestion must be 1 to {MAX_HOOK_TEXT} characters"),
         ));
     }
     let mut err = DxError::new(code, req.message);
@@ -272,17 +293,25 @@ async fn error_route(ApiJson(req): ApiJson<ErrorRequest>) -> Result<Json<()>, Re
     if let Some(suggestion) = req.suggestion {
         err = err.with_suggestion(suggestion);
     }
-    if code == ErrorCode::RateLimited {
-        err = err.with_details(serde_json::json!({ "retry_after_seconds": 1 }));
+    // The members spec/error-format.md binds to these codes.
+    let details = match code {
+        ErrorCode::RateLimited => Some(serde_json::json!({ "retry_after_seconds": 1 })),
+        ErrorCode::ValidationFailed => Some(serde_json::json!({ "field": "message" })),
+        ErrorCode::PayloadTooLarge => {
+            Some(serde_json::json!({ "max_body_bytes": state.config.max_body_bytes }))
+        }
+        _ => None,
+    };
+    if let Some(details) = details {
+        err = err.with_details(details);
     }
-    // The headers the contract pairs with these codes.
-    let extra = match code {
+    let header = match code {
         ErrorCode::MethodNotAllowed => Some((http::header::ALLOW, "POST")),
         ErrorCode::RateLimited => Some((http::header::RETRY_AFTER, "1")),
         _ => None,
     };
     let mut response = ApiError(err).into_response();
-    if let Some((name, value)) = extra {
+    if let Some((name, value)) = header {
         response
             .headers_mut()
             .insert(name, http::HeaderValue::from_static(value));

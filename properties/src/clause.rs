@@ -1,0 +1,529 @@
+//! Spec citations. Every expectation a check states names the sentence of `spec/` it
+//! enforces, as h2spec quotes its RFC, so a failure explains itself and no check demands more
+//! than the spec says. A test keeps every sentence below present, verbatim, in its file.
+
+use std::fmt;
+
+/// One normative sentence of `spec/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clause {
+    /// The file, relative to the repository root.
+    pub file: &'static str,
+    /// The section heading it stands under.
+    pub section: &'static str,
+    /// The sentence, exactly as the file words it.
+    pub text: &'static str,
+}
+
+impl Clause {
+    /// `spec/x.md, "Section": sentence` for reports.
+    pub fn cite(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Clause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, \"{}\": {}", self.file, self.section, self.text)
+    }
+}
+
+const fn clause(file: &'static str, section: &'static str, text: &'static str) -> Clause {
+    Clause {
+        file,
+        section,
+        text,
+    }
+}
+
+/// `spec/error-format.md`.
+pub mod error_format {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/error-format.md";
+    const ENV: &str = "The envelope";
+    const HEADERS: &str = "Headers that go with some codes";
+    const DETAILS: &str = "`details`";
+    const IDS: &str = "Request ids";
+    const SAN: &str = "Sanitization";
+
+    /// Status ≥ 400 means an envelope.
+    pub const ENVELOPE: Clause = clause(
+        FILE,
+        ENV,
+        "Every response with status ≥ 400 to a request the server has parsed SHALL have `Content-Type: application/json` and a body that is a JSON object of the form below.",
+    );
+    /// Exactly the defined members.
+    pub const MEMBERS: Clause = clause(
+        FILE,
+        ENV,
+        "The body SHALL hold `error`, `request_id` and `timestamp`, and `error` SHALL hold `code`, `number` and `message`; the server SHALL NOT add members other than those defined on this page.",
+    );
+    /// No nulls.
+    pub const ABSENT_OMITTED: Clause = clause(
+        FILE,
+        ENV,
+        "Absent optional members SHALL be omitted, not sent as `null`.",
+    );
+    /// The wire string.
+    pub const CODE: Clause = clause(
+        FILE,
+        ENV,
+        "`error.code` SHALL be the `wire` string of a row of `spec/error-codes.toml`.",
+    );
+    /// The number of the same row.
+    pub const NUMBER: Clause = clause(
+        FILE,
+        ENV,
+        "`error.number` SHALL be the `number` of the same row, as a JSON integer.",
+    );
+    /// A message.
+    pub const MESSAGE: Clause = clause(
+        FILE,
+        ENV,
+        "`error.message` SHALL be a string of at least one character.",
+    );
+    /// A suggestion, when present.
+    pub const SUGGESTION: Clause = clause(
+        FILE,
+        ENV,
+        "`error.suggestion`, when present, SHALL be a string of at least one character.",
+    );
+    /// Details hold only listed members.
+    pub const DETAILS_MEMBERS: Clause = clause(
+        FILE,
+        ENV,
+        "`error.details`, when present, SHALL be a JSON object holding only members listed under `details` below, each only with the codes it is listed with.",
+    );
+    /// The request id in the body.
+    pub const REQUEST_ID: Clause = clause(
+        FILE,
+        ENV,
+        "`request_id` SHALL be a non-empty string equal to the response's `X-Request-Id` header.",
+    );
+    /// The timestamp's form.
+    pub const TIMESTAMP_FORM: Clause = clause(
+        FILE,
+        ENV,
+        "`timestamp` SHALL be the time the response was produced, in RFC 3339 form in UTC with the `Z` suffix: `YYYY-MM-DDTHH:MM:SS`, optionally a fraction of a second, then `Z`.",
+    );
+    /// The timestamp is current.
+    pub const TIMESTAMP_CURRENT: Clause = clause(
+        FILE,
+        ENV,
+        "`timestamp` SHALL lie within 2 seconds of the time in the response's `Date` header.",
+    );
+    /// 405 and Allow.
+    pub const ALLOW: Clause = clause(
+        FILE,
+        HEADERS,
+        "A 405 response SHALL carry one `Allow` header listing exactly the methods the path supports.",
+    );
+    /// 429 and Retry-After.
+    pub const RETRY_AFTER: Clause = clause(
+        FILE,
+        HEADERS,
+        "A 429 response SHALL carry one `Retry-After` header, an integer number of seconds ≥ 1, and `details.retry_after_seconds` with the same value.",
+    );
+    /// 4001 names its field.
+    pub const FIELD: Clause = clause(
+        FILE,
+        DETAILS,
+        "Every 4001 `VALIDATION_FAILED` response SHALL carry `details.field`, a non-empty string.",
+    );
+    /// 4013 states the limit.
+    pub const MAX_BODY_BYTES: Clause = clause(
+        FILE,
+        DETAILS,
+        "Every 4013 `PAYLOAD_TOO_LARGE` response SHALL carry `details.max_body_bytes`, equal to `limits.max_body_bytes` of the discovery document.",
+    );
+    /// Readiness checks.
+    pub const CHECKS: Clause = clause(
+        FILE,
+        DETAILS,
+        "`details.checks` SHALL map each check name to `\"ok\"`, `\"not_configured\"` or `\"unavailable\"`.",
+    );
+    /// Debug detail only in development.
+    pub const DEBUG_ONLY_DEVELOPMENT: Clause = clause(
+        FILE,
+        DETAILS,
+        "`details.debug` SHALL NOT appear outside the development profile.",
+    );
+    /// A valid id is kept.
+    pub const ID_KEPT: Clause = clause(
+        FILE,
+        IDS,
+        "A request with exactly one `X-Request-Id` header whose value matches `^[A-Za-z0-9._:-]{1,128}$` SHALL keep that id.",
+    );
+    /// Anything else gets a generated id.
+    pub const ID_GENERATED: Clause = clause(
+        FILE,
+        IDS,
+        "Any other request (no such header, several of them, or a value that does not match) SHALL be given a generated id: a UUID v4 in lower-case hyphenated form.",
+    );
+    /// Every response carries the id.
+    pub const ID_ON_EVERY_RESPONSE: Clause = clause(
+        FILE,
+        IDS,
+        "Every response to a request the server has parsed, success or error, SHALL carry exactly one `X-Request-Id` header with the request's id.",
+    );
+    /// 5xx messages are the defaults.
+    pub const DEFAULT_MESSAGE_5XX: Clause = clause(
+        FILE,
+        SAN,
+        "For every code whose HTTP status is 5xx, `error.message` SHALL be the code's default message from `spec/error-codes.toml`.",
+    );
+    /// No internals: unhandled-failure text.
+    pub const NO_TRACE: Clause = clause(
+        FILE,
+        SAN,
+        "No response body or header SHALL carry a stack trace, a backtrace or the text of an unhandled failure (in the reference, a panic message).",
+    );
+    /// No internals: source errors.
+    pub const NO_SOURCE_TEXT: Clause = clause(
+        FILE,
+        SAN,
+        "No response body or header SHALL carry the text of an internal cause of an error, such as a library's, parser's or driver's error string.",
+    );
+    /// No internals: paths.
+    pub const NO_PATH: Clause = clause(
+        FILE,
+        SAN,
+        "No response body or header SHALL carry a file system path or a source location (such as `src/handlers/x.rs:12`).",
+    );
+    /// No internals: SQL.
+    pub const NO_SQL: Clause = clause(
+        FILE,
+        SAN,
+        "No response body or header SHALL carry SQL text.",
+    );
+    /// No internals: connection strings and credentials.
+    pub const NO_CREDENTIAL: Clause = clause(
+        FILE,
+        SAN,
+        "No response body or header SHALL carry a connection string (database, Redis, broker) or any credential, key or token other than those the response exists to deliver.",
+    );
+    /// No internals: environment.
+    pub const NO_ENVIRONMENT: Clause = clause(
+        FILE,
+        SAN,
+        "No response body or header SHALL carry the value of an environment variable.",
+    );
+}
+
+/// `spec/error-codes.md`.
+pub mod error_codes {
+    use super::{Clause, clause};
+
+    /// One code, one status.
+    pub const STATUS: Clause = clause(
+        "spec/error-codes.md",
+        "Rules",
+        "A response carrying a code SHALL use that code's HTTP status",
+    );
+}
+
+/// `spec/http-contract.md`.
+pub mod http_contract {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/http-contract.md";
+    const GENERAL: &str = "General rules";
+    const ORDER: &str = "The order of request checks";
+    const JSON: &str = "JSON request bodies";
+    const REPORTS: &str = "`POST /api/v1/client-errors`: client error reports";
+    const COUNTERS: &str = "The shared counters";
+    const HOOKS: &str = "Hooks";
+
+    /// HEAD is GET without a body.
+    pub const HEAD: Clause = clause(
+        FILE,
+        GENERAL,
+        "`HEAD` is accepted wherever `GET` is and answers like `GET` without a body.",
+    );
+    /// Unparseable bytes.
+    pub const UNPARSEABLE: Clause = clause(
+        FILE,
+        ORDER,
+        "Bytes that do not form an HTTP/1.1 request the server can parse (a malformed request line, an unknown HTTP version, a header section over the server's limit, a `Transfer-Encoding` other than `chunked`, conflicting `Content-Length` headers) SHALL be answered with a status ≥ 400 or by closing the connection; such an answer MAY lack the envelope, and SHALL NOT affect other connections.",
+    );
+    /// Content-Length with Transfer-Encoding.
+    pub const LENGTH_AND_CHUNKED: Clause = clause(
+        FILE,
+        ORDER,
+        "A request with both `Content-Length` and `Transfer-Encoding` SHALL be refused with a status ≥ 400, or served by its `Transfer-Encoding` alone and answered with `Connection: close` (RFC 9112, section 6.3).",
+    );
+    /// The body limit, on every route.
+    pub const BODY_LIMIT: Clause = clause(
+        FILE,
+        ORDER,
+        "A body longer than `limits.max_body_bytes`, counted on the declared `Content-Length` and on the bytes received (a chunked body has no declared length), SHALL get 413 `PAYLOAD_TOO_LARGE` with `Connection: close`, whatever the path and method.",
+    );
+    /// The drain.
+    pub const DRAIN: Clause = clause(
+        FILE,
+        ORDER,
+        "Before answering 413 the server SHALL read and discard at least 1 MiB of the excess, so that a client still sending its body receives the 413 instead of a reset.",
+    );
+    /// Expect: 100-continue.
+    pub const EXPECT_CONTINUE: Clause = clause(
+        FILE,
+        ORDER,
+        "A request that declares a `Content-Length` over the limit and carries `Expect: 100-continue` SHALL be answered 413 without an interim 100 (Continue) response.",
+    );
+    /// Unknown paths.
+    pub const NOT_FOUND: Clause = clause(
+        FILE,
+        ORDER,
+        "A request to a path no route serves SHALL get 404 `NOT_FOUND`, whatever its method.",
+    );
+    /// Wrong methods.
+    pub const METHOD: Clause = clause(
+        FILE,
+        ORDER,
+        "A request whose method the path does not support SHALL get 405 `METHOD_NOT_ALLOWED`.",
+    );
+    /// Media type.
+    pub const MEDIA_TYPE: Clause = clause(
+        FILE,
+        ORDER,
+        "A request to a route that takes a JSON body SHALL get 415 `UNSUPPORTED_MEDIA_TYPE` unless its media type is `application/json` or `application/*+json`, compared case-insensitively, with any parameters.",
+    );
+    /// Well-formed JSON.
+    pub const MALFORMED: Clause = clause(
+        FILE,
+        ORDER,
+        "A JSON body that is not well-formed SHALL get 400 `BAD_REQUEST`.",
+    );
+    /// Shape.
+    pub const SHAPE: Clause = clause(
+        FILE,
+        ORDER,
+        "A well-formed body or a path parameter that does not meet the route's rules SHALL get 422 `VALIDATION_FAILED`, with `details.field` naming an offending member or parameter (`\"$\"` when the body is not a JSON object).",
+    );
+    /// The timeout.
+    pub const TIMEOUT: Clause = clause(
+        FILE,
+        ORDER,
+        "A request not answered within `limits.request_timeout_ms`, counted from the moment its header section has been received and including the time its body takes to arrive, SHALL get 408 `REQUEST_TIMEOUT`.",
+    );
+    /// Unhandled failures.
+    pub const UNHANDLED: Clause = clause(
+        FILE,
+        ORDER,
+        "An unhandled failure while serving a request (in the reference, a panic) SHALL get 500 `INTERNAL_ERROR`, and the server SHALL keep serving other requests.",
+    );
+    /// What well-formed means.
+    pub const WELL_FORMED: Clause = clause(
+        FILE,
+        JSON,
+        "A body is well-formed JSON only when it is exactly one JSON value (RFC 8259) encoded in UTF-8 without a byte order mark, no object in it has two members with the same name, no string in it holds an escaped lone surrogate (RFC 7493, I-JSON), and arrays and objects nest at most 64 deep.",
+    );
+    /// 4xx messages are the server's own words.
+    pub const OWN_WORDS: Clause = clause(
+        FILE,
+        JSON,
+        "The `message` of a 400 or 422 SHALL be the server's own text: it SHALL NOT quote the body or a parser's error text.",
+    );
+    /// Accepted reports.
+    pub const REPORT_ACCEPTED: Clause = clause(
+        FILE,
+        REPORTS,
+        "A report that passes every check SHALL get 202 with the body `{\"accepted\":true,\"request_id\":…}`, where `request_id` equals the `X-Request-Id` header.",
+    );
+    /// Report members.
+    pub const REPORT_MEMBERS: Clause = clause(
+        FILE,
+        REPORTS,
+        "A report SHALL be a JSON object with `boundary`, a string of 1 to 128 characters; `message`, a string of 1 to 2048 characters; optionally `code`, a JSON integer (no fraction, no exponent) from 0 to 65535; optionally `url`, a string of at most 2048 characters; and no other member.",
+    );
+    /// Reports are never echoed.
+    pub const REPORT_NOT_ECHOED: Clause = clause(
+        FILE,
+        REPORTS,
+        "No response SHALL echo any part of a report, except that `details.field` names an offending member.",
+    );
+    /// Hook state arithmetic.
+    pub const HOOK_STATE: Clause = clause(
+        FILE,
+        COUNTERS,
+        "After any sequence of requests, concurrent or not, the scope's state SHALL show `value` equal to the sum of every `add` applied to it and `updates` equal to their number, those of `poison` requests included, and `recoveries` equal to the number of `poison` requests.",
+    );
+    /// add answers 200 with the state.
+    pub const HOOK_ADD: Clause = clause(
+        FILE,
+        HOOKS,
+        "`add` SHALL answer 200 with the scope's state after the add, also when an earlier request left the scope's lock poisoned.",
+    );
+    /// poison answers 500.
+    pub const HOOK_POISON: Clause =
+        clause(FILE, HOOKS, "`poison` SHALL answer 500 `INTERNAL_ERROR`.");
+    /// add's bound.
+    pub const HOOK_ADD_BOUND: Clause = clause(
+        FILE,
+        HOOKS,
+        "`add` SHALL be a JSON integer with |n| ≤ 1000000000; any other value gets 422 with `details.field` = `\"add\"`.",
+    );
+    /// Scope names.
+    pub const HOOK_SCOPE: Clause = clause(
+        FILE,
+        COUNTERS,
+        "A scope SHALL be 1 to 64 characters of `[A-Za-z0-9_-]`, after percent-decoding when it is a path segment; any other scope gets 422 with `details.field` = `\"scope\"`.",
+    );
+    /// The error hook.
+    pub const HOOK_ERROR: Clause = clause(
+        FILE,
+        HOOKS,
+        "`error` SHALL answer with the envelope of code `number`: the given `message` for a code with a 4xx status, the code's default message for a 5xx status, the given `suggestion` when one was sent, and the members bound to the code (`spec/error-format.md`).",
+    );
+    /// The error hook's unknown codes.
+    pub const HOOK_ERROR_UNKNOWN: Clause = clause(
+        FILE,
+        HOOKS,
+        "An unknown `number` SHALL get 422 with `details.field` = `\"number\"`.",
+    );
+}
+
+/// `spec/properties.toml`, for properties whose statement is the expectation itself.
+pub mod properties {
+    use super::{Clause, clause};
+
+    /// Property 7's statement.
+    pub const ISOLATION: Clause = clause(
+        "spec/properties.toml",
+        "Property 7",
+        "other components outside that boundary SHALL continue to operate normally",
+    );
+}
+
+/// Every clause, for the test that keeps them in their files.
+pub const ALL: &[&Clause] = &[
+    &error_format::ENVELOPE,
+    &error_format::MEMBERS,
+    &error_format::ABSENT_OMITTED,
+    &error_format::CODE,
+    &error_format::NUMBER,
+    &error_format::MESSAGE,
+    &error_format::SUGGESTION,
+    &error_format::DETAILS_MEMBERS,
+    &error_format::REQUEST_ID,
+    &error_format::TIMESTAMP_FORM,
+    &error_format::TIMESTAMP_CURRENT,
+    &error_format::ALLOW,
+    &error_format::RETRY_AFTER,
+    &error_format::FIELD,
+    &error_format::MAX_BODY_BYTES,
+    &error_format::CHECKS,
+    &error_format::DEBUG_ONLY_DEVELOPMENT,
+    &error_format::ID_KEPT,
+    &error_format::ID_GENERATED,
+    &error_format::ID_ON_EVERY_RESPONSE,
+    &error_format::DEFAULT_MESSAGE_5XX,
+    &error_format::NO_TRACE,
+    &error_format::NO_SOURCE_TEXT,
+    &error_format::NO_PATH,
+    &error_format::NO_SQL,
+    &error_format::NO_CREDENTIAL,
+    &error_format::NO_ENVIRONMENT,
+    &error_codes::STATUS,
+    &http_contract::HEAD,
+    &http_contract::UNPARSEABLE,
+    &http_contract::LENGTH_AND_CHUNKED,
+    &http_contract::BODY_LIMIT,
+    &http_contract::DRAIN,
+    &http_contract::EXPECT_CONTINUE,
+    &http_contract::NOT_FOUND,
+    &http_contract::METHOD,
+    &http_contract::MEDIA_TYPE,
+    &http_contract::MALFORMED,
+    &http_contract::SHAPE,
+    &http_contract::TIMEOUT,
+    &http_contract::UNHANDLED,
+    &http_contract::WELL_FORMED,
+    &http_contract::OWN_WORDS,
+    &http_contract::REPORT_ACCEPTED,
+    &http_contract::REPORT_MEMBERS,
+    &http_contract::REPORT_NOT_ECHOED,
+    &http_contract::HOOK_STATE,
+    &http_contract::HOOK_ADD,
+    &http_contract::HOOK_POISON,
+    &http_contract::HOOK_ADD_BOUND,
+    &http_contract::HOOK_SCOPE,
+    &http_contract::HOOK_ERROR,
+    &http_contract::HOOK_ERROR_UNKNOWN,
+    &properties::ISOLATION,
+];
+
+/// The text of a spec file this crate cites (compiled in, for the test below).
+pub fn spec_text(file: &str) -> Option<&'static str> {
+    match file {
+        "spec/error-format.md" => Some(include_str!("../../spec/error-format.md")),
+        "spec/error-codes.md" => Some(include_str!("../../spec/error-codes.md")),
+        "spec/http-contract.md" => Some(include_str!("../../spec/http-contract.md")),
+        "spec/properties.toml" => Some(include_str!("../../spec/properties.toml")),
+        _ => None,
+    }
+}
+
+/// Whitespace folded to single spaces, so line breaks in the Markdown do not matter.
+fn folded(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether `clause` stands, verbatim, in its file under its section heading.
+pub fn is_in_spec(clause: &Clause) -> bool {
+    let Some(text) = spec_text(clause.file) else {
+        return false;
+    };
+    let file = folded(text);
+    let Some(at) = file.find(&folded(clause.text)) else {
+        return false;
+    };
+    // The nearest heading before the sentence names its section (TOML: the property number).
+    let before = &file[..at];
+    if clause.file.ends_with(".toml") {
+        let number = clause.section.trim_start_matches("Property ");
+        return before.rfind("number = ").is_some_and(|i| {
+            let rest = &before[i + 9..];
+            rest.starts_with(number)
+                && !rest[number.len()..].starts_with(|c: char| c.is_ascii_digit())
+        });
+    }
+    before
+        .rfind("# ")
+        .is_some_and(|i| before[i + 2..].starts_with(clause.section))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cited_sentence_stands_in_its_spec_section() {
+        let missing: Vec<String> = ALL
+            .iter()
+            .filter(|c| !is_in_spec(c))
+            .map(|c| c.cite())
+            .collect();
+        assert!(missing.is_empty(), "not in spec/:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn citations_name_file_section_and_sentence() {
+        assert_eq!(
+            error_codes::STATUS.cite(),
+            "spec/error-codes.md, \"Rules\": A response carrying a code SHALL use that code's HTTP status"
+        );
+        assert!(!is_in_spec(&clause("spec/none.md", "x", "y")));
+        assert!(!is_in_spec(&clause(
+            "spec/error-codes.md",
+            "Rules",
+            "no such sentence"
+        )));
+        assert!(!is_in_spec(&clause(
+            "spec/error-codes.md",
+            "Wrong section",
+            "A response carrying a code SHALL use that code's HTTP status"
+        )));
+    }
+}
