@@ -20,11 +20,15 @@ Feature: Error response format validation
       | case                 | request                                                                               | status | code                   | also                                                            |
       | unknown path         | I send "GET" to "/dx-conformance/no-such-page"                                        | 404    | NOT_FOUND              | the response has a non-empty "X-Request-Id" header              |
       | invalid UTF-8 path   | I send "GET" to "/%FF%FE"                                                             | 404    | NOT_FOUND              | the response has a non-empty "X-Request-Id" header              |
-      | unsupported method   | I send "DELETE" to the health endpoint                                                | 405    | METHOD_NOT_ALLOWED     | the response has a non-empty "Allow" header                     |
+      | unsupported method   | I send "DELETE" to the health endpoint                                                | 405    | METHOD_NOT_ALLOWED     | the Allow header lists exactly "GET, HEAD"                      |
+      | PUT on health        | I send "PUT" to the health endpoint                                                   | 405    | METHOD_NOT_ALLOWED     | the Allow header lists exactly "GET, HEAD"                      |
       | malformed JSON       | I post malformed JSON to the client error endpoint                                    | 400    | BAD_REQUEST            | the response has a non-empty "X-Request-Id" header              |
       | wrong media type     | I post a valid report as "text/plain" to the client error endpoint                    | 415    | UNSUPPORTED_MEDIA_TYPE | the response has a non-empty "X-Request-Id" header              |
       | body over the limit  | I post a body one byte over the body limit to the client error endpoint               | 413    | PAYLOAD_TOO_LARGE      | the error detail "max_body_bytes" is the discovery body limit   |
+      | chunked GET too big  | I send "GET" with a chunked body one byte over the body limit to the health endpoint  | 413    | PAYLOAD_TOO_LARGE      | the error detail "max_body_bytes" is the discovery body limit   |
+      | POST on health, big | I send "POST" with a chunked body one byte over the body limit to the health endpoint | 413    | PAYLOAD_TOO_LARGE      | the error detail "max_body_bytes" is the discovery body limit   |
       | empty boundary       | I post the JSON {"boundary": "", "message": "probe"} to the client error endpoint     | 422    | VALIDATION_FAILED      | the error detail "field" is "boundary"                          |
+      | duplicate member     | I post the text {"boundary": "a", "message": "m", "boundary": "b"} as JSON to the client error endpoint | 400 | BAD_REQUEST | the response has a non-empty "X-Request-Id" header |
 
   @req-7.2
   Scenario: A valid client-supplied request id is kept
@@ -48,6 +52,7 @@ Feature: Error response format validation
       | case           | request                                                                            |
       | a space        | I send "GET" to "/dx-conformance/no-such-page" with the request id "has space"     |
       | 200 characters | I send "GET" to "/dx-conformance/no-such-page" with a request id of 200 characters |
+      | two headers    | I send "GET" to "/dx-conformance/no-such-page" with the request ids "id-1" and "id-2" |
 
   Scenario: The server keeps serving after bad input
     Given the target

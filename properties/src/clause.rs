@@ -349,6 +349,12 @@ pub mod http_contract {
         COUNTERS,
         "After any sequence of requests, concurrent or not, the scope's state SHALL show `value` equal to the sum of every `add` applied to it and `updates` equal to their number, those of `poison` requests included, and `recoveries` equal to the number of `poison` requests.",
     );
+    /// The oldest scope is evicted.
+    pub const HOOK_EVICTION: Clause = clause(
+        FILE,
+        COUNTERS,
+        "At most 1024 scopes exist at once; creating one more evicts the oldest-created, which then reads as zeros.",
+    );
     /// add answers 200 with the state.
     pub const HOOK_ADD: Clause = clause(
         FILE,
@@ -369,6 +375,18 @@ pub mod http_contract {
         FILE,
         COUNTERS,
         "A scope SHALL be 1 to 64 characters of `[A-Za-z0-9_-]`, after percent-decoding when it is a path segment; any other scope gets 422 with `details.field` = `\"scope\"`.",
+    );
+    /// The panic hook's member.
+    pub const HOOK_PANIC_MESSAGE: Clause = clause(
+        FILE,
+        HOOKS,
+        "`panic`'s `message`: a string of at most 4096 characters (it may be empty).",
+    );
+    /// The error hook's members.
+    pub const HOOK_MEMBERS: Clause = clause(
+        FILE,
+        HOOKS,
+        "`error`'s `number`: a JSON integer; `message`: 1 to 512 characters; `source` (optional): at most 4096 characters; `suggestion` (optional): 1 to 512 characters.",
     );
     /// The error hook.
     pub const HOOK_ERROR: Clause = clause(
@@ -445,10 +463,13 @@ pub const ALL: &[&Clause] = &[
     &http_contract::REPORT_MEMBERS,
     &http_contract::REPORT_NOT_ECHOED,
     &http_contract::HOOK_STATE,
+    &http_contract::HOOK_EVICTION,
     &http_contract::HOOK_ADD,
     &http_contract::HOOK_POISON,
     &http_contract::HOOK_ADD_BOUND,
     &http_contract::HOOK_SCOPE,
+    &http_contract::HOOK_PANIC_MESSAGE,
+    &http_contract::HOOK_MEMBERS,
     &http_contract::HOOK_ERROR,
     &http_contract::HOOK_ERROR_UNKNOWN,
     &properties::ISOLATION,

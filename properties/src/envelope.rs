@@ -488,6 +488,187 @@ fn public_body(exchange: &Exchange, rules: &Rules) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::RequestSpec;
+    use http::{HeaderMap, HeaderValue, StatusCode};
+    use serde_json::json;
+
+    const RULES: Rules = Rules {
+        development: false,
+        max_body_bytes: 1024,
+    };
+
+    fn now() -> String {
+        Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    fn exchange(status: u16, body: &Value, headers: &[(&'static str, &str)]) -> Exchange {
+        let mut map = HeaderMap::new();
+        map.insert("content-type", HeaderValue::from_static("application/json"));
+        map.insert("x-request-id", HeaderValue::from_static("rid"));
+        for (name, value) in headers {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        Exchange {
+            url: "http://h/x".into(),
+            request: RequestSpec::get("/x"),
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: body.to_string().into_bytes(),
+            raw_replay: None,
+        }
+    }
+
+    fn body(code: &str, number: u16, message: &str) -> Value {
+        json!({"error": {"code": code, "number": number, "message": message}, "request_id": "rid", "timestamp": now()})
+    }
+
+    /// The sentence a failing envelope is blamed on.
+    fn blamed(ex: &Exchange) -> String {
+        check_envelope(ex, &RULES).unwrap_err().expected
+    }
+
+    #[test]
+    fn a_complete_envelope_passes() {
+        let ex = exchange(404, &body("NOT_FOUND", 4004, " "), &[]);
+        let envelope = check_envelope(&ex, &RULES).unwrap();
+        assert_eq!(envelope.code.number, 4004);
+        assert_eq!(envelope.message, " ", "white space is a message");
+    }
+
+    #[test]
+    fn each_rule_is_enforced_and_cited() {
+        let mut extra = body("NOT_FOUND", 4004, "m");
+        extra["trace_id"] = json!("x");
+        assert_eq!(blamed(&exchange(404, &extra, &[])), ef::MEMBERS.cite());
+        let mut null = body("NOT_FOUND", 4004, "m");
+        null["error"]["suggestion"] = Value::Null;
+        assert_eq!(
+            blamed(&exchange(404, &null, &[])),
+            ef::ABSENT_OMITTED.cite()
+        );
+        assert_eq!(
+            blamed(&exchange(404, &body("NOPE", 4004, "m"), &[])),
+            ef::CODE.cite()
+        );
+        assert_eq!(
+            blamed(&exchange(404, &body("NOT_FOUND", 4005, "m"), &[])),
+            ef::NUMBER.cite()
+        );
+        assert_eq!(
+            blamed(&exchange(400, &body("NOT_FOUND", 4004, "m"), &[])),
+            error_codes::STATUS.cite()
+        );
+        assert_eq!(
+            blamed(&exchange(404, &body("NOT_FOUND", 4004, ""), &[])),
+            ef::MESSAGE.cite()
+        );
+        let mut offset = body("NOT_FOUND", 4004, "m");
+        offset["timestamp"] = json!("2026-11-25T18:00:00+00:00");
+        assert_eq!(
+            blamed(&exchange(404, &offset, &[])),
+            ef::TIMESTAMP_FORM.cite()
+        );
+        let mut old = body("NOT_FOUND", 4004, "m");
+        old["timestamp"] = json!("2020-01-01T00:00:00Z");
+        assert_eq!(
+            blamed(&exchange(404, &old, &[])),
+            ef::TIMESTAMP_CURRENT.cite()
+        );
+        let mut other_id = body("NOT_FOUND", 4004, "m");
+        other_id["request_id"] = json!("other");
+        assert_eq!(
+            blamed(&exchange(404, &other_id, &[])),
+            ef::REQUEST_ID.cite()
+        );
+        assert_eq!(
+            blamed(&exchange(500, &body("INTERNAL_ERROR", 5000, "boom"), &[])),
+            ef::DEFAULT_MESSAGE_5XX.cite()
+        );
+    }
+
+    #[test]
+    fn code_bound_members_and_headers_are_required() {
+        assert_eq!(
+            blamed(&exchange(422, &body("VALIDATION_FAILED", 4001, "m"), &[])),
+            ef::FIELD.cite()
+        );
+        assert_eq!(
+            blamed(&exchange(413, &body("PAYLOAD_TOO_LARGE", 4013, "m"), &[])),
+            ef::MAX_BODY_BYTES.cite()
+        );
+        let mut limit = body("PAYLOAD_TOO_LARGE", 4013, "m");
+        limit["error"]["details"] = json!({"max_body_bytes": 1024});
+        assert!(check_envelope(&exchange(413, &limit, &[]), &RULES).is_ok());
+        assert_eq!(
+            blamed(&exchange(405, &body("METHOD_NOT_ALLOWED", 4005, "m"), &[])),
+            ef::ALLOW.cite()
+        );
+        assert!(
+            check_envelope(
+                &exchange(
+                    405,
+                    &body("METHOD_NOT_ALLOWED", 4005, "m"),
+                    &[("allow", "GET, HEAD")]
+                ),
+                &RULES
+            )
+            .is_ok()
+        );
+        let mut limited = body("RATE_LIMITED", 1005, "m");
+        limited["error"]["details"] = json!({"retry_after_seconds": 2});
+        assert_eq!(
+            blamed(&exchange(429, &limited, &[("retry-after", "3")])),
+            ef::RETRY_AFTER.cite()
+        );
+        assert!(check_envelope(&exchange(429, &limited, &[("retry-after", "2")]), &RULES).is_ok());
+        let mut misplaced = body("NOT_FOUND", 4004, "m");
+        misplaced["error"]["details"] = json!({"field": "x"});
+        assert_eq!(
+            blamed(&exchange(404, &misplaced, &[])),
+            ef::DETAILS_MEMBERS.cite()
+        );
+        let mut debug = body("NOT_FOUND", 4004, "m");
+        debug["error"]["details"] = json!({"debug": {}});
+        assert_eq!(
+            blamed(&exchange(404, &debug, &[])),
+            ef::DEBUG_ONLY_DEVELOPMENT.cite()
+        );
+        let development = Rules {
+            development: true,
+            ..RULES
+        };
+        assert!(check_envelope(&exchange(404, &debug, &[]), &development).is_ok());
+    }
+
+    #[test]
+    fn leaks_are_found_in_bodies_and_headers_but_not_in_development_debug() {
+        let ex = exchange(404, &body("NOT_FOUND", 4004, "see /etc/dx/keys"), &[]);
+        assert_eq!(
+            check_no_leak(&ex, &[], &RULES).unwrap_err().expected,
+            ef::NO_PATH.cite()
+        );
+        let ex = exchange(
+            404,
+            &body("NOT_FOUND", 4004, "m"),
+            &[("x-debug", "dxmark1")],
+        );
+        assert!(check_no_leak(&ex, &["dxmark1".into()], &RULES).is_err());
+        let mut debug = body("NOT_FOUND", 4004, "m");
+        debug["error"]["details"] = json!({"debug": {"sources": ["panicked at src/x.rs:1"]}});
+        let ex = exchange(404, &debug, &[]);
+        assert!(check_no_leak(&ex, &[], &RULES).is_err());
+        assert!(
+            check_no_leak(
+                &ex,
+                &[],
+                &Rules {
+                    development: true,
+                    ..RULES
+                }
+            )
+            .is_ok()
+        );
+    }
 
     #[test]
     fn allow_values_are_token_lists() {

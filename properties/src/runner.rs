@@ -35,6 +35,36 @@ pub enum Progress<'a> {
 /// The reason given for a property this version of the suite has no check for yet.
 pub const NOT_YET_CHECKED: &str = "this version of the suite has no black-box check for it yet";
 
+/// The discovery member that offers a property's area (spec/discovery.md, "Areas"); `None`
+/// for the areas every target has (`error`, `server`).
+pub fn area_member(area: &str) -> Option<&'static str> {
+    match area {
+        "auth" => Some("auth"),
+        "client" => Some("client"),
+        "security-headers" => Some("security_headers"),
+        "rate-limit" => Some("rate_limits"),
+        "csrf" => Some("csrf"),
+        "query" => Some("query"),
+        "sync" => Some("sync"),
+        _ => None,
+    }
+}
+
+/// Why a property cannot be verified before its check runs: the target does not offer its
+/// area (the reason spec/discovery.md words), or this suite has no check for it.
+fn precondition(
+    spec: &crate::spec::PropertySpec,
+    target: &Target,
+    has_check: bool,
+) -> Option<String> {
+    if let Some(member) = area_member(&spec.area)
+        && !target.discovery().offers(member)
+    {
+        return Some(format!("target does not offer `{member}`"));
+    }
+    (!has_check).then(|| NOT_YET_CHECKED.to_owned())
+}
+
 /// Runs every selected property check, in property order. Properties without a check are
 /// listed as not verified, so the report always accounts for all 26.
 pub async fn run_properties(
@@ -55,9 +85,13 @@ pub async fn run_properties(
             title: &spec.title,
         });
         let started = Instant::now();
-        let (verdict, cases) = match available.iter().find(|c| c.property == spec.number) {
-            Some(check) => (check.run)(target, options.cases).await.into_verdict(),
-            None => (Verdict::NotVerified(NOT_YET_CHECKED.into()), 0),
+        let check = available.iter().find(|c| c.property == spec.number);
+        let (verdict, cases) = match (precondition(spec, target, check.is_some()), check) {
+            (None, Some(check)) => (check.run)(target, options.cases).await.into_verdict(),
+            (reason, _) => (
+                Verdict::NotVerified(reason.unwrap_or_else(|| NOT_YET_CHECKED.to_owned())),
+                0,
+            ),
         };
         let result = CheckResult {
             id,
@@ -138,5 +172,34 @@ impl Report {
     /// 1 when anything failed, else 0.
     pub fn exit_code(&self) -> i32 {
         i32::from(self.summary().fail > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_area_of_the_spec_maps_to_its_discovery_member() {
+        let expected = [
+            ("auth", Some("auth")),
+            ("error", None),
+            ("client", Some("client")),
+            ("security-headers", Some("security_headers")),
+            ("rate-limit", Some("rate_limits")),
+            ("csrf", Some("csrf")),
+            ("query", Some("query")),
+            ("sync", Some("sync")),
+            ("server", None),
+        ];
+        for spec in properties().unwrap() {
+            let want = expected.iter().find(|(a, _)| *a == spec.area);
+            assert_eq!(
+                want.map(|(_, m)| *m),
+                Some(area_member(&spec.area)),
+                "{}",
+                spec.area
+            );
+        }
     }
 }

@@ -108,6 +108,82 @@ async fn post_over_limit(world: &mut DxWorld) -> Result<(), StepError> {
     world.settle(result)
 }
 
+#[when(
+    expr = "I send {string} with a chunked body one byte over the body limit to the health endpoint"
+)]
+async fn send_chunked_over_limit(
+    world: &mut DxWorld,
+    method_name: String,
+) -> Result<(), StepError> {
+    let result = async {
+        let discovery = world.target()?.discovery();
+        let path = discovery.endpoints.health.clone();
+        let limit = discovery.limits.max_body_bytes;
+        let mut request = requests::over_limit(&path, limit).chunked();
+        request.method = method(&method_name)?;
+        world.send(request).await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[when(expr = "I send {string} to {string} with the request ids {string} and {string}")]
+async fn send_with_two_ids(
+    world: &mut DxWorld,
+    method_name: String,
+    path: String,
+    first: String,
+    second: String,
+) -> Result<(), StepError> {
+    let result = async {
+        let request = RequestSpec::new(method(&method_name)?, path)
+            .header(REQUEST_ID_HEADER, first.clone())
+            .header(REQUEST_ID_HEADER, second);
+        world.set_sent_request_id(first);
+        world.send(request).await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
+#[then(expr = "the Allow header lists exactly {string}")]
+fn allow_lists(world: &mut DxWorld, methods: String) -> Result<(), StepError> {
+    let result = world.last().and_then(|ex| {
+        let mut want: Vec<String> = methods.split(',').map(|m| m.trim().to_owned()).collect();
+        want.sort();
+        let got = ex
+            .header("allow")
+            .map(dx_conformance::envelope::allowed_methods)
+            .unwrap_or_default();
+        if got == want {
+            Ok(())
+        } else {
+            Err(StepError::at(
+                ex,
+                dx_conformance::clause::error_format::ALLOW.cite(),
+            ))
+        }
+    });
+    world.settle(result)
+}
+
+/// The text goes out byte for byte, so it can hold what a JSON library would not write.
+#[when(regex = r"^I post the text (.+) as JSON to the client error endpoint$")]
+async fn post_text(world: &mut DxWorld, text: String) -> Result<(), StepError> {
+    let result = async {
+        let path = world.client_errors_endpoint()?;
+        let request = RequestSpec::new(http::Method::POST, path)
+            .header("content-type", "application/json")
+            .body(text.into_bytes());
+        world.send(request).await?;
+        Ok(())
+    }
+    .await;
+    world.settle(result)
+}
+
 #[when(regex = r"^I post the JSON (.+) to the client error endpoint$")]
 async fn post_json(world: &mut DxWorld, body: String) -> Result<(), StepError> {
     let result = async {

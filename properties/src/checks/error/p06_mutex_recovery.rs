@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::cases::{CaseConfig, CaseFailure, CaseOutcome, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::support::{Observer, fault_hooks, unique_scope};
 use crate::clause::http_contract as hc;
@@ -88,12 +88,52 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if extremes.is_failed() {
             return CheckOutcome::Ran(extremes);
         }
+        let eviction = match evicts_the_oldest(observer, &base).await {
+            Ok(()) => CaseOutcome::Passed { cases: 1 },
+            Err(failure) => CaseOutcome::Failed {
+                cases: 1,
+                failure,
+                counterexample: format!("one scope, then {MAX_SCOPES} newer ones"),
+            },
+        };
+        let extremes = extremes.followed_by(eviction);
+        if extremes.is_failed() {
+            return CheckOutcome::Ran(extremes);
+        }
         let generated = for_all(history(), config, |rounds| {
             run_history(observer, base.clone(), rounds)
         })
         .await;
         CheckOutcome::Ran(extremes.followed_by(generated))
     })
+}
+
+/// How many scopes a target keeps (spec/http-contract.md).
+const MAX_SCOPES: usize = 1024;
+
+/// After `MAX_SCOPES` newer scopes were created, the oldest reads as zeros. (Only this
+/// direction is checked: other clients of the target may create scopes at the same time,
+/// which can only evict it sooner.)
+async fn evicts_the_oldest(observer: Observer<'_>, base: &str) -> Result<(), CaseFailure> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let oldest = unique_scope("p06-oldest");
+    send_step(observer, base, &oldest, Step::Add(7)).await?;
+    stream::iter(0..MAX_SCOPES)
+        .map(|_| {
+            let scope = unique_scope("p06-newer");
+            async move {
+                send_step(observer, base, &scope, Step::Add(1))
+                    .await
+                    .map(drop)
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+    let ex = observer
+        .send(RequestSpec::get(format!("{base}/state/{oldest}")), &[])
+        .await?;
+    check_state(&ex, Some(&Model::default()), &hc::HOOK_EVICTION)
 }
 
 /// What the scope must show: the model of spec/http-contract.md's counters.

@@ -65,6 +65,18 @@ enum Case {
     },
     /// A report at the edges of the rules: 202.
     Accepted { path: String, body: Value },
+    /// A valid report under another spelling of the JSON media type: 202.
+    MediaAccepted {
+        path: String,
+        content_type: &'static str,
+    },
+    /// A hook body at the edges of its rules: accepted, so the hook does what it is for.
+    HookEdge {
+        path: String,
+        body: Value,
+        status: u16,
+        clause: &'static Clause,
+    },
     /// A request with these `X-Request-Id` headers.
     RequestId { path: String, ids: Vec<String> },
     /// The `error` hook with this code.
@@ -239,13 +251,53 @@ fn json_route_cases(route: &Route, cases: &mut Vec<Case>) {
             field,
         });
     }
-    if body == Body::ClientReport {
-        for body in accepted_reports() {
-            cases.push(Case::Accepted {
-                path: route.path.clone(),
-                body,
-            });
+    match body {
+        Body::ClientReport => {
+            for body in accepted_reports() {
+                cases.push(Case::Accepted {
+                    path: route.path.clone(),
+                    body,
+                });
+            }
+            for content_type in [
+                "application/json; charset=utf-8",
+                "Application/JSON",
+                "application/problem+json",
+                "application/vnd.dx+json ; v=1",
+            ] {
+                cases.push(Case::MediaAccepted {
+                    path: route.path.clone(),
+                    content_type,
+                });
+            }
         }
+        Body::HookPanic => {
+            for message in [String::new(), "é".repeat(4096)] {
+                cases.push(Case::HookEdge {
+                    path: route.path.clone(),
+                    body: json!({ "message": message }),
+                    status: 500,
+                    clause: &hc::HOOK_PANIC_MESSAGE,
+                });
+            }
+        }
+        Body::HookError => {
+            let long = "é".repeat(512);
+            for body in [
+                json!({"number": 4000, "message": long}),
+                json!({"number": 4000, "message": "m", "suggestion": long}),
+                json!({"number": 4000, "message": "m", "source": "s".repeat(4096)}),
+                json!({"number": 4000, "message": "m", "source": "", "suggestion": null}),
+            ] {
+                cases.push(Case::HookEdge {
+                    path: route.path.clone(),
+                    body,
+                    status: 400,
+                    clause: &hc::HOOK_MEMBERS,
+                });
+            }
+        }
+        Body::HookAdd => {}
     }
 }
 
@@ -652,6 +704,40 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
                 .send(RequestSpec::post_json(path.clone(), body), &[])
                 .await?;
             expect_accepted(&ex)
+        }
+        Case::MediaAccepted { path, content_type } => {
+            let request = RequestSpec::new(Method::POST, path.clone())
+                .header("content-type", *content_type)
+                .body(valid_body(Body::ClientReport).to_string().into_bytes());
+            let ex = observer.send(request, &[]).await?;
+            expect_accepted(&ex).map_err(|_| {
+                CaseFailure::violates(
+                    &ex,
+                    &hc::MEDIA_TYPE,
+                    format!("HTTP {} for a JSON media type", ex.status),
+                )
+            })
+        }
+        Case::HookEdge {
+            path,
+            body,
+            status,
+            clause,
+        } => {
+            let ex = observer
+                .send(RequestSpec::post_json(path.clone(), body), &[])
+                .await?;
+            if ex.status.as_u16() != *status {
+                return Err(CaseFailure::violates(
+                    &ex,
+                    clause,
+                    format!(
+                        "HTTP {} for a body within the rules (the hook answers {status})",
+                        ex.status
+                    ),
+                ));
+            }
+            check_envelope(&ex, rules).map(drop)
         }
         Case::RequestId { path, ids } => {
             let mut request = RequestSpec::get(path.clone());

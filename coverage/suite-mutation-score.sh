@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The suite's own mutation score: of the realistic bugs cargo-mutants writes into the
+# reference's spec-bearing code, how many does the black-box suite ALONE catch? Only the
+# property checks (dx-conformance's black_box test) and the Gherkin scenarios (dx-features'
+# cucumber test) run, against the embedded reference; no unit test of the reference does.
+# A mutant they miss is a bug a real implementation could ship and still pass the suite.
+#
+# usage: coverage/suite-mutation-score.sh [--shard K/N] [--all] [FILE...]
+#   FILE           reference source files to mutate (default: every file of
+#                  reference/server/src and reference/error/src not excluded below)
+#   --shard K/N    run only the K-th of N shards of those mutants, so the run can be split
+#   --all          mutate the excluded files too
+#   MUTANTS_ARGS   extra cargo-mutants arguments, split on spaces
+#
+# Results go to target/mutants/suite-<name>/mutants.out/; a table of caught, missed,
+# timeout and unviable per file follows, then every missed mutant. Exit status: 0 when the
+# run produced results (missed mutants are reported, not fatal), 1 when the unmutated suite
+# fails or no results came out, 2 on a usage error.
+set -euo pipefail
+
+usage() {
+    sed -n '/^# usage:/,/^# Results/{/^# Results/d;s/^# \{0,1\}//p}' "$0" >&2
+}
+
+# Files whose mutants the black-box suite cannot see by construction, and why. They stay
+# covered by the reference's own tests (coverage/mutation-score.sh).
+excluded=(
+    "reference/server/src/main.rs|process entry point: flag parsing and exit codes, tested by reference/server/tests/binary.rs"
+    "reference/server/src/mutants.rs|the deliberate-mutant switch itself, compiled only with the mutants feature"
+    "reference/server/src/telemetry.rs|log output format, not on the wire"
+    "reference/server/src/config.rs|parsing of flags, environment and files; the embedded target is built from Config::conformance(), so no request can reach it"
+    "reference/server/src/server.rs|process start-up and shutdown signals, tested by reference/server/tests/binary.rs"
+    "reference/server/src/keys.rs|signing-key loading; no key reaches the wire until the auth area publishes them"
+    "reference/error/src/recovery.rs|start-up connection retries with backoff (requirement 2.3, no property, no wire behaviour)"
+)
+
+shard=""
+all=false
+files=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        -h | --help) usage; exit 0 ;;
+        --shard) shard="${2:-}"; shift 2 || { usage; exit 2; } ;;
+        --all) all=true; shift ;;
+        -*) usage; exit 2 ;;
+        *) files+=("$1"); shift ;;
+    esac
+done
+if [[ -n "$shard" && ! "$shard" =~ ^[0-9]+/[0-9]+$ ]]; then
+    echo "suite-mutation-score: --shard takes K/N, e.g. 1/4" >&2
+    exit 2
+fi
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "suite-mutation-score: python3 is needed to read outcomes.json" >&2
+    exit 2
+fi
+if ! cargo mutants --version >/dev/null 2>&1; then
+    echo "suite-mutation-score: installing cargo-mutants" >&2
+    cargo install cargo-mutants --locked
+fi
+
+if [[ ${#files[@]} -eq 0 ]]; then
+    while IFS= read -r f; do
+        skip=false
+        if ! $all; then
+            for entry in "${excluded[@]}"; do
+                [[ "${entry%%|*}" == "$f" ]] && skip=true
+            done
+        fi
+        $skip || files+=("$f")
+    done < <(git ls-files 'reference/server/src/*.rs' 'reference/error/src/*.rs')
+fi
+for f in "${files[@]}"; do
+    [[ -f "$f" ]] || { echo "suite-mutation-score: no file $f" >&2; exit 2; }
+done
+
+if ! $all; then
+    echo "Excluded (outside the wire contract; --all includes them):" >&2
+    for entry in "${excluded[@]}"; do
+        echo "  ${entry%%|*}: ${entry#*|}" >&2
+    done
+fi
+
+# The suite must pass against the unmutated reference, or no mutant result means anything.
+suite=(test -p dx-conformance -p dx-features --test black_box --test cucumber)
+echo "== baseline: cargo ${suite[*]}" >&2
+if ! cargo "${suite[@]}" >/dev/null 2>&1; then
+    echo "suite-mutation-score: the black-box suite fails on the unmutated reference; fix that first" >&2
+    exit 1
+fi
+
+name="suite${shard:+-${shard/\//-of-}}"
+[[ ${#files[@]} -eq 1 ]] && name="suite-$(basename "${files[0]}" .rs)${shard:+-${shard/\//-of-}}"
+out_dir="target/mutants/$name"
+mkdir -p "$out_dir"
+args=(mutants --baseline skip --timeout 90 --build-timeout 600 --copy-target true
+    --output "$out_dir" --test-package dx-conformance,dx-features)
+[[ -n "$shard" ]] && args+=(--shard "$shard")
+for f in "${files[@]}"; do args+=(--file "$f"); done
+read -r -a extra <<<"${MUTANTS_ARGS:-}"
+args+=(${extra[@]+"${extra[@]}"} -- --test black_box --test cucumber)
+echo "== cargo ${args[*]}" >&2
+status=0
+cargo "${args[@]}" || status=$?
+# 0 all caught, 2 missed mutants, 3 timeouts: results exist; anything else means no score.
+case "$status" in
+    0 | 2 | 3) ;;
+    *) echo "suite-mutation-score: cargo mutants failed (exit $status)" >&2; exit 1 ;;
+esac
+
+python3 - "$out_dir/mutants.out" <<'PY'
+import collections
+import json
+import os
+import sys
+
+out = sys.argv[1]
+with open(os.path.join(out, "outcomes.json"), encoding="utf-8") as f:
+    outcomes = json.load(f)["outcomes"]
+
+kinds = ("CaughtMutant", "MissedMutant", "Timeout", "Unviable")
+per_file = collections.defaultdict(lambda: dict.fromkeys(kinds, 0))
+for outcome in outcomes:
+    scenario = outcome.get("scenario")
+    if not isinstance(scenario, dict) or "Mutant" not in scenario:
+        continue
+    mutant = scenario["Mutant"]
+    path = mutant.get("file") or mutant.get("source_file") or "?"
+    if isinstance(path, dict):
+        path = path.get("path") or path.get("tree_relative_path") or "?"
+    summary = outcome.get("summary")
+    if summary in kinds:
+        per_file[path][summary] += 1
+
+rows = [(path, *(c[k] for k in kinds)) for path, c in sorted(per_file.items())]
+totals = tuple(sum(r[i] for r in rows) for i in range(1, 5))
+rows.append(("total", *totals))
+header = ("file", "caught", "missed", "timeout", "unviable", "score%")
+
+def score(caught, missed, timeout):
+    tested = caught + missed + timeout
+    return f"{100.0 * caught / tested:.1f}" if tested else "-"
+
+table = [header] + [(r[0], *map(str, r[1:]), score(*r[1:4])) for r in rows]
+widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+print()
+for r in table:
+    print("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]))
+print("\nscore = caught / (caught + missed + timeout): a mutant that makes the suite hang is not counted as caught")
+
+missed = os.path.join(out, "missed.txt")
+if os.path.exists(missed):
+    with open(missed, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    if lines:
+        print(f"\nmissed by the black-box suite ({len(lines)}):")
+        for line in lines:
+            print("  " + line)
+PY
