@@ -22,6 +22,16 @@ pub enum RawAnswer {
     Response(Box<Exchange>),
     /// The connection closed (or was reset) before a complete response head.
     Closed(String),
+    /// Writing the request failed part-way (the server closed while the client was still
+    /// sending), with whatever answer could be read afterwards.
+    WriteFailed {
+        /// The error.
+        error: String,
+        /// The bytes written before it.
+        written: usize,
+        /// The answer read after the failure, if any.
+        answer: Option<Box<Exchange>>,
+    },
     /// Nothing complete arrived within the time limit.
     Silent,
 }
@@ -96,13 +106,20 @@ pub async fn send_raw(
         let mut stream = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let mut written = 0;
         for (bytes, pause) in &request.parts {
             if let Err(e) = stream.write_all(bytes).await {
-                // The server may answer and close before it has read everything we send.
-                return Ok(read_answer(&mut stream, base, request, &replay)
-                    .await
-                    .unwrap_or(RawAnswer::Closed(format!("write failed: {e}"))));
+                let answer = match read_answer(&mut stream, base, request, &replay).await {
+                    Some(RawAnswer::Response(ex)) => Some(ex),
+                    _ => None,
+                };
+                return Ok(RawAnswer::WriteFailed {
+                    error: e.to_string(),
+                    written,
+                    answer,
+                });
             }
+            written += bytes.len();
             if !pause.is_zero() {
                 tokio::time::sleep(*pause).await;
             }

@@ -46,6 +46,10 @@ enum Case {
         method: Method,
         chunked: bool,
     },
+    /// A report padded to exactly the limit, declared or chunked: accepted (202).
+    AtLimit { path: String, chunked: bool },
+    /// A declared oversized body sent to its end, slowly: 413, never a reset.
+    Drain { request: RawRequest },
     /// A JSON route's valid body under another media type: 415, or accepted.
     MediaType {
         route: Route,
@@ -160,6 +164,14 @@ fn enumerate(target: &Target) -> Vec<Case> {
             method: Method::POST,
             chunked,
         });
+    }
+    if let Some(path) = &discovery.endpoints.client_errors {
+        for chunked in [false, true] {
+            cases.push(Case::AtLimit {
+                path: path.clone(),
+                chunked,
+            });
+        }
     }
     let health = discovery.endpoints.health.clone();
     for path in [health.clone(), "/dx-conformance/no-such-page".to_owned()] {
@@ -492,6 +504,15 @@ fn accepted_reports() -> Vec<Value> {
     ]
 }
 
+/// A valid report padded with trailing white space (still one JSON value) to `size` bytes.
+fn padded_report(size: usize) -> Vec<u8> {
+    let mut body = json!({"boundary": "p08", "message": "at the limit"})
+        .to_string()
+        .into_bytes();
+    body.resize(size.max(body.len()), b' ');
+    body
+}
+
 /// Request-id header sets: kept ones first, then ones that must be replaced.
 fn request_id_forms() -> Vec<Vec<String>> {
     let one = |s: &str| vec![s.to_owned()];
@@ -592,6 +613,34 @@ fn raw_cases(target: &Target, cases: &mut Vec<Case>) {
             )
             .into_bytes(),
         ),
+    });
+    // 1 MiB past the limit, the least the server must drain, in 64 KiB parts a little apart,
+    // so a server that answers without draining has closed before the client is done.
+    let excess = 1024 * 1024;
+    let declared = discovery.limits.max_body_bytes + excess;
+    let mut parts = vec![(
+        head(
+            &format!("Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"),
+            &post_path,
+            "POST",
+        )
+        .into_bytes(),
+        std::time::Duration::ZERO,
+    )];
+    let total = usize::try_from(declared).unwrap_or(usize::MAX);
+    let mut sent = 0;
+    while sent < total {
+        let n = (total - sent).min(64 * 1024);
+        parts.push((vec![b' '; n], std::time::Duration::from_millis(2)));
+        sent += n;
+    }
+    cases.push(Case::Drain {
+        request: RawRequest {
+            description: format!(
+                "a declared body 1 MiB over the limit ({declared} bytes), sent to its end"
+            ),
+            parts,
+        },
     });
     let timeout_ms = discovery.limits.request_timeout_ms;
     if timeout_ms <= TIMEOUT_CASE_MAX_MS {
@@ -705,6 +754,35 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
                 .await?;
             expect_accepted(&ex)
         }
+        Case::AtLimit { path, chunked } => {
+            let limit = usize::try_from(rules.max_body_bytes).unwrap_or(usize::MAX);
+            let mut request = RequestSpec::new(Method::POST, path.clone())
+                .header("content-type", "application/json")
+                .body(padded_report(limit));
+            if *chunked {
+                request = request.chunked();
+            }
+            let ex = observer.send(request, &[]).await?;
+            expect_accepted(&ex).map_err(|_| {
+                CaseFailure::violates(
+                    &ex,
+                    &hc::BODY_LIMIT,
+                    format!("HTTP {} for a body of exactly the limit", ex.status),
+                )
+            })
+        }
+        Case::Drain { request } => match raw(observer, request, 30_000).await? {
+            RawAnswer::Response(ex) => {
+                expect_code(&ex, rules, "PAYLOAD_TOO_LARGE", &hc::DRAIN).map(drop)
+            }
+            RawAnswer::WriteFailed { error, written, .. } => Err(CaseFailure::plain(
+                hc::DRAIN.cite(),
+                format!(
+                    "the connection failed after {written} of the body's bytes were sent ({error}): the server stopped reading before draining 1 MiB of the excess"
+                ),
+            )),
+            other => Err(CaseFailure::plain(hc::DRAIN.cite(), format!("{other:?}"))),
+        },
         Case::MediaAccepted { path, content_type } => {
             let request = RequestSpec::new(Method::POST, path.clone())
                 .header("content-type", *content_type)
@@ -810,7 +888,14 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
             }
         }
         Case::Unparseable { request } => {
-            let answer = raw(observer, request, 10_000).await?;
+            let answer = match raw(observer, request, 10_000).await? {
+                // Closing while the client still sends is one of the allowed answers.
+                RawAnswer::WriteFailed { answer, .. } => answer.map_or_else(
+                    || RawAnswer::Closed("closed while sending".into()),
+                    RawAnswer::Response,
+                ),
+                other => other,
+            };
             if let RawAnswer::Response(ex) = &answer
                 && ex.status.as_u16() < 400
             {
