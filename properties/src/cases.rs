@@ -80,7 +80,7 @@ impl CaseFailure {
 impl From<TransportError> for CaseFailure {
     fn from(e: TransportError) -> Self {
         Self {
-            expected: "an HTTP response".into(),
+            expected: crate::clause::conformance::TRANSPORT.cite(),
             actual: format!("no response: {}", e.reason),
             replay: Some(e.replay),
         }

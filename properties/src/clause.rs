@@ -402,6 +402,18 @@ pub mod http_contract {
     );
 }
 
+/// `spec/conformance.md`.
+pub mod conformance {
+    use super::{Clause, clause};
+
+    /// A target that stops answering has failed.
+    pub const TRANSPORT: Clause = clause(
+        "spec/conformance.md",
+        "Checks and verdicts",
+        "A transport error during a check (refused connection, reset, timeout) is a failure with the error as the actual result, not a reason for \"not verified\": a target that stops answering under test has failed.",
+    );
+}
+
 /// `spec/properties.toml`, for properties whose statement is the expectation itself.
 pub mod properties {
     use super::{Clause, clause};
@@ -473,6 +485,7 @@ pub const ALL: &[&Clause] = &[
     &http_contract::HOOK_ERROR,
     &http_contract::HOOK_ERROR_UNKNOWN,
     &properties::ISOLATION,
+    &conformance::TRANSPORT,
 ];
 
 /// The text of a spec file this crate cites (compiled in, for the test below).
@@ -482,6 +495,7 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
         "spec/error-codes.md" => Some(include_str!("../../spec/error-codes.md")),
         "spec/http-contract.md" => Some(include_str!("../../spec/http-contract.md")),
         "spec/properties.toml" => Some(include_str!("../../spec/properties.toml")),
+        "spec/conformance.md" => Some(include_str!("../../spec/conformance.md")),
         _ => None,
     }
 }

@@ -35,10 +35,7 @@ fn request_id_matches(world: &mut DxWorld) -> Result<(), StepError> {
         let header_id = ex.header("x-request-id");
         match (body_id.as_deref(), header_id) {
             (Some(b), Some(h)) if !b.is_empty() && b == h => Ok(()),
-            _ => Err(failure(
-                ex,
-                "a non-empty request_id equal to the X-Request-Id header",
-            )),
+            _ => Err(failure(ex, error_format::REQUEST_ID.cite())),
         }
     });
     world.settle(result)
@@ -52,7 +49,7 @@ fn request_id_is(world: &mut DxWorld, id: String) -> Result<(), StepError> {
         } else {
             Err(failure(
                 ex,
-                format!("request_id `{id}`, the valid id the client sent"),
+                format!("request_id `{id}`: {}", error_format::ID_KEPT.cite()),
             ))
         }
     });
@@ -64,7 +61,8 @@ fn request_id_replaced(world: &mut DxWorld) -> Result<(), StepError> {
     let result = world.sent_request_id().and_then(|sent| {
         let ex = world.last()?;
         let expected = format!(
-            "the invalid X-Request-Id `{sent}` replaced by a generated UUID v4 (lower-case, hyphenated)"
+            "the X-Request-Id `{sent}` replaced: {}",
+            error_format::ID_GENERATED.cite()
         );
         match ex.header("x-request-id") {
             Some(got) if got != sent && is_generated_id(got) => Ok(()),
@@ -81,10 +79,7 @@ fn timestamp_is_rfc3339(world: &mut DxWorld) -> Result<(), StepError> {
         if is_utc_rfc3339(&stamp) {
             Ok(())
         } else {
-            Err(failure(
-                ex,
-                "a timestamp in RFC 3339, in UTC with the `Z` suffix",
-            ))
+            Err(failure(ex, error_format::TIMESTAMP_FORM.cite()))
         }
     });
     world.settle(result)
@@ -146,18 +141,26 @@ fn detail_is(world: &mut DxWorld, name: String, value: String) -> Result<(), Ste
 
 #[then(expr = "the error detail {string} is the discovery body limit")]
 fn detail_is_body_limit(world: &mut DxWorld, name: String) -> Result<(), StepError> {
-    let result = world.target().map(|t| t.discovery().limits.max_body_bytes).and_then(|limit| {
-        let ex = world.last()?;
-        let detail = envelope(world, ex)?.details.and_then(|d| d.get(&name).and_then(Value::as_u64));
-        if detail == Some(limit) {
-            Ok(())
-        } else {
-            Err(failure(
-                ex,
-                format!("error.details.{name} = {limit}, the discovery document's limits.max_body_bytes"),
-            ))
-        }
-    });
+    let result = world
+        .target()
+        .map(|t| t.discovery().limits.max_body_bytes)
+        .and_then(|limit| {
+            let ex = world.last()?;
+            let detail = envelope(world, ex)?
+                .details
+                .and_then(|d| d.get(&name).and_then(Value::as_u64));
+            if detail == Some(limit) {
+                Ok(())
+            } else {
+                Err(failure(
+                    ex,
+                    format!(
+                        "error.details.{name} = {limit}: {}",
+                        error_format::MAX_BODY_BYTES.cite()
+                    ),
+                ))
+            }
+        });
     world.settle(result)
 }
 
