@@ -313,6 +313,12 @@ pub mod http_contract {
         ORDER,
         "An unhandled failure while serving a request (in the reference, a panic) SHALL get 500 `INTERNAL_ERROR`, and the server SHALL keep serving other requests.",
     );
+    /// Readiness follows its checks.
+    pub const READINESS: Clause = clause(
+        FILE,
+        "`GET /ready`: readiness",
+        "The readiness endpoint SHALL answer 200 `{\"status\":\"ready\",\"checks\":…}` when no check is `\"unavailable\"`, and 503 `SERVICE_UNAVAILABLE` with `details.checks` when any check is.",
+    );
     /// What well-formed means.
     pub const WELL_FORMED: Clause = clause(
         FILE,
@@ -469,6 +475,7 @@ pub const ALL: &[&Clause] = &[
     &http_contract::SHAPE,
     &http_contract::TIMEOUT,
     &http_contract::UNHANDLED,
+    &http_contract::READINESS,
     &http_contract::WELL_FORMED,
     &http_contract::OWN_WORDS,
     &http_contract::REPORT_ACCEPTED,

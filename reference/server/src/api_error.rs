@@ -85,13 +85,11 @@ where
             .map(Self)
             .map_err(|e| {
                 let field = offending_field(is_object, &e);
-                let message = if field == "$" {
-                    "The request body must be a JSON object"
-                } else {
-                    "A member of the request body is missing, unknown or invalid; details.field names it"
-                };
                 ApiError(
-                    DxError::request(ErrorCode::ValidationFailed, message)
+                    DxError::request(
+                        ErrorCode::ValidationFailed,
+                        "The request body does not meet the route's rules; details.field names the offending member (\"$\": the body as a whole)",
+                    )
                         .with_source(std::io::Error::other(e.to_string()))
                         .with_details(serde_json::json!({ "field": field })),
                 )

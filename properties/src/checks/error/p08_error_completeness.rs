@@ -865,27 +865,43 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
         }
         Case::Ready { path } => {
             let ex = observer.send(RequestSpec::get(path.clone()), &[]).await?;
-            let checks = match ex.status.as_u16() {
-                200 => ex.json().map(|j| j["checks"].clone()),
-                _ => expect_code(&ex, rules, "SERVICE_UNAVAILABLE", &ef::CHECKS)?
-                    .details
-                    .map(|d| d["checks"].clone()),
-            };
-            let valid = checks.as_ref().and_then(Value::as_object).is_some_and(|c| {
-                !c.is_empty()
-                    && c.values().all(|v| {
-                        matches!(v.as_str(), Some("ok" | "not_configured" | "unavailable"))
-                    })
-            });
-            if valid {
-                Ok(())
+            let ready = ex.status == 200;
+            let checks = if ready {
+                ex.json().map(|j| j["checks"].clone())
             } else {
-                Err(CaseFailure::violates(
+                expect_code(&ex, rules, "SERVICE_UNAVAILABLE", &hc::READINESS)?
+                    .details
+                    .map(|d| d["checks"].clone())
+            };
+            let states: Vec<String> = checks
+                .as_ref()
+                .and_then(Value::as_object)
+                .map(|c| {
+                    c.values()
+                        .map(|v| v.as_str().unwrap_or("").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let known = !states.is_empty()
+                && states
+                    .iter()
+                    .all(|v| matches!(v.as_str(), "ok" | "not_configured" | "unavailable"));
+            if !known {
+                return Err(CaseFailure::violates(
                     &ex,
                     &ef::CHECKS,
                     format!("readiness checks {checks:?}"),
-                ))
+                ));
             }
+            let any_unavailable = states.iter().any(|v| v == "unavailable");
+            if ready == any_unavailable {
+                return Err(CaseFailure::violates(
+                    &ex,
+                    &hc::READINESS,
+                    format!("HTTP {} with checks {checks:?}", ex.status),
+                ));
+            }
+            Ok(())
         }
         Case::Unparseable { request } => {
             let answer = match raw(observer, request, 10_000).await? {
