@@ -440,6 +440,27 @@ fn shape_errors(body: Body) -> Vec<(Value, &'static str)> {
             ),
             (json!({"boundary": "b", "message": "m", "url": 7}), "url"),
             (
+                json!({"boundary": "b", "message": "m", "url": false}),
+                "url",
+            ),
+            (
+                json!({"boundary": "b", "message": "m", "url": ["u"]}),
+                "url",
+            ),
+            (
+                json!({"boundary": "b", "message": "m", "code": true}),
+                "code",
+            ),
+            (json!({"boundary": "b", "message": "m", "code": {}}), "code"),
+            (
+                json!({"boundary": "b", "message": "m", "url": false}),
+                "url",
+            ),
+            (
+                json!({"boundary": "b", "message": "m", "url": ["u"]}),
+                "url",
+            ),
+            (
                 json!({"boundary": "b", "message": "m", "extra": 1}),
                 "extra",
             ),
