@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use dx_error::{DxError, SafeMutex};
+use dx_error::DxError;
 use http::StatusCode;
 use tower_http::timeout::TimeoutLayer;
 
@@ -33,7 +33,7 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
         key,
         faults: faults::FaultState::default(),
         boundaries: Boundaries::default(),
-        degraded_until: SafeMutex::new(None),
+        cascade: crate::mutants::Cascade::default(),
     }))
 }
 

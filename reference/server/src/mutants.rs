@@ -2,6 +2,9 @@
 //! started with one when built with the `mutants` cargo feature, which release builds never
 //! enable; without it [`Mutations::is`] is always false.
 
+use std::time::{Duration, Instant};
+
+use dx_error::SafeMutex;
 use serde::{Deserialize, Serialize};
 
 /// A deliberately broken behaviour and the property that must catch it.
@@ -86,6 +89,36 @@ impl Mutations {
     /// The active mutant's name, for logs and the discovery document.
     pub fn active_name(self) -> Option<&'static str> {
         Mutant::ALL.iter().find(|m| self.is(**m)).map(|m| m.name())
+    }
+}
+
+/// How long the `failure-cascades` mutant degrades the whole server after one failure.
+const CASCADE_WINDOW: Duration = Duration::from_secs(3);
+
+/// The `failure-cascades` mutant's state: until when every route answers 503. Inert unless
+/// that mutant is active.
+#[derive(Debug, Default)]
+pub struct Cascade {
+    until: SafeMutex<Option<Instant>>,
+}
+
+impl Cascade {
+    /// A boundary caught a failure: under the mutant, degrade everything for a while.
+    pub fn failure_caught(&self, mutations: Mutations) {
+        if mutations.is(Mutant::FailureCascades)
+            && let Ok(mut until) = self.until.lock()
+        {
+            *until = Some(Instant::now() + CASCADE_WINDOW);
+        }
+    }
+
+    /// Whether every route must answer 503 now (only ever under the mutant).
+    pub fn degraded(&self, mutations: Mutations) -> bool {
+        mutations.is(Mutant::FailureCascades)
+            && self
+                .until
+                .lock()
+                .is_ok_and(|until| until.is_some_and(|t| Instant::now() < t))
     }
 }
 

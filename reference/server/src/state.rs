@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use dx_error::{ErrorBoundary, SafeMutex};
 
@@ -24,8 +23,8 @@ pub struct AppState {
     pub faults: FaultState,
     /// One error boundary per route.
     pub boundaries: Boundaries,
-    /// Set by the `failure-cascades` mutant only: until when every route answers 503.
-    pub degraded_until: SafeMutex<Option<Instant>>,
+    /// The `failure-cascades` mutant's state (inert without it).
+    pub cascade: crate::mutants::Cascade,
 }
 
 /// Shared handle to [`AppState`].

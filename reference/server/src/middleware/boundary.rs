@@ -2,7 +2,6 @@
 //! route's 500 error response, and every other route keeps serving (Property 7).
 
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -12,9 +11,6 @@ use futures_util::FutureExt;
 use crate::api_error::ApiError;
 use crate::mutants::Mutant;
 use crate::state::SharedState;
-
-/// How long the `failure-cascades` mutant degrades the whole server after one failure.
-const CASCADE_WINDOW: Duration = Duration::from_secs(3);
 
 /// Runs the route inside the boundary named after its route template.
 pub async fn route_boundary(
@@ -33,11 +29,7 @@ pub async fn route_boundary(
         Ok(response) => response,
         Err(payload) => {
             let err = boundary.caught_panic(payload.as_ref());
-            if mutations.is(Mutant::FailureCascades)
-                && let Ok(mut until) = state.degraded_until.lock()
-            {
-                *until = Some(Instant::now() + CASCADE_WINDOW);
-            }
+            state.cascade.failure_caught(mutations);
             ApiError(err).into_response()
         }
     }

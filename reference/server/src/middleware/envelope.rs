@@ -4,13 +4,12 @@
 //! boundary. The profile decides how much is revealed (Property 26).
 
 use std::panic::AssertUnwindSafe;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use dx_error::{DxError, ErrorCode, ErrorResponse, Exposure};
+use dx_error::{DxError, ErrorCode, ErrorKind, ErrorResponse, Exposure};
 use futures_util::FutureExt;
 use http::{HeaderValue, StatusCode, header};
 
@@ -39,7 +38,7 @@ pub async fn render_errors(State(state): State<SharedState>, req: Request, next:
         envelope_response(parts, &envelope)
     };
 
-    if mutations.is(Mutant::FailureCascades) && degraded(&state) {
+    if state.cascade.degraded(mutations) {
         return render(
             None,
             &DxError::new(ErrorCode::ServiceUnavailable, "Service unavailable"),
@@ -75,28 +74,15 @@ pub async fn render_errors(State(state): State<SharedState>, req: Request, next:
     response
 }
 
-/// The code for an error status produced outside our handlers.
+/// The code for an error status produced outside our handlers (the router's 405, the
+/// timeout's 408, …): the request-range code with that status. A bare status no such code
+/// describes means a layer misbehaved, which is an internal error.
 pub fn code_for_status(status: StatusCode) -> ErrorCode {
-    match status {
-        StatusCode::BAD_REQUEST => ErrorCode::BadRequest,
-        StatusCode::NOT_FOUND => ErrorCode::NotFound,
-        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
-        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
-        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
-        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
-        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::ServiceUnavailable,
-        s if s.is_server_error() => ErrorCode::Internal,
-        _ => ErrorCode::BadRequest,
-    }
-}
-
-fn degraded(state: &SharedState) -> bool {
-    match state.degraded_until.lock() {
-        Ok(until) => until.is_some_and(|t| Instant::now() < t),
-        Err(_) => false,
-    }
+    ErrorCode::ALL
+        .iter()
+        .copied()
+        .find(|c| c.kind() == ErrorKind::Request && c.http_status() == status)
+        .unwrap_or(ErrorCode::Internal)
 }
 
 fn log_error(err: &DxError) {
@@ -140,10 +126,10 @@ mod tests {
             (413, ErrorCode::PayloadTooLarge),
             (415, ErrorCode::UnsupportedMediaType),
             (422, ErrorCode::ValidationFailed),
-            (429, ErrorCode::RateLimited),
-            (503, ErrorCode::ServiceUnavailable),
+            (429, ErrorCode::Internal),
+            (503, ErrorCode::Internal),
             (502, ErrorCode::Internal),
-            (418, ErrorCode::BadRequest),
+            (418, ErrorCode::Internal),
         ] {
             let status = StatusCode::from_u16(status).unwrap();
             assert_eq!(code_for_status(status), code, "{status}");
