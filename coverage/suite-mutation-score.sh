@@ -5,11 +5,12 @@
 # cucumber test) run, against the embedded reference; no unit test of the reference does.
 # A mutant they miss is a bug a real implementation could ship and still pass the suite.
 #
-# usage: coverage/suite-mutation-score.sh [--shard K/N] [--all] [FILE...]
+# usage: coverage/suite-mutation-score.sh [--shard K/N] [--all] [--name NAME] [FILE...]
 #   FILE           reference source files to mutate (default: every file of
 #                  reference/server/src and reference/error/src not excluded below)
 #   --shard K/N    run only the K-th of N shards of those mutants, so the run can be split
-#   --all          mutate the excluded files too
+#   --all          mutate the excluded files and functions too
+#   --name NAME    results go to target/mutants/suite-NAME (default: from the files and shard)
 #   MUTANTS_ARGS   extra cargo-mutants arguments, split on spaces
 #
 # Results go to target/mutants/suite-<name>/mutants.out/; a table of caught, missed,
@@ -45,9 +46,11 @@ excluded_functions=(
     "SafeMutex<T>::is_poisoned|read only by the mutex-not-recovered mutant switch, which is off in the suite's target"
     "reason_of|the wording of a 400 message, which the spec leaves to the server (it only has to be the server's own)"
     "log_error|the server's log lines"
+    "check_mutant|the mutex-not-recovered mutant switch, off in the suite's target"
 )
 
 shard=""
+name=""
 all=false
 files=()
 while [[ $# -gt 0 ]]; do
@@ -55,6 +58,7 @@ while [[ $# -gt 0 ]]; do
         -h | --help) usage; exit 0 ;;
         --shard) shard="${2:-}"; shift 2 || { usage; exit 2; } ;;
         --all) all=true; shift ;;
+        --name) name="suite-${2:-}"; shift 2 || { usage; exit 2; } ;;
         -*) usage; exit 2 ;;
         *) files+=("$1"); shift ;;
     esac
@@ -110,8 +114,10 @@ if ! cargo "${suite[@]}" >/dev/null 2>&1; then
     exit 1
 fi
 
-name="suite${shard:+-${shard/\//-of-}}"
-[[ ${#files[@]} -eq 1 ]] && name="suite-$(basename "${files[0]}" .rs)${shard:+-${shard/\//-of-}}"
+if [[ -z "$name" ]]; then
+    name="suite${shard:+-${shard/\//-of-}}"
+    [[ ${#files[@]} -eq 1 ]] && name="suite-$(basename "${files[0]}" .rs)${shard:+-${shard/\//-of-}}"
+fi
 out_dir="target/mutants/$name"
 mkdir -p "$out_dir"
 args=(mutants --baseline skip --timeout 90 --build-timeout 600 --copy-target true
