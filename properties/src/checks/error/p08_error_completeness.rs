@@ -1001,7 +1001,7 @@ async fn raw(
         std::time::Duration::from_millis(limit_ms),
     )
     .await
-    .map_err(|e| CaseFailure::plain("a TCP connection to the target", e))?;
+    .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
     if let RawAnswer::Response(ex) = &answer {
         crate::envelope::check_no_leak(ex, &[], &observer.rules)?;
     }
