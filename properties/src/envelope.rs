@@ -309,10 +309,9 @@ fn check_details(
         _ => {}
     }
     if let Some(checks) = map.get("checks") {
-        let valid = checks.as_object().is_some_and(|c| {
-            c.values()
-                .all(|v| matches!(v.as_str(), Some("ok" | "not_configured" | "unavailable")))
-        });
+        let valid = checks
+            .as_object()
+            .is_some_and(|c| c.values().all(is_check_state));
         if !valid {
             return Err(fail(
                 &ef::CHECKS,
@@ -321,6 +320,14 @@ fn check_details(
         }
     }
     Ok(())
+}
+
+/// Whether `value` is one of the readiness states `spec/http-contract.md` defines.
+pub fn is_check_state(value: &Value) -> bool {
+    matches!(
+        value.as_str(),
+        Some("ok" | "not_configured" | "unavailable")
+    )
 }
 
 /// The headers (and the detail) bound to 405 and 429.

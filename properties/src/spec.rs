@@ -113,6 +113,11 @@ pub fn error_codes() -> Result<&'static [ErrorCodeSpec], SpecError> {
     ERROR_CODES.as_deref().map_err(Clone::clone)
 }
 
+/// One error code by number.
+pub fn error_code_by_number(number: u16) -> Option<&'static ErrorCodeSpec> {
+    error_codes().ok()?.iter().find(|c| c.number == number)
+}
+
 /// One error code by wire string.
 pub fn error_code_by_wire(wire: &str) -> Option<&'static ErrorCodeSpec> {
     error_codes().ok()?.iter().find(|c| c.wire == wire)
@@ -135,5 +140,7 @@ mod tests {
         assert!(error_codes().unwrap().len() >= 26);
         assert_eq!(error_code_by_wire("TOKEN_EXPIRED").unwrap().number, 1002);
         assert!(error_code_by_wire("NOPE").is_none());
+        assert_eq!(error_code_by_number(1002).unwrap().wire, "TOKEN_EXPIRED");
+        assert!(error_code_by_number(1).is_none());
     }
 }

@@ -17,12 +17,11 @@ pub fn fault_hooks(target: &Target) -> Result<String, CheckOutcome> {
             discovery.profile
         )));
     }
-    match &discovery.fault_hooks {
-        Some(hooks) => Ok(hooks.base.trim_end_matches('/').to_owned()),
-        None => Err(CheckOutcome::NotVerified(
+    crate::contract::hooks_base(discovery).ok_or_else(|| {
+        CheckOutcome::NotVerified(
             "target is in the conformance profile but publishes no fault_hooks".into(),
-        )),
-    }
+        )
+    })
 }
 
 /// A scope name no other run or case uses: `<prefix>-<run>-<n>`.

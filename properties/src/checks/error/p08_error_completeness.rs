@@ -17,10 +17,10 @@ use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::support::{Observer, marker, unique_scope};
 use crate::clause::{Clause, error_format as ef, http_contract as hc};
 use crate::contract::{self, Body, METHODS, Route};
-use crate::envelope::{allowed_methods, check_envelope, expect_code};
+use crate::envelope::{allowed_methods, check_envelope, expect_code, is_check_state};
 use crate::http::{Exchange, RequestSpec};
 use crate::raw::{RawAnswer, RawRequest, send_raw};
-use crate::spec::error_codes;
+use crate::spec::{error_code_by_number, error_codes};
 use crate::target::Target;
 
 /// The check.
@@ -894,27 +894,19 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
                     .details
                     .map(|d| d["checks"].clone())
             };
-            let states: Vec<String> = checks
+            let states: Vec<&Value> = checks
                 .as_ref()
                 .and_then(Value::as_object)
-                .map(|c| {
-                    c.values()
-                        .map(|v| v.as_str().unwrap_or("").to_owned())
-                        .collect()
-                })
+                .map(|c| c.values().collect())
                 .unwrap_or_default();
-            let known = !states.is_empty()
-                && states
-                    .iter()
-                    .all(|v| matches!(v.as_str(), "ok" | "not_configured" | "unavailable"));
-            if !known {
+            if states.is_empty() || !states.iter().all(|v| is_check_state(v)) {
                 return Err(CaseFailure::violates(
                     &ex,
                     &ef::CHECKS,
                     format!("readiness checks {checks:?}"),
                 ));
             }
-            let any_unavailable = states.iter().any(|v| v == "unavailable");
+            let any_unavailable = states.iter().any(|v| *v == "unavailable");
             if ready == any_unavailable {
                 return Err(CaseFailure::violates(
                     &ex,
@@ -1161,11 +1153,11 @@ async fn hook_error(
             &[mark, source],
         )
         .await?;
-    let Some(code) = error_codes()
-        .ok()
-        .and_then(|codes| codes.iter().find(|c| c.number == number))
-    else {
-        return Ok(());
+    let Some(code) = error_code_by_number(number) else {
+        return Err(CaseFailure::plain(
+            "a code of spec/error-codes.toml",
+            format!("the suite raised {number}, which is not in the table"),
+        ));
     };
     let envelope = expect_code(&ex, &observer.rules, &code.wire, &hc::HOOK_ERROR)?;
     if code.http_status < 500 && envelope.message != message {

@@ -18,7 +18,7 @@ use crate::checks::support::{Observer, fault_hooks, marker, unique_scope};
 use crate::clause::http_contract as hc;
 use crate::envelope::expect_code;
 use crate::http::RequestSpec;
-use crate::spec::error_codes;
+use crate::spec::{error_code_by_number, error_codes};
 use crate::target::Target;
 
 /// The check.
@@ -193,10 +193,7 @@ async fn provoke(
         }
     };
     let ex = observer.send(request, &[mark, internal]).await?;
-    let wire = error_codes()
-        .ok()
-        .and_then(|c| c.iter().find(|c| c.number == number))
-        .map_or("INTERNAL_ERROR", |c| c.wire.as_str());
+    let wire = error_code_by_number(number).map_or("INTERNAL_ERROR", |c| c.wire.as_str());
     let clause = if number == 5000 {
         &hc::UNHANDLED
     } else {
@@ -221,9 +218,7 @@ async fn generated_case(
             "INTERNAL_ERROR".to_owned(),
         )
     } else {
-        let wire = error_codes()
-            .ok()
-            .and_then(|c| c.iter().find(|c| c.number == code))
+        let wire = error_code_by_number(code)
             .map_or_else(|| "INTERNAL_ERROR".to_owned(), |c| c.wire.clone());
         (
             RequestSpec::post_json(
