@@ -1,0 +1,79 @@
+//! Deliberately broken behaviours, one or more per auth property, for proving that the
+//! conformance suite catches them (`spec/mutants.md`). Only a build with the `mutants` feature
+//! can switch one on; otherwise [`AuthMutations::is`] is always false and the compiler drops
+//! the broken branches.
+
+/// A broken behaviour and the property that must catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMutant {
+    /// Only the first 72 bytes of a password count, as in bcrypt (Property 1).
+    PasswordTruncated,
+    /// Token signatures are not checked (Property 2).
+    SignatureNotChecked,
+    /// A refresh token is accepted where an access token is required (Property 2).
+    RefreshAcceptedAsAccess,
+    /// A token is still accepted in the second of its expiry (Property 3).
+    ExpiryOffByOne,
+    /// A spent refresh token can be used again, and its family lives on (Property 4).
+    RefreshReuseUndetected,
+    /// A refreshed access token keeps the expiry of the login's token (Property 4).
+    RefreshExpiryStale,
+    /// Revoked tokens are still accepted (Property 5).
+    RevocationIgnored,
+}
+
+impl AuthMutant {
+    /// Every auth mutant.
+    pub const ALL: &'static [AuthMutant] = &[
+        Self::PasswordTruncated,
+        Self::SignatureNotChecked,
+        Self::RefreshAcceptedAsAccess,
+        Self::ExpiryOffByOne,
+        Self::RefreshReuseUndetected,
+        Self::RefreshExpiryStale,
+        Self::RevocationIgnored,
+    ];
+
+    /// The property whose check must fail against this mutant.
+    pub fn breaks_property(self) -> u8 {
+        match self {
+            Self::PasswordTruncated => 1,
+            Self::SignatureNotChecked | Self::RefreshAcceptedAsAccess => 2,
+            Self::ExpiryOffByOne => 3,
+            Self::RefreshReuseUndetected | Self::RefreshExpiryStale => 4,
+            Self::RevocationIgnored => 5,
+        }
+    }
+}
+
+/// The auth mutant in force, if any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthMutations {
+    #[cfg(feature = "mutants")]
+    active: Option<AuthMutant>,
+}
+
+impl AuthMutations {
+    /// Correct behaviour.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Runs with `mutant` active.
+    #[cfg(feature = "mutants")]
+    pub fn with(mutant: Option<AuthMutant>) -> Self {
+        Self { active: mutant }
+    }
+
+    /// Whether `mutant` is active.
+    #[cfg(feature = "mutants")]
+    pub fn is(self, mutant: AuthMutant) -> bool {
+        self.active == Some(mutant)
+    }
+
+    /// Whether `mutant` is active: never, without the `mutants` feature.
+    #[cfg(not(feature = "mutants"))]
+    pub fn is(self, _mutant: AuthMutant) -> bool {
+        false
+    }
+}
