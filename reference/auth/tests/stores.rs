@@ -3,6 +3,8 @@
 //! sets `DX_REQUIRE_POSTGRES=1` so a missing database fails instead of skipping); each test
 //! gets a schema of its own, dropped afterwards.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::str::FromStr;
 
 use dx_auth::store::{MemoryStore, PostgresStore, SqliteStore, suite};
