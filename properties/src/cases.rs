@@ -155,12 +155,26 @@ where
     F: Fn(&'a C) -> Fut,
     Fut: Future<Output = Result<(), CaseFailure>> + 'a,
 {
+    for_each_concurrently(members, ENUMERATION_CONCURRENCY, test).await
+}
+
+/// [`for_each`] with `concurrency` members in flight: for large spaces of cheap requests.
+pub async fn for_each_concurrently<'a, C, F, Fut>(
+    members: &'a [C],
+    concurrency: usize,
+    test: F,
+) -> CaseOutcome
+where
+    C: Debug,
+    F: Fn(&'a C) -> Fut,
+    Fut: Future<Output = Result<(), CaseFailure>> + 'a,
+{
     use futures_util::stream::{self, StreamExt};
     let mut results = stream::iter(members.iter().map(|m| {
         let run = test(m);
         async move { (m, run.await) }
     }))
-    .buffered(ENUMERATION_CONCURRENCY);
+    .buffered(concurrency.max(1));
     let mut cases = 0;
     while let Some((member, result)) = results.next().await {
         cases += 1;

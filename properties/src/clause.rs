@@ -234,6 +234,33 @@ pub mod http_contract {
     const REPORTS: &str = "`POST /api/v1/client-errors`: client error reports";
     const COUNTERS: &str = "The shared counters";
     const HOOKS: &str = "Hooks";
+    const AUTH: &str = "Authentication";
+    const MINT: &str = "Minting tokens (conformance profile only)";
+
+    /// Authenticated routes.
+    pub const BEARER: Clause = clause(
+        FILE,
+        ORDER,
+        "A route that requires an access token (`spec/auth.md`) SHALL answer 401 unless the request carries exactly one `Authorization` header of the form `Bearer` *token* that `spec/tokens.md` accepts; every such 401 carries `WWW-Authenticate: Bearer` (RFC 6750).",
+    );
+    /// The auth routes' answers.
+    pub const AUTH_ANSWERS: Clause = clause(
+        FILE,
+        AUTH,
+        "Each route SHALL answer a request that succeeds as the table above says, and a request that fails with the code the table below gives for its situation.",
+    );
+    /// Token responses are not cached; 401s challenge.
+    pub const AUTH_HEADERS: Clause = clause(
+        FILE,
+        AUTH,
+        "Every response carrying a token has `Cache-Control: no-store` (RFC 6749 §5.1), and every 401 carries `WWW-Authenticate` (RFC 9110 §15.5.2).",
+    );
+    /// The mint hook.
+    pub const MINT_HOOK: Clause = clause(
+        FILE,
+        MINT,
+        "The hook SHALL answer 200 `{\"token\", \"iat\", \"exp\"}` with a token signed by the signing key whose `iat` is the server's current time and whose `exp` is `iat + n` (zero or negative: already expired), both also given in Unix seconds.",
+    );
 
     /// HEAD is GET without a body.
     pub const HEAD: Clause = clause(
@@ -408,6 +435,135 @@ pub mod http_contract {
     );
 }
 
+/// `spec/auth.md`.
+pub mod auth {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/auth.md";
+    const ACCOUNTS: &str = "Accounts";
+    const PASSWORDS: &str = "Passwords";
+    const ISSUE: &str = "Issue";
+    const REFRESH: &str = "Refresh";
+    const REVOCATION: &str = "Revocation";
+
+    /// The shape of an email.
+    pub const EMAIL: Clause = clause(
+        FILE,
+        ACCOUNTS,
+        "A normalised email SHALL contain exactly one `@` with at least one character on each side, no white space or control characters, and at most 254 characters; any other email gets 422 `VALIDATION_FAILED` with `details.field` = `\"email\"`.",
+    );
+    /// NFC.
+    pub const NFC: Clause = clause(
+        FILE,
+        PASSWORDS,
+        "A password SHALL be normalised to Unicode NFC before it is hashed or verified, so canonically equivalent strings are the same password.",
+    );
+    /// 1 to 1024 bytes.
+    pub const PASSWORD_LENGTH: Clause = clause(
+        FILE,
+        PASSWORDS,
+        "A password SHALL be 1 to 1024 bytes in UTF-8 after normalisation; an empty or longer password gets 422 `VALIDATION_FAILED` with `details.field` = `\"password\"`, at registration and at login alike, before any account is looked up.",
+    );
+    /// No truncation.
+    pub const EVERY_BYTE: Clause = clause(
+        FILE,
+        PASSWORDS,
+        "Every byte of the normalised password counts: two passwords that differ anywhere, the last byte included, are different passwords.",
+    );
+    /// Unknown email and wrong password look alike.
+    pub const SAME_FAILURE: Clause = clause(
+        FILE,
+        PASSWORDS,
+        "A failed login SHALL be answered 401 `INVALID_CREDENTIALS` with the same body, apart from `request_id` and `timestamp`, whether the email has no account or the password is wrong.",
+    );
+    /// Bounded hashing.
+    pub const BOUNDED: Clause = clause(
+        FILE,
+        PASSWORDS,
+        "past that the server SHALL answer 503 `RESOURCE_EXHAUSTED` with a `Retry-After` header rather than queue without bound.",
+    );
+    /// What a login issues.
+    pub const LOGIN_ISSUES: Clause = clause(
+        FILE,
+        ISSUE,
+        "A successful login SHALL answer a new access token and a new refresh token, both with `iat` the time of the login, the access token's `exp` its `iat` plus `auth.access_ttl_seconds`, the refresh token's `exp` its `iat` plus `auth.refresh_ttl_seconds`.",
+    );
+    /// Rotation.
+    pub const ROTATION: Clause = clause(
+        FILE,
+        REFRESH,
+        "Presenting a valid refresh token at the refresh endpoint SHALL spend it and answer a new pair of its family, whose access token has `iat` equal to the time of the refresh and `exp` equal to that `iat` plus `auth.access_ttl_seconds`.",
+    );
+    /// Reuse kills the family.
+    pub const REUSE: Clause = clause(
+        FILE,
+        REFRESH,
+        "Presenting a spent refresh token again SHALL be refused with 401 `TOKEN_REVOKED` and SHALL revoke its family: from then on every refresh token of the family, the newest included, is refused with 401 `TOKEN_REVOKED`.",
+    );
+    /// The revoke endpoint's answer.
+    pub const REVOKE_ANSWER: Clause = clause(
+        FILE,
+        REVOCATION,
+        "The revoke endpoint SHALL answer 200 `{}` to every request that passes the request checks, whether or not it revoked anything, so the answer tells a caller nothing about the token.",
+    );
+    /// Revoked means refused.
+    pub const REVOKED: Clause = clause(
+        FILE,
+        REVOCATION,
+        "From the moment the revocation is answered, the token SHALL be refused with 401 `TOKEN_REVOKED` at every use before its `exp`, by every instance behind the target's URL; from its `exp` on it is refused as expired or as revoked (`spec/tokens.md`).",
+    );
+}
+
+/// `spec/tokens.md`.
+pub mod tokens {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/tokens.md";
+
+    /// Canonical base64url.
+    pub const CANONICAL: Clause = clause(
+        FILE,
+        "Encoding",
+        "Base64url text in a token SHALL be canonical: only the characters `A-Z a-z 0-9 - _`, no padding `=`, and zero bits in the unused low bits of the last character.",
+    );
+    /// The signature.
+    pub const SIGNATURE: Clause = clause(
+        FILE,
+        "Encoding",
+        "The signature SHALL be the Ed25519 signature (RFC 8032, section 5.1) of PAE(`v4.public.`, payload, footer, empty) by the key the footer names, where PAE is PASETO's pre-authentication encoding: the number of pieces, then for each piece its length in bytes and its bytes, every number as 8 bytes little-endian with the most significant bit cleared.",
+    );
+    /// The claims.
+    pub const PAYLOAD: Clause = clause(
+        FILE,
+        "Payload",
+        "The payload SHALL be a UTF-8 JSON object with exactly the members `jti`, `sub`, `iat`, `exp` and `typ`, each once:",
+    );
+    /// The footer.
+    pub const FOOTER: Clause = clause(
+        FILE,
+        "Footer",
+        "The footer SHALL be the UTF-8 JSON object `{\"kid\": k}` with exactly that member, where `k` is the key id of the signing key as the discovery document's `auth.keys` publishes it.",
+    );
+    /// What verification accepts.
+    pub const VERIFY: Clause = clause(
+        FILE,
+        "Verification",
+        "A verifier SHALL accept a token only when all of the following hold, and SHALL refuse it with 401 `TOKEN_INVALID` otherwise:",
+    );
+    /// The expiry boundary.
+    pub const EXPIRY: Clause = clause(
+        FILE,
+        "Verification",
+        "A token that passes these checks and whose `exp` is T SHALL be accepted at every time before T and refused with 401 `TOKEN_EXPIRED` at every time from T on.",
+    );
+    /// One signing key.
+    pub const SIGNING_KEY: Clause = clause(
+        FILE,
+        "Keys and rotation",
+        "A server SHALL sign with the signing key only and SHALL accept tokens signed by any published key.",
+    );
+}
+
 /// `spec/conformance.md`.
 pub mod conformance {
     use super::{Clause, clause};
@@ -491,6 +647,28 @@ pub const ALL: &[&Clause] = &[
     &http_contract::HOOK_MEMBERS,
     &http_contract::HOOK_ERROR,
     &http_contract::HOOK_ERROR_UNKNOWN,
+    &http_contract::BEARER,
+    &http_contract::AUTH_ANSWERS,
+    &http_contract::AUTH_HEADERS,
+    &http_contract::MINT_HOOK,
+    &auth::EMAIL,
+    &auth::NFC,
+    &auth::PASSWORD_LENGTH,
+    &auth::EVERY_BYTE,
+    &auth::SAME_FAILURE,
+    &auth::BOUNDED,
+    &auth::LOGIN_ISSUES,
+    &auth::ROTATION,
+    &auth::REUSE,
+    &auth::REVOKE_ANSWER,
+    &auth::REVOKED,
+    &tokens::CANONICAL,
+    &tokens::SIGNATURE,
+    &tokens::PAYLOAD,
+    &tokens::FOOTER,
+    &tokens::VERIFY,
+    &tokens::EXPIRY,
+    &tokens::SIGNING_KEY,
     &properties::ISOLATION,
     &conformance::TRANSPORT,
 ];
@@ -503,6 +681,8 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
         "spec/http-contract.md" => Some(include_str!("../../spec/http-contract.md")),
         "spec/properties.toml" => Some(include_str!("../../spec/properties.toml")),
         "spec/conformance.md" => Some(include_str!("../../spec/conformance.md")),
+        "spec/auth.md" => Some(include_str!("../../spec/auth.md")),
+        "spec/tokens.md" => Some(include_str!("../../spec/tokens.md")),
         _ => None,
     }
 }

@@ -26,6 +26,7 @@ pub mod request_id;
 pub mod runner;
 pub mod spec;
 pub mod target;
+pub mod token;
 pub mod verdict;
 pub mod ws;
 

@@ -69,8 +69,43 @@ async fn leaks_internals_breaks_property_26() {
     assert_caught(Mutant::LeaksInternals).await;
 }
 
+#[tokio::test]
+async fn password_truncated_breaks_property_1() {
+    assert_caught(Mutant::PasswordTruncated).await;
+}
+
+#[tokio::test]
+async fn signature_not_checked_breaks_property_2() {
+    assert_caught(Mutant::SignatureNotChecked).await;
+}
+
+#[tokio::test]
+async fn refresh_accepted_as_access_breaks_property_2() {
+    assert_caught(Mutant::RefreshAcceptedAsAccess).await;
+}
+
+#[tokio::test]
+async fn expiry_off_by_one_breaks_property_3() {
+    assert_caught(Mutant::ExpiryOffByOne).await;
+}
+
+#[tokio::test]
+async fn refresh_reuse_undetected_breaks_property_4() {
+    assert_caught(Mutant::RefreshReuseUndetected).await;
+}
+
+#[tokio::test]
+async fn refresh_expiry_stale_breaks_property_4() {
+    assert_caught(Mutant::RefreshExpiryStale).await;
+}
+
+#[tokio::test]
+async fn revocation_ignored_breaks_property_5() {
+    assert_caught(Mutant::RevocationIgnored).await;
+}
+
 #[test]
 fn every_mutant_has_a_test() {
     // Adding a mutant without a test above makes this fail.
-    assert_eq!(Mutant::ALL.len(), 5);
+    assert_eq!(Mutant::ALL.len(), 12);
 }

@@ -219,6 +219,6 @@ fn list_shows_every_property_with_its_status() {
     );
     assert!(
         text.lines()
-            .any(|l| l.starts_with("p01") && l.contains("pending"))
+            .any(|l| l.starts_with("p09") && l.contains("pending"))
     );
 }

@@ -1,5 +1,6 @@
 //! The black-box property checks, a module per area and a file per property.
 
+pub mod auth;
 pub mod error;
 pub mod server;
 mod support;
@@ -9,6 +10,11 @@ use crate::check::PropertyCheck;
 /// Every implemented property check, by property number.
 pub fn all() -> Vec<PropertyCheck> {
     vec![
+        auth::p01_password_hash_round_trip::CHECK,
+        auth::p02_token_signature_integrity::CHECK,
+        auth::p03_token_expiration::CHECK,
+        auth::p04_token_refresh::CHECK,
+        auth::p05_token_revocation::CHECK,
         error::p06_mutex_recovery::CHECK,
         error::p07_error_isolation::CHECK,
         error::p08_error_completeness::CHECK,

@@ -98,8 +98,8 @@ impl From<AuthError> for DxError {
                     .with_suggestion("Refresh the token or log in again")
             }
             AuthError::TokenInvalid(reason) => {
+                tracing::debug!(reason = reason.as_str(), "token refused");
                 DxError::auth(ErrorCode::TokenInvalid, "The token is not valid here")
-                    .with_details(json!({ "reason": reason.as_str() }))
             }
             AuthError::TokenRevoked => {
                 DxError::auth(ErrorCode::TokenRevoked, "The token was revoked")
@@ -128,8 +128,7 @@ impl From<AuthError> for DxError {
                 ErrorCode::ResourceExhausted,
                 "Too many password checks in progress",
             )
-            .with_suggestion("Retry after the number of seconds in Retry-After")
-            .with_details(json!({ "retry_after_seconds": crate::pool::RETRY_AFTER_SECONDS })),
+            .with_suggestion("Retry after the number of seconds in Retry-After"),
             AuthError::Store(e) => DxError::database(
                 ErrorCode::DbConnectionFailed,
                 "Database unavailable",

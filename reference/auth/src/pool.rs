@@ -37,10 +37,11 @@ impl HashingPool {
         }
     }
 
-    /// Sized for this machine: one worker per core, four waiting per worker, 2 s wait.
+    /// Sized for this machine: one worker per core, four waiting per worker, 1 s wait (well
+    /// inside any request timeout, so a saturated server answers 503, never 408).
     pub fn for_this_machine() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::new(cores, cores * 4, Duration::from_secs(2))
+        Self::new(cores, cores * 4, Duration::from_secs(1))
     }
 
     /// How many hashes may run at once.

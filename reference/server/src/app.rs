@@ -11,11 +11,13 @@ use dx_error::DxError;
 use http::StatusCode;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::keys::ServerKey;
 use crate::middleware::{body_limit, boundary, envelope, request_id};
+use crate::routes::auth::{AUTH_BASE, MINT_PATH};
 use crate::routes::discovery::{CLIENT_ERRORS_PATH, DISCOVERY_PATH, FAULT_HOOKS_BASE};
-use crate::routes::{self, client_errors, discovery, faults, health};
+use crate::routes::{self, auth, client_errors, discovery, faults, health};
 use crate::services::Services;
 use crate::state::{AppState, Boundaries, SharedState};
 
@@ -27,10 +29,12 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
     }
     .map_err(|e| DxError::config("key_file", e.to_string()))?;
     let services = Services::open(&config)?;
+    let auth = Arc::new(Auth::build(&config, &key, &services)?);
     Ok(Arc::new(AppState {
         config,
         services,
         key,
+        auth,
         faults: faults::FaultState::default(),
         boundaries: Boundaries::default(),
         cascade: crate::mutants::Cascade::default(),
@@ -44,9 +48,18 @@ pub fn router(state: SharedState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route(DISCOVERY_PATH, get(discovery::discovery))
-        .route(CLIENT_ERRORS_PATH, post(client_errors::report_client_error));
+        .route(CLIENT_ERRORS_PATH, post(client_errors::report_client_error))
+        .route(&format!("{AUTH_BASE}/login"), post(auth::login))
+        .route(&format!("{AUTH_BASE}/refresh"), post(auth::refresh))
+        .route(&format!("{AUTH_BASE}/revoke"), post(auth::revoke))
+        .route(&format!("{AUTH_BASE}/me"), get(auth::me));
+    if config.auth.registration {
+        app = app.route(&format!("{AUTH_BASE}/register"), post(auth::register));
+    }
     if config.profile.fault_hooks() {
-        app = app.nest(FAULT_HOOKS_BASE, faults::routes());
+        app = app
+            .nest(FAULT_HOOKS_BASE, faults::routes())
+            .route(MINT_PATH, post(auth::mint));
     }
     app.route_layer(from_fn_with_state(
         Arc::clone(&state),

@@ -87,6 +87,24 @@ pub struct ServerArgs {
     /// Ed25519 signing key (PKCS#8 PEM or 64 hex digits); an ephemeral key when absent.
     #[arg(long, env = "DX_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
+    /// Retired public keys whose tokens still verify (PEM SPKI or 64 hex digits), so rotating
+    /// the signing key logs nobody out. Repeat the flag, or separate files with commas.
+    #[arg(
+        long = "verify-key-file",
+        env = "DX_VERIFY_KEY_FILES",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub verify_key_files: Vec<PathBuf>,
+    /// Access token lifetime, in seconds (conformance default 2, otherwise 900).
+    #[arg(long, env = "DX_ACCESS_TTL_SECONDS", value_name = "SECONDS")]
+    pub access_ttl_seconds: Option<u32>,
+    /// Refresh token lifetime, in seconds (conformance default 30, otherwise 14 days).
+    #[arg(long, env = "DX_REFRESH_TTL_SECONDS", value_name = "SECONDS")]
+    pub refresh_ttl_seconds: Option<u32>,
+    /// Let anyone create an account at the register endpoint (always on in conformance).
+    #[arg(long, env = "DX_ALLOW_REGISTRATION")]
+    pub allow_registration: bool,
     /// Start with a deliberately broken behaviour (test builds only).
     #[cfg(feature = "mutants")]
     #[arg(long, env = "DX_MUTANT", value_enum)]
@@ -105,6 +123,11 @@ struct FileConfig {
     request_timeout_ms: Option<u64>,
     log_format: Option<LogFormat>,
     key_file: Option<PathBuf>,
+    #[serde(default)]
+    verify_key_files: Vec<PathBuf>,
+    access_ttl_seconds: Option<u32>,
+    refresh_ttl_seconds: Option<u32>,
+    allow_registration: Option<bool>,
 }
 
 /// Which database back end a URL selects.
@@ -172,6 +195,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The Ed25519 signing key file, if any.
     pub key_file: Option<PathBuf>,
+    /// Retired public keys still accepted for verification.
+    pub verify_key_files: Vec<PathBuf>,
+    /// Token lifetimes and registration.
+    pub auth: AuthSettings,
     /// Deliberately broken behaviour, test builds only.
     pub mutations: Mutations,
 }
@@ -187,7 +214,42 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             log_format: LogFormat::Text,
             key_file: None,
+            verify_key_files: Vec::new(),
+            auth: AuthSettings::for_profile(Profile::Production),
             mutations: Mutations::none(),
+        }
+    }
+}
+
+/// Longest token lifetime accepted (one year): longer lifetimes make revocation lists grow.
+pub const MAX_TTL_SECONDS: u32 = 366 * 24 * 3600;
+
+/// Token lifetimes and whether anyone may register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Access token lifetime, in seconds.
+    pub access_ttl_seconds: u32,
+    /// Refresh token lifetime, in seconds.
+    pub refresh_ttl_seconds: u32,
+    /// Whether the register endpoint exists.
+    pub registration: bool,
+}
+
+impl AuthSettings {
+    /// The defaults of `profile`: short lifetimes and open registration in conformance, so
+    /// time-dependent checks run in seconds (spec/profiles.md).
+    pub fn for_profile(profile: Profile) -> Self {
+        match profile {
+            Profile::Conformance => Self {
+                access_ttl_seconds: 2,
+                refresh_ttl_seconds: 30,
+                registration: true,
+            },
+            Profile::Production | Profile::Development => Self {
+                access_ttl_seconds: 900,
+                refresh_ttl_seconds: 14 * 24 * 3600,
+                registration: false,
+            },
         }
     }
 }
@@ -203,6 +265,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             profile: Profile::Conformance,
             request_timeout: CONFORMANCE_REQUEST_TIMEOUT,
+            auth: AuthSettings::for_profile(Profile::Conformance),
             ..Self::default()
         }
     }
@@ -214,6 +277,8 @@ impl Config {
             None => FileConfig::default(),
         };
         let defaults = Config::default();
+        let profile = args.profile.or(file.profile).unwrap_or(defaults.profile);
+        let auth = resolve_auth(args, &file, profile)?;
         let database = match args.database_url.as_ref().or(file.database_url.as_ref()) {
             Some(url) if !url.trim().is_empty() => DatabaseUrl::parse(url)?,
             _ => defaults.database,
@@ -251,9 +316,11 @@ impl Config {
                 reason: "must be between 1 and 3600000".to_owned(),
             });
         }
+        let mut verify_key_files = file.verify_key_files;
+        verify_key_files.extend(args.verify_key_files.iter().cloned());
         Ok(Self {
             bind: args.bind.or(file.bind).unwrap_or(defaults.bind),
-            profile: args.profile.or(file.profile).unwrap_or(defaults.profile),
+            profile,
             database,
             redis_url,
             max_body_bytes,
@@ -263,9 +330,54 @@ impl Config {
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
             key_file: args.key_file.clone().or(file.key_file),
+            verify_key_files,
+            auth,
             mutations: mutations_from(args),
         })
     }
+}
+
+fn resolve_auth(
+    args: &ServerArgs,
+    file: &FileConfig,
+    profile: Profile,
+) -> Result<AuthSettings, ConfigError> {
+    let defaults = AuthSettings::for_profile(profile);
+    let ttl = |key: &'static str, value: u32| {
+        if (1..=MAX_TTL_SECONDS).contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid {
+                key,
+                reason: format!("must be between 1 and {MAX_TTL_SECONDS} seconds"),
+            })
+        }
+    };
+    let access = ttl(
+        "access_ttl_seconds",
+        args.access_ttl_seconds
+            .or(file.access_ttl_seconds)
+            .unwrap_or(defaults.access_ttl_seconds),
+    )?;
+    let refresh = ttl(
+        "refresh_ttl_seconds",
+        args.refresh_ttl_seconds
+            .or(file.refresh_ttl_seconds)
+            .unwrap_or(defaults.refresh_ttl_seconds),
+    )?;
+    if refresh <= access {
+        return Err(ConfigError::Invalid {
+            key: "refresh_ttl_seconds",
+            reason: "must be longer than access_ttl_seconds".to_owned(),
+        });
+    }
+    Ok(AuthSettings {
+        access_ttl_seconds: access,
+        refresh_ttl_seconds: refresh,
+        registration: defaults.registration
+            || args.allow_registration
+            || file.allow_registration.unwrap_or(false),
+    })
 }
 
 #[cfg(feature = "mutants")]
@@ -308,6 +420,30 @@ mod tests {
         assert_eq!(c.database.backend(), "sqlite");
         assert_eq!(c.redis_url, None);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.auth, AuthSettings::for_profile(Profile::Production));
+        assert!(!c.auth.registration);
+    }
+
+    #[test]
+    fn the_conformance_profile_has_short_lifetimes_and_registration() {
+        let args = ServerArgs {
+            profile: Some(Profile::Conformance),
+            ..ServerArgs::default()
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.auth, Config::conformance().auth);
+        assert_eq!(c.auth.access_ttl_seconds, 2);
+        assert!(c.auth.registration);
+        let open = ServerArgs {
+            allow_registration: true,
+            access_ttl_seconds: Some(60),
+            verify_key_files: vec![PathBuf::from("/k1"), PathBuf::from("/k2")],
+            ..ServerArgs::default()
+        };
+        let c = Config::resolve(&open).unwrap();
+        assert!(c.auth.registration);
+        assert_eq!(c.auth.access_ttl_seconds, 60);
+        assert_eq!(c.verify_key_files.len(), 2);
     }
 
     #[test]
@@ -355,6 +491,20 @@ mod tests {
             "max_body_bytes",
             "request_timeout_ms",
         ];
+        let ttl_cases = [
+            (Some(0), None, "access_ttl_seconds"),
+            (None, Some(MAX_TTL_SECONDS + 1), "refresh_ttl_seconds"),
+            (Some(60), Some(60), "refresh_ttl_seconds"),
+        ];
+        for (access, refresh, key) in ttl_cases {
+            let args = ServerArgs {
+                access_ttl_seconds: access,
+                refresh_ttl_seconds: refresh,
+                ..ServerArgs::default()
+            };
+            let err = Config::resolve(&args).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
         for (args, key) in cases.iter().zip(keys) {
             let err = Config::resolve(args).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");

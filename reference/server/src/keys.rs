@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::DecodePrivateKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 
 use crate::config::ConfigError;
 
@@ -44,14 +44,7 @@ impl ServerKey {
     }
 
     fn from_key(key: SigningKey, ephemeral: bool) -> Self {
-        let public = key.verifying_key().to_bytes();
-        let key_id = format!(
-            "ed25519-{}",
-            public[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        let key_id = dx_auth::key_id(&key.verifying_key());
         Self {
             key,
             key_id,
@@ -75,18 +68,45 @@ impl ServerKey {
     }
 }
 
+/// Loads a retired public key (`--verify-key-file`): PEM SubjectPublicKeyInfo, as `openssl
+/// pkey -pubout` writes it, or the raw 32-byte key as 64 hex digits.
+pub fn load_verification_key(path: &Path) -> Result<VerifyingKey, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        key: "verify_key_files",
+        reason,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid(format!("cannot read a verification key file: {}", e.kind())))?;
+    let trimmed = text.trim();
+    if trimmed.starts_with("-----BEGIN") {
+        return VerifyingKey::from_public_key_pem(trimmed)
+            .map_err(|_| invalid("the PEM is not an Ed25519 public key".to_owned()));
+    }
+    let bytes = hex32(trimmed)
+        .ok_or_else(|| invalid("expected a PEM Ed25519 public key or 64 hex digits".to_owned()))?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| invalid("the 32 bytes are not an Ed25519 public key".to_owned()))
+}
+
+/// 64 hex digits as 32 bytes.
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
 fn parse(text: &str) -> Result<SigningKey, String> {
     let trimmed = text.trim();
     if trimmed.starts_with("-----BEGIN") {
         return SigningKey::from_pkcs8_pem(trimmed)
             .map_err(|_| "the PEM is not an Ed25519 PKCS#8 private key".to_owned());
     }
-    if trimmed.len() == 64 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let mut seed = [0u8; 32];
-        for (i, byte) in seed.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&trimmed[2 * i..2 * i + 2], 16)
-                .map_err(|_| "invalid hex digit".to_owned())?;
-        }
+    if let Some(seed) = hex32(trimmed) {
         return Ok(SigningKey::from_bytes(&seed));
     }
     Err("expected a PKCS#8 PEM Ed25519 private key or 64 hex digits".to_owned())
@@ -161,6 +181,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot read the key file"), "{err}");
+    }
+
+    #[test]
+    fn verification_keys_load_from_pem_and_hex() {
+        use ed25519_dalek::pkcs8::EncodePublicKey;
+        let public = SigningKey::from_bytes(&[5; 32]).verifying_key();
+        let pem = public
+            .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .unwrap();
+        let hex: String = public
+            .to_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            load_verification_key(&write("pub-pem", &pem)).unwrap(),
+            public
+        );
+        assert_eq!(
+            load_verification_key(&write("pub-hex", &hex)).unwrap(),
+            public
+        );
+        for text in [
+            "zz",
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        ] {
+            let err = load_verification_key(&write("pub-bad", text))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("verify_key_files"), "{err}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod keys;
 pub mod middleware;
@@ -16,7 +17,7 @@ pub mod strict_json;
 pub mod telemetry;
 
 pub use app::{build_state, router};
-pub use config::{Config, ConfigError, DatabaseUrl, LogFormat, ServerArgs};
+pub use config::{AuthSettings, Config, ConfigError, DatabaseUrl, LogFormat, ServerArgs};
 pub use mutants::{Mutant, Mutations};
 pub use profile::Profile;
 pub use server::{BoundServer, ServeError, shutdown_signal};

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use dx_auth::{AuthMutant, AuthMutations};
 use dx_error::SafeMutex;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,20 @@ pub enum Mutant {
     ErrorCodeMissing,
     /// Production errors carry panic text and cause chains (Property 26).
     LeaksInternals,
+    /// Only the first 72 bytes of a password count (Property 1).
+    PasswordTruncated,
+    /// Token signatures are not checked (Property 2).
+    SignatureNotChecked,
+    /// Refresh tokens are accepted as access tokens (Property 2).
+    RefreshAcceptedAsAccess,
+    /// Tokens are accepted in the second of their expiry (Property 3).
+    ExpiryOffByOne,
+    /// Spent refresh tokens work again and their family lives on (Property 4).
+    RefreshReuseUndetected,
+    /// Refreshed access tokens keep the login's expiry (Property 4).
+    RefreshExpiryStale,
+    /// Revoked tokens are still accepted (Property 5).
+    RevocationIgnored,
 }
 
 impl Mutant {
@@ -31,6 +46,13 @@ impl Mutant {
         Mutant::FailureCascades,
         Mutant::ErrorCodeMissing,
         Mutant::LeaksInternals,
+        Mutant::PasswordTruncated,
+        Mutant::SignatureNotChecked,
+        Mutant::RefreshAcceptedAsAccess,
+        Mutant::ExpiryOffByOne,
+        Mutant::RefreshReuseUndetected,
+        Mutant::RefreshExpiryStale,
+        Mutant::RevocationIgnored,
     ];
 
     /// The name used on the command line.
@@ -41,6 +63,27 @@ impl Mutant {
             Self::FailureCascades => "failure-cascades",
             Self::ErrorCodeMissing => "error-code-missing",
             Self::LeaksInternals => "leaks-internals",
+            Self::PasswordTruncated => "password-truncated",
+            Self::SignatureNotChecked => "signature-not-checked",
+            Self::RefreshAcceptedAsAccess => "refresh-accepted-as-access",
+            Self::ExpiryOffByOne => "expiry-off-by-one",
+            Self::RefreshReuseUndetected => "refresh-reuse-undetected",
+            Self::RefreshExpiryStale => "refresh-expiry-stale",
+            Self::RevocationIgnored => "revocation-ignored",
+        }
+    }
+
+    /// The auth crate's mutant this one switches on, if it is an auth mutant.
+    pub fn auth(self) -> Option<AuthMutant> {
+        match self {
+            Self::PasswordTruncated => Some(AuthMutant::PasswordTruncated),
+            Self::SignatureNotChecked => Some(AuthMutant::SignatureNotChecked),
+            Self::RefreshAcceptedAsAccess => Some(AuthMutant::RefreshAcceptedAsAccess),
+            Self::ExpiryOffByOne => Some(AuthMutant::ExpiryOffByOne),
+            Self::RefreshReuseUndetected => Some(AuthMutant::RefreshReuseUndetected),
+            Self::RefreshExpiryStale => Some(AuthMutant::RefreshExpiryStale),
+            Self::RevocationIgnored => Some(AuthMutant::RevocationIgnored),
+            _ => None,
         }
     }
 
@@ -51,6 +94,7 @@ impl Mutant {
             Self::PanicEscapesBoundary | Self::FailureCascades => 7,
             Self::ErrorCodeMissing => 8,
             Self::LeaksInternals => 26,
+            other => other.auth().map_or(0, AuthMutant::breaks_property),
         }
     }
 }
@@ -86,10 +130,25 @@ impl Mutations {
         false
     }
 
+    /// The auth mutations to hand to `dx_auth`.
+    pub fn auth(self) -> AuthMutations {
+        auth_mutations(self)
+    }
+
     /// The active mutant's name, for logs and the discovery document.
     pub fn active_name(self) -> Option<&'static str> {
         Mutant::ALL.iter().find(|m| self.is(**m)).map(|m| m.name())
     }
+}
+
+#[cfg(feature = "mutants")]
+fn auth_mutations(m: Mutations) -> AuthMutations {
+    AuthMutations::with(m.active.and_then(Mutant::auth))
+}
+
+#[cfg(not(feature = "mutants"))]
+fn auth_mutations(_m: Mutations) -> AuthMutations {
+    AuthMutations::none()
 }
 
 /// How long the `failure-cascades` mutant degrades the whole server after one failure.
@@ -132,7 +191,8 @@ mod tests {
         for m in Mutant::ALL {
             let value = m.to_possible_value().map(|v| v.get_name().to_owned());
             assert_eq!(value.as_deref(), Some(m.name()));
-            assert!([6, 7, 8, 26].contains(&m.breaks_property()));
+            assert!((1..=26).contains(&m.breaks_property()));
+            assert_eq!(m.auth().is_some(), m.breaks_property() <= 5);
         }
         assert_eq!(Mutations::none().active_name(), None);
     }

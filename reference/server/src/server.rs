@@ -72,6 +72,7 @@ impl BoundServer {
                 "service warm-up finished"
             );
         });
+        tokio::spawn(std::sync::Arc::clone(&state.auth).purge_periodically());
         let addr = self.listener.local_addr().map_err(ServeError::Serve)?;
         tracing::info!(
             %addr,

@@ -37,12 +37,23 @@ impl Database {
                 .connect_lazy(u)
                 .map(Self::Postgres)
                 .map_err(invalid),
+            // One connection that never closes: an in-memory database lives and dies with it.
             DatabaseUrl::Sqlite(u) => SqlitePoolOptions::new()
                 .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .acquire_timeout(PROBE_TIMEOUT)
                 .connect_lazy(u)
                 .map(Self::Sqlite)
                 .map_err(invalid),
+        }
+    }
+
+    /// The credential store on this database.
+    pub fn credential_store(&self) -> std::sync::Arc<dyn dx_auth::CredentialStore> {
+        match self {
+            Self::Postgres(pool) => std::sync::Arc::new(dx_auth::PostgresStore::new(pool.clone())),
+            Self::Sqlite(pool) => std::sync::Arc::new(dx_auth::SqliteStore::new(pool.clone())),
         }
     }
 

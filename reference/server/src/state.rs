@@ -19,6 +19,8 @@ pub struct AppState {
     pub services: Services,
     /// The Ed25519 signing key.
     pub key: ServerKey,
+    /// Authentication: tokens, passwords, the credential store.
+    pub auth: Arc<crate::auth::Auth>,
     /// State used by the conformance fault hooks.
     pub faults: FaultState,
     /// One error boundary per route.

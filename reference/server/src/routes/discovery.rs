@@ -43,13 +43,60 @@ pub fn document(state: &SharedState) -> Value {
         } else {
             Value::Null
         },
-        "auth": null,
+        "auth": auth_member(state),
         "security_headers": null,
         "rate_limits": null,
         "csrf": null,
         "client": null,
         "query": null,
         "sync": null,
+    })
+}
+
+/// The `auth` member: keys, lifetimes, password rules and endpoints (spec/discovery.md).
+fn auth_member(state: &SharedState) -> Value {
+    use crate::routes::auth::{AUTH_BASE, MINT_PATH};
+    let config = &state.config;
+    let tokens = state.auth.service().tokens();
+    let keys: Vec<Value> = tokens
+        .keys()
+        .verification_keys()
+        .iter()
+        .map(|k| {
+            json!({
+                "kid": k.kid,
+                "alg": "EdDSA",
+                "crv": "Ed25519",
+                "public_key": k.public_key_base64url(),
+            })
+        })
+        .collect();
+    let mut endpoints = json!({
+        "login": format!("{AUTH_BASE}/login"),
+        "refresh": format!("{AUTH_BASE}/refresh"),
+        "revoke": format!("{AUTH_BASE}/revoke"),
+        "me": format!("{AUTH_BASE}/me"),
+    });
+    if config.auth.registration {
+        endpoints["register"] = json!(format!("{AUTH_BASE}/register"));
+    }
+    json!({
+        "token_format": "paseto-v4-public",
+        "keys": keys,
+        "signing_kid": tokens.keys().signing_kid(),
+        "access_ttl_seconds": tokens.access_ttl(),
+        "refresh_ttl_seconds": tokens.refresh_ttl(),
+        "password": {
+            "max_bytes": dx_auth::MAX_PASSWORD_BYTES,
+            "normalization": "NFC",
+        },
+        "email": { "max_chars": dx_auth::account::MAX_EMAIL_CHARS },
+        "endpoints": endpoints,
+        "test_hooks": if config.profile.fault_hooks() {
+            json!({ "mint": MINT_PATH })
+        } else {
+            Value::Null
+        },
     })
 }
 

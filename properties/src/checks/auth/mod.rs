@@ -1,0 +1,419 @@
+//! Properties 1-5: authentication, checked over HTTP through the routes the target publishes
+//! in its `auth` discovery member. [`AuthApi`] is the shared client: it creates accounts,
+//! logs in, and judges every answer by the rules every auth answer obeys (a 401 challenges
+//! with `WWW-Authenticate`; a response carrying tokens is `Cache-Control: no-store`; every
+//! token issued parses, and its signature verifies under a published key).
+
+pub mod p01_password_hash_round_trip;
+pub mod p02_token_signature_integrity;
+pub mod p03_token_expiration;
+pub mod p04_token_refresh;
+pub mod p05_token_revocation;
+
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::cases::CaseFailure;
+use crate::check::{CheckOutcome, NOT_CONFORMANCE};
+use crate::checks::support::{Observer, unique_scope};
+use crate::clause::{Clause, auth as ac, http_contract as hc, tokens as tc};
+use crate::envelope::expect_code;
+use crate::http::{Exchange, RequestSpec};
+use crate::target::Target;
+use crate::token::{PublishedKey, Token, parse, published_keys};
+
+/// What the target publishes in `auth`.
+#[derive(Debug, Clone)]
+pub struct AuthArea {
+    /// The verification keys.
+    pub keys: Vec<PublishedKey>,
+    /// The key new tokens are signed with.
+    pub signing_kid: String,
+    /// Access token lifetime.
+    pub access_ttl: i64,
+    /// Refresh token lifetime.
+    pub refresh_ttl: i64,
+    /// Longest password, in bytes after NFC.
+    pub max_password_bytes: usize,
+    /// `login`.
+    pub login: String,
+    /// `refresh`.
+    pub refresh: String,
+    /// `revoke`.
+    pub revoke: String,
+    /// `me`.
+    pub me: String,
+    /// `register`.
+    pub register: String,
+    /// The mint hook, if published.
+    pub mint: Option<String>,
+}
+
+/// The `auth` area of `target`, or why the auth checks cannot run against it.
+pub fn area(target: &Target) -> Result<AuthArea, CheckOutcome> {
+    let discovery = target.discovery();
+    if !discovery.is_conformance() {
+        return Err(CheckOutcome::NotVerified(format!(
+            "{NOT_CONFORMANCE} (profile: {})",
+            discovery.profile
+        )));
+    }
+    let raw = discovery.raw.get("auth").cloned().unwrap_or(Value::Null);
+    let setup = |what: String| {
+        CheckOutcome::SetupFailed(CaseFailure::plain(
+            "an `auth` member as spec/discovery.md fixes it",
+            what,
+        ))
+    };
+    let keys = published_keys(&raw).map_err(setup)?;
+    let text = |path: &[&str]| {
+        let mut v = &raw;
+        for p in path {
+            v = v.get(*p).unwrap_or(&Value::Null);
+        }
+        v.as_str().map(str::to_owned)
+    };
+    let number = |name: &str| raw.get(name).and_then(Value::as_i64);
+    let (Some(login), Some(refresh), Some(revoke), Some(me), Some(signing_kid)) = (
+        text(&["endpoints", "login"]),
+        text(&["endpoints", "refresh"]),
+        text(&["endpoints", "revoke"]),
+        text(&["endpoints", "me"]),
+        text(&["signing_kid"]),
+    ) else {
+        return Err(setup(format!("auth = {raw}")));
+    };
+    let Some(register) = text(&["endpoints", "register"]) else {
+        return Err(CheckOutcome::NotVerified(
+            "target is in the conformance profile but publishes no auth.endpoints.register".into(),
+        ));
+    };
+    Ok(AuthArea {
+        keys,
+        signing_kid,
+        access_ttl: number("access_ttl_seconds").unwrap_or(0),
+        refresh_ttl: number("refresh_ttl_seconds").unwrap_or(0),
+        max_password_bytes: raw
+            .pointer("/password/max_bytes")
+            .and_then(Value::as_u64)
+            .unwrap_or(1024) as usize,
+        login,
+        refresh,
+        revoke,
+        me,
+        register,
+        mint: text(&["test_hooks", "mint"]),
+    })
+}
+
+/// An access token and a refresh token, parsed and verified.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    /// The access token.
+    pub access: Token,
+    /// The refresh token.
+    pub refresh: Token,
+}
+
+/// The auth routes of one target, as the checks use them.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthApi<'t> {
+    /// Every answer passes through it.
+    pub observer: Observer<'t>,
+    /// What the target publishes.
+    pub area: &'t AuthArea,
+}
+
+/// A fresh email no other case or run uses.
+pub fn fresh_email(prefix: &str) -> String {
+    format!("{}@dx-conformance.test", unique_scope(prefix))
+}
+
+/// The `Date` of a response, in Unix seconds.
+pub fn response_date(ex: &Exchange) -> Option<i64> {
+    let date = ex.header("date")?;
+    chrono::DateTime::parse_from_rfc2822(&date.replace("GMT", "+0000"))
+        .ok()
+        .map(|d| d.timestamp())
+}
+
+/// How often a request answered "hashing saturated" is sent again before the check gives up.
+const BUSY_RETRIES: usize = 10;
+
+impl<'t> AuthApi<'t> {
+    /// Sends `request`, as a well-behaved client: a 503 `RESOURCE_EXHAUSTED` with
+    /// `Retry-After` (`spec/auth.md`, Passwords) is sent again after the time it asks for.
+    pub async fn send(&self, request: RequestSpec) -> Result<Exchange, CaseFailure> {
+        let mut tries = 0;
+        loop {
+            let ex = self.send_once(request.clone()).await?;
+            let retry_after = ex
+                .header("retry-after")
+                .and_then(|v| v.parse::<u64>().ok())
+                .filter(|_| ex.status == 503 && tries < BUSY_RETRIES);
+            match retry_after {
+                Some(seconds) => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(seconds.clamp(1, 5))).await;
+                }
+                None => return Ok(ex),
+            }
+        }
+    }
+
+    /// Sends `request` once; every 401 must challenge.
+    pub async fn send_once(&self, request: RequestSpec) -> Result<Exchange, CaseFailure> {
+        let ex = self.observer.send(request, &[]).await?;
+        if ex.status == 401 && ex.headers.get_all("www-authenticate").iter().count() == 0 {
+            return Err(CaseFailure::violates(
+                &ex,
+                &hc::AUTH_HEADERS,
+                "a 401 without WWW-Authenticate",
+            ));
+        }
+        Ok(ex)
+    }
+
+    /// `POST register`.
+    pub async fn register(&self, email: &str, password: &str) -> Result<Exchange, CaseFailure> {
+        self.send(RequestSpec::post_json(
+            self.area.register.clone(),
+            &json!({"email": email, "password": password}),
+        ))
+        .await
+    }
+
+    /// `POST login`.
+    pub async fn login(&self, email: &str, password: &str) -> Result<Exchange, CaseFailure> {
+        self.send(Self::login_request(&self.area.login, email, password))
+            .await
+    }
+
+    /// The request of `POST login`.
+    pub fn login_request(path: &str, email: &str, password: &str) -> RequestSpec {
+        RequestSpec::post_json(
+            path.to_owned(),
+            &json!({"email": email, "password": password}),
+        )
+    }
+
+    /// `POST refresh`.
+    pub async fn refresh(&self, token: &str) -> Result<Exchange, CaseFailure> {
+        self.send(RequestSpec::post_json(
+            self.area.refresh.clone(),
+            &json!({"refresh_token": token}),
+        ))
+        .await
+    }
+
+    /// `POST revoke`.
+    pub async fn revoke(&self, token: &str) -> Result<Exchange, CaseFailure> {
+        self.send(RequestSpec::post_json(
+            self.area.revoke.clone(),
+            &json!({"token": token}),
+        ))
+        .await
+    }
+
+    /// `GET me` with `Authorization: Bearer token`.
+    pub async fn me(&self, token: &str) -> Result<Exchange, CaseFailure> {
+        self.send(
+            RequestSpec::new(Method::GET, self.area.me.clone())
+                .header("Authorization", format!("Bearer {token}")),
+        )
+        .await
+    }
+
+    /// The mint hook: a token of `typ` for `sub` expiring `offset` seconds from now.
+    pub async fn mint(&self, sub: &str, typ: &str, offset: i64) -> Result<Token, CaseFailure> {
+        let Some(path) = &self.area.mint else {
+            return Err(CaseFailure::plain(hc::MINT_HOOK.cite(), "no mint hook"));
+        };
+        let ex = self
+            .send(RequestSpec::post_json(
+                path.clone(),
+                &json!({"sub": sub, "typ": typ, "exp_offset_seconds": offset}),
+            ))
+            .await?;
+        let body = ex.json().unwrap_or(Value::Null);
+        let token = body
+            .get("token")
+            .and_then(Value::as_str)
+            .filter(|_| ex.status == 200)
+            .map(parse);
+        let token = match token {
+            Some(Ok(t)) => t,
+            Some(Err(why)) => {
+                return Err(CaseFailure::violates(
+                    &ex,
+                    &tc::PAYLOAD,
+                    format!("the minted token {why}"),
+                ));
+            }
+            None => return Err(CaseFailure::violates(&ex, &hc::MINT_HOOK, "no token")),
+        };
+        self.expect_signed(&ex, &token)?;
+        let c = &token.claims;
+        let numbers = (
+            body.get("iat").and_then(Value::as_i64),
+            body.get("exp").and_then(Value::as_i64),
+        );
+        if c.sub != sub
+            || c.typ != typ
+            || c.exp - c.iat != offset
+            || numbers != (Some(c.iat), Some(c.exp))
+        {
+            return Err(CaseFailure::violates(
+                &ex,
+                &hc::MINT_HOOK,
+                format!(
+                    "asked sub {sub:?}, typ {typ}, exp = iat + {offset}; got {c:?}, iat/exp members {numbers:?}"
+                ),
+            ));
+        }
+        Ok(token)
+    }
+
+    /// Registers a fresh account; returns its email and user id.
+    pub async fn account(
+        &self,
+        prefix: &str,
+        password: &str,
+    ) -> Result<(String, String), CaseFailure> {
+        let email = fresh_email(prefix);
+        let ex = self.register(&email, password).await?;
+        let user_id = ex
+            .json()
+            .and_then(|b| b.get("user_id").and_then(Value::as_str).map(str::to_owned));
+        match user_id {
+            Some(id) if ex.status == 201 => Ok((email, id)),
+            _ => Err(CaseFailure::violates(
+                &ex,
+                &hc::AUTH_ANSWERS,
+                "registering a fresh account did not answer 201 with a user_id",
+            )),
+        }
+    }
+
+    /// A fresh account, logged in.
+    pub async fn session(&self, prefix: &str) -> Result<(String, Pair), CaseFailure> {
+        let password = format!("pw-{}", unique_scope(prefix));
+        let (email, user_id) = self.account(prefix, &password).await?;
+        let ex = self.login(&email, &password).await?;
+        let pair = self.expect_pair(&ex, &ac::LOGIN_ISSUES)?;
+        if pair.access.claims.sub != user_id {
+            return Err(CaseFailure::violates(
+                &ex,
+                &hc::AUTH_ANSWERS,
+                format!(
+                    "the token's sub {:?} is not the registered user_id {user_id:?}",
+                    pair.access.claims.sub
+                ),
+            ));
+        }
+        Ok((user_id, pair))
+    }
+
+    /// The signature of `token` verifies under a published key, and it was signed by the
+    /// signing key.
+    pub fn expect_signed(&self, ex: &Exchange, token: &Token) -> Result<(), CaseFailure> {
+        token.verify(&self.area.keys).map_err(|why| {
+            CaseFailure::violates(ex, &tc::SIGNATURE, format!("an issued token: {why}"))
+        })?;
+        if token.kid != self.area.signing_kid {
+            return Err(CaseFailure::violates(
+                ex,
+                &tc::SIGNING_KEY,
+                format!(
+                    "signed by {:?}, not auth.signing_kid {:?}",
+                    token.kid, self.area.signing_kid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A 200 token pair: both tokens parse and verify, have the right types and lifetimes, and
+    /// the response is not cacheable. `clause` is the rule that says which lifetimes.
+    pub fn expect_pair(&self, ex: &Exchange, clause: &Clause) -> Result<Pair, CaseFailure> {
+        if ex.status != 200 {
+            return Err(CaseFailure::violates(
+                ex,
+                &hc::AUTH_ANSWERS,
+                format!("HTTP {} instead of a token pair", ex.status),
+            ));
+        }
+        if !ex
+            .header("cache-control")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("no-store"))
+        {
+            return Err(CaseFailure::violates(
+                ex,
+                &hc::AUTH_HEADERS,
+                "a token response without Cache-Control: no-store",
+            ));
+        }
+        let body = ex.json().unwrap_or(Value::Null);
+        let token = |name: &str| -> Result<Token, CaseFailure> {
+            let text = body.get(name).and_then(Value::as_str).ok_or_else(|| {
+                CaseFailure::violates(
+                    ex,
+                    &hc::AUTH_ANSWERS,
+                    format!("the pair has no string `{name}`"),
+                )
+            })?;
+            let token = parse(text).map_err(|why| {
+                CaseFailure::violates(ex, &tc::PAYLOAD, format!("`{name}` {why}"))
+            })?;
+            self.expect_signed(ex, &token)?;
+            Ok(token)
+        };
+        let pair = Pair {
+            access: token("access_token")?,
+            refresh: token("refresh_token")?,
+        };
+        let (a, r) = (&pair.access.claims, &pair.refresh.claims);
+        let shape_ok = body
+            .get("token_type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+            && body.get("expires_in").and_then(Value::as_i64) == Some(a.exp - a.iat)
+            && body.get("refresh_expires_in").and_then(Value::as_i64) == Some(r.exp - r.iat);
+        if !shape_ok {
+            return Err(CaseFailure::violates(
+                ex,
+                &hc::AUTH_ANSWERS,
+                "token_type, expires_in or refresh_expires_in do not match the tokens",
+            ));
+        }
+        if a.typ != "access" || r.typ != "refresh" {
+            return Err(CaseFailure::violates(
+                ex,
+                &hc::AUTH_ANSWERS,
+                format!(
+                    "typ {:?} and {:?} instead of access and refresh",
+                    a.typ, r.typ
+                ),
+            ));
+        }
+        if a.exp - a.iat != self.area.access_ttl || r.exp - r.iat != self.area.refresh_ttl {
+            return Err(CaseFailure::violates(
+                ex,
+                clause,
+                format!(
+                    "access lives {} s and refresh {} s; auth publishes {} and {}",
+                    a.exp - a.iat,
+                    r.exp - r.iat,
+                    self.area.access_ttl,
+                    self.area.refresh_ttl
+                ),
+            ));
+        }
+        Ok(pair)
+    }
+
+    /// An error answer with `wire`.
+    pub fn expect(&self, ex: &Exchange, wire: &str, clause: &Clause) -> Result<(), CaseFailure> {
+        expect_code(ex, &self.observer.rules, wire, clause).map(drop)
+    }
+}
