@@ -31,7 +31,10 @@ pub enum FeaturesError {
 
 /// The `.feature` files compiled into the suite, so an installed `dx-conformance` binary
 /// runs them on a machine without this repository.
-const EMBEDDED_FEATURES: &[(&str, &str)] = &[("errors.feature", include_str!("../errors.feature"))];
+const EMBEDDED_FEATURES: &[(&str, &str)] = &[
+    ("auth.feature", include_str!("../auth.feature")),
+    ("errors.feature", include_str!("../errors.feature")),
+];
 
 /// Where the suite's `.feature` files are: next to this crate's Cargo.toml in a checkout;
 /// elsewhere, the compiled-in copies written to a folder under the temporary directory.

@@ -24,6 +24,23 @@ pub struct DxWorld {
     markers: Vec<String>,
     /// The error of the step that stopped the scenario, read back by the runner.
     outcome: Option<StepError>,
+    /// The account and tokens of the authentication steps.
+    auth: AuthState,
+}
+
+/// What the authentication steps remember between steps.
+#[derive(Debug, Default, Clone)]
+pub struct AuthState {
+    /// The email and password registered.
+    pub account: Option<(String, String)>,
+    /// The user id the tokens speak for.
+    pub user_id: Option<String>,
+    /// The current access token.
+    pub access: Option<String>,
+    /// The current refresh token.
+    pub refresh: Option<String>,
+    /// The refresh token spent by the last refresh.
+    pub spent_refresh: Option<String>,
 }
 
 impl DxWorld {
@@ -131,6 +148,16 @@ impl DxWorld {
             .client_errors
             .clone()
             .ok_or_else(|| StepError::NotVerified("target offers no client-errors endpoint".into()))
+    }
+
+    /// The authentication steps' state.
+    pub fn auth(&self) -> &AuthState {
+        &self.auth
+    }
+
+    /// The authentication steps' state, to change.
+    pub fn auth_mut(&mut self) -> &mut AuthState {
+        &mut self.auth
     }
 
     /// Records a step's result so the runner can report a failure with its structure, and

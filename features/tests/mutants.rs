@@ -43,3 +43,23 @@ async fn panic_escapes_boundary_is_caught() {
 async fn failure_cascades_is_caught() {
     assert_caught(Mutant::FailureCascades).await;
 }
+
+#[tokio::test]
+async fn signature_not_checked_is_caught() {
+    assert_caught(Mutant::SignatureNotChecked).await;
+}
+
+#[tokio::test]
+async fn refresh_accepted_as_access_is_caught() {
+    assert_caught(Mutant::RefreshAcceptedAsAccess).await;
+}
+
+#[tokio::test]
+async fn refresh_reuse_undetected_is_caught() {
+    assert_caught(Mutant::RefreshReuseUndetected).await;
+}
+
+#[tokio::test]
+async fn revocation_ignored_is_caught() {
+    assert_caught(Mutant::RevocationIgnored).await;
+}

@@ -93,10 +93,19 @@ async fn tags_select_scenarios_by_feature_and_scenario_tags() {
         p26.iter()
             .all(|r| r.requirements.contains(&"7.5".to_owned()))
     );
-    let by_feature_tag = run_features(&target, &["error".into()], &default_features_dir())
+    let errors = run_features(&target, &["error".into()], &default_features_dir())
         .await
         .unwrap();
-    assert_eq!(by_feature_tag.len(), all.len());
+    let auth = run_features(&target, &["auth".into()], &default_features_dir())
+        .await
+        .unwrap();
+    assert!(!errors.is_empty() && !auth.is_empty());
+    assert_eq!(
+        errors.len() + auth.len(),
+        all.len(),
+        "every scenario is in one feature"
+    );
+    assert!(auth.iter().all(|r| r.tags.iter().any(|t| t == "auth")));
     let none = run_features(&target, &["@no-such-tag".into()], &default_features_dir())
         .await
         .unwrap();

@@ -34,6 +34,14 @@ pub enum Body {
     HookPanic,
     /// `{"number", "message", "source"?, "suggestion"?}` (the `error` hook).
     HookError,
+    /// `{"email", "password"}` (register and login).
+    Credentials,
+    /// `{"refresh_token"}`.
+    RefreshToken,
+    /// `{"token", "token_type_hint"?}`.
+    RevokeToken,
+    /// `{"sub", "typ", "exp_offset_seconds"}` (the mint hook).
+    Mint,
 }
 
 /// One route of the contract.
@@ -110,6 +118,7 @@ pub fn routes(discovery: &Discovery, scope: &str) -> Vec<Route> {
             Body::ClientReport,
         ));
     }
+    routes.extend(auth_routes(discovery));
     if let Some(base) = hooks_base(discovery) {
         routes.push(Route::write(
             "hook add",
@@ -130,6 +139,38 @@ pub fn routes(discovery: &Discovery, scope: &str) -> Vec<Route> {
             Body::HookError,
         ));
         routes.push(Route::read("hook state", format!("{base}/state/{scope}")));
+    }
+    routes
+}
+
+/// The routes of the `auth` member (spec/http-contract.md, "Authentication"), when offered.
+fn auth_routes(discovery: &Discovery) -> Vec<Route> {
+    let Some(auth) = discovery.raw.get("auth").filter(|a| a.is_object()) else {
+        return Vec::new();
+    };
+    let path = |pointer: &str| {
+        auth.pointer(pointer)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let mut routes = Vec::new();
+    for (name, pointer, body) in [
+        ("auth register", "/endpoints/register", Body::Credentials),
+        ("auth login", "/endpoints/login", Body::Credentials),
+        ("auth refresh", "/endpoints/refresh", Body::RefreshToken),
+        ("auth revoke", "/endpoints/revoke", Body::RevokeToken),
+    ] {
+        if let Some(p) = path(pointer) {
+            routes.push(Route::write(name, p, body));
+        }
+    }
+    if let Some(p) = path("/endpoints/me") {
+        routes.push(Route::read("auth me", p));
+    }
+    if discovery.is_conformance()
+        && let Some(p) = path("/test_hooks/mint")
+    {
+        routes.push(Route::write("auth mint", p, Body::Mint));
     }
     routes
 }

@@ -4,6 +4,7 @@
 //!
 //! [`DxWorld::settle`]: crate::DxWorld::settle
 
+mod auth;
 mod discovery;
 mod errors;
 mod faults;

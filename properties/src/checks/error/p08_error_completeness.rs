@@ -309,7 +309,8 @@ fn json_route_cases(route: &Route, cases: &mut Vec<Case>) {
                 });
             }
         }
-        Body::HookAdd => {}
+        Body::HookAdd | Body::Credentials | Body::RefreshToken | Body::RevokeToken | Body::Mint => {
+        }
     }
 }
 
@@ -506,6 +507,72 @@ fn shape_errors(body: Body) -> Vec<(Value, &'static str)> {
             ),
             (json!({"number": 4000, "message": "m", "extra": 1}), "extra"),
         ]),
+        Body::Credentials => cases.extend([
+            (json!({"password": "p"}), "email"),
+            (json!({"email": null, "password": "p"}), "email"),
+            (json!({"email": 5, "password": "p"}), "email"),
+            (json!({"email": "", "password": "p"}), "email"),
+            (json!({"email": "no-at-sign", "password": "p"}), "email"),
+            (json!({"email": "p08@dx-conformance.test"}), "password"),
+            (
+                json!({"email": "p08@dx-conformance.test", "password": 5}),
+                "password",
+            ),
+            (
+                json!({"email": "p08@dx-conformance.test", "password": ""}),
+                "password",
+            ),
+            (
+                json!({"email": "p08@dx-conformance.test", "password": "a".repeat(1025)}),
+                "password",
+            ),
+            (
+                json!({"email": "p08@dx-conformance.test", "password": "p", "extra": 1}),
+                "extra",
+            ),
+        ]),
+        Body::RefreshToken => cases.extend([
+            (json!({}), "refresh_token"),
+            (json!({"refresh_token": 5}), "refresh_token"),
+            (json!({"refresh_token": "t", "extra": 1}), "extra"),
+        ]),
+        Body::RevokeToken => cases.extend([
+            (json!({}), "token"),
+            (json!({"token": ["t"]}), "token"),
+            (
+                json!({"token": "t", "token_type_hint": "id_token"}),
+                "token_type_hint",
+            ),
+            (json!({"token": "t", "extra": 1}), "extra"),
+        ]),
+        Body::Mint => cases.extend([
+            (json!({"typ": "access", "exp_offset_seconds": 1}), "sub"),
+            (
+                json!({"sub": "", "typ": "access", "exp_offset_seconds": 1}),
+                "sub",
+            ),
+            (
+                json!({"sub": "s".repeat(129), "typ": "access", "exp_offset_seconds": 1}),
+                "sub",
+            ),
+            (
+                json!({"sub": "s", "typ": "id", "exp_offset_seconds": 1}),
+                "typ",
+            ),
+            (json!({"sub": "s", "typ": "access"}), "exp_offset_seconds"),
+            (
+                json!({"sub": "s", "typ": "access", "exp_offset_seconds": 1_000_000_001}),
+                "exp_offset_seconds",
+            ),
+            (
+                json!({"sub": "s", "typ": "access", "exp_offset_seconds": 1.5}),
+                "exp_offset_seconds",
+            ),
+            (
+                json!({"sub": "s", "typ": "access", "exp_offset_seconds": 1, "x": 1}),
+                "x",
+            ),
+        ]),
     }
     cases
 }
@@ -687,6 +754,10 @@ fn valid_body(body: Body) -> Value {
         Body::HookAdd => json!({"scope": unique_scope("p08-mt"), "add": 1}),
         Body::HookPanic => json!({"message": "p08 media type probe"}),
         Body::HookError => json!({"number": 4000, "message": "p08 probe"}),
+        Body::Credentials => json!({"email": "p08@dx-conformance.test", "password": "p08"}),
+        Body::RefreshToken => json!({"refresh_token": "v4.public.p08"}),
+        Body::RevokeToken => json!({"token": "v4.public.p08"}),
+        Body::Mint => json!({"sub": "p08", "typ": "access", "exp_offset_seconds": 60}),
     }
 }
 
