@@ -15,6 +15,9 @@ use crate::config::Config;
 use crate::keys::{ServerKey, load_verification_key};
 use crate::services::Services;
 
+/// Retries of a failed schema migration within one request.
+const MIGRATE_RETRIES: u64 = 3;
+
 /// How often expired revocations and refresh records are purged.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -59,7 +62,22 @@ impl Auth {
     /// is retried by the next call).
     pub async fn ready(&self) -> Result<&AuthService, AuthError> {
         self.migrated
-            .get_or_try_init(|| async { self.service.store().migrate().await })
+            .get_or_try_init(|| async {
+                // Instances starting together on a fresh database race to create the
+                // migrations table; the loser's attempt fails once and succeeds on retry.
+                let mut attempt = 0;
+                loop {
+                    match self.service.store().migrate().await {
+                        Ok(()) => return Ok(()),
+                        Err(e) if attempt < MIGRATE_RETRIES => {
+                            attempt += 1;
+                            tracing::warn!(error = ?e, attempt, "auth schema migration failed; retrying");
+                            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            })
             .await?;
         Ok(&self.service)
     }

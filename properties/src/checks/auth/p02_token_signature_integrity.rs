@@ -46,6 +46,9 @@ enum Probe {
     Refresh(String),
     /// `GET me` with these `Authorization` header values.
     Header(Vec<String>),
+    /// `GET me` with an `Authorization` header of this many bytes: refused as a token, or by
+    /// the parser as a header section over its limit.
+    Huge(usize),
 }
 
 /// One changed token.
@@ -174,6 +177,8 @@ fn cases(pair: &Pair, server_kid: &str) -> Vec<Case> {
             "A".repeat(4097usize.saturating_sub(access.len()))
         )),
     );
+    named("a 64 KiB Authorization header", Probe::Huge(64 * 1024));
+    named("a 1 MiB Authorization header", Probe::Huge(1024 * 1024));
     named("no Authorization header", Probe::Header(vec![]));
     named("an empty bearer", Probe::Header(vec!["Bearer ".into()]));
     named(
@@ -238,6 +243,21 @@ async fn genuine(api: AuthApi<'_>, pair: &Pair) -> Result<(), CaseFailure> {
     Ok(())
 }
 
+/// The server still answers after a request it refused at the parser.
+async fn still_serving(api: AuthApi<'_>) -> Result<(), CaseFailure> {
+    let health = api.observer.target.discovery().endpoints.health.clone();
+    let ex = api.observer.send(RequestSpec::get(health), &[]).await?;
+    if ex.status == 200 {
+        Ok(())
+    } else {
+        Err(CaseFailure::violates(
+            &ex,
+            &hc::UNPARSEABLE,
+            "the health endpoint failed after a huge Authorization header",
+        ))
+    }
+}
+
 async fn refused(api: AuthApi<'_>, case: &Case) -> Result<(), CaseFailure> {
     let ex = match &case.probe {
         Probe::Me(text) => api.me(text).await?,
@@ -251,6 +271,30 @@ async fn refused(api: AuthApi<'_>, case: &Case) -> Result<(), CaseFailure> {
             return api
                 .expect(&ex, "TOKEN_INVALID", &hc::BEARER)
                 .map_err(|f| f.about(&case.what));
+        }
+        Probe::Huge(bytes) => {
+            let request = RequestSpec::new(Method::GET, api.area.me.clone()).header(
+                "Authorization",
+                format!("Bearer v4.public.{}", "A".repeat(*bytes)),
+            );
+            let ex = match api.target_http_send(request).await {
+                Ok(ex) => ex,
+                // Closing the connection is one of the answers the parsing rule allows.
+                Err(_) => return still_serving(api).await,
+            };
+            if ex.status == 401 {
+                return api
+                    .expect(&ex, "TOKEN_INVALID", &tc::VERIFY)
+                    .map_err(|f| f.about(&case.what));
+            }
+            if ex.status.as_u16() < 400 {
+                return Err(CaseFailure::violates(
+                    &ex,
+                    &tc::VERIFY,
+                    format!("{}: accepted", case.what),
+                ));
+            }
+            return still_serving(api).await;
         }
         Probe::MeRaw(bytes) => {
             let target = api.observer.target;
