@@ -140,3 +140,57 @@ impl From<AuthError> for DxError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(AuthError::InvalidCredentials, ErrorCode::InvalidCredentials)]
+    #[case(AuthError::TokenExpired, ErrorCode::TokenExpired)]
+    #[case(AuthError::TokenInvalid(InvalidReason::BadSignature), ErrorCode::TokenInvalid)]
+    #[case(AuthError::TokenRevoked, ErrorCode::TokenRevoked)]
+    #[case(AuthError::Rejected(CredentialRule::PasswordEmpty), ErrorCode::ValidationFailed)]
+    #[case(AuthError::Rejected(CredentialRule::PasswordTooLong), ErrorCode::ValidationFailed)]
+    #[case(AuthError::Rejected(CredentialRule::EmailInvalid), ErrorCode::ValidationFailed)]
+    #[case(AuthError::AccountExists, ErrorCode::DbConstraintViolation)]
+    #[case(AuthError::Busy, ErrorCode::ResourceExhausted)]
+    #[case(AuthError::Store(StoreError::Conflict), ErrorCode::DbConnectionFailed)]
+    #[case(AuthError::Internal("argon2 exploded".into()), ErrorCode::Internal)]
+    fn every_failure_maps_to_its_code(#[case] err: AuthError, #[case] code: ErrorCode) {
+        let text = err.to_string();
+        let dx = DxError::from(err);
+        assert_eq!(dx.code(), code, "{text}");
+        assert!(!dx.message().is_empty());
+        // What the client reads never carries the internal cause.
+        assert!(!dx.message().contains("exploded"));
+    }
+
+    #[test]
+    fn rejected_credentials_name_their_field() {
+        for (rule, field) in [
+            (CredentialRule::PasswordEmpty, "password"),
+            (CredentialRule::PasswordTooLong, "password"),
+            (CredentialRule::EmailInvalid, "email"),
+        ] {
+            let dx = DxError::from(AuthError::Rejected(rule));
+            assert_eq!(dx.details().and_then(|d| d["field"].as_str()), Some(field));
+        }
+        let reasons = [
+            InvalidReason::TooLong,
+            InvalidReason::Malformed,
+            InvalidReason::UnknownKey,
+            InvalidReason::BadSignature,
+            InvalidReason::BadClaims,
+            InvalidReason::WrongType,
+            InvalidReason::UnknownRefresh,
+            InvalidReason::Missing,
+        ];
+        let mut names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+        names.dedup();
+        assert_eq!(names.len(), reasons.len());
+        // No reason reaches the client.
+        assert!(DxError::from(AuthError::TokenInvalid(InvalidReason::Missing)).details().is_none());
+    }
+}
