@@ -12,6 +12,9 @@
 #   --shard K/N    run only the K-th of N shards of those mutants, so the run can be split
 #   --all          mutate the excluded files and functions too
 #   --name NAME    results go to target/mutants/suite-NAME (default: from the files and shard)
+#   --only TAGS    run only these properties' checks and scenarios, e.g. --only p01,p02 (the
+#                  black_box tests named pNN_* and the scenarios tagged @pNN); for mutating
+#                  one area's files, whose bugs that area's checks are there to catch
 #   MUTANTS_ARGS   extra cargo-mutants arguments, split on spaces
 #
 # Results go to target/mutants/suite-<name>/mutants.out/; a table of caught, missed,
@@ -61,6 +64,7 @@ excluded_functions=(
 
 shard=""
 name=""
+only=""
 all=false
 files=()
 while [[ $# -gt 0 ]]; do
@@ -69,6 +73,7 @@ while [[ $# -gt 0 ]]; do
         --shard) shard="${2:-}"; shift 2 || { usage; exit 2; } ;;
         --all) all=true; shift ;;
         --name) name="suite-${2:-}"; shift 2 || { usage; exit 2; } ;;
+        --only) only="${2:-}"; shift 2 || { usage; exit 2; } ;;
         -*) usage; exit 2 ;;
         *) files+=("$1"); shift ;;
     esac
@@ -116,8 +121,16 @@ if ! $all; then
     done
 fi
 
+# --only: libtest name filters for black_box, feature tags for cucumber (which ignores the
+# filters and reads DX_FEATURE_TAGS).
+filters=()
+if [[ -n "$only" ]]; then
+    IFS=',' read -r -a filters <<<"$only"
+    export DX_FEATURE_TAGS="$(printf '@%s,' "${filters[@]}")"
+fi
+
 # The suite must pass against the unmutated reference, or no mutant result means anything.
-suite=(test -p dx-conformance -p dx-features --test black_box --test cucumber)
+suite=(test -p dx-conformance -p dx-features --test black_box --test cucumber -- ${filters[@]+"${filters[@]}"})
 echo "== baseline: cargo ${suite[*]}" >&2
 if ! cargo "${suite[@]}" >/dev/null 2>&1; then
     echo "suite-mutation-score: the black-box suite fails on the unmutated reference; fix that first" >&2
@@ -140,10 +153,17 @@ if ! $all; then
     done
 fi
 read -r -a extra <<<"${MUTANTS_ARGS:-}"
-args+=(${extra[@]+"${extra[@]}"} -- --test black_box --test cucumber)
+args+=(${extra[@]+"${extra[@]}"} -- --test black_box --test cucumber -- ${filters[@]+"${filters[@]}"})
 echo "== cargo ${args[*]}" >&2
+# Linking the two test binaries is most of each mutant's build; mold makes it several times
+# faster where it is installed (apt-get install mold). Only the mutants' own copy of the tree
+# is built with it, so the checkout's target/ is left as it was.
+linker=()
+if command -v mold >/dev/null 2>&1; then
+    linker=(env CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-fuse-ld=mold")
+fi
 status=0
-cargo "${args[@]}" || status=$?
+${linker[@]+"${linker[@]}"} cargo "${args[@]}" || status=$?
 # 0 all caught, 2 missed mutants, 3 timeouts: results exist; anything else means no score.
 case "$status" in
     0 | 2 | 3) ;;

@@ -149,11 +149,23 @@ mod tests {
     #[rstest]
     #[case(AuthError::InvalidCredentials, ErrorCode::InvalidCredentials)]
     #[case(AuthError::TokenExpired, ErrorCode::TokenExpired)]
-    #[case(AuthError::TokenInvalid(InvalidReason::BadSignature), ErrorCode::TokenInvalid)]
+    #[case(
+        AuthError::TokenInvalid(InvalidReason::BadSignature),
+        ErrorCode::TokenInvalid
+    )]
     #[case(AuthError::TokenRevoked, ErrorCode::TokenRevoked)]
-    #[case(AuthError::Rejected(CredentialRule::PasswordEmpty), ErrorCode::ValidationFailed)]
-    #[case(AuthError::Rejected(CredentialRule::PasswordTooLong), ErrorCode::ValidationFailed)]
-    #[case(AuthError::Rejected(CredentialRule::EmailInvalid), ErrorCode::ValidationFailed)]
+    #[case(
+        AuthError::Rejected(CredentialRule::PasswordEmpty),
+        ErrorCode::ValidationFailed
+    )]
+    #[case(
+        AuthError::Rejected(CredentialRule::PasswordTooLong),
+        ErrorCode::ValidationFailed
+    )]
+    #[case(
+        AuthError::Rejected(CredentialRule::EmailInvalid),
+        ErrorCode::ValidationFailed
+    )]
     #[case(AuthError::AccountExists, ErrorCode::DbConstraintViolation)]
     #[case(AuthError::Busy, ErrorCode::ResourceExhausted)]
     #[case(AuthError::Store(StoreError::Conflict), ErrorCode::DbConnectionFailed)]
@@ -191,6 +203,10 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), reasons.len());
         // No reason reaches the client.
-        assert!(DxError::from(AuthError::TokenInvalid(InvalidReason::Missing)).details().is_none());
+        assert!(
+            DxError::from(AuthError::TokenInvalid(InvalidReason::Missing))
+                .details()
+                .is_none()
+        );
     }
 }

@@ -77,3 +77,20 @@ impl AuthMutations {
         false
     }
 }
+
+/// The `refresh-expiry-stale` mutant's access expiry: counted from the presented refresh
+/// token's issue time (the login) instead of from the refresh.
+pub fn stale_access_exp(presented_iat: i64, access_ttl: i64) -> i64 {
+    presented_iat + access_ttl
+}
+
+/// The `expiry-off-by-one` mutant's test: still valid during the second of `exp`.
+pub fn expired_off_by_one(now: i64, exp: i64) -> bool {
+    now > exp
+}
+
+/// Where the `refresh-accepted-as-access` mutant lets a refresh token through: on
+/// authenticated routes, which expect access tokens.
+pub fn confusion_allowed(expected: crate::token::TokenType) -> bool {
+    expected == crate::token::TokenType::Access
+}

@@ -228,7 +228,51 @@ mod tests {
         );
         assert!(owasp.needs_rehash("not a hash"));
         assert!(weak.verify("pw", "not a hash").is_err());
-        assert_eq!(PasswordHasher::owasp().cost(), HashCost::OWASP);
         assert!(!HashCost::OWASP.weaker_than(HashCost::OWASP));
+    }
+
+    #[test]
+    fn owasp_means_19_mib_two_passes_one_lane() {
+        let owasp = PasswordHasher::owasp();
+        assert_eq!(
+            owasp.cost(),
+            HashCost {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+        assert_eq!(HashCost::OWASP, owasp.cost());
+        let hash = owasp.hash("pw").unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(!owasp.needs_rehash(&hash));
+        assert!(owasp.verify("pw", &hash).unwrap());
+    }
+
+    /// Each parameter on its own makes a hash weaker; equal or stronger ones do not.
+    #[rstest::rstest]
+    #[case((63, 2, 2), true)]
+    #[case((64, 1, 2), true)]
+    #[case((64, 2, 1), true)]
+    #[case((64, 2, 2), false)]
+    #[case((65, 2, 2), false)]
+    #[case((64, 3, 2), false)]
+    #[case((64, 2, 3), false)]
+    #[case((1, 9, 9), true)]
+    fn weaker_in_any_parameter(#[case] (m, t, p): (u32, u32, u32), #[case] weaker: bool) {
+        let current = HashCost {
+            memory_kib: 64,
+            iterations: 2,
+            parallelism: 2,
+        };
+        let stored = HashCost {
+            memory_kib: m,
+            iterations: t,
+            parallelism: p,
+        };
+        assert_eq!(stored.weaker_than(current), weaker);
     }
 }

@@ -49,6 +49,11 @@ impl HashingPool {
         self.workers
     }
 
+    /// How many calls may wait for a slot.
+    pub fn queue(&self) -> usize {
+        self.queue
+    }
+
     /// Runs `work` on a blocking thread once a slot is free.
     pub async fn run<T, F>(&self, work: F) -> Result<T, AuthError>
     where
@@ -85,6 +90,46 @@ impl HashingPool {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+
+    #[test]
+    fn sizes() {
+        let pool = HashingPool::new(3, 5, Duration::from_millis(1));
+        assert_eq!((pool.workers(), pool.queue()), (3, 5));
+        assert_eq!(HashingPool::new(0, 0, Duration::ZERO).workers(), 1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let machine = HashingPool::for_this_machine();
+        assert_eq!((machine.workers(), machine.queue()), (cores, cores * 4));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_call_runs_when_a_slot_frees() {
+        let pool = HashingPool::new(1, 1, Duration::from_secs(10));
+        let (release, hold) = mpsc::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = hold.recv();
+                    Ok(1)
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let waiter = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(|| Ok(2)).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(matches!(pool.run(|| Ok(3)).await, Err(AuthError::Busy)));
+        release.send(()).unwrap();
+        assert_eq!(busy.await.unwrap().unwrap(), 1);
+        assert_eq!(
+            waiter.await.unwrap().unwrap(),
+            2,
+            "the waiter got the freed slot"
+        );
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn past_the_bound_calls_are_refused_not_queued() {

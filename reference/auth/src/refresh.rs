@@ -38,7 +38,8 @@ impl AuthService {
         };
         let mut pair = self.issue_pair(&user_id, Some(family)).await?;
         if self.mutations.is(AuthMutant::RefreshExpiryStale) {
-            let stale_exp = presented.iat + self.tokens.access_ttl();
+            let stale_exp =
+                crate::mutants::stale_access_exp(presented.iat, self.tokens.access_ttl());
             pair.access = self
                 .tokens
                 .mint(&user_id, TokenType::Access, now, stale_exp)?;
@@ -109,6 +110,20 @@ mod tests {
             Err(AuthError::TokenInvalid(
                 crate::error::InvalidReason::UnknownRefresh
             ))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_refresh_token_is_revoked_even_unrecorded() {
+        let (s, _) = service();
+        let minted = s
+            .tokens()
+            .mint("x", TokenType::Refresh, T0, T0 + 60)
+            .unwrap();
+        assert!(s.revoke(&minted.to_wire()).await.unwrap());
+        assert!(matches!(
+            s.refresh(&minted.to_wire()).await,
+            Err(AuthError::TokenRevoked)
         ));
     }
 

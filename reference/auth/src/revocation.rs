@@ -100,6 +100,10 @@ mod tests {
         assert!(s.authenticate(&pair.access.to_wire()).await.is_ok());
         // Revoking the refresh token kills its family, not the access token.
         assert!(s.revoke(&pair.refresh.to_wire()).await.unwrap());
+        assert_eq!(
+            s.store().spend_refresh(&pair.refresh.jti, 0).await.unwrap(),
+            crate::store::SpendOutcome::FamilyRevoked
+        );
         assert!(s.authenticate(&pair.access.to_wire()).await.is_ok());
         assert!(matches!(
             s.refresh(&pair.refresh.to_wire()).await,

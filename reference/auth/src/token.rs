@@ -274,7 +274,7 @@ impl TokenGenerator {
         }
         let now = self.clock.now();
         let expired = if self.mutations.is(AuthMutant::ExpiryOffByOne) {
-            now > token.exp
+            crate::mutants::expired_off_by_one(now, token.exp)
         } else {
             now >= token.exp
         };
@@ -295,8 +295,8 @@ impl TokenGenerator {
             }
             other => other,
         })?;
-        let confused_allowed =
-            self.mutations.is(AuthMutant::RefreshAcceptedAsAccess) && expected == TokenType::Access;
+        let confused_allowed = self.mutations.is(AuthMutant::RefreshAcceptedAsAccess)
+            && crate::mutants::confusion_allowed(expected);
         if token.typ != expected && !confused_allowed {
             return Err(AuthError::TokenInvalid(InvalidReason::WrongType));
         }
@@ -392,6 +392,66 @@ mod tests {
     }
 
     #[test]
+    fn lifetimes_and_subjects_are_bounded() {
+        let clock = Arc::new(ManualClock::at(T0));
+        let g = TokenGenerator::new(KeyRing::new(SigningKey::from_bytes(&[7; 32])), 0, 7, clock);
+        assert_eq!((g.access_ttl(), g.refresh_ttl()), (1, 7));
+        assert!(g.mint("", TokenType::Access, T0, T0 + 1).is_err());
+        assert!(
+            g.mint(&"s".repeat(MAX_ID_BYTES), TokenType::Access, T0, T0 + 1)
+                .is_ok()
+        );
+        assert!(
+            g.mint(&"s".repeat(MAX_ID_BYTES + 1), TokenType::Access, T0, T0 + 1)
+                .is_err()
+        );
+        let refresh = g.generate_refresh("u").unwrap();
+        assert_eq!(refresh.exp - refresh.iat, 7);
+    }
+
+    #[test]
+    fn the_length_limit_is_checked_before_decoding() {
+        let reason = |text: &str| match AuthToken::parse(text) {
+            Err(AuthError::TokenInvalid(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            reason(&"x".repeat(MAX_TOKEN_CHARS)),
+            InvalidReason::Malformed
+        );
+        assert_eq!(
+            reason(&"x".repeat(MAX_TOKEN_CHARS + 1)),
+            InvalidReason::TooLong
+        );
+    }
+
+    #[test]
+    fn an_expired_token_of_the_wrong_type_is_the_wrong_type() {
+        let clock = Arc::new(ManualClock::at(T0));
+        let g = generator(clock.clone());
+        let refresh = g.generate_refresh("u").unwrap().to_wire();
+        clock.advance(100_000);
+        assert!(matches!(
+            g.verify_text(&refresh, TokenType::Access),
+            Err(AuthError::TokenInvalid(InvalidReason::WrongType))
+        ));
+        assert!(matches!(
+            g.verify_text(&refresh, TokenType::Refresh),
+            Err(AuthError::TokenExpired)
+        ));
+    }
+
+    #[test]
+    fn type_names_are_the_wire_names() {
+        for typ in [TokenType::Access, TokenType::Refresh] {
+            let wire = serde_json::to_value(typ).unwrap();
+            assert_eq!(wire.as_str(), Some(typ.as_str()));
+        }
+        assert_eq!(TokenType::Access.as_str(), "access");
+        assert_eq!(TokenType::Refresh.as_str(), "refresh");
+    }
+
+    #[test]
     fn types_are_not_interchangeable() {
         let g = generator(Arc::new(ManualClock::at(T0)));
         let access = g.generate_access("u").unwrap().to_wire();
@@ -468,7 +528,12 @@ mod tests {
         ] {
             let payload = if payload.starts_with('{') || payload.starts_with('[') { payload } else { format!("{{{payload}}}") };
             let (text, _) = paseto::sign(&key, payload.as_bytes(), footer.as_bytes());
-            assert_eq!(g.verify_text(&text, TokenType::Access).is_ok(), ok, "{payload}");
+            let result = g.verify_text(&text, TokenType::Access);
+            if ok {
+                assert!(result.is_ok(), "{payload}");
+            } else {
+                assert!(matches!(result, Err(AuthError::TokenInvalid(InvalidReason::BadClaims))), "{payload}: {result:?}");
+            }
         }
     }
 

@@ -70,6 +70,30 @@ async fn postgres(name: &str) {
     }
 }
 
+/// A database failure is not an email conflict: without its tables, creating a user fails
+/// with the database's error.
+#[tokio::test]
+async fn a_database_error_is_not_a_conflict() {
+    use dx_auth::store::{CredentialStore, StoreError};
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect("sqlite::memory:")
+        .await
+        .expect("in-memory SQLite");
+    let store = SqliteStore::new(pool.clone());
+    let err = store.create_user("a@example.test", "h").await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    // Once migrated, accounts record when they were created (for operators; never read).
+    store.migrate().await.unwrap();
+    let before = chrono::Utc::now().timestamp();
+    store.create_user("a@example.test", "h").await.unwrap();
+    let created: i64 = sqlx::query_scalar("SELECT created_at FROM dx_auth_users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!((before..=before + 5).contains(&created), "{created}");
+}
+
 macro_rules! for_every_backend {
     ($($check:ident),*) => {
         $(

@@ -183,7 +183,9 @@ pub async fn purge(store: &dyn CredentialStore) {
         store.family_of("p2").await.unwrap().as_deref(),
         Some("pfam")
     );
-    store.purge_expired(300).await.unwrap();
+    assert_eq!(store.purge_expired(299).await.unwrap(), 0);
+    let gone = store.purge_expired(300).await.unwrap();
+    assert_eq!(gone, 2, "p2 and its family expire at 300");
     assert_eq!(store.family_of("p2").await.unwrap(), None);
 }
 

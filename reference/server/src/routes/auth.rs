@@ -34,12 +34,6 @@ impl From<AuthError> for AuthFailure {
     }
 }
 
-impl From<ApiError> for AuthFailure {
-    fn from(e: ApiError) -> Self {
-        Self(AuthError::Internal(e.0.to_string()))
-    }
-}
-
 impl IntoResponse for AuthFailure {
     fn into_response(self) -> Response {
         let busy = matches!(self.0, AuthError::Busy);
