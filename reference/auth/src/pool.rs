@@ -37,11 +37,14 @@ impl HashingPool {
         }
     }
 
-    /// Sized for this machine: one worker per core, four waiting per worker, 1 s wait (well
-    /// inside any request timeout, so a saturated server answers 503, never 408).
+    /// Sized for this machine: one worker per core but one (the async runtime keeps a core
+    /// for every other request while logins saturate the pool), at least one; four waiting
+    /// per worker; 1 s wait (well inside any request timeout, so a saturated server answers
+    /// 503, never 408).
     pub fn for_this_machine() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::new(cores, cores * 4, Duration::from_secs(1))
+        let workers = cores.saturating_sub(1).max(1);
+        Self::new(workers, workers * 4, Duration::from_secs(1))
     }
 
     /// How many hashes may run at once.
@@ -98,7 +101,8 @@ mod tests {
         assert_eq!(HashingPool::new(0, 0, Duration::ZERO).workers(), 1);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let machine = HashingPool::for_this_machine();
-        assert_eq!((machine.workers(), machine.queue()), (cores, cores * 4));
+        let workers = if cores > 1 { cores - 1 } else { 1 };
+        assert_eq!((machine.workers(), machine.queue()), (workers, workers * 4));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
