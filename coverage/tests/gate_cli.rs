@@ -578,6 +578,8 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
         ),
         scratch.file("reference/server/src/main.rs", &[], &lines(100)),
         scratch.file("reference/server/src/mutants.rs", &[], &lines(100)),
+        scratch.file("reference/auth/src/mutants.rs", &[], &lines(100)),
+        scratch.file("reference/auth/src/lib.rs", &lines(97), &lines_from(98, 3)),
         scratch.file("properties/cli/src/main.rs", &[], &lines(100)),
     ]);
     let args = [
@@ -590,13 +592,15 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.verdict("error"), "PASS");
     assert_eq!(out.totals("error"), (200, 196));
-    assert_eq!(out.totals("workspace"), (300, 256));
-    for pending in ["auth", "client", "rate limiter", "csrf"] {
+    assert_eq!(out.verdict("auth"), "PASS");
+    assert_eq!(out.totals("auth"), (100, 97));
+    assert_eq!(out.totals("workspace"), (400, 353));
+    for pending in ["client", "rate limiter", "csrf"] {
         assert_eq!(out.verdict(pending), "PENDING", "{pending}: {out:?}");
     }
     assert_eq!(
         out.summary(),
-        "coverage gate: 2 groups passed, 0 failed, 4 pending"
+        "coverage gate: 3 groups passed, 0 failed, 3 pending"
     );
 }
 
@@ -654,7 +658,8 @@ fn list_groups_prints_live_groups_and_their_patterns() {
     let out = run(scratch.path(), &["--list-groups".to_owned()]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
-        out.stdout, "error\treference/error/src/**\nworkspace\t**\n",
+        out.stdout,
+        "error\treference/error/src/**\nauth\treference/auth/src/**\nworkspace\t**\n",
         "{out:?}"
     );
 }
