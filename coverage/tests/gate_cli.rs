@@ -658,8 +658,7 @@ fn list_groups_prints_live_groups_and_their_patterns() {
     let out = run(scratch.path(), &["--list-groups".to_owned()]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
-        out.stdout,
-        "error\treference/error/src/**\nauth\treference/auth/src/**\nworkspace\t**\n",
+        out.stdout, "error\treference/error/src/**\nauth\treference/auth/src/**\nworkspace\t**\n",
         "{out:?}"
     );
 }
