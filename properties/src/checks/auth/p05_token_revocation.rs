@@ -4,10 +4,12 @@
 //! `TOKEN_REVOKED` (before its `exp`; after it, `TOKEN_EXPIRED` is also allowed); its refresh
 //! token is revoked and must be refused at the refresh endpoint. Revoking garbage (empty,
 //! malformed, forged, another version) answers the same 200 `{}` and changes nothing: a live
-//! token still works afterwards. proptest generates minted tokens with any expiry, already
-//! expired or not, revokes each and checks that every later use fails.
+//! token still works afterwards. proptest generates minted tokens of either type with any
+//! expiry, already expired or not, revokes each and checks that its use (`me` for an access
+//! token, the refresh endpoint for a refresh token) then fails as revoked.
 
 use ed25519_dalek::SigningKey;
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
@@ -40,10 +42,14 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             return CheckOutcome::Ran(login);
         }
         let sub = unique_scope("p05");
-        let generated = for_all(-100_000i64..100_000, config, |offset| {
-            let sub = sub.clone();
-            async move { revoke_minted(api, &sub, offset).await }
-        })
+        let generated = for_all(
+            (-100_000i64..100_000, any::<bool>()),
+            config,
+            |(offset, refresh)| {
+                let sub = sub.clone();
+                async move { revoke_minted(api, &sub, offset, refresh).await }
+            },
+        )
         .await;
         CheckOutcome::Ran(login.followed_by(generated))
     })
@@ -129,17 +135,20 @@ async fn revoke_login(api: AuthApi<'_>) -> Result<(), CaseFailure> {
     )
 }
 
-async fn revoke_minted(api: AuthApi<'_>, sub: &str, offset: i64) -> Result<(), CaseFailure> {
-    let token = api.mint(sub, "access", offset).await?;
-    expect_revoke_answer(
-        &api.revoke(&token.text).await?,
-        &format!("a token minted with exp = iat {offset:+}"),
-    )?;
-    let ex = api.me(&token.text).await?;
-    expect_revoked(
-        api,
-        &ex,
-        &token,
-        &format!("a revoked token minted with exp = iat {offset:+}"),
-    )
+async fn revoke_minted(
+    api: AuthApi<'_>,
+    sub: &str,
+    offset: i64,
+    refresh: bool,
+) -> Result<(), CaseFailure> {
+    let typ = if refresh { "refresh" } else { "access" };
+    let token = api.mint(sub, typ, offset).await?;
+    let what = format!("a {typ} token minted with exp = iat {offset:+}");
+    expect_revoke_answer(&api.revoke(&token.text).await?, &what)?;
+    let ex = if refresh {
+        api.refresh(&token.text).await?
+    } else {
+        api.me(&token.text).await?
+    };
+    expect_revoked(api, &ex, &token, &format!("revoked: {what}"))
 }
