@@ -10,9 +10,9 @@
 //! The program starts the server (`Config::conformance()`) on its own multi-thread runtime, as
 //! the binary does, and drives it from a separate single-thread client runtime (standing in
 //! for other processes on the machine): it registers one account, times sequential `/health`
-//! requests (paced, one every 2 ms) on one pooled client while idle, then starts 2 x cores
-//! login loops (each with its own client, counting 200s and 503s) and times `/health` again
-//! while they run. It prints the latencies, the ratio and the login throughput of the loaded
+//! requests (paced, one every 1 ms) on one pooled client while idle, then starts 2 x cores
+//! login loops (each with its own client, counting 200s and 503s, on a thread and runtime of
+//! their own) and times `/health` again while they run. It prints the latencies, the ratio and the login throughput of the loaded
 //! phase. There are no timing assertions: the numbers depend on the machine.
 //!
 //! Run: `cargo bench -p dx-server --bench auth_load`.
@@ -28,11 +28,11 @@ use dx_server::{BoundServer, Config};
 use serde_json::json;
 
 /// `/health` requests timed per phase.
-const HEALTH_REQUESTS: usize = 2_000;
+const HEALTH_REQUESTS: usize = 5_000;
 /// The interval between timed `/health` requests. Paced rather than back to back, so that each
 /// request finds the server idle-waiting like a real arrival (not a thread kept hot by the
-/// previous request), and so the loaded phase lasts long enough (~4 s) to count logins.
-const HEALTH_PACE: Duration = Duration::from_millis(2);
+/// previous request), and so the loaded phase lasts long enough (~5 s) to count logins.
+const HEALTH_PACE: Duration = Duration::from_millis(1);
 /// Untimed `/health` requests before each phase (connection set-up, caches).
 const HEALTH_WARM_UP: usize = 100;
 /// How long the login loops run before `/health` is timed, so the pool is saturated.
@@ -170,17 +170,33 @@ fn main() {
 
         let idle = time_health(&health, &health_url).await;
 
+        // The login loops run on a thread and runtime of their own, so the timed `/health`
+        // client's thread does nothing but time `/health`.
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(LoginCounts::default());
-        let loops: Vec<_> = (0..logins)
-            .map(|_| {
-                tokio::spawn(login_loop(
-                    login_url.clone(),
-                    Arc::clone(&stop),
-                    Arc::clone(&counts),
-                ))
+        let load = {
+            let (stop, counts, login_url) = (Arc::clone(&stop), Arc::clone(&counts), login_url.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let loops: Vec<_> = (0..logins)
+                        .map(|_| {
+                            tokio::spawn(login_loop(
+                                login_url.clone(),
+                                Arc::clone(&stop),
+                                Arc::clone(&counts),
+                            ))
+                        })
+                        .collect();
+                    for handle in loops {
+                        handle.await.unwrap();
+                    }
+                });
             })
-            .collect();
+        };
         tokio::time::sleep(LOAD_RAMP_UP).await;
         let (ok_before, busy_before) = (
             counts.ok.load(Ordering::Relaxed),
@@ -192,9 +208,7 @@ fn main() {
         let ok = counts.ok.load(Ordering::Relaxed) - ok_before;
         let busy = counts.busy.load(Ordering::Relaxed) - busy_before;
         stop.store(true, Ordering::Relaxed);
-        for handle in loops {
-            handle.await.unwrap();
-        }
+        load.join().unwrap();
         let other = counts.other.load(Ordering::Relaxed);
 
         println!();
