@@ -116,6 +116,15 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if outcome.is_failed() {
             return CheckOutcome::Ran(outcome);
         }
+        let outcome = outcome.followed_by(
+            for_each(&["an email of exactly 254 characters"], |_| {
+                longest_email(api)
+            })
+            .await,
+        );
+        if outcome.is_failed() {
+            return CheckOutcome::Ran(outcome);
+        }
         let generated = CaseConfig {
             cases: (config.cases / 16).max(4),
             ..config
@@ -219,6 +228,25 @@ async fn rejected_case(api: AuthApi<'_>, what: &&str) -> Result<(), CaseFailure>
         }
     }
     Ok(())
+}
+
+/// The longest email the rules allow registers and logs in (spec/auth.md, Accounts).
+async fn longest_email(api: AuthApi<'_>) -> Result<(), CaseFailure> {
+    let fresh = fresh_email("p01");
+    let email = format!(
+        "{}{fresh}",
+        "e".repeat(254usize.saturating_sub(fresh.chars().count()))
+    );
+    let ex = api.register(&email, "longest email").await?;
+    if ex.status != 201 {
+        return Err(CaseFailure::violates(
+            &ex,
+            &ac::EMAIL,
+            "an email of 254 characters was refused",
+        ));
+    }
+    let ex = api.login(&email, "longest email").await?;
+    api.expect_pair(&ex, &ac::LOGIN_ISSUES).map(drop)
 }
 
 /// The body without what may differ between two answers.

@@ -513,6 +513,13 @@ fn shape_errors(body: Body) -> Vec<(Value, &'static str)> {
             (json!({"email": 5, "password": "p"}), "email"),
             (json!({"email": "", "password": "p"}), "email"),
             (json!({"email": "no-at-sign", "password": "p"}), "email"),
+            (json!({"email": "@dx-conformance.test", "password": "p"}), "email"),
+            (json!({"email": "p08@", "password": "p"}), "email"),
+            (json!({"email": "p08@x@dx-conformance.test", "password": "p"}), "email"),
+            (
+                json!({"email": format!("{}@dx-conformance.test", "e".repeat(235)), "password": "p"}),
+                "email",
+            ),
             (json!({"email": "p08@dx-conformance.test"}), "password"),
             (
                 json!({"email": "p08@dx-conformance.test", "password": 5}),
