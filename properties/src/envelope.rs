@@ -406,10 +406,7 @@ fn check_timestamp(exchange: &Exchange, value: Option<&Value>) -> Result<(), Cas
             format!("timestamp is {}", shown(value)),
         ));
     };
-    let date = exchange
-        .header("date")
-        .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
-        .map(|d| d.with_timezone(&Utc));
+    let date = exchange.date();
     let (reference, tolerance, what) = match date {
         Some(d) => (d, DATE_TOLERANCE_MS, "the Date header"),
         None => (

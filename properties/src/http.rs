@@ -121,6 +121,13 @@ impl Exchange {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The response's `Date` header (RFC 9110 §6.6.1): the server's clock when it answered.
+    pub fn date(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.header("date")
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc))
+    }
+
     /// A `curl` command that sends the same request.
     pub fn replay(&self) -> String {
         self.raw_replay

@@ -131,10 +131,7 @@ pub fn fresh_email(prefix: &str) -> String {
 
 /// The `Date` of a response, in Unix seconds.
 pub fn response_date(ex: &Exchange) -> Option<i64> {
-    let date = ex.header("date")?;
-    chrono::DateTime::parse_from_rfc2822(&date.replace("GMT", "+0000"))
-        .ok()
-        .map(|d| d.timestamp())
+    ex.date().map(|d| d.timestamp())
 }
 
 /// How often a request answered "hashing saturated" is sent again before the check gives up.
