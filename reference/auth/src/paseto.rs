@@ -102,19 +102,9 @@ fn decode_canonical(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
-/// Whether `signature` is a valid strict Ed25519 signature by `key` over the token's parts.
-/// Strict verification refuses small-order keys and non-canonical signatures (RFC 8032 §5.1.7
-/// with the malleability checks).
-pub fn verify(key: &VerifyingKey, token: &Unverified) -> bool {
-    verify_raw(
-        key,
-        &signed_bytes(&token.payload, &token.footer),
-        &token.signature,
-    )
-}
-
-/// Strict Ed25519 verification of `message`: the primitive under [`verify`], exposed so that
-/// test vectors (Wycheproof) can exercise exactly what tokens rely on.
+/// Strict Ed25519 verification of `message` (RFC 8032 §5.1.7 with the malleability checks:
+/// non-canonical `S` and small-order keys refused), as tokens are verified over
+/// [`signed_bytes`]; exposed so test vectors (Wycheproof) exercise exactly what tokens use.
 pub fn verify_raw(key: &VerifyingKey, message: &[u8], signature: &[u8; SIGNATURE_BYTES]) -> bool {
     key.verify_strict(message, &Signature::from_bytes(signature))
         .is_ok()
@@ -147,7 +137,11 @@ mod tests {
         let parts = split(&token).unwrap();
         assert_eq!(parts.payload, b"{}");
         assert_eq!(parts.footer, b"f");
-        assert!(verify(&key.verifying_key(), &parts));
+        assert!(verify_raw(
+            &key.verifying_key(),
+            &signed_bytes(&parts.payload, &parts.footer),
+            &parts.signature
+        ));
         for bad in [
             "",
             "v4.public.",
