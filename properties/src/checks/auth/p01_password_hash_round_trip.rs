@@ -261,6 +261,10 @@ fn comparable(ex: &Exchange) -> Value {
 
 async fn same_failure(api: AuthApi<'_>) -> Result<(), CaseFailure> {
     let (email, _) = api.account("p01", "the right one").await?;
+    // One email, one account: registering it again is a conflict, whatever the password.
+    let again = api.register(&email, "another one").await?;
+    api.expect(&again, "DB_CONSTRAINT_VIOLATION", &hc::AUTH_ANSWERS)
+        .map_err(|f| f.about("registering an email that has an account"))?;
     let wrong = api.login(&email, "the wrong one").await?;
     let unknown = api
         .login(&fresh_email("p01-nobody"), "the wrong one")
