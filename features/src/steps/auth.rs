@@ -22,6 +22,12 @@ fn auth_area(world: &DxWorld) -> Result<AuthArea, StepError> {
     })
 }
 
+/// A token an earlier step received, or why the step cannot run.
+fn remembered(token: Option<String>, what: &str) -> Result<String, StepError> {
+    token
+        .ok_or_else(|| StepError::plain(format!("{what} received earlier in the scenario"), "none"))
+}
+
 #[given("the target offers auth in the conformance profile")]
 fn offers_auth(world: &mut DxWorld) -> Result<(), StepError> {
     let result = (|| {
@@ -187,11 +193,7 @@ async fn call_me(world: &mut DxWorld, authorization: Option<String>) -> Result<(
 #[when("I call the authenticated route with my access token")]
 async fn me_mine(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
-        let token = world
-            .auth()
-            .access
-            .clone()
-            .ok_or_else(|| StepError::plain("an access token received earlier", "none"))?;
+        let token = remembered(world.auth().access.clone(), "an access token")?;
         call_me(world, Some(format!("Bearer {token}"))).await
     }
     .await;
@@ -201,11 +203,7 @@ async fn me_mine(world: &mut DxWorld) -> Result<(), StepError> {
 #[when("I call the authenticated route with my access token, one bit of its signature flipped")]
 async fn me_flipped(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
-        let text = world
-            .auth()
-            .access
-            .clone()
-            .ok_or_else(|| StepError::plain("an access token received earlier", "none"))?;
+        let text = remembered(world.auth().access.clone(), "an access token")?;
         let token = parse(&text)
             .map_err(|why| StepError::plain("a token as spec/tokens.md fixes it", why))?;
         let mut signature = token.signature;
@@ -220,11 +218,7 @@ async fn me_flipped(world: &mut DxWorld) -> Result<(), StepError> {
 #[when("I call the authenticated route with my refresh token")]
 async fn me_refresh(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
-        let token = world
-            .auth()
-            .refresh
-            .clone()
-            .ok_or_else(|| StepError::plain("a refresh token received earlier", "none"))?;
+        let token = remembered(world.auth().refresh.clone(), "a refresh token")?;
         call_me(world, Some(format!("Bearer {token}"))).await
     }
     .await;
@@ -270,8 +264,7 @@ fn speaks_for_me(world: &mut DxWorld) -> Result<(), StepError> {
 
 async fn refresh_with(world: &mut DxWorld, token: Option<String>) -> Result<(), StepError> {
     let area = auth_area(world)?;
-    let token =
-        token.ok_or_else(|| StepError::plain("a refresh token received earlier", "none"))?;
+    let token = remembered(token, "a refresh token")?;
     world
         .send(RequestSpec::post_json(
             area.refresh,
@@ -297,7 +290,7 @@ async fn replay(world: &mut DxWorld) -> Result<(), StepError> {
 
 async fn revoke(world: &mut DxWorld, token: Option<String>) -> Result<(), StepError> {
     let area = auth_area(world)?;
-    let token = token.ok_or_else(|| StepError::plain("a token received earlier", "none"))?;
+    let token = remembered(token, "a token")?;
     world
         .send(RequestSpec::post_json(
             area.revoke,

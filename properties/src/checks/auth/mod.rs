@@ -138,6 +138,14 @@ pub fn response_date(ex: &Exchange) -> Option<i64> {
 const BUSY_RETRIES: usize = 10;
 
 impl<'t> AuthApi<'t> {
+    /// The auth routes of `target` as `area` publishes them.
+    pub fn new(target: &'t Target, area: &'t AuthArea) -> Self {
+        Self {
+            observer: Observer::new(target),
+            area,
+        }
+    }
+
     /// Sends `request`, as a well-behaved client: a 503 `RESOURCE_EXHAUSTED` with
     /// `Retry-After` (`spec/auth.md`, Passwords) is sent again after the time it asks for.
     pub async fn send(&self, request: RequestSpec) -> Result<Exchange, CaseFailure> {

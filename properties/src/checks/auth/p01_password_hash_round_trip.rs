@@ -19,7 +19,6 @@ use unicode_normalization::UnicodeNormalization;
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, area, fresh_email};
-use crate::checks::support::Observer;
 use crate::clause::{auth as ac, http_contract as hc};
 use crate::envelope::check_envelope;
 use crate::http::Exchange;
@@ -85,10 +84,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let api = AuthApi {
-            observer: Observer::new(target),
-            area: &area,
-        };
+        let api = AuthApi::new(target, &area);
         let max = area.max_password_bytes;
         let cases = boundaries(max);
         let outcome = for_each(&cases, |case| round_trip(api, case.clone())).await;

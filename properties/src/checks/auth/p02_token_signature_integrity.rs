@@ -19,7 +19,6 @@ use http::Method;
 use crate::cases::{CaseConfig, CaseFailure, for_each, for_each_concurrently};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, Pair, area};
-use crate::checks::support::Observer;
 use crate::clause::{http_contract as hc, tokens as tc};
 use crate::http::RequestSpec;
 use crate::raw::{RawAnswer, RawRequest, send_raw};
@@ -206,10 +205,7 @@ fn run_check(target: &Target, _config: CaseConfig) -> CheckFuture<'_> {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let api = AuthApi {
-            observer: Observer::new(target),
-            area: &area,
-        };
+        let api = AuthApi::new(target, &area);
         let pair = match api.session("p02").await {
             Ok((_, pair)) => pair,
             Err(failure) => return CheckOutcome::SetupFailed(failure),

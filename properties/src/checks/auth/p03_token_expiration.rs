@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::cases::{CaseConfig, CaseFailure, CaseOutcome, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, area, response_date};
-use crate::checks::support::{Observer, unique_scope};
+use crate::checks::support::unique_scope;
 use crate::clause::{auth as ac, tokens as tc};
 use crate::http::Exchange;
 use crate::target::Target;
@@ -44,10 +44,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
                 "target is in the conformance profile but publishes no auth.test_hooks.mint".into(),
             );
         }
-        let api = AuthApi {
-            observer: Observer::new(target),
-            area: &area,
-        };
+        let api = AuthApi::new(target, &area);
         let sub = unique_scope("p03");
         let offsets: [i64; 7] = [-1_000_000_000, -86_400, -1, 0, 1, 2, 86_400];
         // The real expiry takes the access lifetime to watch: it runs alongside the rest.

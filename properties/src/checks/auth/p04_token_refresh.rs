@@ -16,7 +16,6 @@ use proptest::prelude::*;
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, Pair, area, response_date};
-use crate::checks::support::Observer;
 use crate::clause::{auth as ac, tokens as tc};
 use crate::http::RequestSpec;
 use crate::target::Target;
@@ -33,10 +32,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let api = AuthApi {
-            observer: Observer::new(target),
-            area: &area,
-        };
+        let api = AuthApi::new(target, &area);
         // The first chain waits for the server's clock to pass the login's second; the
         // generated chains run meanwhile. Each costs a login (one Argon2id hash).
         let waited = [(3usize, 0usize, true)];

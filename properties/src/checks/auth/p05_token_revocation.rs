@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, area, response_date};
-use crate::checks::support::{Observer, unique_scope};
+use crate::checks::support::unique_scope;
 use crate::clause::{auth as ac, tokens as tc};
 use crate::http::Exchange;
 use crate::target::Target;
@@ -33,10 +33,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let api = AuthApi {
-            observer: Observer::new(target),
-            area: &area,
-        };
+        let api = AuthApi::new(target, &area);
         let login = for_each(&["a login's tokens, revoked"], |_| revoke_login(api)).await;
         if login.is_failed() || area.mint.is_none() {
             return CheckOutcome::Ran(login);
