@@ -10,6 +10,13 @@ use crate::code::ErrorCode;
 use crate::error::DxError;
 use crate::sanitize::is_sensitive;
 
+/// A [`DxError`] travelling in a response's extensions, so that the outermost error renderer
+/// renders it once, knowing the request id and the profile's exposure. Middleware that answers
+/// by itself (rate limits, CSRF) puts it beside a body it already rendered sanitized, so the
+/// middleware also works in an application without such a renderer.
+#[derive(Debug, Clone)]
+pub struct ErrorSlot(pub std::sync::Arc<DxError>);
+
 /// How much of an error a response may reveal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exposure {

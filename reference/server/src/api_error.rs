@@ -13,9 +13,7 @@ use serde_json::Value;
 
 use crate::strict_json;
 
-/// A [`DxError`] waiting in a response's extensions to be rendered as the error envelope.
-#[derive(Debug, Clone)]
-pub struct ErrorSlot(pub Arc<DxError>);
+pub use dx_error::ErrorSlot;
 
 /// A handler's error.
 #[derive(Debug)]

@@ -1,0 +1,285 @@
+//! Where the sliding logs live. The seed's `RateLimitStore` had `increment` and `ttl`: two
+//! calls, a counter and an expiry, which can only express a fixed window and race between
+//! instances. A store here decides a request in one atomic step ([`RateLimitStore::hit`]),
+//! which is what an exact sliding window needs (spec/security.md, spec/CHANGES.md).
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt::Debug;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use dx_error::SafeMutex;
+
+use crate::clock::{Clock, SystemClock};
+use crate::mutants::SecurityMutations;
+use crate::rate_limit::window::{Decision, SlidingLog};
+
+/// Why a store could not decide.
+#[derive(Debug, thiserror::Error)]
+pub enum RateLimitError {
+    /// The store could not be reached or answered an error.
+    #[error("rate-limit store unavailable: {0}")]
+    Unavailable(String),
+    /// The store did not answer within its time limit.
+    #[error("rate-limit store did not answer within {0} ms")]
+    Timeout(u64),
+}
+
+/// A store of sliding logs, one per key.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync + Debug {
+    /// Decides a request for `key` now against `max_requests` per `window_ms`, and counts it
+    /// when admitted, atomically.
+    async fn hit(
+        &self,
+        key: &str,
+        max_requests: u32,
+        window_ms: u64,
+    ) -> Result<Decision, RateLimitError>;
+
+    /// What [`RateLimitStore::hit`] would see now, without counting anything.
+    async fn peek(
+        &self,
+        key: &str,
+        max_requests: u32,
+        window_ms: u64,
+    ) -> Result<Decision, RateLimitError>;
+}
+
+/// How many keys a memory store holds by default, over all shards.
+pub const DEFAULT_MEMORY_CAPACITY: usize = 1_000_000;
+/// How many shards a memory store splits its keys over, so concurrent checks rarely contend.
+const SHARDS: usize = 64;
+/// How many entries eviction looks at when a shard is full of live keys.
+const EVICTION_SAMPLE: usize = 8;
+/// How often (at most) a full shard scans itself for expired keys, in milliseconds.
+const PURGE_EVERY_MS: u64 = 100;
+
+#[derive(Debug)]
+struct Entry {
+    log: SlidingLog,
+    expires_at: u64,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    entries: HashMap<Box<str>, Entry>,
+    last_purge: u64,
+}
+
+impl Shard {
+    /// Makes room for one more key: drops expired keys (at most every [`PURGE_EVERY_MS`]),
+    /// then, if the shard is still full, the soonest-expiring of a few keys.
+    fn make_room(&mut self, now: u64, capacity: usize) -> usize {
+        let before = self.entries.len();
+        if before < capacity {
+            return 0;
+        }
+        if now.saturating_sub(self.last_purge) >= PURGE_EVERY_MS || self.last_purge == 0 {
+            self.entries.retain(|_, e| e.expires_at > now);
+            self.last_purge = now;
+        }
+        while self.entries.len() >= capacity {
+            let victim = self
+                .entries
+                .iter()
+                .take(EVICTION_SAMPLE)
+                .min_by_key(|(_, e)| e.expires_at)
+                .map(|(k, _)| k.clone());
+            match victim {
+                Some(key) => {
+                    self.entries.remove(&key);
+                }
+                None => break,
+            }
+        }
+        before - self.entries.len()
+    }
+}
+
+/// The embedded store: sliding logs in memory, in shards behind their own locks. It holds at
+/// most `capacity` keys: a full shard first drops keys whose window has passed, then evicts
+/// the soonest-expiring of a small sample, so a flood of distinct keys cannot grow memory
+/// without bound. Counts are per process: one instance only (requirement 5.4).
+#[derive(Debug)]
+pub struct MemoryStore {
+    shards: Box<[SafeMutex<Shard>]>,
+    shard_capacity: usize,
+    hasher: RandomState,
+    clock: Arc<dyn Clock>,
+    mutations: SecurityMutations,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(DEFAULT_MEMORY_CAPACITY, SystemClock::shared())
+    }
+}
+
+impl MemoryStore {
+    /// A store of at most `capacity` keys (at least one per shard) reading `clock`.
+    pub fn new(capacity: usize, clock: Arc<dyn Clock>) -> Self {
+        let shard_capacity = capacity.div_ceil(SHARDS).max(1);
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| SafeMutex::new(Shard::default()))
+                .collect(),
+            shard_capacity,
+            hasher: RandomState::new(),
+            clock,
+            mutations: SecurityMutations::none(),
+        }
+    }
+
+    /// Runs with `mutations` (only meaningful in a `mutants` build).
+    pub fn with_mutations(mut self, mutations: SecurityMutations) -> Self {
+        self.mutations = mutations;
+        self
+    }
+
+    /// The most keys the store holds.
+    pub fn capacity(&self) -> usize {
+        self.shard_capacity * SHARDS
+    }
+
+    /// How many keys the store holds now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.entries.len()))
+            .sum()
+    }
+
+    /// Whether the store holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every key whose window has passed; returns how many. Run it now and then so an
+    /// idle store gives its memory back.
+    pub fn purge_expired(&self) -> usize {
+        let now = self.clock.now_millis();
+        self.shards
+            .iter()
+            .map(|shard| {
+                shard.lock().map_or(0, |mut s| {
+                    let before = s.entries.len();
+                    s.entries.retain(|_, e| e.expires_at > now);
+                    before - s.entries.len()
+                })
+            })
+            .sum()
+    }
+
+    fn decide(&self, key: &str, max_requests: u32, window_ms: u64, record: bool) -> Decision {
+        let now = self.clock.now_millis();
+        let index = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        let Ok(mut shard) = self.shards[index].lock() else {
+            // A blocking SafeMutex never fails; were it to, refusing is the safe answer.
+            return Decision {
+                admitted: false,
+                count: max_requests,
+                reset_after_ms: window_ms,
+            };
+        };
+        if let Some(entry) = shard.entries.get_mut(key) {
+            let decision = entry
+                .log
+                .hit(now, max_requests, window_ms, record, self.mutations);
+            entry.expires_at = entry.log.expires_at(window_ms);
+            return decision;
+        }
+        let mut log = SlidingLog::new();
+        let decision = log.hit(now, max_requests, window_ms, record, self.mutations);
+        if decision.admitted {
+            shard.make_room(now, self.shard_capacity);
+            let expires_at = log.expires_at(window_ms);
+            shard.entries.insert(key.into(), Entry { log, expires_at });
+        }
+        decision
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn hit(
+        &self,
+        key: &str,
+        max_requests: u32,
+        window_ms: u64,
+    ) -> Result<Decision, RateLimitError> {
+        Ok(self.decide(key, max_requests, window_ms, true))
+    }
+
+    async fn peek(
+        &self,
+        key: &str,
+        max_requests: u32,
+        window_ms: u64,
+    ) -> Result<Decision, RateLimitError> {
+        Ok(self.decide(key, max_requests, window_ms, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[tokio::test]
+    async fn passes_the_store_suite() {
+        crate::rate_limit::suite::run_all(|clock| async move {
+            Arc::new(MemoryStore::new(10_000, clock)) as Arc<dyn RateLimitStore>
+        })
+        .await;
+    }
+
+    /// The bound: a million distinct keys never make the store hold more than its capacity,
+    /// and the keys still inside their window keep their counts when they are not evicted.
+    #[tokio::test]
+    async fn a_million_distinct_keys_stay_within_capacity() {
+        let clock = ManualClock::at(1_000_000);
+        let store = MemoryStore::new(20_000, clock.clone());
+        for i in 0..1_000_000u32 {
+            let key = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff);
+            let d = store.hit(&key, 5, 60_000).await.unwrap();
+            assert!(d.admitted);
+            if i % 1000 == 0 {
+                clock.advance(1);
+            }
+        }
+        assert!(
+            store.len() <= store.capacity(),
+            "{} > {}",
+            store.len(),
+            store.capacity()
+        );
+        assert!(store.len() >= store.capacity() / 2, "{}", store.len());
+        let held = store.len();
+        clock.advance(61_000);
+        assert_eq!(store.purge_expired(), held);
+        assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_store_drops_expired_keys_first() {
+        let clock = ManualClock::at(1_000);
+        let store = MemoryStore::new(512, clock.clone());
+        // Eight keys per shard; fill the whole store with short-lived keys.
+        for i in 0..10_000 {
+            store.hit(&format!("old-{i}"), 1, 10).await.unwrap();
+        }
+        clock.advance(10_000);
+        // A long-lived key survives a later flood of fresh keys only if eviction prefers
+        // expired keys: with everything else expired, it is never the victim.
+        store.hit("keeper", 1, 1_000_000).await.unwrap();
+        for i in 0..2_000 {
+            clock.advance(200);
+            store.hit(&format!("new-{i}"), 1, 10).await.unwrap();
+        }
+        assert_eq!(store.peek("keeper", 1, 1_000_000).await.unwrap().count, 1);
+        assert!(store.len() <= 512);
+    }
+}
