@@ -194,6 +194,7 @@ pub fn shell_quote(s: &str) -> String {
 pub struct HttpClient {
     base: Url,
     client: reqwest::Client,
+    partition_header: Option<String>,
 }
 
 impl HttpClient {
@@ -209,7 +210,25 @@ impl HttpClient {
                 reason: format!("cannot build the HTTP client: {e}"),
                 replay: String::new(),
             })?;
-        Ok(Self { base, client })
+        Ok(Self {
+            base,
+            client,
+            partition_header: None,
+        })
+    }
+
+    /// Sends every request that does not name its own partition with a fresh value of
+    /// `header`, the rate-limit partition header a conformance target publishes
+    /// (spec/security.md): checks of other properties never share, or exhaust, a budget.
+    /// Rate-limit checks set the header themselves, to one value per case.
+    pub fn with_partition_header(mut self, header: impl Into<String>) -> Self {
+        self.partition_header = Some(header.into());
+        self
+    }
+
+    /// The partition header, when the target publishes one.
+    pub fn partition_header(&self) -> Option<&str> {
+        self.partition_header.as_deref()
     }
 
     /// The target's base URL.
@@ -235,6 +254,14 @@ impl HttpClient {
         let mut builder = self.client.request(request.method.clone(), &url);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(partition) = &self.partition_header
+            && !request
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(partition))
+        {
+            builder = builder.header(partition.as_str(), uuid::Uuid::new_v4().simple().to_string());
         }
         if let Some(body) = &request.body {
             builder = if request.chunked {

@@ -62,6 +62,18 @@ impl RawRequest {
         }
     }
 
+    /// The same request with the header line `name: value` added after the request line,
+    /// when the first part has one (a request without a line ending is left as it is).
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        if let Some((first, _)) = self.parts.first_mut()
+            && let Some(end) = first.windows(2).position(|w| w == b"\r\n")
+        {
+            let line = format!("{name}: {value}\r\n").into_bytes();
+            first.splice(end + 2..end + 2, line);
+        }
+        self
+    }
+
     /// A `printf … | nc` line that sends the same bytes (pauses are not replayed).
     pub fn replay(&self, host: &str, port: u16) -> String {
         let mut escaped = String::new();

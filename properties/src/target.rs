@@ -97,6 +97,14 @@ impl Target {
             });
         }
         let discovery = Discovery::parse(&exchange.body)?;
+        let http = match discovery
+            .raw
+            .pointer("/rate_limits/partition_header")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some(header) if discovery.is_conformance() => http.with_partition_header(header),
+            _ => http,
+        };
         Ok(Self {
             http,
             discovery,
@@ -127,6 +135,24 @@ impl Target {
     /// The base URL.
     pub fn base_url(&self) -> &Url {
         self.http.base()
+    }
+
+    /// Sends raw bytes to the target, with a fresh rate-limit partition when the target
+    /// publishes a partition header (as [`HttpClient::with_partition_header`] does).
+    pub async fn send_raw(
+        &self,
+        request: &crate::raw::RawRequest,
+        limit: std::time::Duration,
+    ) -> Result<crate::raw::RawAnswer, String> {
+        match self.http.partition_header() {
+            Some(header) => {
+                let partitioned = request
+                    .clone()
+                    .with_header(header, &uuid::Uuid::new_v4().simple().to_string());
+                crate::raw::send_raw(self.base_url(), &partitioned, limit).await
+            }
+            None => crate::raw::send_raw(self.base_url(), request, limit).await,
+        }
     }
 
     /// Whether this is the in-process reference.

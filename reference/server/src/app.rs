@@ -8,6 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use dx_error::DxError;
+use dx_security::CsrfLayer;
 use http::StatusCode;
 use tower_http::timeout::TimeoutLayer;
 
@@ -17,7 +18,8 @@ use crate::keys::ServerKey;
 use crate::middleware::{body_limit, boundary, envelope, request_id};
 use crate::routes::auth::{AUTH_BASE, MINT_PATH};
 use crate::routes::discovery::{CLIENT_ERRORS_PATH, DISCOVERY_PATH, FAULT_HOOKS_BASE};
-use crate::routes::{self, auth, client_errors, discovery, faults, health};
+use crate::routes::{self, auth, client_errors, discovery, faults, health, session};
+use crate::security::{CSRF_TOKEN_PATH, SESSION_END_PATH, Security};
 use crate::services::Services;
 use crate::state::{AppState, Boundaries, SharedState};
 
@@ -30,11 +32,13 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
     .map_err(|e| DxError::config("key_file", e.to_string()))?;
     let services = Services::open(&config)?;
     let auth = Arc::new(Auth::build(&config, &key, &services)?);
+    let security = Arc::new(Security::build(&config, &key, config.mutations.security())?);
     Ok(Arc::new(AppState {
         config,
         services,
         key,
         auth,
+        security,
         faults: faults::FaultState::default(),
         boundaries: Boundaries::default(),
         cascade: crate::mutants::Cascade::default(),
@@ -52,7 +56,9 @@ pub fn router(state: SharedState) -> Router {
         .route(&format!("{AUTH_BASE}/login"), post(auth::login))
         .route(&format!("{AUTH_BASE}/refresh"), post(auth::refresh))
         .route(&format!("{AUTH_BASE}/revoke"), post(auth::revoke))
-        .route(&format!("{AUTH_BASE}/me"), get(auth::me));
+        .route(&format!("{AUTH_BASE}/me"), get(auth::me))
+        .route(CSRF_TOKEN_PATH, get(session::csrf_token))
+        .route(SESSION_END_PATH, post(session::end_session));
     if config.auth.registration {
         app = app.route(&format!("{AUTH_BASE}/register"), post(auth::register));
     }
@@ -61,16 +67,19 @@ pub fn router(state: SharedState) -> Router {
             .nest(FAULT_HOOKS_BASE, faults::routes())
             .route(MINT_PATH, post(auth::mint));
     }
+    let security = Arc::clone(&state.security);
     app.route_layer(from_fn_with_state(
         Arc::clone(&state),
         boundary::route_boundary,
     ))
     .fallback(routes::not_found)
     .layer(DefaultBodyLimit::max(config.max_body_bytes))
+    .layer(CsrfLayer::new(Arc::clone(&security.csrf)))
     .layer(from_fn_with_state(
         Arc::clone(&state),
         body_limit::enforce_body_limit,
     ))
+    .layer(security.rate_limit.clone())
     .layer(TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,
         config.request_timeout,
@@ -80,5 +89,6 @@ pub fn router(state: SharedState) -> Router {
         envelope::render_errors,
     ))
     .layer(from_fn(request_id::assign_request_id))
+    .layer(security.headers_layer.clone())
     .with_state(state)
 }

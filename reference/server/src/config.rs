@@ -105,6 +105,35 @@ pub struct ServerArgs {
     /// Let anyone create an account at the register endpoint (always on in conformance).
     #[arg(long, env = "DX_ALLOW_REGISTRATION")]
     pub allow_registration: bool,
+    /// Limit of the auth category, as MAX/WINDOW_SECONDS (conformance 5/2, otherwise 10/60).
+    #[arg(long, env = "DX_RATE_LIMIT_AUTH", value_name = "MAX/SECONDS")]
+    pub rate_limit_auth: Option<LimitSpec>,
+    /// Limit of the api category (conformance 10/2, otherwise 300/60).
+    #[arg(long, env = "DX_RATE_LIMIT_API", value_name = "MAX/SECONDS")]
+    pub rate_limit_api: Option<LimitSpec>,
+    /// Limit of the static category (conformance 20/2, otherwise 1000/60).
+    #[arg(long, env = "DX_RATE_LIMIT_STATIC", value_name = "MAX/SECONDS")]
+    pub rate_limit_static: Option<LimitSpec>,
+    /// Proxies (CIDR networks) whose Forwarded / X-Forwarded-For headers name the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "DX_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// What the rate limiter does when its store fails: open (let through) or closed (503).
+    #[arg(long, env = "DX_RATE_LIMIT_STORE_FAILURE", value_enum)]
+    pub rate_limit_store_failure: Option<FailMode>,
+    /// CSRF token lifetime, in seconds (conformance 2, otherwise 3600).
+    #[arg(long, env = "DX_CSRF_TTL_SECONDS", value_name = "SECONDS")]
+    pub csrf_ttl_seconds: Option<u32>,
+    /// Whether cookies are Secure with the __Host- prefix (default: only in production).
+    #[arg(long, env = "DX_SECURE_COOKIES", value_name = "BOOL")]
+    pub secure_cookies: Option<bool>,
+    /// Whether HSTS covers subdomains (default true in production).
+    #[arg(long, env = "DX_HSTS_INCLUDE_SUBDOMAINS", value_name = "BOOL")]
+    pub hsts_include_subdomains: Option<bool>,
     /// Start with a deliberately broken behaviour (test builds only).
     #[cfg(feature = "mutants")]
     #[arg(long, env = "DX_MUTANT", value_enum)]
@@ -128,6 +157,108 @@ struct FileConfig {
     access_ttl_seconds: Option<u32>,
     refresh_ttl_seconds: Option<u32>,
     allow_registration: Option<bool>,
+    rate_limit_auth: Option<LimitSpec>,
+    rate_limit_api: Option<LimitSpec>,
+    rate_limit_static: Option<LimitSpec>,
+    #[serde(default)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    rate_limit_store_failure: Option<FailMode>,
+    csrf_ttl_seconds: Option<u32>,
+    secure_cookies: Option<bool>,
+    hsts_include_subdomains: Option<bool>,
+}
+
+/// A rate limit written `MAX/WINDOW_SECONDS`, e.g. `100/60`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSpec {
+    /// Requests allowed in any window.
+    pub max_requests: u32,
+    /// The window, in seconds.
+    pub window_seconds: u64,
+}
+
+impl<'de> Deserialize<'de> for LimitSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for LimitSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (max, window) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not MAX/WINDOW_SECONDS"))?;
+        let max_requests: u32 = max
+            .trim()
+            .parse()
+            .map_err(|_| format!("{max:?} is not a request count"))?;
+        let window_seconds: u64 = window
+            .trim()
+            .parse()
+            .map_err(|_| format!("{window:?} is not a number of seconds"))?;
+        if max_requests == 0 || !(1..=86_400).contains(&window_seconds) {
+            return Err("MAX must be at least 1 and WINDOW_SECONDS from 1 to 86400".to_owned());
+        }
+        Ok(Self {
+            max_requests,
+            window_seconds,
+        })
+    }
+}
+
+/// What the rate limiter does when its store fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Let requests through.
+    #[default]
+    Open,
+    /// Refuse them with 503.
+    Closed,
+}
+
+/// Security middleware settings (spec/security.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecuritySettings {
+    /// The auth, api and static limits.
+    pub limits: [LimitSpec; 3],
+    /// Proxies whose forwarding headers count.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// What the limiter does when its store fails.
+    pub store_failure: FailMode,
+    /// CSRF token lifetime.
+    pub csrf_ttl_seconds: u32,
+    /// Secure, `__Host-` cookies.
+    pub secure_cookies: bool,
+    /// HSTS `includeSubDomains`.
+    pub hsts_include_subdomains: bool,
+}
+
+impl SecuritySettings {
+    /// The defaults of `profile`: short windows and TTLs in conformance (spec/profiles.md).
+    pub fn for_profile(profile: Profile) -> Self {
+        let spec = |max_requests, window_seconds| LimitSpec {
+            max_requests,
+            window_seconds,
+        };
+        let (limits, csrf_ttl_seconds) = match profile {
+            Profile::Conformance => ([spec(5, 2), spec(10, 2), spec(20, 2)], 2),
+            Profile::Production | Profile::Development => {
+                ([spec(10, 60), spec(300, 60), spec(1000, 60)], 3600)
+            }
+        };
+        Self {
+            limits,
+            trusted_proxies: Vec::new(),
+            store_failure: FailMode::Open,
+            csrf_ttl_seconds,
+            secure_cookies: profile == Profile::Production,
+            hsts_include_subdomains: profile == Profile::Production,
+        }
+    }
 }
 
 /// Which database back end a URL selects.
@@ -199,6 +330,8 @@ pub struct Config {
     pub verify_key_files: Vec<PathBuf>,
     /// Token lifetimes and registration.
     pub auth: AuthSettings,
+    /// Security headers, rate limits and CSRF.
+    pub security: SecuritySettings,
     /// Deliberately broken behaviour, test builds only.
     pub mutations: Mutations,
 }
@@ -216,6 +349,7 @@ impl Default for Config {
             key_file: None,
             verify_key_files: Vec::new(),
             auth: AuthSettings::for_profile(Profile::Production),
+            security: SecuritySettings::for_profile(Profile::Production),
             mutations: Mutations::none(),
         }
     }
@@ -266,6 +400,7 @@ impl Config {
             profile: Profile::Conformance,
             request_timeout: CONFORMANCE_REQUEST_TIMEOUT,
             auth: AuthSettings::for_profile(Profile::Conformance),
+            security: SecuritySettings::for_profile(Profile::Conformance),
             ..Self::default()
         }
     }
@@ -279,6 +414,7 @@ impl Config {
         let defaults = Config::default();
         let profile = args.profile.or(file.profile).unwrap_or(defaults.profile);
         let auth = resolve_auth(args, &file, profile)?;
+        let security = resolve_security(args, &file, profile)?;
         let database = match args.database_url.as_ref().or(file.database_url.as_ref()) {
             Some(url) if !url.trim().is_empty() => DatabaseUrl::parse(url)?,
             _ => defaults.database,
@@ -332,6 +468,7 @@ impl Config {
             key_file: args.key_file.clone().or(file.key_file),
             verify_key_files,
             auth,
+            security,
             mutations: mutations_from(args),
         })
     }
@@ -377,6 +514,50 @@ fn resolve_auth(
         registration: defaults.registration
             || args.allow_registration
             || file.allow_registration.unwrap_or(false),
+    })
+}
+
+fn resolve_security(
+    args: &ServerArgs,
+    file: &FileConfig,
+    profile: Profile,
+) -> Result<SecuritySettings, ConfigError> {
+    let defaults = SecuritySettings::for_profile(profile);
+    let [auth, api, statik] = defaults.limits;
+    let csrf_ttl_seconds = args
+        .csrf_ttl_seconds
+        .or(file.csrf_ttl_seconds)
+        .unwrap_or(defaults.csrf_ttl_seconds);
+    if !(1..=86_400).contains(&csrf_ttl_seconds) {
+        return Err(ConfigError::Invalid {
+            key: "csrf_ttl_seconds",
+            reason: "must be between 1 and 86400 seconds".to_owned(),
+        });
+    }
+    let mut trusted_proxies = file.trusted_proxies.clone();
+    trusted_proxies.extend(args.trusted_proxies.iter().copied());
+    Ok(SecuritySettings {
+        limits: [
+            args.rate_limit_auth.or(file.rate_limit_auth).unwrap_or(auth),
+            args.rate_limit_api.or(file.rate_limit_api).unwrap_or(api),
+            args.rate_limit_static
+                .or(file.rate_limit_static)
+                .unwrap_or(statik),
+        ],
+        trusted_proxies,
+        store_failure: args
+            .rate_limit_store_failure
+            .or(file.rate_limit_store_failure)
+            .unwrap_or(defaults.store_failure),
+        csrf_ttl_seconds,
+        secure_cookies: args
+            .secure_cookies
+            .or(file.secure_cookies)
+            .unwrap_or(defaults.secure_cookies),
+        hsts_include_subdomains: args
+            .hsts_include_subdomains
+            .or(file.hsts_include_subdomains)
+            .unwrap_or(defaults.hsts_include_subdomains),
     })
 }
 

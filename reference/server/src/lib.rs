@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod mutants;
 pub mod profile;
 pub mod routes;
+pub mod security;
 pub mod server;
 pub mod services;
 pub mod state;

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use dx_auth::{AuthMutant, AuthMutations};
+use dx_security::{SecurityMutant, SecurityMutations};
 use dx_error::SafeMutex;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,22 @@ pub enum Mutant {
     RefreshExpiryStale,
     /// Revoked tokens are still accepted (Property 5).
     RevocationIgnored,
+    /// Error responses lack the security headers (Property 12).
+    HeadersMissingOnErrors,
+    /// The limiter admits one request more than its limit (Property 13).
+    LimitOffByOne,
+    /// A 429's Retry-After always says one second (Property 14).
+    RetryAfterWrong,
+    /// Fixed windows instead of a sliding one (Property 15).
+    FixedWindow,
+    /// Every session gets the same CSRF token within a second (Property 16).
+    CsrfTokenRepeats,
+    /// A CSRF token of any session is accepted (Property 17).
+    CsrfAnySession,
+    /// DELETE requests skip the CSRF check (Property 17).
+    CsrfDeleteUnchecked,
+    /// The CSRF form field is ignored (Property 18).
+    CsrfFormFieldIgnored,
 }
 
 impl Mutant {
@@ -53,6 +70,14 @@ impl Mutant {
         Mutant::RefreshReuseUndetected,
         Mutant::RefreshExpiryStale,
         Mutant::RevocationIgnored,
+        Mutant::HeadersMissingOnErrors,
+        Mutant::LimitOffByOne,
+        Mutant::RetryAfterWrong,
+        Mutant::FixedWindow,
+        Mutant::CsrfTokenRepeats,
+        Mutant::CsrfAnySession,
+        Mutant::CsrfDeleteUnchecked,
+        Mutant::CsrfFormFieldIgnored,
     ];
 
     /// The name used on the command line.
@@ -70,6 +95,14 @@ impl Mutant {
             Self::RefreshReuseUndetected => "refresh-reuse-undetected",
             Self::RefreshExpiryStale => "refresh-expiry-stale",
             Self::RevocationIgnored => "revocation-ignored",
+            Self::HeadersMissingOnErrors => "headers-missing-on-errors",
+            Self::LimitOffByOne => "limit-off-by-one",
+            Self::RetryAfterWrong => "retry-after-wrong",
+            Self::FixedWindow => "fixed-window",
+            Self::CsrfTokenRepeats => "csrf-token-repeats",
+            Self::CsrfAnySession => "csrf-any-session",
+            Self::CsrfDeleteUnchecked => "csrf-delete-unchecked",
+            Self::CsrfFormFieldIgnored => "csrf-form-field-ignored",
         }
     }
 
@@ -87,6 +120,21 @@ impl Mutant {
         }
     }
 
+    /// The security crate's mutant this one switches on, if it is a security mutant.
+    pub fn security(self) -> Option<SecurityMutant> {
+        match self {
+            Self::HeadersMissingOnErrors => Some(SecurityMutant::HeadersMissingOnErrors),
+            Self::LimitOffByOne => Some(SecurityMutant::LimitOffByOne),
+            Self::RetryAfterWrong => Some(SecurityMutant::RetryAfterWrong),
+            Self::FixedWindow => Some(SecurityMutant::FixedWindow),
+            Self::CsrfTokenRepeats => Some(SecurityMutant::CsrfTokenRepeats),
+            Self::CsrfAnySession => Some(SecurityMutant::CsrfAnySession),
+            Self::CsrfDeleteUnchecked => Some(SecurityMutant::CsrfDeleteUnchecked),
+            Self::CsrfFormFieldIgnored => Some(SecurityMutant::CsrfFormFieldIgnored),
+            _ => None,
+        }
+    }
+
     /// The property whose check must fail against this mutant.
     pub fn breaks_property(self) -> u8 {
         match self {
@@ -94,7 +142,11 @@ impl Mutant {
             Self::PanicEscapesBoundary | Self::FailureCascades => 7,
             Self::ErrorCodeMissing => 8,
             Self::LeaksInternals => 26,
-            other => other.auth().map_or(0, AuthMutant::breaks_property),
+            other => other
+                .auth()
+                .map(AuthMutant::breaks_property)
+                .or_else(|| other.security().map(SecurityMutant::breaks_property))
+                .unwrap_or(0),
         }
     }
 }
@@ -135,6 +187,11 @@ impl Mutations {
         auth_mutations(self)
     }
 
+    /// The security mutations to hand to `dx_security`.
+    pub fn security(self) -> SecurityMutations {
+        security_mutations(self)
+    }
+
     /// The active mutant's name, for logs and the discovery document.
     pub fn active_name(self) -> Option<&'static str> {
         Mutant::ALL.iter().find(|m| self.is(**m)).map(|m| m.name())
@@ -149,6 +206,16 @@ fn auth_mutations(m: Mutations) -> AuthMutations {
 #[cfg(not(feature = "mutants"))]
 fn auth_mutations(_m: Mutations) -> AuthMutations {
     AuthMutations::none()
+}
+
+#[cfg(feature = "mutants")]
+fn security_mutations(m: Mutations) -> SecurityMutations {
+    SecurityMutations::with(m.active.and_then(Mutant::security))
+}
+
+#[cfg(not(feature = "mutants"))]
+fn security_mutations(_m: Mutations) -> SecurityMutations {
+    SecurityMutations::none()
 }
 
 /// How long the `failure-cascades` mutant degrades the whole server after one failure.
@@ -193,6 +260,7 @@ mod tests {
             assert_eq!(value.as_deref(), Some(m.name()));
             assert!((1..=26).contains(&m.breaks_property()));
             assert_eq!(m.auth().is_some(), m.breaks_property() <= 5);
+            assert_eq!(m.security().is_some(), (12..=18).contains(&m.breaks_property()));
         }
         assert_eq!(Mutations::none().active_name(), None);
     }

@@ -73,6 +73,7 @@ impl BoundServer {
             );
         });
         tokio::spawn(std::sync::Arc::clone(&state.auth).purge_periodically());
+        tokio::spawn(std::sync::Arc::clone(&state.security).purge_periodically());
         let addr = self.listener.local_addr().map_err(ServeError::Serve)?;
         tracing::info!(
             %addr,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub key: ServerKey,
     /// Authentication: tokens, passwords, the credential store.
     pub auth: Arc<crate::auth::Auth>,
+    /// Security headers, rate limits, CSRF.
+    pub security: Arc<crate::security::Security>,
     /// State used by the conformance fault hooks.
     pub faults: FaultState,
     /// One error boundary per route.

@@ -21,7 +21,7 @@ use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, Pair, area};
 use crate::clause::{http_contract as hc, tokens as tc};
 use crate::http::RequestSpec;
-use crate::raw::{RawAnswer, RawRequest, send_raw};
+use crate::raw::{RawAnswer, RawRequest};
 use crate::target::Target;
 use crate::token::sign;
 
@@ -306,11 +306,8 @@ async fn refused(api: AuthApi<'_>, case: &Case) -> Result<(), CaseFailure> {
             ]
             .concat();
             let request = RawRequest::whole(case.what.clone(), head);
-            let answer = send_raw(
-                target.base_url(),
-                &request,
-                std::time::Duration::from_secs(5),
-            )
+            let answer = target
+                .send_raw(&request, std::time::Duration::from_secs(5))
             .await
             .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
             return match answer {

@@ -19,7 +19,7 @@ use crate::clause::{Clause, error_format as ef, http_contract as hc};
 use crate::contract::{self, Body, METHODS, Route};
 use crate::envelope::{allowed_methods, check_envelope, expect_code, is_check_state};
 use crate::http::{Exchange, RequestSpec};
-use crate::raw::{RawAnswer, RawRequest, send_raw};
+use crate::raw::{RawAnswer, RawRequest};
 use crate::spec::{error_code_by_number, error_codes};
 use crate::target::Target;
 
@@ -1065,11 +1065,9 @@ async fn raw(
     request: &RawRequest,
     limit_ms: u64,
 ) -> Result<RawAnswer, CaseFailure> {
-    let answer = send_raw(
-        observer.target.base_url(),
-        request,
-        std::time::Duration::from_millis(limit_ms),
-    )
+    let answer = observer
+        .target
+        .send_raw(request, std::time::Duration::from_millis(limit_ms))
     .await
     .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
     if let RawAnswer::Response(ex) = &answer {

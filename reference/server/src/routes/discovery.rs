@@ -44,9 +44,9 @@ pub fn document(state: &SharedState) -> Value {
             Value::Null
         },
         "auth": auth_member(state),
-        "security_headers": null,
-        "rate_limits": null,
-        "csrf": null,
+        "security_headers": security_headers_member(state),
+        "rate_limits": rate_limits_member(state),
+        "csrf": csrf_member(state),
         "client": null,
         "query": null,
         "sync": null,
@@ -97,6 +97,70 @@ fn auth_member(state: &SharedState) -> Value {
         } else {
             Value::Null
         },
+    })
+}
+
+/// The `security_headers` member: the headers every response carries (spec/security.md).
+fn security_headers_member(state: &SharedState) -> Value {
+    let headers = &state.security.headers;
+    json!({
+        "headers": dx_security::headers::HEADER_NAMES,
+        "csp": headers.build_csp_header(),
+        "csp_relaxed": headers.development_mode,
+        "hsts_max_age": headers.hsts_max_age,
+        "hsts_include_subdomains": headers.hsts_include_subdomains,
+    })
+}
+
+/// The `rate_limits` member: one policy per category, with the paths that count against it.
+fn rate_limits_member(state: &SharedState) -> Value {
+    use dx_security::EndpointCategory;
+    let layer = &state.security.rate_limit;
+    let routes = &layer.config().routes;
+    let mut policies = serde_json::Map::new();
+    for category in EndpointCategory::ALL {
+        if let Some(limit) = layer.limiter().limit(category) {
+            policies.insert(
+                category.as_str().to_owned(),
+                json!({
+                    "max_requests": limit.max_requests,
+                    "window_seconds": limit.window_seconds,
+                    "path_prefixes": routes.prefixes(category),
+                }),
+            );
+        }
+    }
+    json!({
+        "policies": policies,
+        "algorithm": "sliding-log",
+        "key": "client-ip",
+        "fields": "draft-ietf-httpapi-ratelimit-headers-09",
+        "partition_header": layer.config().partition_header.as_ref().map(|h| h.as_str()),
+        "store": if state.security.shared { "redis" } else { "memory" },
+        "on_store_failure": layer.config().on_store_failure.as_str(),
+    })
+}
+
+/// The `csrf` member: every name the checks need, the TTL and the exemptions.
+fn csrf_member(state: &SharedState) -> Value {
+    use crate::security::{CSRF_TOKEN_PATH, SESSION_END_PATH};
+    let csrf = &state.security.csrf;
+    let config = csrf.config();
+    json!({
+        "token_endpoint": CSRF_TOKEN_PATH,
+        "session_end_endpoint": SESSION_END_PATH,
+        "session_cookie": config.session_cookie,
+        "token_cookie": config.token_cookie,
+        "header": config.header.as_str(),
+        "form_field": config.form_field,
+        "ttl_seconds": csrf.manager().ttl().as_secs(),
+        "session_ttl_seconds": config.session_ttl.as_secs(),
+        "methods": ["POST", "PUT", "PATCH", "DELETE"],
+        "exempt": {
+            "paths": config.exempt_paths,
+            "without_cookies": true,
+        },
+        "fetch_metadata": config.fetch_metadata,
     })
 }
 
