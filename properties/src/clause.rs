@@ -671,7 +671,159 @@ pub const ALL: &[&Clause] = &[
     &tokens::SIGNING_KEY,
     &properties::ISOLATION,
     &conformance::TRANSPORT,
+    &security::EVERY_RESPONSE,
+    &security::CSP,
+    &security::HSTS,
+    &security::FRAME,
+    &security::NOSNIFF,
+    &security::XSS,
+    &security::REFERRER,
+    &security::RETRY_RANGE,
+    &security::SLIDING,
+    &security::FIELDS,
+    &security::REMAINING,
+    &security::REFUSED,
+    &security::RETRY_AFTER,
+    &security::PARTITION,
+    &security::TOKEN_ENDPOINT,
+    &security::DISTINCT,
+    &security::CROSS_SITE,
+    &security::REQUIRED,
+    &security::ENDED,
+    &security::EITHER_PLACE,
+    &security::REASON,
 ];
+
+/// `spec/security.md` and requirement 4 of `spec/requirements.md`.
+pub mod security {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/security.md";
+    const REQ: &str = "spec/requirements.md";
+    const HEADERS: &str = "Security headers";
+    const REQ_HEADERS: &str = "4. Security headers";
+    const RATE: &str = "Rate limits";
+    const CSRF: &str = "CSRF";
+
+    /// The six headers on every response.
+    pub const EVERY_RESPONSE: Clause = clause(
+        FILE,
+        HEADERS,
+        "Every response the server sends to a request it has parsed SHALL carry each of the six headers below exactly once",
+    );
+    /// 4.1.
+    pub const CSP: Clause = clause(
+        REQ,
+        REQ_HEADERS,
+        "In production and conformance it SHALL set `default-src` and `frame-ancestors`, and its script sources SHALL NOT allow `'unsafe-inline'` or `'unsafe-eval'` (`'wasm-unsafe-eval'` is allowed).",
+    );
+    /// 4.2.
+    pub const HSTS: Clause = clause(
+        REQ,
+        REQ_HEADERS,
+        "`Strict-Transport-Security` with a `max-age` of at least 31536000 in production and conformance, and `includeSubDomains` when configured; development MAY send `max-age=0`.",
+    );
+    /// 4.3.
+    pub const FRAME: Clause = clause(
+        REQ,
+        REQ_HEADERS,
+        "`X-Frame-Options`: `DENY` (the default) or `SAMEORIGIN`.",
+    );
+    /// 4.4.
+    pub const NOSNIFF: Clause = clause(REQ, REQ_HEADERS, "`X-Content-Type-Options: nosniff`.");
+    /// 4.5.
+    pub const XSS: Clause = clause(
+        REQ,
+        REQ_HEADERS,
+        "`X-XSS-Protection`: `0` (the default, disabling legacy filters) or `1; mode=block`.",
+    );
+    /// 4.6.
+    pub const REFERRER: Clause = clause(
+        REQ,
+        REQ_HEADERS,
+        "`Referrer-Policy`: a standard policy other than `unsafe-url`; the default is `strict-origin-when-cross-origin`.",
+    );
+    /// 5.3: the range of Retry-After.
+    pub const RETRY_RANGE: Clause = clause(
+        REQ,
+        "5. Rate limiting",
+        "Every 429 SHALL carry `Retry-After` as an integer number of seconds from 1 to `window_seconds`.",
+    );
+    /// The sliding window.
+    pub const SLIDING: Clause = clause(
+        FILE,
+        RATE,
+        "a request at time T SHALL be admitted if and only if fewer than `max_requests` admitted requests of the same client and category lie in `(T − window_seconds, T]`.",
+    );
+    /// The fields on admitted requests.
+    pub const FIELDS: Clause = clause(
+        FILE,
+        RATE,
+        "An admitted request in a limited category SHALL be answered with the fields of draft-ietf-httpapi-ratelimit-headers-09",
+    );
+    /// What `remaining` counts.
+    pub const REMAINING: Clause = clause(
+        FILE,
+        RATE,
+        "where `remaining` is `max_requests` minus the admitted requests now in the window (this one included)",
+    );
+    /// The 429.
+    pub const REFUSED: Clause = clause(
+        FILE,
+        RATE,
+        "A refused request SHALL be answered 429 `RATE_LIMITED` without reaching the application",
+    );
+    /// Retry-After is honoured.
+    pub const RETRY_AFTER: Clause = clause(
+        FILE,
+        RATE,
+        "so that the same request sent `Retry-After` seconds later is admitted unless other requests of the same client were admitted meanwhile",
+    );
+    /// Partitions are counted apart.
+    pub const PARTITION: Clause = clause(
+        FILE,
+        RATE,
+        "A request carrying that header with a value of 1 to 64 characters from `[A-Za-z0-9_-]` SHALL be counted apart from the same client's requests with another value or without the header.",
+    );
+    /// The token endpoint.
+    pub const TOKEN_ENDPOINT: Clause = clause(
+        FILE,
+        CSRF,
+        "`GET csrf.token_endpoint` SHALL answer 200 with a JSON object whose `token` member is a token for the request's live session",
+    );
+    /// Distinct tokens.
+    pub const DISTINCT: Clause = clause(
+        FILE,
+        CSRF,
+        "Tokens issued to different sessions SHALL differ",
+    );
+    /// Fetch Metadata.
+    pub const CROSS_SITE: Clause = clause(
+        FILE,
+        CSRF,
+        "An unsafe request SHALL be refused with 403 `CSRF_INVALID` when its `Sec-Fetch-Site` header is `cross-site`.",
+    );
+    /// The token requirement.
+    pub const REQUIRED: Clause = clause(
+        FILE,
+        CSRF,
+        "SHALL be refused with 403 `CSRF_INVALID` unless its session cookie names a live session and it carries a token that is well-formed, issued by this server, issued to that session and younger than `csrf.ttl_seconds`.",
+    );
+    /// Ended sessions.
+    pub const ENDED: Clause = clause(FILE, CSRF, "an ended session's tokens SHALL be refused.");
+    /// Either place.
+    pub const EITHER_PLACE: Clause = clause(
+        FILE,
+        CSRF,
+        "a valid token SHALL be accepted in either place, and when both are sent, both SHALL be valid.",
+    );
+    /// The reason.
+    pub const REASON: Clause = clause(
+        FILE,
+        CSRF,
+        "Every CSRF refusal SHALL carry `details.reason`, one of `missing`, `malformed`, `invalid`, `expired`, `session-mismatch`, `no-session` and `cross-site`.",
+    );
+}
 
 /// The text of a spec file this crate cites (compiled in, for the test below).
 pub fn spec_text(file: &str) -> Option<&'static str> {
@@ -683,6 +835,8 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
         "spec/conformance.md" => Some(include_str!("../../spec/conformance.md")),
         "spec/auth.md" => Some(include_str!("../../spec/auth.md")),
         "spec/tokens.md" => Some(include_str!("../../spec/tokens.md")),
+        "spec/security.md" => Some(include_str!("../../spec/security.md")),
+        "spec/requirements.md" => Some(include_str!("../../spec/requirements.md")),
         _ => None,
     }
 }

@@ -66,6 +66,8 @@ const DETAIL_CODES: &[(&str, Option<u16>)] = &[
     ("checks", Some(5004)),
     ("max_body_bytes", Some(4013)),
     ("retry_after_seconds", Some(1005)),
+    ("category", Some(1005)),
+    ("reason", Some(1006)),
     ("debug", None),
 ];
 

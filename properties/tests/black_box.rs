@@ -39,6 +39,8 @@ fn min_cases(number: u8) -> u32 {
     match number {
         1 => 16,
         4 => 10,
+        // Each case spends real windows: one burst and one two-halves shape per category.
+        15 => 6,
         _ => 100,
     }
 }
@@ -89,6 +91,30 @@ async fn p07_error_isolation() {
 #[tokio::test]
 async fn p08_structured_error_completeness() {
     assert_property_holds(8).await;
+}
+
+/// Feature: production-readiness, Property 12: Security Headers Presence
+#[tokio::test]
+async fn p12_security_headers_presence() {
+    assert_property_holds(12).await;
+}
+
+/// Feature: production-readiness, Property 13: Rate Limit Counting Accuracy
+#[tokio::test]
+async fn p13_rate_limit_counting_accuracy() {
+    assert_property_holds(13).await;
+}
+
+/// Feature: production-readiness, Property 14: Rate Limit Enforcement
+#[tokio::test]
+async fn p14_rate_limit_enforcement() {
+    assert_property_holds(14).await;
+}
+
+/// Feature: production-readiness, Property 15: Sliding Window Correctness
+#[tokio::test]
+async fn p15_sliding_window_correctness() {
+    assert_property_holds(15).await;
 }
 
 /// Feature: production-readiness, Property 26: Error Response Sanitization

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod error;
+pub mod rate_limit;
+pub mod security_headers;
 pub mod server;
 mod support;
 
@@ -18,6 +20,10 @@ pub fn all() -> Vec<PropertyCheck> {
         error::p06_mutex_recovery::CHECK,
         error::p07_error_isolation::CHECK,
         error::p08_error_completeness::CHECK,
+        security_headers::p12_headers_presence::CHECK,
+        rate_limit::p13_counting_accuracy::CHECK,
+        rate_limit::p14_enforcement::CHECK,
+        rate_limit::p15_sliding_window::CHECK,
         server::p26_error_sanitization::CHECK,
     ]
 }

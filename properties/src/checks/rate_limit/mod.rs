@@ -1,0 +1,174 @@
+//! Properties 13-15: rate limits, checked over HTTP in the categories the target publishes in
+//! `rate_limits`. Each case counts in a partition of its own (`rate_limits.partition_header`,
+//! spec/security.md), so cases run side by side and never spend another check's budget; the
+//! checks therefore need the conformance profile, which alone honours partitions and has
+//! windows of seconds.
+
+pub mod p13_counting_accuracy;
+pub mod p14_enforcement;
+pub mod p15_sliding_window;
+
+use serde_json::Value;
+
+use crate::cases::CaseFailure;
+use crate::check::{CheckOutcome, NOT_CONFORMANCE};
+use crate::checks::support::unique_scope;
+use crate::clause::security as sc;
+use crate::http::{Exchange, RequestSpec};
+use crate::target::Target;
+
+/// One published policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// `auth`, `api` or `static`.
+    pub category: String,
+    /// Requests per window.
+    pub max_requests: u32,
+    /// The window, in seconds.
+    pub window_seconds: u64,
+    /// A path in the category (its first prefix plus a name of ours).
+    pub path: String,
+}
+
+/// What the target publishes in `rate_limits`.
+#[derive(Debug, Clone)]
+pub struct RateArea {
+    /// The partition header.
+    pub partition: String,
+    /// The policies.
+    pub policies: Vec<Policy>,
+}
+
+/// The `rate_limits` area of `target`, or why the checks cannot run against it.
+pub fn area(target: &Target) -> Result<RateArea, CheckOutcome> {
+    let d = target.discovery();
+    if !d.is_conformance() {
+        return Err(CheckOutcome::NotVerified(format!(
+            "{NOT_CONFORMANCE} (profile: {})",
+            d.profile
+        )));
+    }
+    if !d.offers("rate_limits") {
+        return Err(CheckOutcome::NotVerified(
+            "the target publishes no rate_limits member".into(),
+        ));
+    }
+    let Some(partition) = target.http().partition_header().map(str::to_owned) else {
+        return Err(CheckOutcome::NotVerified(
+            "the target publishes no rate_limits.partition_header: cases could not run apart".into(),
+        ));
+    };
+    let mut policies = Vec::new();
+    if let Some(Value::Object(map)) = d.raw.pointer("/rate_limits/policies") {
+        for (category, p) in map {
+            let max = p.get("max_requests").and_then(Value::as_u64);
+            let window = p.get("window_seconds").and_then(Value::as_u64);
+            let prefix = p.pointer("/path_prefixes/0").and_then(Value::as_str);
+            if let (Some(max), Some(window), Some(prefix)) = (max, window, prefix) {
+                policies.push(Policy {
+                    category: category.clone(),
+                    max_requests: u32::try_from(max).unwrap_or(u32::MAX),
+                    window_seconds: window,
+                    path: format!("{}dx-conformance-rate", prefix.trim_end_matches('/').to_owned() + "/"),
+                });
+            }
+        }
+    }
+    if policies.is_empty() {
+        return Err(CheckOutcome::SetupFailed(CaseFailure::plain(
+            "rate_limits.policies with max_requests, window_seconds and path_prefixes (spec/discovery.md)",
+            format!("rate_limits = {}", d.raw.get("rate_limits").unwrap_or(&Value::Null)),
+        )));
+    }
+    Ok(RateArea {
+        partition,
+        policies,
+    })
+}
+
+/// A fresh partition value.
+pub fn fresh_partition() -> String {
+    unique_scope("rl").replace('.', "-")
+}
+
+/// Sends one request of `policy` in `partition`.
+pub async fn hit(
+    target: &Target,
+    area: &RateArea,
+    policy: &Policy,
+    partition: &str,
+) -> Result<Exchange, CaseFailure> {
+    Ok(target
+        .http()
+        .send(RequestSpec::get(&policy.path).header(&area.partition, partition))
+        .await?)
+}
+
+/// The `r` and `t` of a `RateLimit` field naming `category`.
+pub fn current(ex: &Exchange, category: &str) -> Option<(u64, u64)> {
+    let field = ex.header("ratelimit")?;
+    let mut items = field.split(';');
+    let name = items.next()?.trim().trim_matches('"');
+    if name != category {
+        return None;
+    }
+    let mut r = None;
+    let mut t = None;
+    for item in items {
+        match item.trim().split_once('=') {
+            Some(("r", v)) => r = v.parse().ok(),
+            Some(("t", v)) => t = v.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((r?, t?))
+}
+
+/// Checks an admitted answer's fields: the policy, and `r` = `expected_remaining`.
+pub fn expect_admitted(
+    ex: &Exchange,
+    policy: &Policy,
+    expected_remaining: u64,
+    what: &str,
+) -> Result<(), CaseFailure> {
+    if ex.status == 429 {
+        return Err(CaseFailure::violates(ex, &sc::SLIDING, format!("{what}: refused within the limit")));
+    }
+    let want_policy = format!(
+        "\"{}\";q={};w={}",
+        policy.category, policy.max_requests, policy.window_seconds
+    );
+    if ex.header("ratelimit-policy") != Some(want_policy.as_str()) {
+        return Err(CaseFailure::violates(ex, &sc::FIELDS, format!("{what}: RateLimit-Policy should be {want_policy}")));
+    }
+    match current(ex, &policy.category) {
+        Some((r, t)) if r == expected_remaining && t <= policy.window_seconds => Ok(()),
+        _ => Err(CaseFailure::violates(
+            ex,
+            &sc::REMAINING,
+            format!("{what}: RateLimit should say r={expected_remaining} with t within the window"),
+        )),
+    }
+}
+
+/// Checks a refusal: 429 `RATE_LIMITED`, Retry-After from 1 to the window; returns it.
+pub fn expect_refused(
+    ex: &Exchange,
+    rules: &crate::envelope::Rules,
+    policy: &Policy,
+    what: &str,
+) -> Result<u64, CaseFailure> {
+    if ex.status != 429 {
+        return Err(CaseFailure::violates(ex, &sc::REFUSED, format!("{what}: the request over the limit")));
+    }
+    crate::envelope::expect_code(ex, rules, "RATE_LIMITED", &sc::REFUSED)
+        .map_err(|f| f.about(what))?;
+    match ex.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(s) if (1..=policy.window_seconds).contains(&s) => Ok(s),
+        _ => Err(CaseFailure::violates(
+            ex,
+            &sc::RETRY_RANGE,
+            format!("{what}: Retry-After must be whole seconds from 1 to {}", policy.window_seconds),
+        )),
+    }
+}

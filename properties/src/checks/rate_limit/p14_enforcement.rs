@@ -1,0 +1,77 @@
+//! Feature: production-readiness, Property 14: Rate Limit Enforcement
+//!
+//! Black-box form. In each category (enumerated), a fresh partition spends `max_requests`,
+//! then the next request must be 429 `RATE_LIMITED` in the envelope with `Retry-After` from
+//! 1 to `window_seconds`, and the same request sent that many seconds later must be admitted
+//! (spec/security.md: Retry-After is honoured). proptest then generates how many requests
+//! past the limit are sent (1 to 5): each one is refused the same way.
+
+use std::time::Duration;
+
+use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
+use crate::checks::rate_limit::{Policy, RateArea, area, expect_admitted, expect_refused, fresh_partition, hit};
+use crate::clause::security as sc;
+use crate::envelope::Rules;
+use crate::target::Target;
+
+/// The check.
+pub const CHECK: PropertyCheck = PropertyCheck {
+    property: 14,
+    run: run_check,
+};
+
+async fn spend(target: &Target, area: &RateArea, policy: &Policy, partition: &str) -> Result<(), CaseFailure> {
+    for i in 1..=policy.max_requests {
+        let ex = hit(target, area, policy, partition).await?;
+        expect_admitted(&ex, policy, u64::from(policy.max_requests - i), &format!("request {i} in {}", policy.category))?;
+    }
+    Ok(())
+}
+
+async fn honoured(target: &Target, rules: &Rules, area: &RateArea, policy: &Policy) -> Result<(), CaseFailure> {
+    let partition = fresh_partition();
+    spend(target, area, policy, &partition).await?;
+    let ex = hit(target, area, policy, &partition).await?;
+    let wait = expect_refused(&ex, rules, policy, "the request after the limit")?;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let again = hit(target, area, policy, &partition).await?;
+    if again.status == 429 {
+        return Err(CaseFailure::violates(
+            &again,
+            &sc::RETRY_AFTER,
+            format!("sent Retry-After ({wait} s) after the 429 in {}, still refused", policy.category),
+        ));
+    }
+    Ok(())
+}
+
+async fn past_limit(target: &Target, rules: &Rules, area: &RateArea, policy: &Policy, extra: u32) -> Result<(), CaseFailure> {
+    let partition = fresh_partition();
+    spend(target, area, policy, &partition).await?;
+    for k in 1..=extra {
+        let ex = hit(target, area, policy, &partition).await?;
+        expect_refused(&ex, rules, policy, &format!("request {k} past the limit in {}", policy.category))?;
+    }
+    Ok(())
+}
+
+fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let area = match area(target) {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
+        };
+        let area = &area;
+        let rules = &Rules::of(target.discovery());
+        let enumerated = for_each(&area.policies, |p| honoured(target, rules, area, p)).await;
+        if enumerated.is_failed() {
+            return CheckOutcome::Ran(enumerated);
+        }
+        let generated = for_all((0..area.policies.len(), 1u32..=5), config, |(i, extra)| async move {
+            past_limit(target, rules, area, &area.policies[i], extra).await
+        })
+        .await;
+        CheckOutcome::Ran(enumerated.followed_by(generated))
+    })
+}
