@@ -261,7 +261,10 @@ impl HttpClient {
                 .iter()
                 .any(|(name, _)| name.eq_ignore_ascii_case(partition))
         {
-            builder = builder.header(partition.as_str(), uuid::Uuid::new_v4().simple().to_string());
+            builder = builder.header(
+                partition.as_str(),
+                uuid::Uuid::new_v4().simple().to_string(),
+            );
         }
         if let Some(body) = &request.body {
             builder = if request.chunked {

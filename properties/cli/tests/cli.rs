@@ -102,8 +102,16 @@ fn a_broken_target_fails_and_the_report_names_the_property() {
 
 #[test]
 fn other_profiles_report_not_verified_never_pass() {
+    // Production honours no rate-limit partition, so Property 8's hundreds of requests would
+    // meet the api limit; this test is about profiles, so the limits are set out of reach.
+    let mut security = dx_server::config::SecuritySettings::for_profile(Profile::Production);
+    security.limits = [dx_server::config::LimitSpec {
+        max_requests: 1_000_000,
+        window_seconds: 1,
+    }; 3];
     let (_reference, url) = start_reference(Config {
         profile: Profile::Production,
+        security,
         ..Config::conformance()
     });
     let out = run(

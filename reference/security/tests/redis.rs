@@ -66,10 +66,20 @@ async fn an_unreachable_redis_fails_fast() {
     let started = Instant::now();
     for _ in 0..3 {
         let err = store.hit("k", 1, 1_000).await.unwrap_err();
-        assert!(matches!(err, RateLimitError::Unavailable(_) | RateLimitError::Timeout(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                RateLimitError::Unavailable(_) | RateLimitError::Timeout(_)
+            ),
+            "{err}"
+        );
     }
     assert!(store.peek("k", 1, 1_000).await.is_err());
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let sessions = RedisSessions::new(client("redis://127.0.0.1:1/"), "x:").unwrap();
     assert!(sessions.create(Duration::from_secs(1)).await.is_err());
     assert!(sessions.is_live("AAAAAAAAAAAAAAAAAAAAAA").await.is_err());

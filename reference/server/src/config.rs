@@ -538,7 +538,9 @@ fn resolve_security(
     trusted_proxies.extend(args.trusted_proxies.iter().copied());
     Ok(SecuritySettings {
         limits: [
-            args.rate_limit_auth.or(file.rate_limit_auth).unwrap_or(auth),
+            args.rate_limit_auth
+                .or(file.rate_limit_auth)
+                .unwrap_or(auth),
             args.rate_limit_api.or(file.rate_limit_api).unwrap_or(api),
             args.rate_limit_static
                 .or(file.rate_limit_static)

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use dx_auth::{AuthMutant, AuthMutations};
-use dx_security::{SecurityMutant, SecurityMutations};
 use dx_error::SafeMutex;
+use dx_security::{SecurityMutant, SecurityMutations};
 use serde::{Deserialize, Serialize};
 
 /// A deliberately broken behaviour and the property that must catch it.
@@ -260,7 +260,10 @@ mod tests {
             assert_eq!(value.as_deref(), Some(m.name()));
             assert!((1..=26).contains(&m.breaks_property()));
             assert_eq!(m.auth().is_some(), m.breaks_property() <= 5);
-            assert_eq!(m.security().is_some(), (12..=18).contains(&m.breaks_property()));
+            assert_eq!(
+                m.security().is_some(),
+                (12..=18).contains(&m.breaks_property())
+            );
         }
         assert_eq!(Mutations::none().active_name(), None);
     }

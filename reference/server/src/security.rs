@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dx_error::DxError;
-use dx_security::csrf::{Csrf, CsrfConfig, CsrfManager, MemorySessions, RedisSessions, SessionStore};
+use dx_security::csrf::{
+    Csrf, CsrfConfig, CsrfManager, MemorySessions, RedisSessions, SessionStore,
+};
 use dx_security::rate_limit::{
     ClientIp, EndpointCategory, MemoryStore, RateLimit, RateLimitConfig, RateLimitLayer,
     RateLimitStore, RateLimiter, RedisStore, RouteCategories, StoreFailure,
@@ -51,7 +53,11 @@ pub struct Security {
 
 impl Security {
     /// Builds the middleware for `config`, signing with `key`.
-    pub fn build(config: &Config, key: &ServerKey, mutations: SecurityMutations) -> Result<Self, DxError> {
+    pub fn build(
+        config: &Config,
+        key: &ServerKey,
+        mutations: SecurityMutations,
+    ) -> Result<Self, DxError> {
         let settings = &config.security;
         let headers = match config.profile {
             Profile::Development => SecurityConfig::development(),
@@ -66,7 +72,9 @@ impl Security {
             .as_deref()
             .map(redis::Client::open)
             .transpose()
-            .map_err(|e| DxError::config("redis_url", "the Redis URL is not valid").with_source(e))?;
+            .map_err(|e| {
+                DxError::config("redis_url", "the Redis URL is not valid").with_source(e)
+            })?;
         let (store, memory_store): (Arc<dyn RateLimitStore>, _) = match &redis {
             Some(client) => (
                 Arc::new(
@@ -110,7 +118,10 @@ impl Security {
             None => Arc::new(MemorySessions::default()),
         };
         let secret = CsrfManager::derive_secret(&key.signing_key().to_bytes());
-        let manager = CsrfManager::new(secret, Duration::from_secs(u64::from(settings.csrf_ttl_seconds)));
+        let manager = CsrfManager::new(
+            secret,
+            Duration::from_secs(u64::from(settings.csrf_ttl_seconds)),
+        );
         let csrf_config = if settings.secure_cookies {
             CsrfConfig::production()
         } else {

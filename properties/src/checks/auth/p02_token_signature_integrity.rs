@@ -308,8 +308,8 @@ async fn refused(api: AuthApi<'_>, case: &Case) -> Result<(), CaseFailure> {
             let request = RawRequest::whole(case.what.clone(), head);
             let answer = target
                 .send_raw(&request, std::time::Duration::from_secs(5))
-            .await
-            .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
+                .await
+                .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
             return match answer {
                 RawAnswer::Response(ex) => {
                     crate::envelope::check_no_leak(&ex, &[], &api.observer.rules)?;

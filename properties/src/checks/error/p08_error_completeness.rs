@@ -1068,8 +1068,8 @@ async fn raw(
     let answer = observer
         .target
         .send_raw(request, std::time::Duration::from_millis(limit_ms))
-    .await
-    .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
+        .await
+        .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
     if let RawAnswer::Response(ex) = &answer {
         crate::envelope::check_no_leak(ex, &[], &observer.rules)?;
     }

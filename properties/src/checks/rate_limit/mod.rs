@@ -55,7 +55,8 @@ pub fn area(target: &Target) -> Result<RateArea, CheckOutcome> {
     }
     let Some(partition) = target.http().partition_header().map(str::to_owned) else {
         return Err(CheckOutcome::NotVerified(
-            "the target publishes no rate_limits.partition_header: cases could not run apart".into(),
+            "the target publishes no rate_limits.partition_header: cases could not run apart"
+                .into(),
         ));
     };
     let mut policies = Vec::new();
@@ -69,7 +70,10 @@ pub fn area(target: &Target) -> Result<RateArea, CheckOutcome> {
                     category: category.clone(),
                     max_requests: u32::try_from(max).unwrap_or(u32::MAX),
                     window_seconds: window,
-                    path: format!("{}dx-conformance-rate", prefix.trim_end_matches('/').to_owned() + "/"),
+                    path: format!(
+                        "{}dx-conformance-rate",
+                        prefix.trim_end_matches('/').to_owned() + "/"
+                    ),
                 });
             }
         }
@@ -77,7 +81,10 @@ pub fn area(target: &Target) -> Result<RateArea, CheckOutcome> {
     if policies.is_empty() {
         return Err(CheckOutcome::SetupFailed(CaseFailure::plain(
             "rate_limits.policies with max_requests, window_seconds and path_prefixes (spec/discovery.md)",
-            format!("rate_limits = {}", d.raw.get("rate_limits").unwrap_or(&Value::Null)),
+            format!(
+                "rate_limits = {}",
+                d.raw.get("rate_limits").unwrap_or(&Value::Null)
+            ),
         )));
     }
     Ok(RateArea {
@@ -132,14 +139,22 @@ pub fn expect_admitted(
     what: &str,
 ) -> Result<(), CaseFailure> {
     if ex.status == 429 {
-        return Err(CaseFailure::violates(ex, &sc::SLIDING, format!("{what}: refused within the limit")));
+        return Err(CaseFailure::violates(
+            ex,
+            &sc::SLIDING,
+            format!("{what}: refused within the limit"),
+        ));
     }
     let want_policy = format!(
         "\"{}\";q={};w={}",
         policy.category, policy.max_requests, policy.window_seconds
     );
     if ex.header("ratelimit-policy") != Some(want_policy.as_str()) {
-        return Err(CaseFailure::violates(ex, &sc::FIELDS, format!("{what}: RateLimit-Policy should be {want_policy}")));
+        return Err(CaseFailure::violates(
+            ex,
+            &sc::FIELDS,
+            format!("{what}: RateLimit-Policy should be {want_policy}"),
+        ));
     }
     match current(ex, &policy.category) {
         Some((r, t)) if r == expected_remaining && t <= policy.window_seconds => Ok(()),
@@ -159,16 +174,26 @@ pub fn expect_refused(
     what: &str,
 ) -> Result<u64, CaseFailure> {
     if ex.status != 429 {
-        return Err(CaseFailure::violates(ex, &sc::REFUSED, format!("{what}: the request over the limit")));
+        return Err(CaseFailure::violates(
+            ex,
+            &sc::REFUSED,
+            format!("{what}: the request over the limit"),
+        ));
     }
     crate::envelope::expect_code(ex, rules, "RATE_LIMITED", &sc::REFUSED)
         .map_err(|f| f.about(what))?;
-    match ex.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+    match ex
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
         Some(s) if (1..=policy.window_seconds).contains(&s) => Ok(s),
         _ => Err(CaseFailure::violates(
             ex,
             &sc::RETRY_RANGE,
-            format!("{what}: Retry-After must be whole seconds from 1 to {}", policy.window_seconds),
+            format!(
+                "{what}: Retry-After must be whole seconds from 1 to {}",
+                policy.window_seconds
+            ),
         )),
     }
 }

@@ -16,7 +16,12 @@ pub const CHECK: PropertyCheck = PropertyCheck {
     run: run_check,
 };
 
-async fn count(target: &Target, area: &RateArea, policy: &Policy, n: u32) -> Result<(), CaseFailure> {
+async fn count(
+    target: &Target,
+    area: &RateArea,
+    policy: &Policy,
+    n: u32,
+) -> Result<(), CaseFailure> {
     let partition = fresh_partition();
     for i in 1..=n {
         let ex = hit(target, area, policy, &partition).await?;

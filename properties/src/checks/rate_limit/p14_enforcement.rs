@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::rate_limit::{Policy, RateArea, area, expect_admitted, expect_refused, fresh_partition, hit};
+use crate::checks::rate_limit::{
+    Policy, RateArea, area, expect_admitted, expect_refused, fresh_partition, hit,
+};
 use crate::clause::security as sc;
 use crate::envelope::Rules;
 use crate::target::Target;
@@ -21,15 +23,30 @@ pub const CHECK: PropertyCheck = PropertyCheck {
     run: run_check,
 };
 
-async fn spend(target: &Target, area: &RateArea, policy: &Policy, partition: &str) -> Result<(), CaseFailure> {
+async fn spend(
+    target: &Target,
+    area: &RateArea,
+    policy: &Policy,
+    partition: &str,
+) -> Result<(), CaseFailure> {
     for i in 1..=policy.max_requests {
         let ex = hit(target, area, policy, partition).await?;
-        expect_admitted(&ex, policy, u64::from(policy.max_requests - i), &format!("request {i} in {}", policy.category))?;
+        expect_admitted(
+            &ex,
+            policy,
+            u64::from(policy.max_requests - i),
+            &format!("request {i} in {}", policy.category),
+        )?;
     }
     Ok(())
 }
 
-async fn honoured(target: &Target, rules: &Rules, area: &RateArea, policy: &Policy) -> Result<(), CaseFailure> {
+async fn honoured(
+    target: &Target,
+    rules: &Rules,
+    area: &RateArea,
+    policy: &Policy,
+) -> Result<(), CaseFailure> {
     let partition = fresh_partition();
     spend(target, area, policy, &partition).await?;
     let ex = hit(target, area, policy, &partition).await?;
@@ -40,18 +57,32 @@ async fn honoured(target: &Target, rules: &Rules, area: &RateArea, policy: &Poli
         return Err(CaseFailure::violates(
             &again,
             &sc::RETRY_AFTER,
-            format!("sent Retry-After ({wait} s) after the 429 in {}, still refused", policy.category),
+            format!(
+                "sent Retry-After ({wait} s) after the 429 in {}, still refused",
+                policy.category
+            ),
         ));
     }
     Ok(())
 }
 
-async fn past_limit(target: &Target, rules: &Rules, area: &RateArea, policy: &Policy, extra: u32) -> Result<(), CaseFailure> {
+async fn past_limit(
+    target: &Target,
+    rules: &Rules,
+    area: &RateArea,
+    policy: &Policy,
+    extra: u32,
+) -> Result<(), CaseFailure> {
     let partition = fresh_partition();
     spend(target, area, policy, &partition).await?;
     for k in 1..=extra {
         let ex = hit(target, area, policy, &partition).await?;
-        expect_refused(&ex, rules, policy, &format!("request {k} past the limit in {}", policy.category))?;
+        expect_refused(
+            &ex,
+            rules,
+            policy,
+            &format!("request {k} past the limit in {}", policy.category),
+        )?;
     }
     Ok(())
 }
@@ -68,10 +99,15 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if enumerated.is_failed() {
             return CheckOutcome::Ran(enumerated);
         }
-        let generated = for_all((0..area.policies.len(), 1u32..=5), config, |(i, extra)| async move {
-            past_limit(target, rules, area, &area.policies[i], extra).await
-        })
-        .await;
+        let generated =
+            for_all(
+                (0..area.policies.len(), 1u32..=5),
+                config,
+                |(i, extra)| async move {
+                    past_limit(target, rules, area, &area.policies[i], extra).await
+                },
+            )
+            .await;
         CheckOutcome::Ran(enumerated.followed_by(generated))
     })
 }

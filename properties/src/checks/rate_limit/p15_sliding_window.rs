@@ -40,7 +40,11 @@ async fn burst(target: &Target, area: &RateArea, policy: &Policy) -> Result<(), 
     for i in 1..=policy.max_requests {
         let ex = hit(target, area, policy, &partition).await?;
         if ex.status == 429 {
-            return Err(CaseFailure::violates(&ex, &sc::SLIDING, format!("request {i} of the burst refused")));
+            return Err(CaseFailure::violates(
+                &ex,
+                &sc::SLIDING,
+                format!("request {i} of the burst refused"),
+            ));
         }
     }
     let last_answered = Instant::now();
@@ -66,7 +70,10 @@ async fn burst(target: &Target, area: &RateArea, policy: &Policy) -> Result<(), 
             return Err(CaseFailure::violates(
                 &ex,
                 &sc::SLIDING,
-                format!("still refused a full window after the burst ({})", policy.category),
+                format!(
+                    "still refused a full window after the burst ({})",
+                    policy.category
+                ),
             ));
         }
         tokio::time::sleep(POLL).await;
@@ -105,7 +112,10 @@ async fn two_halves(target: &Target, area: &RateArea, policy: &Policy) -> Result
             return Err(CaseFailure::violates(
                 &ex,
                 &sc::SLIDING,
-                format!("request {i} refused after the first half left the window ({})", policy.category),
+                format!(
+                    "request {i} refused after the first half left the window ({})",
+                    policy.category
+                ),
             ));
         }
     }
@@ -114,7 +124,10 @@ async fn two_halves(target: &Target, area: &RateArea, policy: &Policy) -> Result
         return Err(CaseFailure::violates(
             &over,
             &sc::SLIDING,
-            format!("admitted while the second half still filled the window ({})", policy.category),
+            format!(
+                "admitted while the second half still filled the window ({})",
+                policy.category
+            ),
         ));
     }
     Ok(())

@@ -46,7 +46,11 @@ fn one<'e>(ex: &'e Exchange, name: &str, what: &str) -> Result<&'e str, CaseFail
     let values: Vec<_> = ex.headers.get_all(name).iter().collect();
     match values.as_slice() {
         [v] => v.to_str().map_err(|_| {
-            CaseFailure::violates(ex, &sc::EVERY_RESPONSE, format!("{what}: {name} is not text"))
+            CaseFailure::violates(
+                ex,
+                &sc::EVERY_RESPONSE,
+                format!("{what}: {name} is not text"),
+            )
         }),
         [] => Err(CaseFailure::violates(
             ex,
@@ -79,36 +83,79 @@ pub fn judge(ex: &Exchange, rules: HeaderRules, what: &str) -> Result<(), CaseFa
             .collect();
         let sources = |name: &str| directives.iter().find(|(n, _)| n == name).map(|(_, s)| s);
         if sources("default-src").is_none() || sources("frame-ancestors").is_none() {
-            return Err(bad(ex, &sc::CSP, what, format!("CSP {csp:?} lacks default-src or frame-ancestors")));
+            return Err(bad(
+                ex,
+                &sc::CSP,
+                what,
+                format!("CSP {csp:?} lacks default-src or frame-ancestors"),
+            ));
         }
         let scripts = sources("script-src").or_else(|| sources("default-src"));
-        if scripts.is_some_and(|s| s.iter().any(|w| w == "'unsafe-inline'" || w == "'unsafe-eval'")) {
-            return Err(bad(ex, &sc::CSP, what, format!("CSP {csp:?} allows unsafe scripts")));
+        if scripts.is_some_and(|s| {
+            s.iter()
+                .any(|w| w == "'unsafe-inline'" || w == "'unsafe-eval'")
+        }) {
+            return Err(bad(
+                ex,
+                &sc::CSP,
+                what,
+                format!("CSP {csp:?} allows unsafe scripts"),
+            ));
         }
     }
     let hsts = one(ex, "strict-transport-security", what)?;
-    let parts: Vec<String> = hsts.split(';').map(|p| p.trim().to_ascii_lowercase()).collect();
+    let parts: Vec<String> = hsts
+        .split(';')
+        .map(|p| p.trim().to_ascii_lowercase())
+        .collect();
     let max_age = parts
         .iter()
         .find_map(|p| p.strip_prefix("max-age="))
         .and_then(|v| v.trim_matches('"').parse::<u64>().ok());
     match max_age {
-        None => return Err(bad(ex, &sc::HSTS, what, format!("HSTS {hsts:?} has no max-age"))),
+        None => {
+            return Err(bad(
+                ex,
+                &sc::HSTS,
+                what,
+                format!("HSTS {hsts:?} has no max-age"),
+            ));
+        }
         Some(age) if !rules.relaxed && age < 31_536_000 => {
-            return Err(bad(ex, &sc::HSTS, what, format!("HSTS max-age {age} is under a year")));
+            return Err(bad(
+                ex,
+                &sc::HSTS,
+                what,
+                format!("HSTS max-age {age} is under a year"),
+            ));
         }
         Some(_) => {}
     }
     if rules.include_subdomains && !parts.iter().any(|p| p == "includesubdomains") {
-        return Err(bad(ex, &sc::HSTS, what, format!("HSTS {hsts:?} lacks the configured includeSubDomains")));
+        return Err(bad(
+            ex,
+            &sc::HSTS,
+            what,
+            format!("HSTS {hsts:?} lacks the configured includeSubDomains"),
+        ));
     }
     let frame = one(ex, "x-frame-options", what)?;
     if !frame.eq_ignore_ascii_case("DENY") && !frame.eq_ignore_ascii_case("SAMEORIGIN") {
-        return Err(bad(ex, &sc::FRAME, what, format!("X-Frame-Options {frame:?}")));
+        return Err(bad(
+            ex,
+            &sc::FRAME,
+            what,
+            format!("X-Frame-Options {frame:?}"),
+        ));
     }
     let nosniff = one(ex, "x-content-type-options", what)?;
     if !nosniff.eq_ignore_ascii_case("nosniff") {
-        return Err(bad(ex, &sc::NOSNIFF, what, format!("X-Content-Type-Options {nosniff:?}")));
+        return Err(bad(
+            ex,
+            &sc::NOSNIFF,
+            what,
+            format!("X-Content-Type-Options {nosniff:?}"),
+        ));
     }
     let xss = one(ex, "x-xss-protection", what)?;
     let folded: String = xss.chars().filter(|c| !c.is_whitespace()).collect();
@@ -116,9 +163,20 @@ pub fn judge(ex: &Exchange, rules: HeaderRules, what: &str) -> Result<(), CaseFa
         return Err(bad(ex, &sc::XSS, what, format!("X-XSS-Protection {xss:?}")));
     }
     let referrer = one(ex, "referrer-policy", what)?;
-    let policies: Vec<String> = referrer.split(',').map(|p| p.trim().to_ascii_lowercase()).collect();
-    if policies.iter().any(|p| !REFERRER_POLICIES.contains(&p.as_str())) {
-        return Err(bad(ex, &sc::REFERRER, what, format!("Referrer-Policy {referrer:?}")));
+    let policies: Vec<String> = referrer
+        .split(',')
+        .map(|p| p.trim().to_ascii_lowercase())
+        .collect();
+    if policies
+        .iter()
+        .any(|p| !REFERRER_POLICIES.contains(&p.as_str()))
+    {
+        return Err(bad(
+            ex,
+            &sc::REFERRER,
+            what,
+            format!("Referrer-Policy {referrer:?}"),
+        ));
     }
     Ok(())
 }

@@ -38,14 +38,30 @@ fn probe(what: &str, request: RequestSpec) -> Probe {
 
 fn probes(target: &Target) -> Vec<Probe> {
     let d = target.discovery();
-    let errors = d.endpoints.client_errors.clone().unwrap_or_else(|| "/api/v1/client-errors".into());
+    let errors = d
+        .endpoints
+        .client_errors
+        .clone()
+        .unwrap_or_else(|| "/api/v1/client-errors".into());
     let mut list = vec![
         probe("200 from liveness", RequestSpec::get(&d.endpoints.health)),
         probe("a readiness answer", RequestSpec::get(&d.endpoints.ready)),
-        probe("200 from discovery", RequestSpec::get("/.well-known/dx-www")),
-        probe("HEAD of liveness", RequestSpec::new(Method::HEAD, &d.endpoints.health)),
-        probe("404 from an unknown path", RequestSpec::get("/dx-conformance/no-such-path")),
-        probe("405 from a wrong method", RequestSpec::new(Method::DELETE, &d.endpoints.health)),
+        probe(
+            "200 from discovery",
+            RequestSpec::get("/.well-known/dx-www"),
+        ),
+        probe(
+            "HEAD of liveness",
+            RequestSpec::new(Method::HEAD, &d.endpoints.health),
+        ),
+        probe(
+            "404 from an unknown path",
+            RequestSpec::get("/dx-conformance/no-such-path"),
+        ),
+        probe(
+            "405 from a wrong method",
+            RequestSpec::new(Method::DELETE, &d.endpoints.health),
+        ),
         probe(
             "400 from malformed JSON",
             RequestSpec::new(Method::POST, &errors)
@@ -154,7 +170,11 @@ async fn rate_limited(target: &Target, rules: HeaderRules) -> Result<(), CaseFai
             .http()
             .send(RequestSpec::get(&path).header(partition, &key))
             .await?;
-        judge(&ex, rules, &format!("answer {} in a rate-limited category", ex.status))?;
+        judge(
+            &ex,
+            rules,
+            &format!("answer {} in a rate-limited category", ex.status),
+        )?;
     }
     Ok(())
 }
