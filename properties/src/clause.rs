@@ -686,6 +686,9 @@ pub const ALL: &[&Clause] = &[
     &security::RETRY_AFTER,
     &security::PARTITION,
     &security::TOKEN_ENDPOINT,
+    &security::TOKEN_COOKIE,
+    &security::SESSION_END,
+    &security::RANDOM_BITS,
     &security::DISTINCT,
     &security::CROSS_SITE,
     &security::REQUIRED,
@@ -790,6 +793,24 @@ pub mod security {
         FILE,
         CSRF,
         "`GET csrf.token_endpoint` SHALL answer 200 with a JSON object whose `token` member is a token for the request's live session",
+    );
+    /// The token cookie.
+    pub const TOKEN_COOKIE: Clause = clause(
+        FILE,
+        CSRF,
+        "The same token SHALL be set in the script-readable cookie `csrf.token_cookie`.",
+    );
+    /// Ending a session.
+    pub const SESSION_END: Clause = clause(
+        FILE,
+        CSRF,
+        "`POST csrf.session_end_endpoint`, a state-changing request like any other, SHALL end the request's session and answer 204 when the CSRF check lets it through.",
+    );
+    /// 128 random bits.
+    pub const RANDOM_BITS: Clause = clause(
+        FILE,
+        CSRF,
+        "each carries at least 128 random bits, its issue time, and an HMAC-SHA256 under the server's secret that binds it to its session.",
     );
     /// Distinct tokens.
     pub const DISTINCT: Clause = clause(

@@ -117,6 +117,24 @@ async fn p15_sliding_window_correctness() {
     assert_property_holds(15).await;
 }
 
+/// Feature: production-readiness, Property 16: CSRF Token Uniqueness
+#[tokio::test]
+async fn p16_csrf_token_uniqueness() {
+    assert_property_holds(16).await;
+}
+
+/// Feature: production-readiness, Property 17: CSRF Validation Strictness
+#[tokio::test]
+async fn p17_csrf_validation_strictness() {
+    assert_property_holds(17).await;
+}
+
+/// Feature: production-readiness, Property 18: CSRF Token Location Flexibility
+#[tokio::test]
+async fn p18_csrf_token_location_flexibility() {
+    assert_property_holds(18).await;
+}
+
 /// Feature: production-readiness, Property 26: Error Response Sanitization
 #[tokio::test]
 async fn p26_error_response_sanitization() {

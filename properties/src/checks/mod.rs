@@ -1,6 +1,7 @@
 //! The black-box property checks, a module per area and a file per property.
 
 pub mod auth;
+pub mod csrf;
 pub mod error;
 pub mod rate_limit;
 pub mod security_headers;
@@ -24,6 +25,9 @@ pub fn all() -> Vec<PropertyCheck> {
         rate_limit::p13_counting_accuracy::CHECK,
         rate_limit::p14_enforcement::CHECK,
         rate_limit::p15_sliding_window::CHECK,
+        csrf::p16_token_uniqueness::CHECK,
+        csrf::p17_validation_strictness::CHECK,
+        csrf::p18_token_location::CHECK,
         server::p26_error_sanitization::CHECK,
     ]
 }

@@ -165,6 +165,45 @@ mod tests {
         );
     }
 
+    fn fields() -> impl proptest::strategy::Strategy<Value = Vec<(String, String)>> {
+        proptest::collection::vec(("[a-z]{1,8}", "[ -~]{0,30}"), 0..6)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+
+        /// Feature: production-readiness, Property 18: CSRF Token Location Flexibility
+        #[test]
+        fn the_token_is_found_in_the_header_or_either_form(
+            token in "[A-Za-z0-9_-]{96}",
+            before in fields(),
+            after in fields(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let name = HeaderName::from_static("x-csrf-token");
+            let mut h = HeaderMap::new();
+            h.insert(&name, http::HeaderValue::from_str(&token).unwrap());
+            proptest::prop_assert_eq!(from_header(&h, &name), Ok(Some(token.clone())));
+            let mut all = before.clone();
+            all.push(("_csrf".to_owned(), token.clone()));
+            all.extend(after.clone());
+            let mut encoded = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &all {
+                encoded.append_pair(k, v);
+            }
+            let body = Bytes::from(encoded.finish());
+            let found = rt.block_on(from_form(&FormKind::UrlEncoded, body, "_csrf"));
+            proptest::prop_assert_eq!(found, Ok(Some(token.clone())));
+            let mut mp = String::new();
+            for (k, v) in &all {
+                mp.push_str(&format!("--BB\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"));
+            }
+            mp.push_str("--BB--\r\n");
+            let found = rt.block_on(from_form(&FormKind::Multipart("BB".into()), Bytes::from(mp), "_csrf"));
+            proptest::prop_assert_eq!(found, Ok(Some(token)));
+        }
+    }
+
     #[tokio::test]
     async fn multipart_fields_are_read_once() {
         let kind = FormKind::Multipart("B".into());

@@ -1,0 +1,228 @@
+//! Feature: production-readiness, Property 17: CSRF Validation Strictness
+//!
+//! Black-box form. Every unsafe method (POST, PUT, PATCH, DELETE) is enumerated against every
+//! way a token can be wrong: absent, issued to another session, altered, replayed after its
+//! session ended, expired (one real TTL, waited out side by side), under a session the server
+//! never issued, and sent cross-site (`Sec-Fetch-Site`). Each must be 403 `CSRF_INVALID` with
+//! the matching `details.reason`. proptest then generates hostile tokens (any visible ASCII
+//! of any length, and real tokens with one character changed): all refused.
+
+use std::time::Duration;
+
+use http::Method;
+use proptest::prelude::*;
+
+use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
+use crate::checks::csrf::{CsrfApi, Place, UNSAFE, area};
+use crate::clause::security as sc;
+use crate::http::RequestSpec;
+use crate::target::Target;
+
+/// The check.
+pub const CHECK: PropertyCheck = PropertyCheck {
+    property: 17,
+    run: run_check,
+};
+
+#[derive(Debug, Clone, Copy)]
+enum Wrong {
+    Missing,
+    OtherSession,
+    Altered,
+    SessionEnded,
+    Expired,
+    UnknownSession,
+    CrossSite,
+}
+
+const WRONGS: [Wrong; 7] = [
+    Wrong::Missing,
+    Wrong::OtherSession,
+    Wrong::Altered,
+    Wrong::SessionEnded,
+    Wrong::Expired,
+    Wrong::UnknownSession,
+    Wrong::CrossSite,
+];
+
+/// One character of `token` replaced by another of the same alphabet position's class.
+fn altered(token: &str, at: usize, with: char) -> String {
+    token
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i == at { with } else { c })
+        .collect()
+}
+
+async fn case(api: CsrfApi<'_>, wrong: Wrong, method: Method) -> Result<(), CaseFailure> {
+    let path = api.area.token_endpoint.clone();
+    let what = format!("{method} with a token {wrong:?}");
+    let s = api.session().await?;
+    match wrong {
+        Wrong::Missing => {
+            api.refused(
+                api.request(method, &path, Some(&s.cookie), "", Place::Nowhere),
+                &["missing"],
+                &what,
+            )
+            .await
+        }
+        Wrong::OtherSession => {
+            let other = api.session().await?;
+            api.refused(
+                api.request(method, &path, Some(&s.cookie), &other.token, Place::Header),
+                &["session-mismatch", "invalid"],
+                &what,
+            )
+            .await
+        }
+        Wrong::Altered => {
+            let last = s.token.chars().last().unwrap_or('A');
+            let with = if last == 'A' { 'B' } else { 'A' };
+            let token = altered(&s.token, s.token.chars().count().saturating_sub(1), with);
+            api.refused(
+                api.request(method, &path, Some(&s.cookie), &token, Place::Header),
+                &["invalid", "malformed"],
+                &what,
+            )
+            .await
+        }
+        Wrong::SessionEnded => {
+            let end = api
+                .observer
+                .send(
+                    api.request(
+                        Method::POST,
+                        &api.area.session_end,
+                        Some(&s.cookie),
+                        &s.token,
+                        Place::Header,
+                    ),
+                    &[],
+                )
+                .await?;
+            if end.status != 204 {
+                return Err(CaseFailure::violates(
+                    &end,
+                    &sc::SESSION_END,
+                    "ending a session with its valid token",
+                ));
+            }
+            api.refused(
+                api.request(method, &path, Some(&s.cookie), &s.token, Place::Header),
+                &["no-session"],
+                &what,
+            )
+            .await
+            .map_err(|f| CaseFailure {
+                expected: format!("{} ({})", f.expected, sc::ENDED.cite()),
+                ..f
+            })
+        }
+        Wrong::Expired => {
+            tokio::time::sleep(Duration::from_millis(api.area.ttl_seconds * 1000 + 300)).await;
+            api.refused(
+                api.request(method, &path, Some(&s.cookie), &s.token, Place::Header),
+                &["expired"],
+                &what,
+            )
+            .await
+        }
+        Wrong::UnknownSession => {
+            let cookie = format!("{}=dxconformanceNoSuchSession0", api.area.session_cookie);
+            api.refused(
+                api.request(method, &path, Some(&cookie), &s.token, Place::Header),
+                &["no-session"],
+                &what,
+            )
+            .await
+        }
+        Wrong::CrossSite => {
+            let request = RequestSpec::new(method, &path).header("sec-fetch-site", "cross-site");
+            let ex = api.observer.send(request, &[]).await?;
+            crate::envelope::expect_code(&ex, &api.observer.rules, "CSRF_INVALID", &sc::CROSS_SITE)
+                .map(|_| ())
+                .map_err(|f| f.about(&what))
+        }
+    }
+}
+
+/// A hostile token: any visible ASCII, or a real token with one character changed.
+#[derive(Debug, Clone)]
+enum Hostile {
+    Text(String),
+    OneChanged(usize, char),
+}
+
+fn hostile() -> impl Strategy<Value = (Hostile, usize)> {
+    let alphabet: Vec<char> = ('A'..='Z')
+        .chain('a'..='z')
+        .chain('0'..='9')
+        .chain(['-', '_', '+', '/', '=', '.', '~'])
+        .collect();
+    (
+        prop_oneof![
+            "[!-~]{0,200}".prop_map(Hostile::Text),
+            (0usize..512, proptest::sample::select(alphabet))
+                .prop_map(|(i, c)| Hostile::OneChanged(i, c)),
+        ],
+        0usize..4,
+    )
+}
+
+async fn hostile_case(api: CsrfApi<'_>, token: Hostile, method: usize) -> Result<(), CaseFailure> {
+    let method = UNSAFE[method].clone();
+    let s = api.session().await?;
+    let token = match token {
+        Hostile::Text(t) => t,
+        Hostile::OneChanged(i, c) => {
+            let at = i % s.token.chars().count().max(1);
+            let t = altered(&s.token, at, c);
+            if t == s.token {
+                return Ok(());
+            }
+            t
+        }
+    };
+    let reasons: &[&str] = if token.trim().is_empty() {
+        &["missing", "malformed"]
+    } else {
+        &["malformed", "invalid"]
+    };
+    api.refused(
+        api.request(
+            method.clone(),
+            &api.area.token_endpoint,
+            Some(&s.cookie),
+            &token,
+            Place::Header,
+        ),
+        reasons,
+        &format!("{method} with the hostile token {token:?}"),
+    )
+    .await
+}
+
+fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let area = match area(target, true) {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
+        };
+        let api = CsrfApi::new(target, &area);
+        let cases: Vec<(Wrong, Method)> = WRONGS
+            .iter()
+            .flat_map(|w| UNSAFE.iter().map(move |m| (*w, m.clone())))
+            .collect();
+        let enumerated = for_each(&cases, |(w, m)| case(api, *w, m.clone())).await;
+        if enumerated.is_failed() {
+            return CheckOutcome::Ran(enumerated);
+        }
+        let generated = for_all(hostile(), config, |(token, method)| {
+            hostile_case(api, token, method)
+        })
+        .await;
+        CheckOutcome::Ran(enumerated.followed_by(generated))
+    })
+}
