@@ -26,6 +26,21 @@ pub struct DxWorld {
     outcome: Option<StepError>,
     /// The account and tokens of the authentication steps.
     auth: AuthState,
+    /// What the security steps remember.
+    security: SecurityState,
+}
+
+/// What the security steps remember between steps.
+#[derive(Debug, Default, Clone)]
+pub struct SecurityState {
+    /// The rate-limit partition of the scenario.
+    pub partition: Option<String>,
+    /// The category being spent.
+    pub category: Option<String>,
+    /// The `r` values of the answers while spending.
+    pub remaining: Vec<Option<u64>>,
+    /// The CSRF sessions opened: cookie and token.
+    pub sessions: Vec<(String, String)>,
 }
 
 /// What the authentication steps remember between steps.
@@ -158,6 +173,16 @@ impl DxWorld {
     /// The authentication steps' state, to change.
     pub fn auth_mut(&mut self) -> &mut AuthState {
         &mut self.auth
+    }
+
+    /// The security steps' state, to change.
+    pub fn security_mut(&mut self) -> &mut SecurityState {
+        &mut self.security
+    }
+
+    /// The security steps' state.
+    pub fn security(&self) -> &SecurityState {
+        &self.security
     }
 
     /// Records a step's result so the runner can report a failure with its structure, and

@@ -63,3 +63,38 @@ async fn refresh_reuse_undetected_is_caught() {
 async fn revocation_ignored_is_caught() {
     assert_caught(Mutant::RevocationIgnored).await;
 }
+
+#[tokio::test]
+async fn headers_missing_on_errors_is_caught() {
+    assert_caught(Mutant::HeadersMissingOnErrors).await;
+}
+
+#[tokio::test]
+async fn limit_off_by_one_is_caught() {
+    assert_caught(Mutant::LimitOffByOne).await;
+}
+
+#[tokio::test]
+async fn retry_after_wrong_is_caught() {
+    assert_caught(Mutant::RetryAfterWrong).await;
+}
+
+#[tokio::test]
+async fn csrf_token_repeats_is_caught() {
+    assert_caught(Mutant::CsrfTokenRepeats).await;
+}
+
+#[tokio::test]
+async fn csrf_any_session_is_caught() {
+    assert_caught(Mutant::CsrfAnySession).await;
+}
+
+#[tokio::test]
+async fn csrf_delete_unchecked_is_caught() {
+    assert_caught(Mutant::CsrfDeleteUnchecked).await;
+}
+
+#[tokio::test]
+async fn csrf_form_field_ignored_is_caught() {
+    assert_caught(Mutant::CsrfFormFieldIgnored).await;
+}

@@ -9,3 +9,4 @@ mod discovery;
 mod errors;
 mod faults;
 mod http;
+mod security;
