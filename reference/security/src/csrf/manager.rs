@@ -280,6 +280,30 @@ mod tests {
     }
 
     #[test]
+    fn tokens_of_every_wrong_length_and_encoding_are_refused() {
+        let m = manager(ManualClock::at(1_700_000_000_000));
+        let good = m.generate("s").unwrap();
+        for len in 0..=300 {
+            let verdict = m.validate(&"A".repeat(len), "s");
+            let want = if len == TOKEN_CHARS { CsrfError::Invalid } else { CsrfError::Malformed };
+            assert_eq!(verdict, Err(want), "length {len}");
+        }
+        // The right length in other encodings: standard base64, padding, hex, non-ASCII.
+        for bad in [
+            good.replace('-', "+").replace('_', "/"),
+            format!("{}=", &good[..95]),
+            format!("{}é", &good[..94]),
+            "0f".repeat(48),
+            format!("{} ", &good[..95]),
+        ] {
+            if bad != good {
+                assert!(m.validate(&bad, "s").is_err(), "{bad:?}");
+            }
+        }
+        assert_eq!(m.validate(&good, "s"), Ok(()));
+    }
+
+    #[test]
     fn every_reason_has_its_wire_name() {
         let reasons: HashSet<_> = [
             CsrfError::Missing,
