@@ -7,8 +7,8 @@
 #
 # usage: coverage/suite-mutation-score.sh [--shard K/N] [--all] [--name NAME] [FILE...]
 #   FILE           reference source files to mutate (default: every file of
-#                  reference/server/src, reference/error/src and reference/auth/src not
-#                  excluded below)
+#                  reference/server/src, reference/error/src, reference/auth/src and
+#                  reference/security/src not excluded below)
 #   --shard K/N    run only the K-th of N shards of those mutants, so the run can be split
 #   --all          mutate the excluded files and functions too
 #   --name NAME    results go to target/mutants/suite-NAME (default: from the files and shard)
@@ -41,6 +41,10 @@ excluded=(
     "reference/auth/src/store/memory.rs|the memory store for unit tests; the server runs on SQLite or Postgres"
     "reference/auth/src/store/postgres.rs|Postgres; the embedded target runs on SQLite, and both share the statements of store/sql.rs (a macro, which cargo-mutants does not mutate); the store suite covers Postgres in CI"
     "reference/error/src/recovery.rs|start-up connection retries with backoff (requirement 2.3, no property, no wire behaviour)"
+    "reference/security/src/mutants.rs|the deliberate-mutant switch itself, compiled only with the mutants feature"
+    "reference/security/src/rate_limit/suite.rs|the generic rate-limit store test suite: test code that ships in the crate"
+    "reference/security/src/rate_limit/redis.rs|the Redis store; the embedded target keeps counts in memory; the store suite and the two-instance test cover Redis in CI"
+    "reference/security/src/clock.rs|the manual clock is for tests; the system clock's monotonic guard cannot be observed without moving the machine's clock"
 )
 
 # Functions inside spec-bearing files whose every effect is off the wire, and why. Their
@@ -104,7 +108,7 @@ if [[ ${#files[@]} -eq 0 ]]; then
             done
         fi
         $skip || files+=("$f")
-    done < <(git ls-files 'reference/server/src/*.rs' 'reference/error/src/*.rs' 'reference/auth/src/*.rs')
+    done < <(git ls-files 'reference/server/src/*.rs' 'reference/error/src/*.rs' 'reference/auth/src/*.rs' 'reference/security/src/*.rs')
 fi
 for f in "${files[@]}"; do
     [[ -f "$f" ]] || { echo "suite-mutation-score: no file $f" >&2; exit 2; }

@@ -18,6 +18,15 @@ fn client() -> Client {
 async fn envelope(resp: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status);
     assert_eq!(resp.headers()["content-type"], "application/json");
+    // Every error answer (404, 405, 408, 413, 415, 500 from a panic, …) carries the security
+    // headers (spec/security.md), whichever layer produced it.
+    for name in dx_security::headers::HEADER_NAMES {
+        assert_eq!(
+            resp.headers().get_all(name).iter().count(),
+            1,
+            "{name} on a {status}"
+        );
+    }
     let header_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");
