@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of the current time, in milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + Debug {
@@ -12,12 +12,25 @@ pub trait Clock: Send + Sync + Debug {
     fn now_millis(&self) -> u64;
 }
 
-/// The system's wall clock. Never goes backwards as seen through one instance: a step back
-/// of the system clock reads as the last time returned, so a window never counts a request
-/// twice or forgets one early.
-#[derive(Debug, Default)]
+/// The system's wall clock, read as the wall time at start-up plus the monotonic time since:
+/// it never goes backwards (a step back of the system clock cannot free a window's slots
+/// early), and reading it touches no shared state, so concurrent checks do not contend.
+#[derive(Debug)]
 pub struct SystemClock {
-    last: AtomicU64,
+    epoch_at_start: u64,
+    start: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        let epoch_at_start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Self {
+            epoch_at_start,
+            start: Instant::now(),
+        }
+    }
 }
 
 impl SystemClock {
@@ -29,11 +42,8 @@ impl SystemClock {
 
 impl Clock for SystemClock {
     fn now_millis(&self) -> u64 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let previous = self.last.fetch_max(now, Ordering::AcqRel);
-        previous.max(now)
+        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.epoch_at_start.saturating_add(elapsed)
     }
 }
 

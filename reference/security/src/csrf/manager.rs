@@ -285,7 +285,11 @@ mod tests {
         let good = m.generate("s").unwrap();
         for len in 0..=300 {
             let verdict = m.validate(&"A".repeat(len), "s");
-            let want = if len == TOKEN_CHARS { CsrfError::Invalid } else { CsrfError::Malformed };
+            let want = if len == TOKEN_CHARS {
+                CsrfError::Invalid
+            } else {
+                CsrfError::Malformed
+            };
             assert_eq!(verdict, Err(want), "length {len}");
         }
         // The right length in other encodings: standard base64, padding, hex, non-ASCII.

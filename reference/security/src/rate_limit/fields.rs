@@ -12,19 +12,23 @@ pub const POLICY: &str = "ratelimit-policy";
 /// The `RateLimit` field name.
 pub const RATELIMIT: &str = "ratelimit";
 
-/// `"api";q=100;w=60`.
-pub fn policy(category: EndpointCategory, limit: RateLimit) -> HeaderValue {
+/// `"api";q=100;w=60`. (Category names and numbers are always valid header text; the
+/// `Option` only spares a panic path.)
+pub fn policy(category: EndpointCategory, limit: RateLimit) -> Option<HeaderValue> {
     let text = format!(
         "\"{category}\";q={};w={}",
         limit.max_requests, limit.window_seconds
     );
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("\"default\""))
+    HeaderValue::from_str(&text).ok()
 }
 
 /// `"api";r=99;t=60`.
-pub fn current(category: EndpointCategory, remaining: u32, reset_seconds: u64) -> HeaderValue {
-    let text = format!("\"{category}\";r={remaining};t={reset_seconds}");
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("\"default\""))
+pub fn current(
+    category: EndpointCategory,
+    remaining: u32,
+    reset_seconds: u64,
+) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("\"{category}\";r={remaining};t={reset_seconds}")).ok()
 }
 
 #[cfg(test)]
@@ -37,7 +41,13 @@ mod tests {
             max_requests: 100,
             window_seconds: 60,
         };
-        assert_eq!(policy(EndpointCategory::Api, limit), "\"api\";q=100;w=60");
-        assert_eq!(current(EndpointCategory::Auth, 0, 7), "\"auth\";r=0;t=7");
+        assert_eq!(
+            policy(EndpointCategory::Api, limit).unwrap(),
+            "\"api\";q=100;w=60"
+        );
+        assert_eq!(
+            current(EndpointCategory::Auth, 0, 7).unwrap(),
+            "\"auth\";r=0;t=7"
+        );
     }
 }

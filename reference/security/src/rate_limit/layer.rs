@@ -177,11 +177,12 @@ where
                 }) => {
                     let mut response = inner.call(req).await?;
                     let headers = response.headers_mut();
-                    headers.insert(fields::POLICY, policy);
-                    headers.insert(
-                        fields::RATELIMIT,
-                        fields::current(category, remaining, reset_seconds),
-                    );
+                    let current = fields::current(category, remaining, reset_seconds);
+                    for (name, value) in [(fields::POLICY, policy), (fields::RATELIMIT, current)] {
+                        if let Some(value) = value {
+                            headers.insert(name, value);
+                        }
+                    }
                     Ok(response)
                 }
                 Ok(RateLimitResult::Limited { retry_after }) => {
@@ -221,7 +222,7 @@ where
 fn limited(
     request_headers: &HeaderMap,
     category: EndpointCategory,
-    policy: HeaderValue,
+    policy: Option<HeaderValue>,
     retry_after: u64,
 ) -> Response<Body> {
     let err = DxError::auth(ErrorCode::RateLimited, "Too many requests")
@@ -230,7 +231,11 @@ fn limited(
     let mut response = error_response(err, request_headers);
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    headers.insert(fields::POLICY, policy);
-    headers.insert(fields::RATELIMIT, fields::current(category, 0, retry_after));
+    let current = fields::current(category, 0, retry_after);
+    for (name, value) in [(fields::POLICY, policy), (fields::RATELIMIT, current)] {
+        if let Some(value) = value {
+            headers.insert(name, value);
+        }
+    }
     response
 }

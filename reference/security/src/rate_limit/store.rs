@@ -3,10 +3,10 @@
 //! instances. A store here decides a request in one atomic step ([`RateLimitStore::hit`]),
 //! which is what an exact sliding window needs (spec/security.md, spec/CHANGES.md).
 
-use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
 use std::fmt::Debug;
 use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -50,8 +50,10 @@ pub trait RateLimitStore: Send + Sync + Debug {
 
 /// How many keys a memory store holds by default, over all shards.
 pub const DEFAULT_MEMORY_CAPACITY: usize = 1_000_000;
+/// log2 of the number of shards.
+const SHARD_BITS: u32 = 6;
 /// How many shards a memory store splits its keys over, so concurrent checks rarely contend.
-const SHARDS: usize = 64;
+const SHARDS: usize = 1 << SHARD_BITS;
 /// How many entries eviction looks at when a shard is full of live keys.
 const EVICTION_SAMPLE: usize = 8;
 /// How often (at most) a full shard scans itself for expired keys, in milliseconds.
@@ -59,26 +61,27 @@ const PURGE_EVERY_MS: u64 = 100;
 
 #[derive(Debug)]
 struct Entry {
+    key: Box<str>,
+    hash: u64,
     log: SlidingLog,
     expires_at: u64,
 }
 
 #[derive(Debug, Default)]
 struct Shard {
-    entries: HashMap<Box<str>, Entry>,
+    entries: HashTable<Entry>,
     last_purge: u64,
 }
 
 impl Shard {
     /// Makes room for one more key: drops expired keys (at most every [`PURGE_EVERY_MS`]),
     /// then, if the shard is still full, the soonest-expiring of a few keys.
-    fn make_room(&mut self, now: u64, capacity: usize) -> usize {
-        let before = self.entries.len();
-        if before < capacity {
-            return 0;
+    fn make_room(&mut self, now: u64, capacity: usize) {
+        if self.entries.len() < capacity {
+            return;
         }
         if now.saturating_sub(self.last_purge) >= PURGE_EVERY_MS || self.last_purge == 0 {
-            self.entries.retain(|_, e| e.expires_at > now);
+            self.entries.retain(|e| e.expires_at > now);
             self.last_purge = now;
         }
         while self.entries.len() >= capacity {
@@ -86,28 +89,27 @@ impl Shard {
                 .entries
                 .iter()
                 .take(EVICTION_SAMPLE)
-                .min_by_key(|(_, e)| e.expires_at)
-                .map(|(k, _)| k.clone());
-            match victim {
-                Some(key) => {
-                    self.entries.remove(&key);
-                }
-                None => break,
+                .min_by_key(|e| e.expires_at)
+                .map(|e| (e.hash, e.key.clone()));
+            let Some((hash, key)) = victim else { break };
+            if let Ok(entry) = self.entries.find_entry(hash, |e| e.key == key) {
+                entry.remove();
             }
         }
-        before - self.entries.len()
     }
 }
 
 /// The embedded store: sliding logs in memory, in shards behind their own locks. It holds at
 /// most `capacity` keys: a full shard first drops keys whose window has passed, then evicts
 /// the soonest-expiring of a small sample, so a flood of distinct keys cannot grow memory
-/// without bound. Counts are per process: one instance only (requirement 5.4).
+/// without bound. A key is hashed once per check (foldhash, randomly seeded): the top bits
+/// pick the shard, the rest find the entry. Counts are per process: one instance only
+/// (requirement 5.4).
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Box<[SafeMutex<Shard>]>,
     shard_capacity: usize,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
     clock: Arc<dyn Clock>,
     mutations: SecurityMutations,
 }
@@ -127,7 +129,7 @@ impl MemoryStore {
                 .map(|_| SafeMutex::new(Shard::default()))
                 .collect(),
             shard_capacity,
-            hasher: RandomState::new(),
+            hasher: DefaultHashBuilder::default(),
             clock,
             mutations: SecurityMutations::none(),
         }
@@ -166,16 +168,19 @@ impl MemoryStore {
             .map(|shard| {
                 shard.lock().map_or(0, |mut s| {
                     let before = s.entries.len();
-                    s.entries.retain(|_, e| e.expires_at > now);
+                    s.entries.retain(|e| e.expires_at > now);
                     before - s.entries.len()
                 })
             })
             .sum()
     }
 
-    fn decide(&self, key: &str, max_requests: u32, window_ms: u64, record: bool) -> Decision {
+    /// Decides a request for `key` now, without the async call of [`RateLimitStore::hit`]
+    /// (for callers that hold the store itself); `record` false only peeks.
+    pub fn decide(&self, key: &str, max_requests: u32, window_ms: u64, record: bool) -> Decision {
         let now = self.clock.now_millis();
-        let index = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+        let hash = self.hasher.hash_one(key);
+        let index = (hash >> (64 - SHARD_BITS)) as usize;
         let Ok(mut shard) = self.shards[index].lock() else {
             // A blocking SafeMutex never fails; were it to, refusing is the safe answer.
             return Decision {
@@ -184,7 +189,7 @@ impl MemoryStore {
                 reset_after_ms: window_ms,
             };
         };
-        if let Some(entry) = shard.entries.get_mut(key) {
+        if let Some(entry) = shard.entries.find_mut(hash, |e| &*e.key == key) {
             let decision = entry
                 .log
                 .hit(now, max_requests, window_ms, record, self.mutations);
@@ -196,7 +201,16 @@ impl MemoryStore {
         if decision.admitted {
             shard.make_room(now, self.shard_capacity);
             let expires_at = log.expires_at(window_ms);
-            shard.entries.insert(key.into(), Entry { log, expires_at });
+            shard.entries.insert_unique(
+                hash,
+                Entry {
+                    key: key.into(),
+                    hash,
+                    log,
+                    expires_at,
+                },
+                |e| e.hash,
+            );
         }
         decision
     }
