@@ -91,7 +91,7 @@ fn rate_limit_layer() -> RateLimitLayer {
     );
     let config = RateLimitConfig {
         routes: RouteCategories::new().with("/api/", EndpointCategory::Api),
-        client_ip: ClientIp::peer_only(),
+        client_ip: ClientIp::default(),
         partition_header: None,
         on_store_failure: StoreFailure::Open,
     };

@@ -87,6 +87,32 @@ impl SecurityMutations {
     }
 }
 
+/// The `fixed-window` mutant's window: the aligned `[start, start + window)` holding `now`.
+pub fn fixed_window(now: u64, window_ms: u64) -> (u64, u64) {
+    let start = now - now % window_ms;
+    (start, start + window_ms)
+}
+
+/// The `fixed-window` mutant's reset: the end of the aligned window.
+pub fn fixed_reset(window_end: u64, now: u64) -> u64 {
+    window_end - now
+}
+
+/// The `limit-off-by-one` mutant's admission: room while `held <= max`.
+pub fn room_off_by_one(held: u32, max_requests: u32) -> bool {
+    held <= max_requests
+}
+
+/// The `limit-off-by-one` mutant's count: the admitted request is not counted.
+pub fn count_off_by_one(counted: u32) -> u32 {
+    counted.saturating_sub(1)
+}
+
+/// The `csrf-token-repeats` mutant's issue time: rounded down to the second.
+pub fn repeated_issue_time(issued: u64) -> u64 {
+    issued - issued % 1000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

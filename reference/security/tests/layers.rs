@@ -575,3 +575,83 @@ fn production_cookies_are_host_prefixed_and_secure() {
     assert!(c.secure_cookies);
     assert_eq!(c.session_ttl, Duration::from_secs(60));
 }
+
+/// An inner service that is never ready: every layer must pass its readiness (and its
+/// error) through, not claim to be ready for it.
+#[derive(Clone)]
+struct Down;
+
+impl tower::Service<Request<Body>> for Down {
+    type Response = Response<Body>;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<Response<Body>, &'static str>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Err("inner service down"))
+    }
+
+    fn call(&mut self, _req: Request<Body>) -> Self::Future {
+        std::future::ready(Err("called while down"))
+    }
+}
+
+#[tokio::test]
+async fn every_layer_passes_its_inner_service_readiness_through() {
+    use tower::Layer;
+    let clock = ManualClock::at(1);
+    let limit = RateLimitLayer::new(memory_limiter(clock.clone()), RateLimitConfig::default());
+    assert_eq!(
+        limit.layer(Down).ready().await.err(),
+        Some("inner service down")
+    );
+    let headers = SecurityHeadersLayer::new(&SecurityConfig::production()).unwrap();
+    assert_eq!(
+        headers.layer(Down).ready().await.err(),
+        Some("inner service down")
+    );
+    let manager = CsrfManager::new([1; 32], Duration::from_secs(1));
+    let csrf = Arc::new(Csrf::new(
+        manager,
+        Arc::new(MemorySessions::default()),
+        CsrfConfig::production(),
+    ));
+    assert_eq!(
+        CsrfLayer::new(csrf).layer(Down).ready().await.err(),
+        Some("inner service down")
+    );
+}
+
+#[test]
+fn the_layer_exposes_its_limiter_and_configuration() {
+    let config = RateLimitConfig {
+        routes: RouteCategories::new().with("/api/", EndpointCategory::Api),
+        client_ip: ClientIp::trusting(["10.0.0.0/8".parse().unwrap()]),
+        partition_header: Some(HeaderName::from_static("x-partition")),
+        on_store_failure: StoreFailure::Closed,
+    };
+    let layer = RateLimitLayer::new(memory_limiter(ManualClock::at(1)), config);
+    assert_eq!(
+        layer.config().routes.category("/api/x"),
+        Some(EndpointCategory::Api)
+    );
+    assert_eq!(layer.config().client_ip.trusted_proxies().len(), 1);
+    assert_eq!(
+        layer
+            .config()
+            .partition_header
+            .as_ref()
+            .map(HeaderName::as_str),
+        Some("x-partition")
+    );
+    assert_eq!(layer.config().on_store_failure, StoreFailure::Closed);
+    assert_eq!(
+        layer
+            .limiter()
+            .limit(EndpointCategory::Auth)
+            .map(|l| l.max_requests),
+        Some(1)
+    );
+}

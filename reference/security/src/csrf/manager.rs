@@ -169,7 +169,7 @@ impl CsrfManager {
         let mut issued = self.clock.now_millis();
         let mut tag = self.session_tag(session_id);
         if self.mutations.is(SecurityMutant::CsrfTokenRepeats) {
-            issued -= issued % 1000;
+            issued = crate::mutants::repeated_issue_time(issued);
             tag = [0; TAG];
         } else {
             getrandom::fill(&mut nonce)?;

@@ -10,18 +10,13 @@ use std::net::{IpAddr, Ipv6Addr};
 use http::HeaderMap;
 use ipnet::IpNet;
 
-/// How client addresses are found.
+/// How client addresses are found; the default counts only the peer address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientIp {
     trusted_proxies: Vec<IpNet>,
 }
 
 impl ClientIp {
-    /// Only the peer address counts.
-    pub fn peer_only() -> Self {
-        Self::default()
-    }
-
     /// Forwarding headers count when the peer is in one of `networks`.
     pub fn trusting(networks: impl IntoIterator<Item = IpNet>) -> Self {
         Self {
@@ -182,7 +177,7 @@ mod tests {
             HeaderValue::from_bytes(b"1.1.1.1\xff").unwrap(),
         );
         assert_eq!(proxies().client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
-        assert!(ClientIp::peer_only().trusted_proxies().is_empty());
+        assert!(ClientIp::default().trusted_proxies().is_empty());
         assert_eq!(proxies().trusted_proxies().len(), 2);
     }
 

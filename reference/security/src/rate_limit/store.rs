@@ -277,6 +277,86 @@ mod tests {
         assert!(store.is_empty());
     }
 
+    /// A shard holding `entries` (key, expires_at), last purged at `last_purge`.
+    fn shard(entries: &[(&str, u64)], last_purge: u64) -> Shard {
+        let hasher = DefaultHashBuilder::default();
+        let mut shard = Shard {
+            entries: HashTable::new(),
+            last_purge,
+        };
+        for (key, expires_at) in entries {
+            let hash = hasher.hash_one(key);
+            shard.entries.insert_unique(
+                hash,
+                Entry {
+                    key: (*key).into(),
+                    hash,
+                    log: SlidingLog::new(),
+                    expires_at: *expires_at,
+                },
+                |e| e.hash,
+            );
+        }
+        shard
+    }
+
+    fn keys(shard: &Shard) -> Vec<String> {
+        let mut keys: Vec<String> = shard.entries.iter().map(|e| e.key.to_string()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn room_is_made_only_when_full_and_expired_keys_go_first() {
+        // Not full: nothing is dropped, expired or not (purging is for full shards).
+        let mut s = shard(&[("a", 10), ("b", 1_000)], 0);
+        s.make_room(500, 3);
+        assert_eq!(keys(&s), ["a", "b"]);
+        // Full and never purged (even in the first 100 ms of the clock): expired keys go,
+        // including one that expires exactly now; live keys stay.
+        let mut s = shard(&[("a", 10), ("b", 50), ("c", 1_000)], 0);
+        s.make_room(50, 3);
+        assert_eq!(keys(&s), ["c"]);
+        assert_eq!(s.last_purge, 50);
+        // Full, last purged 150 ms ago: purged again.
+        let mut s = shard(&[("a", 10), ("b", 20), ("c", 9_000)], 1_000);
+        s.make_room(1_150, 3);
+        assert_eq!(keys(&s), ["c"]);
+        // Full, last purged 50 ms ago: no scan; one key is evicted instead, the
+        // soonest-expiring of the sample (here the whole shard).
+        let mut s = shard(&[("a", 10), ("b", 5_000), ("c", 9_000)], 1_000);
+        s.make_room(1_050, 3);
+        assert_eq!(keys(&s), ["b", "c"]);
+        assert_eq!(s.last_purge, 1_000);
+    }
+
+    #[tokio::test]
+    async fn purging_drops_exactly_the_keys_whose_window_has_passed() {
+        let clock = ManualClock::at(10_000);
+        let store = MemoryStore::new(1_000, clock.clone());
+        store.hit("short", 1, 1_000).await.unwrap();
+        store.hit("long", 1, 5_000).await.unwrap();
+        // "short" expires at 11_000: still there at 10_999, gone at 11_000.
+        clock.set(10_999);
+        assert_eq!(store.purge_expired(), 0);
+        clock.set(11_000);
+        assert_eq!(store.purge_expired(), 1);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.peek("long", 1, 5_000).await.unwrap().count, 1);
+    }
+
+    #[tokio::test]
+    async fn builders_keep_the_configuration_and_len_counts_keys() {
+        let store =
+            MemoryStore::new(10, ManualClock::at(1)).with_mutations(SecurityMutations::none());
+        assert_eq!(store.capacity(), 64, "one key per shard at least");
+        assert!(store.is_empty());
+        store.hit("k", 1, 1_000).await.unwrap();
+        assert!(!store.is_empty());
+        assert_eq!(store.len(), 1);
+        assert_eq!(MemoryStore::default().capacity(), DEFAULT_MEMORY_CAPACITY);
+    }
+
     #[tokio::test]
     async fn a_full_store_drops_expired_keys_first() {
         let clock = ManualClock::at(1_000);

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use crate::mutants::{SecurityMutant, SecurityMutations};
+use crate::mutants::{self, SecurityMutant, SecurityMutations};
 
 /// What a store decided about one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +50,7 @@ impl SlidingLog {
         // Sliding: keep stamps in (now - window, now]. Fixed (mutant): keep the current
         // aligned window [start, start + window).
         let (keep_from, window_end) = if fixed {
-            let start = now - now % window_ms;
-            (start, start + window_ms)
+            mutants::fixed_window(now, window_ms)
         } else {
             // A window reaching before the epoch keeps every stamp.
             ((now + 1).saturating_sub(window_ms), 0)
@@ -62,7 +61,7 @@ impl SlidingLog {
         let held = u32::try_from(self.stamps.len()).unwrap_or(u32::MAX);
         let off_by_one = mutations.is(SecurityMutant::LimitOffByOne);
         let room = if off_by_one {
-            held <= max_requests
+            mutants::room_off_by_one(held, max_requests)
         } else {
             held < max_requests
         };
@@ -72,13 +71,13 @@ impl SlidingLog {
         }
         let counted = u32::try_from(self.stamps.len()).unwrap_or(u32::MAX);
         let count = if off_by_one && admitted {
-            counted - 1
+            mutants::count_off_by_one(counted)
         } else {
             counted
         };
         let reset_after_ms = match self.stamps.front() {
             None => 0,
-            Some(_) if fixed => window_end - now,
+            Some(_) if fixed => mutants::fixed_reset(window_end, now),
             Some(&oldest) => oldest + window_ms - now,
         };
         Decision {
@@ -139,8 +138,10 @@ mod tests {
         assert!(log.is_empty());
         assert_eq!(log.expires_at(100), 0);
         assert!(admitted(&mut log, 5, 3, 100));
-        assert_eq!(log.len(), 1);
-        assert_eq!(log.expires_at(100), 105);
+        assert!(admitted(&mut log, 6, 3, 100));
+        assert_eq!(log.len(), 2);
+        assert!(!log.is_empty());
+        assert_eq!(log.expires_at(100), 106);
     }
 
     #[test]
