@@ -113,6 +113,18 @@ pub fn repeated_issue_time(issued: u64) -> u64 {
     issued - issued % 1000
 }
 
+/// Whether a mutant accepts a token whatever its session tag: `csrf-any-session` always,
+/// `csrf-token-repeats` for the all-zero tag it issues.
+pub fn any_session(mutations: SecurityMutations, tag: &[u8]) -> bool {
+    mutations.is(SecurityMutant::CsrfAnySession)
+        || (mutations.is(SecurityMutant::CsrfTokenRepeats) && tag.iter().all(|b| *b == 0))
+}
+
+/// Whether the `csrf-delete-unchecked` mutant lets `method` skip the CSRF check.
+pub fn delete_unchecked(method: &http::Method, mutations: SecurityMutations) -> bool {
+    mutations.is(SecurityMutant::CsrfDeleteUnchecked) && method == http::Method::DELETE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

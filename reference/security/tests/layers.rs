@@ -570,10 +570,24 @@ async fn requests_without_cookies_and_exempt_paths_pass_and_big_forms_are_refuse
 
 #[test]
 fn production_cookies_are_host_prefixed_and_secure() {
-    let c = CsrfConfig::production().with_session_ttl(Duration::from_secs(60));
+    let p = CsrfConfig::production();
+    assert_eq!(p.session_ttl, Duration::from_secs(12 * 3600));
+    assert_eq!(p.max_form_bytes, 1024 * 1024);
+    assert!(p.fetch_metadata && p.exempt_paths.is_empty());
+    assert_eq!(
+        (p.header.as_str(), p.form_field.as_str()),
+        ("x-csrf-token", "_csrf")
+    );
+    let c = p.with_session_ttl(Duration::from_secs(60));
     assert!(c.session_cookie.starts_with("__Host-") && c.token_cookie.starts_with("__Host-"));
     assert!(c.secure_cookies);
     assert_eq!(c.session_ttl, Duration::from_secs(60));
+    let plain = CsrfConfig::plain_http();
+    assert!(!plain.secure_cookies);
+    assert_eq!(
+        (plain.session_cookie.as_str(), plain.token_cookie.as_str()),
+        ("dx_session", "dx_csrf")
+    );
 }
 
 /// An inner service that is never ready: every layer must pass its readiness (and its

@@ -346,9 +346,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let csrf = Arc::clone(&self.csrf);
         let method = req.method().clone();
-        if is_safe(&method)
-            || (method == Method::DELETE && csrf.mutations.is(SecurityMutant::CsrfDeleteUnchecked))
-        {
+        if is_safe(&method) || crate::mutants::delete_unchecked(&method, csrf.mutations) {
             return Box::pin(inner.call(req));
         }
         let cross_site = req

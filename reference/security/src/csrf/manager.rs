@@ -203,9 +203,9 @@ impl CsrfManager {
         if !bool::from(expected.ct_eq(mac)) {
             return Err(CsrfError::Invalid);
         }
-        let any_session = self.mutations.is(SecurityMutant::CsrfAnySession)
-            || (self.mutations.is(SecurityMutant::CsrfTokenRepeats) && tag == [0; TAG]);
-        if !any_session && !bool::from(self.session_tag(session_id).ct_eq(tag)) {
+        if !crate::mutants::any_session(self.mutations, tag)
+            && !bool::from(self.session_tag(session_id).ct_eq(tag))
+        {
             return Err(CsrfError::SessionMismatch);
         }
         let mut issued_bytes = [0u8; ISSUED];

@@ -244,6 +244,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sessions_are_counted_and_purged_only_when_full() {
+        let clock = ManualClock::at(1_000);
+        let store = MemorySessions::new(10, clock.clone());
+        assert!(store.is_empty());
+        for _ in 0..3 {
+            store.create(Duration::from_millis(10)).await.unwrap();
+        }
+        assert_eq!(store.len(), 3);
+        clock.advance(100);
+        // Expired, but the store is not full: nothing is scanned yet.
+        store.create(Duration::from_millis(10)).await.unwrap();
+        assert_eq!(store.len(), 4);
+    }
+
+    #[tokio::test]
     async fn a_flood_of_sessions_stays_within_capacity() {
         let clock = ManualClock::at(1_000);
         let store = MemorySessions::new(1_000, clock.clone());
