@@ -14,5 +14,5 @@ pub use boundary::{ErrorBoundary, PanicError, panic_message};
 pub use code::{ErrorCode, ErrorKind};
 pub use error::{BoxError, Context, DxError};
 pub use recovery::{RecoveryConfig, RecoveryConfigError};
-pub use response::{ErrorDetail, ErrorResponse, ErrorSlot, Exposure};
+pub use response::{ErrorDetail, ErrorResponse, ErrorSlot, Exposure, is_valid_request_id};
 pub use safe_mutex::{LockError, SafeMutex, SafeMutexGuard, SafeRwLock};

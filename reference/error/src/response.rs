@@ -10,6 +10,16 @@ use crate::code::ErrorCode;
 use crate::error::DxError;
 use crate::sanitize::is_sensitive;
 
+/// Whether a client-supplied request id is kept: 1 to 128 characters of `[A-Za-z0-9._:-]`
+/// (spec/error-format.md). Every layer that answers with an envelope uses this one rule.
+pub fn is_valid_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
 /// A [`DxError`] travelling in a response's extensions, so that the outermost error renderer
 /// renders it once, knowing the request id and the profile's exposure. Middleware that answers
 /// by itself (rate limits, CSRF) puts it beside a body it already rendered sanitized, so the

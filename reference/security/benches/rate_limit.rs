@@ -63,42 +63,6 @@ const BATCH: usize = 256;
 /// Concurrent tasks in the concurrent Redis runs.
 const REDIS_TASKS: usize = 16;
 
-/// The Redis store's script (`SCRIPT` in `src/rate_limit/redis.rs`, private there), copied so
-/// that the bare peer runs exactly what the store runs. Keep the two in step.
-const SCRIPT: &str = r"
-local max = tonumber(ARGV[1])
-local w = tonumber(ARGV[2])
-local now
-if ARGV[3] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-else
-  now = tonumber(ARGV[3])
-end
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if newest[2] and tonumber(newest[2]) > now then now = tonumber(newest[2]) end
-local keep_from
-if ARGV[7] == '1' then keep_from = now - (now % w) else keep_from = now + 1 - w end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. keep_from)
-local held = redis.call('ZCARD', KEYS[1])
-local room
-if ARGV[6] == '1' then room = held <= max else room = held < max end
-local admitted = 0
-if ARGV[4] == '1' and room then
-  redis.call('ZADD', KEYS[1], now, ARGV[5])
-  redis.call('PEXPIRE', KEYS[1], w)
-  admitted = 1
-end
-local count = redis.call('ZCARD', KEYS[1])
-if ARGV[6] == '1' and admitted == 1 then count = count - 1 end
-local reset = 0
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if oldest[2] then
-  if ARGV[7] == '1' then reset = keep_from + w - now else reset = tonumber(oldest[2]) + w - now end
-end
-return {admitted, count, reset}
-";
-
 /// How long things run: full length under `cargo bench`, a smoke pass otherwise.
 #[derive(Debug, Clone, Copy)]
 struct Settings {
@@ -560,7 +524,7 @@ impl RedisBench {
             work,
             store: Arc::new(store),
             connection,
-            script: Arc::new(redis::Script::new(SCRIPT)),
+            script: Arc::new(redis::Script::new(dx_security::rate_limit::redis::SCRIPT)),
             bare_prefix: format!("dxbench:{pid}:bare:").into(),
         }
     }

@@ -15,12 +15,7 @@ pub(crate) fn error_response(err: DxError, request_headers: &HeaderMap) -> Respo
     let request_id = request_headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-        })
+        .filter(|v| dx_error::is_valid_request_id(v))
         .map_or_else(random_request_id, str::to_owned);
     let envelope = ErrorResponse::from_error(&err, request_id, Exposure::Sanitized);
     let mut response = Response::new(Body::from(envelope.to_json()));

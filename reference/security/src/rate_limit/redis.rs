@@ -28,7 +28,7 @@ pub enum RedisTime {
 /// The script: KEYS[1] the log; ARGV: max, window (ms), now (ms, or "" for Redis's clock),
 /// record (1/0), a unique member, off-by-one (1/0, a mutant), fixed window (1/0, a mutant).
 /// Returns {admitted, count, reset_after_ms}. Mirrors `SlidingLog::hit`.
-const SCRIPT: &str = r"
+pub const SCRIPT: &str = r"
 local max = tonumber(ARGV[1])
 local w = tonumber(ARGV[2])
 local now

@@ -18,14 +18,7 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
-/// Whether a client-supplied id is kept: 1 to 128 characters of `[A-Za-z0-9._:-]`.
-pub fn is_valid_request_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_REQUEST_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-}
+pub use dx_error::is_valid_request_id;
 
 /// The client's id, kept only when the request has exactly one valid `X-Request-Id`.
 fn client_id(headers: &http::HeaderMap) -> Option<&str> {
