@@ -1,8 +1,9 @@
 //! Rate-limit checks per second, each next to a peer measured in the same run, so the printed
 //! ratios mean something on any machine:
 //!
-//! - `memory`: [`MemoryStore::hit`] (an exact sliding log per key, in 64 locked shards,
-//!   through the `async_trait` method every caller uses) against the `governor` crate's keyed
+//! - `memory`: the memory store (an exact sliding log per key, in 64 locked shards) asked as
+//!   `RateLimiter::check` asks every store (`RateLimitStore::hit_now`, then the async `hit`
+//!   were it `None`) against the `governor` crate's keyed
 //!   GCRA limiter (`DefaultKeyedRateLimiter<String>`: a DashMap of one atomic word per key,
 //!   approximate by design), over the same 10,000 IP-like keys visited in the same
 //!   pseudo-random order (shuffles of all of them), with a limit (10,000 per key per 1 s
@@ -197,10 +198,12 @@ async fn ours_loop(
     let mut count = Count::default();
     loop {
         for _ in 0..BATCH {
-            let decision = store
-                .hit(black_box(work.key(i)), LIMIT, window_ms)
-                .await
-                .unwrap();
+            let key = black_box(work.key(i));
+            // As `RateLimiter::check` asks: the synchronous path first, the future otherwise.
+            let decision = match store.hit_now(key, LIMIT, window_ms) {
+                Some(decision) => decision,
+                None => store.hit(key, LIMIT, window_ms).await.unwrap(),
+            };
             count.admitted += u64::from(decision.admitted);
             i += 1;
         }

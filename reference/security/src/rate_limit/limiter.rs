@@ -168,14 +168,12 @@ impl RateLimiter {
                 reset_seconds: 0,
             });
         };
-        let decision = self
-            .store
-            .hit(
-                &Self::key(ip, category),
-                limit.max_requests,
-                limit.window_ms(),
-            )
-            .await?;
+        let key = Self::key(ip, category);
+        let (max, window) = (limit.max_requests, limit.window_ms());
+        let decision = match self.store.hit_now(&key, max, window) {
+            Some(decision) => decision,
+            None => self.store.hit(&key, max, window).await?,
+        };
         let seconds = decision.reset_after_ms.div_ceil(1000);
         Ok(if decision.admitted {
             RateLimitResult::Allowed {

@@ -3,7 +3,9 @@
 //! `(T - window, T]` (requirement 5.5), so no burst straddling a boundary gets through, and
 //! `Retry-After` is exact: the oldest counted request leaves the window at its time plus the
 //! window. Refused requests are not logged: a client that keeps knocking is still let in
-//! once its earlier requests age out. At most `max_requests` times are kept per key.
+//! once its earlier requests age out. At most `max_requests` times are kept per key, each as
+//! four bytes (milliseconds after the log's base), so a long log costs half the memory and
+//! cache traffic of full timestamps.
 
 use std::collections::VecDeque;
 
@@ -21,10 +23,14 @@ pub struct Decision {
     pub reset_after_ms: u64,
 }
 
-/// The admitted request times of one key, oldest first.
+/// The longest window a log can hold exactly (about 49.7 days); longer ones are cut to it.
+pub const MAX_WINDOW_MS: u64 = u32::MAX as u64;
+
+/// The admitted request times of one key, oldest first, as offsets from `base`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlidingLog {
-    stamps: VecDeque<u64>,
+    base: u64,
+    stamps: VecDeque<u32>,
 }
 
 impl SlidingLog {
@@ -44,8 +50,8 @@ impl SlidingLog {
         record: bool,
         mutations: SecurityMutations,
     ) -> Decision {
-        let now = self.stamps.back().map_or(now, |&newest| now.max(newest));
-        let window_ms = window_ms.max(1);
+        let now = self.newest().map_or(now, |newest| now.max(newest));
+        let window_ms = window_ms.clamp(1, MAX_WINDOW_MS);
         let fixed = mutations.is(SecurityMutant::FixedWindow);
         // Sliding: keep stamps in (now - window, now]. Fixed (mutant): keep the current
         // aligned window [start, start + window).
@@ -55,7 +61,12 @@ impl SlidingLog {
             // A window reaching before the epoch keeps every stamp.
             ((now + 1).saturating_sub(window_ms), 0)
         };
-        while self.stamps.front().is_some_and(|&t| t < keep_from) {
+        let base = self.base;
+        while self
+            .stamps
+            .front()
+            .is_some_and(|&t| base + u64::from(t) < keep_from)
+        {
             self.stamps.pop_front();
         }
         let held = u32::try_from(self.stamps.len()).unwrap_or(u32::MAX);
@@ -67,7 +78,7 @@ impl SlidingLog {
         };
         let admitted = record && room;
         if admitted {
-            self.stamps.push_back(now);
+            self.push(now);
         }
         let counted = u32::try_from(self.stamps.len()).unwrap_or(u32::MAX);
         let count = if off_by_one && admitted {
@@ -75,10 +86,10 @@ impl SlidingLog {
         } else {
             counted
         };
-        let reset_after_ms = match self.stamps.front() {
+        let reset_after_ms = match self.oldest() {
             None => 0,
             Some(_) if fixed => mutants::fixed_reset(window_end, now),
-            Some(&oldest) => oldest + window_ms - now,
+            Some(oldest) => oldest + window_ms - now,
         };
         Decision {
             admitted,
@@ -87,9 +98,36 @@ impl SlidingLog {
         }
     }
 
+    /// Logs an admission at `now` (not before the newest entry). Every logged time lies
+    /// within one window of `now`, so rebasing on the oldest one keeps offsets in range.
+    fn push(&mut self, now: u64) {
+        if self.stamps.is_empty() {
+            self.base = now;
+        } else if now - self.base > MAX_WINDOW_MS {
+            let shift = self.stamps.front().copied().unwrap_or(0);
+            self.base += u64::from(shift);
+            for t in &mut self.stamps {
+                *t -= shift;
+            }
+        }
+        let offset = u32::try_from(now - self.base).unwrap_or(u32::MAX);
+        self.stamps.push_back(offset);
+    }
+
+    /// The oldest logged time.
+    fn oldest(&self) -> Option<u64> {
+        self.stamps.front().map(|&t| self.base + u64::from(t))
+    }
+
+    /// The newest logged time.
+    fn newest(&self) -> Option<u64> {
+        self.stamps.back().map(|&t| self.base + u64::from(t))
+    }
+
     /// When this log stops mattering: its newest entry plus the window (0 when empty).
     pub fn expires_at(&self, window_ms: u64) -> u64 {
-        self.stamps.back().map_or(0, |&t| t + window_ms)
+        self.newest()
+            .map_or(0, |t| t + window_ms.clamp(1, MAX_WINDOW_MS))
     }
 
     /// How many admitted requests are logged (expired ones included until the next hit).
@@ -142,6 +180,25 @@ mod tests {
         assert_eq!(log.len(), 2);
         assert!(!log.is_empty());
         assert_eq!(log.expires_at(100), 106);
+    }
+
+    #[test]
+    fn offsets_are_rebased_when_the_log_outgrows_them() {
+        let mut log = SlidingLog::new();
+        let w = MAX_WINDOW_MS;
+        assert!(admitted(&mut log, 1_000, 10, w));
+        assert!(admitted(&mut log, 3_000_001_000, 10, w));
+        // 5e9 ms after the base is past u32: the stamp at 1_000 has left the window, and the
+        // log rebases on 3_000_001_000 without losing or moving it.
+        let d = log.hit(5_000_001_000, 10, w, true, NONE);
+        assert!(d.admitted);
+        assert_eq!(d.count, 2);
+        assert_eq!(d.reset_after_ms, 3_000_001_000 + w - 5_000_001_000);
+        assert_eq!(log.expires_at(w), 5_000_001_000 + w);
+        // A longer window is cut to the longest one a log holds.
+        assert_eq!(log.expires_at(u64::MAX), 5_000_001_000 + w);
+        let d = log.hit(5_000_001_000, 10, u64::MAX, false, NONE);
+        assert_eq!(d.reset_after_ms, 3_000_001_000 + w - 5_000_001_000);
     }
 
     #[test]
