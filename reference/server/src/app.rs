@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::routes::items::{self, ITEMS_PATH};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -16,6 +17,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::keys::ServerKey;
 use crate::middleware::{body_limit, boundary, envelope, request_id};
+use crate::query::Query;
 use crate::routes::auth::{AUTH_BASE, MINT_PATH};
 use crate::routes::discovery::{CLIENT_ERRORS_PATH, DISCOVERY_PATH, FAULT_HOOKS_BASE};
 use crate::routes::{self, auth, client_errors, discovery, faults, health, session};
@@ -33,12 +35,14 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
     let services = Services::open(&config)?;
     let auth = Arc::new(Auth::build(&config, &key, &services)?);
     let security = Arc::new(Security::build(&config, &key, config.mutations.security())?);
+    let query = Arc::new(Query::build(&config, &services));
     Ok(Arc::new(AppState {
         config,
         services,
         key,
         auth,
         security,
+        query,
         faults: faults::FaultState::default(),
         boundaries: Boundaries::default(),
         cascade: crate::mutants::Cascade::default(),
@@ -58,7 +62,20 @@ pub fn router(state: SharedState) -> Router {
         .route(&format!("{AUTH_BASE}/revoke"), post(auth::revoke))
         .route(&format!("{AUTH_BASE}/me"), get(auth::me))
         .route(CSRF_TOKEN_PATH, get(session::csrf_token))
-        .route(SESSION_END_PATH, post(session::end_session));
+        .route(SESSION_END_PATH, post(session::end_session))
+        .route(ITEMS_PATH, get(items::list).post(items::create))
+        .route(
+            &format!("{ITEMS_PATH}/{{id}}"),
+            get(items::read).put(items::update).delete(items::delete),
+        );
+    if config.query.metrics {
+        // Install the recorder before the first query, so no count is lost.
+        crate::prometheus::handle();
+        app = app.route(
+            crate::prometheus::METRICS_PATH,
+            get(crate::prometheus::metrics),
+        );
+    }
     if config.auth.registration {
         app = app.route(&format!("{AUTH_BASE}/register"), post(auth::register));
     }

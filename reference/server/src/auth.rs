@@ -48,7 +48,7 @@ impl Auth {
             tokens,
             PasswordHasher::owasp(),
             HashingPool::for_this_machine(),
-            services.database.credential_store(),
+            crate::services::credential_store(&services.database),
         )
         .map_err(DxError::from)?
         .with_mutations(config.mutations.auth());

@@ -134,6 +134,21 @@ pub struct ServerArgs {
     /// Whether HSTS covers subdomains (default true in production).
     #[arg(long, env = "DX_HSTS_INCLUDE_SUBDOMAINS", value_name = "BOOL")]
     pub hsts_include_subdomains: Option<bool>,
+    /// Most database connections open at once (default 10).
+    #[arg(long, env = "DX_DB_POOL_SIZE", value_name = "N")]
+    pub db_pool_size: Option<u32>,
+    /// How long a query waits for a free connection before the answer is 503, in
+    /// milliseconds (default 2000).
+    #[arg(long, env = "DX_DB_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
+    pub db_acquire_timeout_ms: Option<u64>,
+    /// How long one query may run before the answer is 504, in milliseconds (conformance
+    /// 1000, otherwise 5000).
+    #[arg(long, env = "DX_QUERY_TIMEOUT_MS", value_name = "MS")]
+    pub query_timeout_ms: Option<u64>,
+    /// Whether `GET /metrics` answers (default: not in production, where it belongs behind
+    /// the operator's network).
+    #[arg(long, env = "DX_METRICS", value_name = "BOOL")]
+    pub metrics: Option<bool>,
     /// Start with a deliberately broken behaviour (test builds only).
     #[cfg(feature = "mutants")]
     #[arg(long, env = "DX_MUTANT", value_enum)]
@@ -166,6 +181,10 @@ struct FileConfig {
     csrf_ttl_seconds: Option<u32>,
     secure_cookies: Option<bool>,
     hsts_include_subdomains: Option<bool>,
+    db_pool_size: Option<u32>,
+    db_acquire_timeout_ms: Option<u64>,
+    query_timeout_ms: Option<u64>,
+    metrics: Option<bool>,
 }
 
 /// A rate limit written `MAX/WINDOW_SECONDS`, e.g. `100/60`.
@@ -261,6 +280,44 @@ impl SecuritySettings {
     }
 }
 
+/// Query module settings (spec/query.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuerySettings {
+    /// Most connections open at once.
+    pub pool_size: u32,
+    /// How long a query waits for a connection.
+    pub acquire_timeout: Duration,
+    /// How long a query may run.
+    pub query_timeout: Duration,
+    /// Whether `GET /metrics` answers.
+    pub metrics: bool,
+}
+
+impl QuerySettings {
+    /// The defaults of `profile`: a one-second query timeout in conformance, so a provoked
+    /// timeout is seen quickly; metrics everywhere but production.
+    pub fn for_profile(profile: Profile) -> Self {
+        Self {
+            pool_size: 10,
+            acquire_timeout: Duration::from_secs(2),
+            query_timeout: Duration::from_millis(match profile {
+                Profile::Conformance => 1_000,
+                Profile::Production | Profile::Development => 5_000,
+            }),
+            metrics: profile != Profile::Production,
+        }
+    }
+
+    /// The pool configuration these settings make.
+    pub fn pool(&self) -> dx_query::PoolConfig {
+        dx_query::PoolConfig {
+            max_connections: self.pool_size,
+            acquire_timeout: self.acquire_timeout,
+            query_timeout: self.query_timeout,
+        }
+    }
+}
+
 /// Which database back end a URL selects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -332,6 +389,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Security headers, rate limits and CSRF.
     pub security: SecuritySettings,
+    /// The query module.
+    pub query: QuerySettings,
     /// Deliberately broken behaviour, test builds only.
     pub mutations: Mutations,
 }
@@ -350,6 +409,7 @@ impl Default for Config {
             verify_key_files: Vec::new(),
             auth: AuthSettings::for_profile(Profile::Production),
             security: SecuritySettings::for_profile(Profile::Production),
+            query: QuerySettings::for_profile(Profile::Production),
             mutations: Mutations::none(),
         }
     }
@@ -401,6 +461,7 @@ impl Config {
             request_timeout: CONFORMANCE_REQUEST_TIMEOUT,
             auth: AuthSettings::for_profile(Profile::Conformance),
             security: SecuritySettings::for_profile(Profile::Conformance),
+            query: QuerySettings::for_profile(Profile::Conformance),
             ..Self::default()
         }
     }
@@ -415,6 +476,7 @@ impl Config {
         let profile = args.profile.or(file.profile).unwrap_or(defaults.profile);
         let auth = resolve_auth(args, &file, profile)?;
         let security = resolve_security(args, &file, profile)?;
+        let query = resolve_query(args, &file, profile)?;
         let database = match args.database_url.as_ref().or(file.database_url.as_ref()) {
             Some(url) if !url.trim().is_empty() => DatabaseUrl::parse(url)?,
             _ => defaults.database,
@@ -469,6 +531,7 @@ impl Config {
             verify_key_files,
             auth,
             security,
+            query,
             mutations: mutations_from(args),
         })
     }
@@ -514,6 +577,53 @@ fn resolve_auth(
         registration: defaults.registration
             || args.allow_registration
             || file.allow_registration.unwrap_or(false),
+    })
+}
+
+fn resolve_query(
+    args: &ServerArgs,
+    file: &FileConfig,
+    profile: Profile,
+) -> Result<QuerySettings, ConfigError> {
+    let defaults = QuerySettings::for_profile(profile);
+    let within = |key: &'static str, value: u64, max: u64| {
+        if (1..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid {
+                key,
+                reason: format!("must be between 1 and {max}"),
+            })
+        }
+    };
+    let pool_size = within(
+        "db_pool_size",
+        u64::from(
+            args.db_pool_size
+                .or(file.db_pool_size)
+                .unwrap_or(defaults.pool_size),
+        ),
+        1_000,
+    )?;
+    let acquire_ms = within(
+        "db_acquire_timeout_ms",
+        args.db_acquire_timeout_ms
+            .or(file.db_acquire_timeout_ms)
+            .unwrap_or(defaults.acquire_timeout.as_millis() as u64),
+        60_000,
+    )?;
+    let query_ms = within(
+        "query_timeout_ms",
+        args.query_timeout_ms
+            .or(file.query_timeout_ms)
+            .unwrap_or(defaults.query_timeout.as_millis() as u64),
+        600_000,
+    )?;
+    Ok(QuerySettings {
+        pool_size: u32::try_from(pool_size).unwrap_or(defaults.pool_size),
+        acquire_timeout: Duration::from_millis(acquire_ms),
+        query_timeout: Duration::from_millis(query_ms),
+        metrics: args.metrics.or(file.metrics).unwrap_or(defaults.metrics),
     })
 }
 

@@ -72,6 +72,14 @@ impl BoundServer {
                 "service warm-up finished"
             );
         });
+        // Migrate the query schema now rather than on the first request; a database that is
+        // down leaves it to the first request that needs it.
+        let migrating = std::sync::Arc::clone(&state.query);
+        tokio::spawn(async move {
+            if let Err(e) = migrating.items().await {
+                tracing::warn!(error = %e, "query schema not migrated at start-up; the first request will retry");
+            }
+        });
         tokio::spawn(std::sync::Arc::clone(&state.auth).purge_periodically());
         tokio::spawn(std::sync::Arc::clone(&state.security).purge_periodically());
         let addr = self.listener.local_addr().map_err(ServeError::Serve)?;
@@ -97,6 +105,15 @@ impl BoundServer {
         tracing::info!("dx-reference stopped");
         Ok(())
     }
+}
+
+/// Applies every migration (the auth store's and the query module's) to the configured
+/// database and returns: `dx-reference migrate`.
+pub async fn migrate(config: Config) -> Result<(), dx_error::DxError> {
+    let state = build_state(config)?;
+    state.auth.ready().await.map_err(dx_error::DxError::from)?;
+    state.query.items().await.map_err(dx_error::DxError::from)?;
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -4,74 +4,48 @@
 use std::time::Duration;
 
 use dx_error::{DxError, ErrorCode, RecoveryConfig};
+use dx_query::Pool;
 use serde::Serialize;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
 use tokio::sync::Mutex;
 
-use crate::config::{Config, DatabaseUrl};
+use crate::config::{Config, DatabaseUrl, QuerySettings};
 
 /// How long one readiness probe of one service may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The database pool.
-#[derive(Debug, Clone)]
-pub enum Database {
-    /// PostgreSQL.
-    Postgres(sqlx::PgPool),
-    /// SQLite.
-    Sqlite(sqlx::SqlitePool),
+/// The database pool: the query module's, shared with the credential store.
+pub use dx_query::Database;
+
+/// Opens the (lazy) pool on `url` with `settings`: nothing connects until first use, so a
+/// database that is down at start-up makes the server not ready instead of not running.
+pub fn connect_database(url: &DatabaseUrl, settings: &QuerySettings) -> Result<Database, DxError> {
+    Database::connect_lazy(url.expose(), &settings.pool()).map_err(|e| {
+        DxError::config("database_url", "the database URL is not valid").with_source(e)
+    })
 }
 
-impl Database {
-    /// Creates a lazy pool: nothing connects until first use, so a database that is down at
-    /// start-up makes the server not ready instead of not running.
-    pub fn connect_lazy(url: &DatabaseUrl) -> Result<Self, DxError> {
-        let invalid = |e: sqlx::Error| {
-            DxError::config("database_url", "the database URL is not valid").with_source(e)
-        };
-        match url {
-            DatabaseUrl::Postgres(u) => PgPoolOptions::new()
-                .max_connections(10)
-                .acquire_timeout(PROBE_TIMEOUT)
-                .connect_lazy(u)
-                .map(Self::Postgres)
-                .map_err(invalid),
-            // One connection that never closes: an in-memory database lives and dies with it.
-            DatabaseUrl::Sqlite(u) => SqlitePoolOptions::new()
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .acquire_timeout(PROBE_TIMEOUT)
-                .connect_lazy(u)
-                .map(Self::Sqlite)
-                .map_err(invalid),
-        }
+/// The credential store on `db`.
+pub fn credential_store(db: &Database) -> std::sync::Arc<dyn dx_auth::CredentialStore> {
+    match db.pool() {
+        Pool::Postgres(pool) => std::sync::Arc::new(dx_auth::PostgresStore::new(pool.clone())),
+        Pool::Sqlite(pool) => std::sync::Arc::new(dx_auth::SqliteStore::new(pool.clone())),
     }
+}
 
-    /// The credential store on this database.
-    pub fn credential_store(&self) -> std::sync::Arc<dyn dx_auth::CredentialStore> {
-        match self {
-            Self::Postgres(pool) => std::sync::Arc::new(dx_auth::PostgresStore::new(pool.clone())),
-            Self::Sqlite(pool) => std::sync::Arc::new(dx_auth::SqliteStore::new(pool.clone())),
-        }
-    }
-
-    /// Runs `SELECT 1`.
-    pub async fn ping(&self) -> Result<(), DxError> {
-        let result = match self {
-            Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
-            Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
-        };
-        result.map_err(|e| {
-            DxError::database(
-                ErrorCode::DbConnectionFailed,
-                "Database unavailable",
-                "ping: select",
-            )
-            .with_source(e)
-        })
-    }
+/// Runs `SELECT 1` on `db`.
+pub async fn ping(db: &Database) -> Result<(), DxError> {
+    let result = match db.pool() {
+        Pool::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        Pool::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+    };
+    result.map_err(|e| {
+        DxError::database(
+            ErrorCode::DbConnectionFailed,
+            "Database unavailable",
+            "ping: select",
+        )
+        .with_source(e)
+    })
 }
 
 /// The Redis connection, opened on first use and reopened after a failure.
@@ -164,7 +138,7 @@ impl Services {
     /// Opens the (lazy) connections; fails only on unusable URLs.
     pub fn open(config: &Config) -> Result<Self, DxError> {
         Ok(Self {
-            database: Database::connect_lazy(&config.database)?,
+            database: connect_database(&config.database, &config.query)?,
             redis: config.redis_url.as_deref().map(Redis::new).transpose()?,
         })
     }
@@ -173,7 +147,7 @@ impl Services {
     /// serving: `/ready` tells the truth until they answer.
     pub async fn warm_up(&self, recovery: &RecoveryConfig) -> Readiness {
         let db = recovery
-            .retry("database", |_| true, || self.database.ping())
+            .retry("database", |_| true, || ping(&self.database))
             .await;
         if let Err(e) = &db {
             tracing::error!(error = %e, cause = ?e.source_chain(), "database is not reachable; serving as not ready");
@@ -212,7 +186,7 @@ impl Services {
             }
             Err(_) => CheckState::Unavailable,
         };
-        let database = probe(tokio::time::timeout(PROBE_TIMEOUT, self.database.ping()).await);
+        let database = probe(tokio::time::timeout(PROBE_TIMEOUT, ping(&self.database)).await);
         let redis = match &self.redis {
             Some(r) => probe(tokio::time::timeout(PROBE_TIMEOUT, r.ping()).await),
             None => CheckState::NotConfigured,

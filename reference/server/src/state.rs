@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Auth>,
     /// Security headers, rate limits, CSRF.
     pub security: Arc<crate::security::Security>,
+    /// The query module: the query client and the items.
+    pub query: Arc<crate::query::Query>,
     /// State used by the conformance fault hooks.
     pub faults: FaultState,
     /// One error boundary per route.

@@ -48,7 +48,7 @@ pub fn document(state: &SharedState) -> Value {
         "rate_limits": rate_limits_member(state),
         "csrf": csrf_member(state),
         "client": null,
-        "query": null,
+        "query": query_member(state),
         "sync": null,
     })
 }
@@ -161,6 +161,20 @@ fn csrf_member(state: &SharedState) -> Value {
             "without_cookies": true,
         },
         "fetch_metadata": config.fetch_metadata,
+    })
+}
+
+/// The `query` member: the pool, the timeouts and the endpoints the query checks drive.
+fn query_member(state: &SharedState) -> Value {
+    let settings = &state.config.query;
+    json!({
+        "backend": state.query.client().database().backend().as_str(),
+        "pool_size": settings.pool_size,
+        "acquire_timeout_ms": settings.acquire_timeout.as_millis() as u64,
+        "query_timeout_ms": settings.query_timeout.as_millis() as u64,
+        "items": crate::routes::items::ITEMS_PATH,
+        "max_page": dx_query::items::MAX_PAGE,
+        "metrics": settings.metrics.then_some(crate::prometheus::METRICS_PATH),
     })
 }
 

@@ -5,6 +5,7 @@ pub mod client_errors;
 pub mod discovery;
 pub mod faults;
 pub mod health;
+pub mod items;
 pub mod session;
 
 use dx_error::{DxError, ErrorCode};
