@@ -695,9 +695,118 @@ pub const ALL: &[&Clause] = &[
     &security::ENDED,
     &security::EITHER_PLACE,
     &security::REASON,
+    &query::BIND_ONLY,
+    &query::BYTE_FOR_BYTE,
+    &query::NUL_REFUSED,
+    &query::POOL_BOUND,
+    &query::EXHAUSTED,
+    &query::TIMEOUT,
+    &query::DETAILS,
+    &query::NO_SECRET,
+    &query::OWNER_SCOPE,
+    &query::ITEM_SHAPE,
+    &query::LISTING,
+    &query::CREATED,
+    &query::DUPLICATE,
+    &query::METRICS,
+    &query::SLOW_QUERY,
 ];
 
 /// `spec/security.md` and requirement 4 of `spec/requirements.md`.
+pub mod query {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/query.md";
+    const HTTP: &str = "spec/http-contract.md";
+
+    /// Requirement 8.2.
+    pub const BIND_ONLY: Clause = clause(
+        FILE,
+        "Bind parameters only",
+        "Every value that comes from a request SHALL reach the database as a bound parameter, never as part of SQL text (requirement 8.2).",
+    );
+    /// Property 19's consequence.
+    pub const BYTE_FOR_BYTE: Clause = clause(
+        FILE,
+        "Bind parameters only",
+        "Consequently quotes, semicolons, comment markers, `%` and `_`, and every other character a client sends are stored and returned byte for byte and never change another row or the schema (Property 19).",
+    );
+    /// U+0000.
+    pub const NUL_REFUSED: Clause = clause(
+        FILE,
+        "Bind parameters only",
+        "Text containing U+0000 is refused with 422 `VALIDATION_FAILED` before the database is asked",
+    );
+    /// Requirement 8.3.
+    pub const POOL_BOUND: Clause = clause(
+        FILE,
+        "The pool",
+        "no burst of queries, however large, SHALL make the server hold more connections than the maximum (requirement 8.3, Property 20).",
+    );
+    /// Pool exhaustion.
+    pub const EXHAUSTED: Clause = clause(
+        FILE,
+        "The pool",
+        "When the pool stays exhausted that long the answer is 503 `RESOURCE_EXHAUSTED` with `Retry-After: 1`",
+    );
+    /// Requirement 8.5.
+    pub const TIMEOUT: Clause = clause(
+        FILE,
+        "Timeouts",
+        "Every query SHALL be bounded by the query timeout (default 5 s, configurable), waiting for its connection included; past it the answer is 504 `DB_QUERY_TIMEOUT` (requirement 8.5).",
+    );
+    /// Requirement 8.4, the details.
+    pub const DETAILS: Clause = clause(
+        FILE,
+        "Errors",
+        "The envelope's `details` SHALL carry `error_type`, `table` and `operation` (`select`, `insert`, `update` or `delete`), and `constraint` when a constraint refused the change and the database named it.",
+    );
+    /// Requirement 8.4, what never appears.
+    pub const NO_SECRET: Clause = clause(
+        FILE,
+        "Errors",
+        "No part of the response (message, details, headers) SHALL contain a password, a connection string, SQL text, a bound value, or the driver's own error text",
+    );
+    /// The items' owner scope.
+    pub const OWNER_SCOPE: Clause = clause(
+        HTTP,
+        "Items",
+        "an item belongs to the account its token speaks for, and no request reads or changes another account's items: they answer 404 as if absent.",
+    );
+    /// The items routes' answers.
+    pub const ITEM_SHAPE: Clause = clause(
+        HTTP,
+        "Items",
+        "`name` 1 to 256 bytes, `body` 0 to 16384 bytes, both returned byte for byte as stored",
+    );
+    /// The listing.
+    pub const LISTING: Clause = clause(
+        HTTP,
+        "Items",
+        "The listing returns the caller's items in id order after the id `after` (default 0), at most `limit` (1 to `query.max_page`, default 20) of them, those whose name contains `q` as a plain substring when `q` is given",
+    );
+    /// Creating.
+    pub const CREATED: Clause = clause(HTTP, "Items", "201, the item, `Location: {items}/{id}`");
+    /// A duplicate.
+    pub const DUPLICATE: Clause = clause(
+        HTTP,
+        "Items",
+        "a name the caller already uses | 409 `DB_CONSTRAINT_VIOLATION`, `details` as in `spec/query.md`",
+    );
+    /// `/metrics`.
+    pub const METRICS: Clause = clause(
+        HTTP,
+        "`GET /metrics`",
+        "When `query.metrics` is a path, it SHALL answer 200 with the Prometheus text exposition format",
+    );
+    /// The slow-query hook.
+    pub const SLOW_QUERY: Clause = clause(
+        HTTP,
+        "Hooks",
+        "On a target that offers `query`, `slow-query` SHALL answer 504 `DB_QUERY_TIMEOUT` with the `details` of `spec/query.md` (\"Errors\"), and the target SHALL serve the next request as before.",
+    );
+}
+
 pub mod security {
     use super::{Clause, clause};
 
@@ -857,6 +966,7 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
         "spec/auth.md" => Some(include_str!("../../spec/auth.md")),
         "spec/tokens.md" => Some(include_str!("../../spec/tokens.md")),
         "spec/security.md" => Some(include_str!("../../spec/security.md")),
+        "spec/query.md" => Some(include_str!("../../spec/query.md")),
         "spec/requirements.md" => Some(include_str!("../../spec/requirements.md")),
         _ => None,
     }

@@ -60,15 +60,23 @@ static TIMESTAMP: LazyLock<Result<Regex, regex::Error>> =
 static TOKEN: LazyLock<Result<Regex, regex::Error>> =
     LazyLock::new(|| Regex::new(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
 
-/// Which `details` members each code may carry (`None`: any code), per spec/error-format.md.
-const DETAIL_CODES: &[(&str, Option<u16>)] = &[
-    ("field", Some(4001)),
-    ("checks", Some(5004)),
-    ("max_body_bytes", Some(4013)),
-    ("retry_after_seconds", Some(1005)),
-    ("category", Some(1005)),
-    ("reason", Some(1006)),
-    ("debug", None),
+/// The codes the query module's members may come with.
+const QUERY_CODES: &[u16] = &[2001, 2002, 2003, 2004, 4001, 5003];
+
+/// Which `details` members each code may carry (an empty list: any code), per
+/// spec/error-format.md.
+const DETAIL_CODES: &[(&str, &[u16])] = &[
+    ("field", &[4001]),
+    ("checks", &[5004]),
+    ("max_body_bytes", &[4013]),
+    ("retry_after_seconds", &[1005]),
+    ("category", &[1005]),
+    ("reason", &[1006]),
+    ("error_type", QUERY_CODES),
+    ("table", QUERY_CODES),
+    ("operation", QUERY_CODES),
+    ("constraint", &[2003]),
+    ("debug", &[]),
 ];
 
 /// Checks that `exchange` carries a complete, valid error envelope (Property 8).
@@ -267,11 +275,11 @@ fn check_details(
                     format!("error.details has the unlisted member `{name}`"),
                 ));
             }
-            Some((_, Some(number))) if *number != code.number => {
+            Some((_, numbers)) if !numbers.is_empty() && !numbers.contains(&code.number) => {
                 return Err(fail(
                     &ef::DETAILS_MEMBERS,
                     format!(
-                        "error.details.{name} with code {}, but it is listed only with {number}",
+                        "error.details.{name} with code {}, but it is listed only with {numbers:?}",
                         code.number
                     ),
                 ));

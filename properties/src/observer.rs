@@ -44,4 +44,44 @@ impl<'t> Observer<'t> {
         check_no_leak(&exchange, planted, &self.rules)?;
         Ok(exchange)
     }
+
+    /// Like [`Self::send`] for a request whose successful answer returns data the client
+    /// stored (`returned`, e.g. an item's name and body): those texts are the client's, not
+    /// the server's words, so a successful response is judged without them
+    /// (`spec/error-format.md`, "Sanitization"). An error response is judged whole: an error
+    /// never returns stored data.
+    pub async fn send_returning(
+        &self,
+        request: RequestSpec,
+        planted: &[String],
+        returned: &[&str],
+    ) -> Result<Exchange, CaseFailure> {
+        let sent: Vec<String> = request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
+            .map(|(_, v)| v.clone())
+            .collect();
+        let exchange = self.target.http().send(request).await?;
+        check_request_id(&exchange, &sent)?;
+        if exchange.status.is_success() {
+            let mut judged = exchange.clone();
+            judged.body = without_returned(&exchange.body, returned);
+            check_no_leak(&judged, planted, &self.rules)?;
+        } else {
+            check_no_leak(&exchange, planted, &self.rules)?;
+        }
+        Ok(exchange)
+    }
+}
+
+/// `body` with every JSON string form of each of `returned` cut out.
+fn without_returned(body: &[u8], returned: &[&str]) -> Vec<u8> {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    for value in returned.iter().filter(|v| !v.is_empty()) {
+        if let Ok(quoted) = serde_json::to_string(value) {
+            text = text.replace(&quoted, "\"\"");
+        }
+    }
+    text.into_bytes()
 }

@@ -135,6 +135,24 @@ async fn p18_csrf_token_location_flexibility() {
     assert_property_holds(18).await;
 }
 
+/// Feature: production-readiness, Property 19: SQL Injection Prevention
+#[tokio::test]
+async fn p19_sql_injection_prevention() {
+    assert_property_holds(19).await;
+}
+
+/// Feature: production-readiness, Property 20: Connection Pool Reuse
+#[tokio::test]
+async fn p20_connection_pool_reuse() {
+    assert_property_holds(20).await;
+}
+
+/// Feature: production-readiness, Property 21: Query Error Structure
+#[tokio::test]
+async fn p21_query_error_structure() {
+    assert_property_holds(21).await;
+}
+
 /// Feature: production-readiness, Property 26: Error Response Sanitization
 #[tokio::test]
 async fn p26_error_response_sanitization() {

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod csrf;
 pub mod error;
+pub mod query;
 pub mod rate_limit;
 pub mod security_headers;
 pub mod server;
@@ -28,6 +29,9 @@ pub fn all() -> Vec<PropertyCheck> {
         csrf::p16_token_uniqueness::CHECK,
         csrf::p17_validation_strictness::CHECK,
         csrf::p18_token_location::CHECK,
+        query::p19_sql_injection::CHECK,
+        query::p20_pool_reuse::CHECK,
+        query::p21_query_error_structure::CHECK,
         server::p26_error_sanitization::CHECK,
     ]
 }

@@ -138,18 +138,27 @@ impl ProductionQueryClient {
         statement: &Statement,
         params: &[Value],
     ) -> Result<Vec<T>, QueryError> {
-        let rows = self.fetch(statement, params).await?;
-        rows.into_iter()
-            .map(|row| {
-                serde_json::from_value(Json::Object(row)).map_err(|_| {
-                    QueryError::new(
-                        QueryErrorKind::Decode,
-                        statement,
-                        "a row did not have the expected shape",
-                    )
-                })
-            })
-            .collect()
+        decode_rows(statement, self.fetch(statement, params).await?)
+    }
+
+    /// Like [`Self::query`], after first waiting `delay` inside the query's time budget:
+    /// what a query stuck behind a lock or a slow link looks like to its caller. The
+    /// conformance profile's slow-query hook uses it where the database cannot sleep inside a
+    /// statement (SQLite), so the timeout is observed without blocking anyone else's queries.
+    pub async fn query_after<T: DeserializeOwned>(
+        &self,
+        statement: &Statement,
+        params: &[Value],
+        delay: Duration,
+    ) -> Result<Vec<T>, QueryError> {
+        let started = Instant::now();
+        let run = async {
+            tokio::time::sleep(delay).await;
+            self.run_fetch(statement, params).await
+        };
+        let rows = self.timed(statement, run).await;
+        self.finish(statement, started, &rows);
+        decode_rows(statement, rows?)
     }
 
     /// Runs `statement` with `params`; returns how many rows it changed.
@@ -288,42 +297,50 @@ impl ProductionQueryClient {
         result
     }
 
-    /// Runs `statement` and reads its rows as JSON objects.
+    /// Runs `statement` and reads its rows as JSON objects, under the timeout.
     async fn fetch(
         &self,
         statement: &Statement,
         params: &[Value],
     ) -> Result<Vec<Map<String, Json>>, QueryError> {
         let started = Instant::now();
-        let run = async {
-            match self.inner.db.pool() {
-                Pool::Postgres(pool) => {
-                    let mut conn = acquire!(self, pool, statement);
-                    let found = bind_all!(sqlx::query(statement.sql(Backend::Postgres)), params)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(|e| QueryError::from_sqlx(&e, statement))?;
-                    found
-                        .iter()
-                        .map(|row| rows::postgres_row(row).map_err(|c| decode_error(statement, &c)))
-                        .collect()
-                }
-                Pool::Sqlite(pool) => {
-                    let mut conn = acquire!(self, pool, statement);
-                    let found = bind_all!(sqlx::query(statement.sql(Backend::Sqlite)), params)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(|e| QueryError::from_sqlx(&e, statement))?;
-                    found
-                        .iter()
-                        .map(|row| rows::sqlite_row(row).map_err(|c| decode_error(statement, &c)))
-                        .collect()
-                }
-            }
-        };
-        let result = self.timed(statement, run).await;
+        let result = self
+            .timed(statement, self.run_fetch(statement, params))
+            .await;
         self.finish(statement, started, &result);
         result
+    }
+
+    /// Runs `statement` and reads its rows as JSON objects.
+    async fn run_fetch(
+        &self,
+        statement: &Statement,
+        params: &[Value],
+    ) -> Result<Vec<Map<String, Json>>, QueryError> {
+        match self.inner.db.pool() {
+            Pool::Postgres(pool) => {
+                let mut conn = acquire!(self, pool, statement);
+                let found = bind_all!(sqlx::query(statement.sql(Backend::Postgres)), params)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| QueryError::from_sqlx(&e, statement))?;
+                found
+                    .iter()
+                    .map(|row| rows::postgres_row(row).map_err(|c| decode_error(statement, &c)))
+                    .collect()
+            }
+            Pool::Sqlite(pool) => {
+                let mut conn = acquire!(self, pool, statement);
+                let found = bind_all!(sqlx::query(statement.sql(Backend::Sqlite)), params)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(|e| QueryError::from_sqlx(&e, statement))?;
+                found
+                    .iter()
+                    .map(|row| rows::sqlite_row(row).map_err(|c| decode_error(statement, &c)))
+                    .collect()
+            }
+        }
     }
 
     /// Runs `run` under the query timeout.
@@ -346,6 +363,24 @@ impl ProductionQueryClient {
         }
         record(statement, started, result.as_ref().err());
     }
+}
+
+/// Reads each row as a `T`.
+fn decode_rows<T: DeserializeOwned>(
+    statement: &Statement,
+    rows: Vec<Map<String, Json>>,
+) -> Result<Vec<T>, QueryError> {
+    rows.into_iter()
+        .map(|row| {
+            serde_json::from_value(Json::Object(row)).map_err(|_| {
+                QueryError::new(
+                    QueryErrorKind::Decode,
+                    statement,
+                    "a row did not have the expected shape",
+                )
+            })
+        })
+        .collect()
 }
 
 /// Counts one query and its latency in the `metrics` registry.

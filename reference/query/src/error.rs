@@ -233,8 +233,15 @@ impl From<QueryError> for DxError {
             "table": e.table,
             "operation": e.operation.as_str(),
         });
-        if let (Some(constraint), Some(map)) = (&e.constraint, details.as_object_mut()) {
-            map.insert("constraint".to_owned(), json!(constraint));
+        if let Some(map) = details.as_object_mut() {
+            if let Some(constraint) = &e.constraint {
+                map.insert("constraint".to_owned(), json!(constraint));
+            }
+            // Every 4001 names a field (spec/error-format.md); the database does not say
+            // which bound value it refused, so the request as a whole is named.
+            if e.kind == QueryErrorKind::InvalidInput {
+                map.insert("field".to_owned(), json!("$"));
+            }
         }
         let context = Context::Query(format!("{}: {}", e.table, e.operation));
         DxError::new(code, code.default_message())
@@ -247,7 +254,9 @@ impl From<QueryError> for DxError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rstest::rstest;
+    use std::borrow::Cow;
 
     const INSERT: Statement = Statement::insert("dx_items", "INSERT INTO dx_items VALUES ($1)");
 
@@ -358,6 +367,11 @@ mod tests {
                 "constraint": "dx_items_owner_name",
             }))
         );
+        let invalid = DxError::from(QueryError::new(QueryErrorKind::InvalidInput, &INSERT, "x"));
+        assert_eq!(
+            invalid.details().and_then(|d| d.get("field")),
+            Some(&json!("$"))
+        );
         let timeout = DxError::from(QueryError::timeout(&INSERT, Duration::from_millis(250)));
         assert_eq!(timeout.code(), ErrorCode::DbQueryTimeout);
         assert_eq!(
@@ -365,5 +379,161 @@ mod tests {
             None,
             "no constraint member when none refused"
         );
+    }
+
+    /// A database error as a driver reports it: a message that may quote anything, a code,
+    /// a kind and the schema objects involved.
+    #[derive(Debug)]
+    struct DriverError {
+        message: String,
+        code: String,
+        kind: u8,
+        constraint: Option<String>,
+    }
+
+    impl std::fmt::Display for DriverError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+
+    impl std::error::Error for DriverError {}
+
+    impl sqlx::error::DatabaseError for DriverError {
+        fn message(&self) -> &str {
+            &self.message
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(&self.code))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            use sqlx::error::ErrorKind as K;
+            match self.kind {
+                0 => K::UniqueViolation,
+                1 => K::ForeignKeyViolation,
+                2 => K::NotNullViolation,
+                3 => K::CheckViolation,
+                _ => K::Other,
+            }
+        }
+        fn constraint(&self) -> Option<&str> {
+            self.constraint.as_deref()
+        }
+    }
+
+    /// Any failure a driver can report: a database error with any code and kind, an I/O
+    /// error, a protocol or configuration error quoting anything, pool exhaustion.
+    #[derive(Debug, Clone)]
+    enum Failure {
+        Database {
+            code: String,
+            kind: u8,
+            constraint: Option<String>,
+        },
+        Io,
+        Protocol,
+        Configuration,
+        PoolTimedOut,
+        PoolClosed,
+    }
+
+    impl Failure {
+        fn with_secret(self, secret: &str) -> sqlx::Error {
+            let url = format!("postgres://app:{secret}@db");
+            match self {
+                Self::Database {
+                    code,
+                    kind,
+                    constraint,
+                } => sqlx::Error::Database(Box::new(DriverError {
+                    message: format!("Key (name)=({secret}) failed on {url}"),
+                    code,
+                    kind,
+                    constraint,
+                })),
+                Self::Io => sqlx::Error::Io(std::io::Error::other(format!("connect {url}"))),
+                Self::Protocol => sqlx::Error::Protocol(format!("unexpected {secret}")),
+                Self::Configuration => sqlx::Error::Configuration(url.into()),
+                Self::PoolTimedOut => sqlx::Error::PoolTimedOut,
+                Self::PoolClosed => sqlx::Error::PoolClosed,
+            }
+        }
+    }
+
+    fn failure() -> impl Strategy<Value = Failure> {
+        prop_oneof![
+            (
+                "[0-9A-Z]{1,5}",
+                0u8..5,
+                proptest::option::of("[a-z_]{1,20}")
+            )
+                .prop_map(|(code, kind, constraint)| Failure::Database {
+                    code,
+                    kind,
+                    constraint,
+                }),
+            Just(Failure::Io),
+            Just(Failure::Protocol),
+            Just(Failure::Configuration),
+            Just(Failure::PoolTimedOut),
+            Just(Failure::PoolClosed),
+        ]
+    }
+
+    fn statement() -> impl Strategy<Value = Statement> {
+        prop_oneof![
+            Just(Statement::select("dx_items", "SELECT 1")),
+            Just(Statement::insert("dx_items", "INSERT 1")),
+            Just(Statement::update("accounts", "UPDATE 1")),
+            Just(Statement::delete("sessions", "DELETE 1")),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Feature: production-readiness, Property 21: Query Error Structure
+        #[test]
+        fn every_failure_names_its_type_table_and_operation_and_keeps_no_secret(
+            failure in failure(),
+            secret in "[A-Za-z0-9]{12,24}",
+            statement in statement(),
+        ) {
+            let error = failure.with_secret(&format!("Sekret{secret}"));
+            let classified = QueryError::from_sqlx(&error, &statement);
+            let dx = DxError::from(classified.clone());
+            // The type maps to its code: a 2xxx for the database's own failures.
+            prop_assert_eq!(dx.code(), classified.kind().code());
+            let database_side = matches!(
+                classified.kind(),
+                QueryErrorKind::ConnectionFailed
+                    | QueryErrorKind::Timeout
+                    | QueryErrorKind::ConstraintViolation
+                    | QueryErrorKind::TransactionFailed
+            );
+            prop_assert_eq!(database_side, (2001..=2004).contains(&dx.code().number()));
+            // Context: table and operation, in the error and in the envelope's details.
+            prop_assert_eq!(classified.table(), statement.table());
+            prop_assert_eq!(classified.operation(), statement.operation());
+            let details = dx.details().cloned().unwrap_or_default();
+            prop_assert_eq!(&details["table"], statement.table());
+            prop_assert_eq!(&details["operation"], statement.operation().as_str());
+            prop_assert_eq!(&details["error_type"], classified.kind().as_str());
+            // Sanitized: the driver's text (with the secret, the URL and the bound value)
+            // appears nowhere a client or a log could read it from the error.
+            let shown = format!("{classified} {classified:?} {} {details}", dx.message());
+            prop_assert!(!shown.contains("Sekret"), "{}", shown);
+            prop_assert!(!shown.contains("postgres://"), "{}", shown);
+            prop_assert!(!dx.message().is_empty());
+        }
     }
 }

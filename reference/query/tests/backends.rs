@@ -425,6 +425,37 @@ async fn a_query_past_its_timeout_is_2002() {
 }
 
 #[tokio::test]
+async fn a_delayed_query_times_out_without_holding_a_connection() {
+    let config = PoolConfig {
+        query_timeout: Duration::from_millis(300),
+        ..PoolConfig::default()
+    };
+    for (name, db) in common::backends(&config).await {
+        let c = ProductionQueryClient::new(
+            db,
+            &QueryConfig {
+                pool: config,
+                ..QueryConfig::default()
+            },
+        );
+        let items = Items::new(c.clone());
+        const COUNT: Statement =
+            Statement::select("dx_items", "SELECT COUNT(*) AS n FROM dx_items");
+        let slow = c.query_after::<TableCount>(&COUNT, &[], Duration::from_millis(600));
+        // While it waits, the (single, on SQLite) connection serves others.
+        let (slow, other) = tokio::join!(slow, items.count("nobody"));
+        let e = slow.unwrap_err();
+        assert_eq!(e.kind(), QueryErrorKind::Timeout, "{name}");
+        assert_eq!(other.unwrap(), 0, "{name}");
+        let quick = c
+            .query_after::<TableCount>(&COUNT, &[], Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert_eq!(quick[0].n, 0, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_database_is_2001_without_its_url() {
     let config = PoolConfig {
         acquire_timeout: Duration::from_millis(500),

@@ -167,9 +167,12 @@ fn csrf_member(state: &SharedState) -> Value {
 /// The `query` member: the pool, the timeouts and the endpoints the query checks drive.
 fn query_member(state: &SharedState) -> Value {
     let settings = &state.config.query;
+    let db = state.query.client().database();
     json!({
-        "backend": state.query.client().database().backend().as_str(),
-        "pool_size": settings.pool_size,
+        "backend": db.backend().as_str(),
+        // What the pool really holds at most: SQLite's pool has one connection whatever
+        // the setting says.
+        "pool_size": db.max_connections(),
         "acquire_timeout_ms": settings.acquire_timeout.as_millis() as u64,
         "query_timeout_ms": settings.query_timeout.as_millis() as u64,
         "items": crate::routes::items::ITEMS_PATH,

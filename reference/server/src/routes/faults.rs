@@ -78,6 +78,53 @@ pub fn routes() -> Router<SharedState> {
         .route("/state/{scope}", get(state_of))
         .route("/panic", post(panic_route))
         .route("/error", post(error_route))
+        .route("/slow-query", post(slow_query))
+}
+
+/// Body of `/slow-query`: no members.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowQueryRequest {}
+
+/// A count of the items that sleeps past any query timeout (PostgreSQL).
+const SLOW_COUNT: dx_query::Statement = dx_query::Statement::select(
+    dx_query::items::TABLE,
+    "SELECT COUNT(*) AS n FROM dx_items, (SELECT pg_sleep($1)) AS slow",
+);
+
+/// A plain count of the items.
+const COUNT: dx_query::Statement =
+    dx_query::Statement::select(dx_query::items::TABLE, "SELECT COUNT(*) AS n FROM dx_items");
+
+/// `POST {base}/slow-query`: runs a count of the items that takes longer than the query
+/// timeout, through the query client, and answers what it answers (504 when the timeout
+/// holds). PostgreSQL sleeps inside the statement; on SQLite, which cannot, the count waits
+/// past its timeout before it asks for a connection (`query_after`), so the embedded
+/// database's one connection stays free for everyone else.
+pub async fn slow_query(
+    State(state): State<SharedState>,
+    ApiJson(_): ApiJson<SlowQueryRequest>,
+) -> Result<Response, crate::routes::items::ItemsFailure> {
+    let query = &state.query;
+    query.items().await?;
+    let client = query.client();
+    let timeout = client.query_timeout();
+    let result = match client.database().pool() {
+        dx_query::Pool::Postgres(_) => {
+            let seconds = timeout.as_secs_f64() + 1.0;
+            client
+                .query::<serde_json::Value>(&SLOW_COUNT, &[seconds.into()])
+                .await
+        }
+        dx_query::Pool::Sqlite(_) => {
+            let delay = timeout + std::time::Duration::from_millis(300);
+            client
+                .query_after::<serde_json::Value>(&COUNT, &[], delay)
+                .await
+        }
+    };
+    result?;
+    Ok(Json(serde_json::json!({})).into_response())
 }
 
 /// Body of `/add` and `/poison`.

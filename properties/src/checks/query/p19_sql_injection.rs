@@ -1,0 +1,181 @@
+//! Feature: production-readiness, Property 19: SQL Injection Prevention
+//!
+//! Black-box form, through the items API. Each case takes a fresh account and stores one to
+//! four items whose names and bodies are injection payloads (quotes, semicolons, comment
+//! markers, `%` and `_`, backslashes, placeholders, Unicode, or strings proptest makes of
+//! them); every item must come back byte for byte, a search for a payload must list exactly
+//! the account's items whose names contain it (the suite knows every one), and an item of
+//! another account, created before the check, must be unchanged after every case. A text
+//! with U+0000 must be refused with 422 before any of that.
+
+use proptest::prelude::*;
+
+use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
+use crate::checks::query::{ItemsApi, Owner, area, parse_item};
+use crate::clause::query as qc;
+use crate::envelope::expect_code;
+
+/// The check.
+pub const CHECK: PropertyCheck = PropertyCheck {
+    property: 19,
+    run: run_check,
+};
+
+/// Classic payloads; each is also a search.
+pub const PAYLOADS: &[&str] = &[
+    "'; DROP TABLE dx_items; --",
+    "' OR '1'='1",
+    "\" OR \"\"=\"",
+    "1; DELETE FROM dx_items WHERE 1=1",
+    "admin'--",
+    "/* comment */ SELECT",
+    "%",
+    "_",
+    "\\",
+    "\\'",
+    "'; UPDATE dx_items SET owner = 'mallory' WHERE ''='",
+    "$1",
+    "?1",
+    ":name",
+    "Robert'); DROP TABLE Students;--",
+    "' UNION SELECT owner, name, body FROM dx_items --",
+    "\u{202e}\u{feff}ünïcødé 🦀 ' ; --",
+];
+
+/// A payload: a classic one, one made of SQL's special characters, any text without
+/// U+0000, or a classic one inside letters.
+fn payload() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::sample::select(PAYLOADS).prop_map(str::to_owned),
+        "[';\"\\\\/*%_ a-zA-Z0-9()=$?:-]{1,24}",
+        "[^\u{0}]{1,24}",
+        (proptest::sample::select(PAYLOADS), "[a-z]{0,3}").prop_map(|(p, s)| format!("{s}{p}{s}")),
+    ]
+}
+
+/// One case: the items' payloads and the search.
+fn case() -> impl Strategy<Value = (Vec<(String, String)>, Search)> {
+    (
+        proptest::collection::vec((payload(), payload()), 1..=4),
+        prop_oneof![
+            any::<prop::sample::Index>().prop_map(Search::OneOfTheNames),
+            payload().prop_map(Search::Text),
+        ],
+    )
+}
+
+/// What a case searches for.
+#[derive(Debug, Clone)]
+enum Search {
+    /// A name the case stored, minus its unique prefix.
+    OneOfTheNames(prop::sample::Index),
+    /// Any payload.
+    Text(String),
+}
+
+/// A case's item name: unique within the account, then the payload.
+fn name_of(i: usize, payload: &str) -> String {
+    format!("{i}:{payload}")
+}
+
+async fn expect_unchanged(
+    api: &ItemsApi<'_>,
+    owner: &Owner,
+    canary: &crate::checks::query::Item,
+) -> Result<(), CaseFailure> {
+    let ex = api
+        .get(owner, canary.id, &[&canary.name, &canary.body])
+        .await?;
+    let now = parse_item(&ex)?;
+    if ex.status != 200 || &now != canary {
+        return Err(CaseFailure::violates(
+            &ex,
+            &qc::BYTE_FOR_BYTE,
+            format!("another account's item changed: was {canary:?}, now {now:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn run_check(target: &crate::target::Target, config: CaseConfig) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let area = match area(target) {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
+        };
+        let api = match ItemsApi::new(target, area) {
+            Ok(api) => api,
+            Err(outcome) => return outcome,
+        };
+        let setup = async {
+            let bystander = api.owner("p19-bystander").await?;
+            let canary = api
+                .create(&bystander, "canary ' ; --", "must never change")
+                .await?;
+            // U+0000 is refused before the database, in the name and in the body.
+            for (name, body) in [("a\u{0}b", ""), ("nul", "a\u{0}b")] {
+                let ex = api
+                    .send(&bystander, api.create_request(name, body), &[])
+                    .await?;
+                expect_code(
+                    &ex,
+                    &api.observer.rules,
+                    "VALIDATION_FAILED",
+                    &qc::NUL_REFUSED,
+                )?;
+            }
+            Ok::<_, CaseFailure>((bystander, canary))
+        };
+        let (bystander, canary) = match setup.await {
+            Ok(s) => s,
+            Err(failure) => return CheckOutcome::SetupFailed(failure),
+        };
+        let (api, bystander, canary) = (&api, &bystander, &canary);
+        let outcome = for_all(case(), config, |(entries, search)| async move {
+            let owner = api.owner("p19").await?;
+            let mut stored = Vec::new();
+            for (i, (payload, body)) in entries.iter().enumerate() {
+                let name = name_of(i, payload);
+                let item = api.create(&owner, &name, body).await?;
+                let ex = api.get(&owner, item.id, &[&item.name, &item.body]).await?;
+                let read = parse_item(&ex)?;
+                if ex.status != 200 || read != item {
+                    return Err(CaseFailure::violates(
+                        &ex,
+                        &qc::BYTE_FOR_BYTE,
+                        format!("stored {item:?}, read back {read:?}"),
+                    ));
+                }
+                stored.push(item);
+            }
+            let needle = match &search {
+                Search::OneOfTheNames(index) => entries[index.index(entries.len())].0.clone(),
+                Search::Text(text) => text.clone(),
+            };
+            let mut want: Vec<i64> = stored
+                .iter()
+                .filter(|i| i.name.contains(needle.as_str()))
+                .map(|i| i.id)
+                .collect();
+            want.sort_unstable();
+            let texts: Vec<&str> = stored
+                .iter()
+                .flat_map(|i| [i.name.as_str(), i.body.as_str()])
+                .collect();
+            let got = api.search(&owner, &needle, &texts).await?;
+            if got != want {
+                return Err(CaseFailure::plain(
+                    qc::LISTING.cite(),
+                    format!(
+                        "searching {needle:?} among {:?} listed ids {got:?}, not {want:?}",
+                        stored.iter().map(|i| (&i.name, i.id)).collect::<Vec<_>>()
+                    ),
+                ));
+            }
+            expect_unchanged(api, bystander, canary).await
+        })
+        .await;
+        CheckOutcome::Ran(outcome)
+    })
+}

@@ -1,0 +1,194 @@
+//! Feature: production-readiness, Property 21: Query Error Structure
+//!
+//! Black-box form. proptest picks a failure to provoke and a random marker to put in it: a
+//! duplicate name on create or on update (409 `DB_CONSTRAINT_VIOLATION`), or, where the
+//! conformance fault hooks exist, a query past its timeout (504 `DB_QUERY_TIMEOUT`). Every
+//! answer must be the envelope with the code, `details.error_type`, `details.table` and
+//! `details.operation` (`spec/query.md`, "Errors"), and must not carry the marker, which was
+//! a bound value, nor any credential, connection string or SQL text (the observer judges
+//! every response for those). After a timeout the target must serve the next request.
+
+use serde_json::{Value, json};
+
+use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
+use crate::checks::query::{ItemsApi, Owner, area};
+use crate::checks::support::{marker, unique_scope};
+use crate::clause::query as qc;
+use crate::contract::hooks_base;
+use crate::envelope::expect_code;
+use crate::http::{Exchange, RequestSpec};
+use crate::target::Target;
+
+/// The check.
+pub const CHECK: PropertyCheck = PropertyCheck {
+    property: 21,
+    run: run_check,
+};
+
+/// A failure to provoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Provocation {
+    /// Create an item with a name the account already uses.
+    DuplicateOnCreate,
+    /// Rename an item to a name the account already uses.
+    DuplicateOnUpdate,
+    /// The slow-query hook.
+    Timeout,
+}
+
+const OPERATIONS: [&str; 4] = ["select", "insert", "update", "delete"];
+
+/// The envelope carries `code`, and `details` name the failure's type, table and operation.
+fn expect_structure(
+    api: &ItemsApi<'_>,
+    ex: &Exchange,
+    wire: &str,
+    error_type: &str,
+    operation: Option<&str>,
+) -> Result<(), CaseFailure> {
+    let envelope = expect_code(ex, &api.observer.rules, wire, &qc::DETAILS)?;
+    let details = envelope.details.unwrap_or(Value::Null);
+    let got_type = details.get("error_type").and_then(Value::as_str);
+    let table = details.get("table").and_then(Value::as_str);
+    let op = details.get("operation").and_then(Value::as_str);
+    let op_ok =
+        op.is_some_and(|o| OPERATIONS.contains(&o) && operation.is_none_or(|want| want == o));
+    if got_type != Some(error_type) || table.is_none_or(str::is_empty) || !op_ok {
+        return Err(CaseFailure::violates(
+            ex,
+            &qc::DETAILS,
+            format!(
+                "details {details} for a {error_type}{}",
+                operation.map(|o| format!(" on {o}")).unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn duplicate(
+    api: &ItemsApi<'_>,
+    owner: &Owner,
+    on_update: bool,
+    mark: &str,
+) -> Result<(), CaseFailure> {
+    let taken = format!("taken {mark}");
+    api.create(owner, &taken, "").await?;
+    let ex = if on_update {
+        let other = api
+            .create(owner, &format!("other {}", unique_scope("p21")), "")
+            .await?;
+        api.send(
+            owner,
+            RequestSpec::new(
+                http::Method::PUT,
+                format!("{}/{}", api.area.items, other.id),
+            )
+            .header("Content-Type", "application/json")
+            .body(
+                json!({ "name": taken, "body": mark })
+                    .to_string()
+                    .into_bytes(),
+            ),
+            &[mark.to_owned()],
+        )
+        .await?
+    } else {
+        api.send(owner, api.create_request(&taken, mark), &[mark.to_owned()])
+            .await?
+    };
+    if ex.status != 409 {
+        return Err(CaseFailure::violates(
+            &ex,
+            &qc::DUPLICATE,
+            format!("HTTP {} for a name already in use", ex.status),
+        ));
+    }
+    let operation = if on_update { "update" } else { "insert" };
+    expect_structure(
+        api,
+        &ex,
+        "DB_CONSTRAINT_VIOLATION",
+        "constraint_violation",
+        Some(operation),
+    )
+}
+
+async fn timeout(api: &ItemsApi<'_>, base: &str, owner: &Owner) -> Result<(), CaseFailure> {
+    let ex = api
+        .observer
+        .send(
+            RequestSpec::post_json(format!("{base}/slow-query"), &json!({})),
+            &[],
+        )
+        .await?;
+    if ex.status != 504 {
+        return Err(CaseFailure::violates(
+            &ex,
+            &qc::SLOW_QUERY,
+            format!("HTTP {} from the slow-query hook", ex.status),
+        ));
+    }
+    expect_structure(api, &ex, "DB_QUERY_TIMEOUT", "timeout", None)?;
+    // Serving as before: a listing succeeds (allowing for a connection still held a moment).
+    for attempt in 0..20 {
+        let ex = api
+            .send(
+                owner,
+                RequestSpec::get(format!("{}?limit=1", api.area.items)),
+                &[],
+            )
+            .await?;
+        if ex.status == 200 {
+            return Ok(());
+        }
+        if attempt == 19 {
+            return Err(CaseFailure::violates(
+                &ex,
+                &qc::SLOW_QUERY,
+                format!("HTTP {} to a listing after a timed-out query", ex.status),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let area = match area(target) {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
+        };
+        let api = match ItemsApi::new(target, area) {
+            Ok(api) => api,
+            Err(outcome) => return outcome,
+        };
+        let hooks = hooks_base(target.discovery());
+        let mut kinds = vec![
+            Provocation::DuplicateOnCreate,
+            Provocation::DuplicateOnUpdate,
+        ];
+        if hooks.is_some() {
+            kinds.push(Provocation::Timeout);
+        }
+        let owner = match api.owner("p21").await {
+            Ok(o) => o,
+            Err(failure) => return CheckOutcome::SetupFailed(failure),
+        };
+        let (api, owner, hooks) = (&api, &owner, &hooks);
+        // Timeouts take the query timeout each: at most one case in ten provokes one.
+        let strategy = (proptest::sample::select(kinds), 0u8..10);
+        let outcome = for_all(strategy, config, |(kind, roll)| async move {
+            let mark = marker();
+            match (kind, hooks) {
+                (Provocation::Timeout, Some(base)) if roll == 0 => timeout(api, base, owner).await,
+                (Provocation::DuplicateOnUpdate, _) => duplicate(api, owner, true, &mark).await,
+                _ => duplicate(api, owner, false, &mark).await,
+            }
+        })
+        .await;
+        CheckOutcome::Ran(outcome)
+    })
+}
