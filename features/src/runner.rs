@@ -35,6 +35,7 @@ const EMBEDDED_FEATURES: &[(&str, &str)] = &[
     ("auth.feature", include_str!("../auth.feature")),
     ("errors.feature", include_str!("../errors.feature")),
     ("security.feature", include_str!("../security.feature")),
+    ("query.feature", include_str!("../query.feature")),
 ];
 
 /// Where the suite's `.feature` files are: next to this crate's Cargo.toml in a checkout;

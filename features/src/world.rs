@@ -28,6 +28,22 @@ pub struct DxWorld {
     auth: AuthState,
     /// What the security steps remember.
     security: SecurityState,
+    /// What the query steps remember.
+    query: QueryState,
+}
+
+/// What the query steps remember between steps.
+#[derive(Debug, Default, Clone)]
+pub struct QueryState {
+    /// The account the scenario stores items as.
+    pub owner: Option<dx_conformance::checks::query::Owner>,
+    /// Another account and its item, which no step may change.
+    pub bystander: Option<(
+        dx_conformance::checks::query::Owner,
+        dx_conformance::checks::query::Item,
+    )>,
+    /// The items stored so far, oldest first.
+    pub items: Vec<dx_conformance::checks::query::Item>,
 }
 
 /// What the security steps remember between steps.
@@ -82,6 +98,22 @@ impl DxWorld {
             .send(request, &self.markers)
             .await?;
         Ok(self.last.insert(exchange))
+    }
+
+    /// Remembers `exchange` as the last response (for steps that send through a check's
+    /// helpers, which judge every response the same way).
+    pub fn set_last(&mut self, exchange: Exchange) {
+        self.last = Some(exchange);
+    }
+
+    /// What the query steps remember.
+    pub fn query(&self) -> &QueryState {
+        &self.query
+    }
+
+    /// What the query steps remember, to change.
+    pub fn query_mut(&mut self) -> &mut QueryState {
+        &mut self.query
     }
 
     /// The envelope rules of the target.

@@ -98,3 +98,23 @@ async fn csrf_delete_unchecked_is_caught() {
 async fn csrf_form_field_ignored_is_caught() {
     assert_caught(Mutant::CsrfFormFieldIgnored).await;
 }
+
+#[tokio::test]
+async fn string_spliced_search_is_caught() {
+    assert_caught(Mutant::StringSplicedSearch).await;
+}
+
+#[tokio::test]
+async fn cache_not_invalidated_is_caught() {
+    assert_caught(Mutant::CacheNotInvalidated).await;
+}
+
+#[tokio::test]
+async fn unbounded_pool_is_caught() {
+    assert_caught(Mutant::UnboundedPool).await;
+}
+
+#[tokio::test]
+async fn driver_message_passthrough_is_caught() {
+    assert_caught(Mutant::DriverMessagePassthrough).await;
+}

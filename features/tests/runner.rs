@@ -110,9 +110,12 @@ async fn tags_select_scenarios_by_feature_and_scenario_tags() {
     let security = run_features(&target, &["security".into()], &default_features_dir())
         .await
         .unwrap();
-    assert!(!errors.is_empty() && !auth.is_empty() && !security.is_empty());
+    let query = run_features(&target, &["query".into()], &default_features_dir())
+        .await
+        .unwrap();
+    assert!(!errors.is_empty() && !auth.is_empty() && !security.is_empty() && !query.is_empty());
     assert_eq!(
-        errors.len() + auth.len() + security.len(),
+        errors.len() + auth.len() + security.len() + query.len(),
         all.len(),
         "every scenario is in one feature"
     );

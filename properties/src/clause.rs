@@ -703,6 +703,8 @@ pub const ALL: &[&Clause] = &[
     &query::TIMEOUT,
     &query::DETAILS,
     &query::NO_SECRET,
+    &query::DEFAULT_MESSAGE,
+    &query::CACHE_WRITE,
     &query::OWNER_SCOPE,
     &query::ITEM_SHAPE,
     &query::LISTING,
@@ -761,11 +763,20 @@ pub mod query {
         "Errors",
         "The envelope's `details` SHALL carry `error_type`, `table` and `operation` (`select`, `insert`, `update` or `delete`), and `constraint` when a constraint refused the change and the database named it.",
     );
+    /// Requirement 8.4, the message.
+    pub const DEFAULT_MESSAGE: Clause =
+        clause(FILE, "Errors", "The message is the code's default message.");
     /// Requirement 8.4, what never appears.
     pub const NO_SECRET: Clause = clause(
         FILE,
         "Errors",
         "No part of the response (message, details, headers) SHALL contain a password, a connection string, SQL text, a bound value, or the driver's own error text",
+    );
+    /// The cache after a write.
+    pub const CACHE_WRITE: Clause = clause(
+        FILE,
+        "Cache",
+        "A write to a table SHALL make every result cached for that table unreachable once the write has committed, so no read after a write sees the rows from before it.",
     );
     /// The items' owner scope.
     pub const OWNER_SCOPE: Clause = clause(

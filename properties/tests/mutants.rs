@@ -144,8 +144,28 @@ async fn csrf_form_field_ignored_breaks_property_18() {
     assert_caught(Mutant::CsrfFormFieldIgnored).await;
 }
 
+#[tokio::test]
+async fn string_spliced_search_breaks_property_19() {
+    assert_caught(Mutant::StringSplicedSearch).await;
+}
+
+#[tokio::test]
+async fn cache_not_invalidated_breaks_property_19() {
+    assert_caught(Mutant::CacheNotInvalidated).await;
+}
+
+#[tokio::test]
+async fn unbounded_pool_breaks_property_20() {
+    assert_caught(Mutant::UnboundedPool).await;
+}
+
+#[tokio::test]
+async fn driver_message_passthrough_breaks_property_21() {
+    assert_caught(Mutant::DriverMessagePassthrough).await;
+}
+
 #[test]
 fn every_mutant_has_a_test() {
     // Adding a mutant without a test above makes this fail.
-    assert_eq!(Mutant::ALL.len(), 20);
+    assert_eq!(Mutant::ALL.len(), 24);
 }

@@ -9,4 +9,5 @@ mod discovery;
 mod errors;
 mod faults;
 mod http;
+mod query;
 mod security;

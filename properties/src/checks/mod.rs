@@ -9,6 +9,8 @@ pub mod security_headers;
 pub mod server;
 mod support;
 
+pub use support::{marker, unique_scope};
+
 use crate::check::PropertyCheck;
 
 /// Every implemented property check, by property number.

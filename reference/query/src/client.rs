@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use crate::cache::{CacheStats, DEFAULT_CACHE_BYTES, QueryCache};
 use crate::database::{Database, Pool, PoolConfig};
 use crate::error::{QueryError, QueryErrorKind};
+use crate::mutants::{self, QueryMutant, QueryMutations};
 use crate::rows::{self, UnsupportedColumn};
 use crate::statement::{Backend, Statement, Value};
 
@@ -44,7 +45,7 @@ macro_rules! acquire {
         let waiting = $self.inner.db.wait();
         let conn = $pool.acquire().await;
         drop(waiting);
-        conn.map_err(|e| QueryError::from_sqlx(&e, $statement))?
+        conn.map_err(|e| $self.classify(&e, $statement))?
     }};
 }
 
@@ -81,6 +82,7 @@ struct Inner {
     cache: QueryCache,
     query_timeout: Duration,
     executed: AtomicU64,
+    mutations: QueryMutations,
 }
 
 /// The query client (cheap to clone; clones share the pool and the cache).
@@ -109,6 +111,7 @@ impl ProductionQueryClient {
                 cache: QueryCache::new(config.cache_bytes),
                 query_timeout: config.pool.query_timeout,
                 executed: AtomicU64::new(0),
+                mutations: config.pool.mutations,
             }),
         }
     }
@@ -121,6 +124,31 @@ impl ProductionQueryClient {
     /// The query timeout.
     pub fn query_timeout(&self) -> Duration {
         self.inner.query_timeout
+    }
+
+    /// The mutations in force (only ever active in a `mutants` build).
+    pub fn mutations(&self) -> QueryMutations {
+        self.inner.mutations
+    }
+
+    /// Classifies a driver error of `statement`.
+    fn classify(&self, error: &sqlx::Error, statement: &Statement) -> QueryError {
+        let classified = QueryError::from_sqlx(error, statement);
+        if self
+            .inner
+            .mutations
+            .is(QueryMutant::DriverMessagePassthrough)
+        {
+            return classified.exposing(mutants::driver_text(error));
+        }
+        classified
+    }
+
+    /// Makes `table`'s cached results unreachable (after a committed write).
+    fn invalidate(&self, table: &'static str) {
+        if !self.inner.mutations.is(QueryMutant::CacheNotInvalidated) {
+            self.inner.cache.invalidate(table);
+        }
     }
 
     /// Counts so far.
@@ -185,7 +213,7 @@ impl ProductionQueryClient {
                         .map(|done| done.rows_affected())
                 }
             }
-            .map_err(|e| QueryError::from_sqlx(&e, statement))
+            .map_err(|e| self.classify(&e, statement))
         };
         let result = self.timed(statement, run).await;
         self.finish(statement, started, &result);
@@ -271,7 +299,7 @@ impl ProductionQueryClient {
                     let done = bind_all!(sqlx::query(statement.sql($backend)), params)
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| QueryError::from_sqlx(&e, statement))?;
+                        .map_err(|e| self.classify(&e, statement))?;
                     self.inner.executed.fetch_add(1, Ordering::Relaxed);
                     counts.push(done.rows_affected());
                 }
@@ -289,7 +317,7 @@ impl ProductionQueryClient {
         if result.is_ok() {
             for (statement, _) in steps {
                 if statement.operation().writes() {
-                    self.inner.cache.invalidate(statement.table());
+                    self.invalidate(statement.table());
                 }
             }
         }
@@ -323,7 +351,7 @@ impl ProductionQueryClient {
                 let found = bind_all!(sqlx::query(statement.sql(Backend::Postgres)), params)
                     .fetch_all(&mut *conn)
                     .await
-                    .map_err(|e| QueryError::from_sqlx(&e, statement))?;
+                    .map_err(|e| self.classify(&e, statement))?;
                 found
                     .iter()
                     .map(|row| rows::postgres_row(row).map_err(|c| decode_error(statement, &c)))
@@ -334,7 +362,7 @@ impl ProductionQueryClient {
                 let found = bind_all!(sqlx::query(statement.sql(Backend::Sqlite)), params)
                     .fetch_all(&mut *conn)
                     .await
-                    .map_err(|e| QueryError::from_sqlx(&e, statement))?;
+                    .map_err(|e| self.classify(&e, statement))?;
                 found
                     .iter()
                     .map(|row| rows::sqlite_row(row).map_err(|c| decode_error(statement, &c)))
@@ -359,7 +387,7 @@ impl ProductionQueryClient {
     /// Invalidates after a successful write and records the query.
     fn finish<T>(&self, statement: &Statement, started: Instant, result: &Result<T, QueryError>) {
         if result.is_ok() && statement.operation().writes() {
-            self.inner.cache.invalidate(statement.table());
+            self.invalidate(statement.table());
         }
         record(statement, started, result.as_ref().err());
     }

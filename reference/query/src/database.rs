@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::error::{QueryError, QueryErrorKind};
+use crate::mutants::{QueryMutant, QueryMutations, UNBOUNDED};
 use crate::statement::{Backend, Statement};
 
 /// The pool's limits.
@@ -27,6 +28,8 @@ pub struct PoolConfig {
     /// has no such setting: a statement past its timeout is answered 2002 at once but runs
     /// on until it finishes, keeping the embedded database's one connection busy.)
     pub query_timeout: Duration,
+    /// Deliberately broken behaviour (only in a `mutants` build).
+    pub mutations: QueryMutations,
 }
 
 impl Default for PoolConfig {
@@ -35,6 +38,7 @@ impl Default for PoolConfig {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(2),
             query_timeout: Duration::from_secs(5),
+            mutations: QueryMutations::none(),
         }
     }
 }
@@ -85,6 +89,7 @@ impl Database {
                 "the database URL was refused",
             )
         };
+        let unbounded = config.mutations.is(QueryMutant::UnboundedPool);
         let opened = Arc::new(AtomicU64::new(0));
         let count = opened.clone();
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -94,7 +99,11 @@ impl Database {
                 .options([("statement_timeout", timeout_ms.as_str())]);
             Pool::Postgres(
                 PgPoolOptions::new()
-                    .max_connections(config.max_connections.max(1))
+                    .max_connections(if unbounded {
+                        UNBOUNDED
+                    } else {
+                        config.max_connections.max(1)
+                    })
                     .acquire_timeout(config.acquire_timeout)
                     .after_connect(move |_, _| {
                         let count = count.clone();
@@ -113,7 +122,7 @@ impl Database {
             // it, and SQLite serializes writers anyway.
             Pool::Sqlite(
                 SqlitePoolOptions::new()
-                    .max_connections(1)
+                    .max_connections(if unbounded { UNBOUNDED } else { 1 })
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .acquire_timeout(config.acquire_timeout)

@@ -70,6 +70,8 @@ pub struct QueryError {
     operation: Operation,
     detail: String,
     constraint: Option<String>,
+    /// The driver's own text, set only by the `driver-message-passthrough` mutant.
+    exposed: Option<String>,
 }
 
 /// Seconds a client is told to wait when the pool is exhausted.
@@ -84,7 +86,15 @@ impl QueryError {
             operation: statement.operation(),
             detail: detail.into(),
             constraint: None,
+            exposed: None,
         }
+    }
+
+    /// The same error carrying the driver's own `text` as its message: the
+    /// `driver-message-passthrough` mutant's bug.
+    pub fn exposing(mut self, text: String) -> Self {
+        self.exposed = Some(text);
+        self
     }
 
     /// The statement ran out of `limit`.
@@ -244,7 +254,11 @@ impl From<QueryError> for DxError {
             }
         }
         let context = Context::Query(format!("{}: {}", e.table, e.operation));
-        DxError::new(code, code.default_message())
+        let message = e
+            .exposed
+            .clone()
+            .unwrap_or_else(|| code.default_message().to_owned());
+        DxError::new(code, message)
             .with_details(details)
             .with_context(context)
             .with_source(e)

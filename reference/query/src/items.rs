@@ -135,6 +135,14 @@ impl Items {
         let limit = limit.clamp(1, MAX_PAGE);
         refuse_nul(&SEARCH, &[owner, needle.unwrap_or_default()])?;
         let items: Vec<Item> = match needle {
+            Some(needle)
+                if self
+                    .client
+                    .mutations()
+                    .is(crate::mutants::QueryMutant::SplicedSearch) =>
+            {
+                crate::mutants::spliced_search(&self.client, owner, needle, after, limit).await?
+            }
             Some(needle) => {
                 let params: [Value; 4] = [owner.into(), needle.into(), after.into(), limit.into()];
                 self.client

@@ -15,6 +15,7 @@ pub mod client;
 pub mod database;
 pub mod error;
 pub mod items;
+pub mod mutants;
 pub mod rows;
 pub mod statement;
 
@@ -23,4 +24,5 @@ pub use client::{ProductionQueryClient, QueryConfig, QueryStats};
 pub use database::{Database, Pool, PoolConfig};
 pub use error::{QueryError, QueryErrorKind};
 pub use items::{Item, Items, Page};
+pub use mutants::{QueryMutant, QueryMutations};
 pub use statement::{Backend, Operation, Statement, Value};

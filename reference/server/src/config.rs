@@ -308,12 +308,13 @@ impl QuerySettings {
         }
     }
 
-    /// The pool configuration these settings make.
-    pub fn pool(&self) -> dx_query::PoolConfig {
+    /// The pool configuration these settings make, with `mutations` (test builds only).
+    pub fn pool(&self, mutations: dx_query::QueryMutations) -> dx_query::PoolConfig {
         dx_query::PoolConfig {
             max_connections: self.pool_size,
             acquire_timeout: self.acquire_timeout,
             query_timeout: self.query_timeout,
+            mutations,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use dx_auth::{AuthMutant, AuthMutations};
 use dx_error::SafeMutex;
+use dx_query::{QueryMutant, QueryMutations};
 use dx_security::{SecurityMutant, SecurityMutations};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,14 @@ pub enum Mutant {
     CsrfDeleteUnchecked,
     /// The CSRF form field is ignored (Property 18).
     CsrfFormFieldIgnored,
+    /// Searches splice the search text into the SQL (Property 19).
+    StringSplicedSearch,
+    /// Writes leave cached searches in place (Property 19).
+    CacheNotInvalidated,
+    /// The pool opens up to 64 connections whatever its size (Property 20).
+    UnboundedPool,
+    /// Query failures carry the driver's own message (Property 21).
+    DriverMessagePassthrough,
 }
 
 impl Mutant {
@@ -78,6 +87,10 @@ impl Mutant {
         Mutant::CsrfAnySession,
         Mutant::CsrfDeleteUnchecked,
         Mutant::CsrfFormFieldIgnored,
+        Mutant::StringSplicedSearch,
+        Mutant::CacheNotInvalidated,
+        Mutant::UnboundedPool,
+        Mutant::DriverMessagePassthrough,
     ];
 
     /// The name used on the command line.
@@ -103,6 +116,10 @@ impl Mutant {
             Self::CsrfAnySession => "csrf-any-session",
             Self::CsrfDeleteUnchecked => "csrf-delete-unchecked",
             Self::CsrfFormFieldIgnored => "csrf-form-field-ignored",
+            Self::StringSplicedSearch => "string-spliced-search",
+            Self::CacheNotInvalidated => "cache-not-invalidated",
+            Self::UnboundedPool => "unbounded-pool",
+            Self::DriverMessagePassthrough => "driver-message-passthrough",
         }
     }
 
@@ -135,6 +152,17 @@ impl Mutant {
         }
     }
 
+    /// The query crate's mutant this one switches on, if it is a query mutant.
+    pub fn query(self) -> Option<QueryMutant> {
+        match self {
+            Self::StringSplicedSearch => Some(QueryMutant::SplicedSearch),
+            Self::CacheNotInvalidated => Some(QueryMutant::CacheNotInvalidated),
+            Self::UnboundedPool => Some(QueryMutant::UnboundedPool),
+            Self::DriverMessagePassthrough => Some(QueryMutant::DriverMessagePassthrough),
+            _ => None,
+        }
+    }
+
     /// The property whose check must fail against this mutant.
     pub fn breaks_property(self) -> u8 {
         match self {
@@ -146,6 +174,7 @@ impl Mutant {
                 .auth()
                 .map(AuthMutant::breaks_property)
                 .or_else(|| other.security().map(SecurityMutant::breaks_property))
+                .or_else(|| other.query().map(QueryMutant::breaks_property))
                 .unwrap_or(0),
         }
     }
@@ -192,6 +221,11 @@ impl Mutations {
         security_mutations(self)
     }
 
+    /// The query mutations to hand to `dx_query`.
+    pub fn query(self) -> QueryMutations {
+        query_mutations(self)
+    }
+
     /// The active mutant's name, for logs and the discovery document.
     pub fn active_name(self) -> Option<&'static str> {
         Mutant::ALL.iter().find(|m| self.is(**m)).map(|m| m.name())
@@ -216,6 +250,16 @@ fn security_mutations(m: Mutations) -> SecurityMutations {
 #[cfg(not(feature = "mutants"))]
 fn security_mutations(_m: Mutations) -> SecurityMutations {
     SecurityMutations::none()
+}
+
+#[cfg(feature = "mutants")]
+fn query_mutations(m: Mutations) -> QueryMutations {
+    QueryMutations::with(m.active.and_then(Mutant::query))
+}
+
+#[cfg(not(feature = "mutants"))]
+fn query_mutations(_m: Mutations) -> QueryMutations {
+    QueryMutations::none()
 }
 
 /// How long the `failure-cascades` mutant degrades the whole server after one failure.
@@ -263,6 +307,10 @@ mod tests {
             assert_eq!(
                 m.security().is_some(),
                 (12..=18).contains(&m.breaks_property())
+            );
+            assert_eq!(
+                m.query().is_some(),
+                (19..=21).contains(&m.breaks_property())
             );
         }
         assert_eq!(Mutations::none().active_name(), None);

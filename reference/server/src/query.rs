@@ -24,7 +24,7 @@ impl Query {
     /// The client and repository on the server's pool.
     pub fn build(config: &Config, services: &Services) -> Self {
         let query_config = QueryConfig {
-            pool: config.query.pool(),
+            pool: config.query.pool(config.mutations.query()),
             ..QueryConfig::default()
         };
         let client = ProductionQueryClient::new(services.database.clone(), &query_config);

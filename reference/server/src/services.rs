@@ -8,7 +8,7 @@ use dx_query::Pool;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::config::{Config, DatabaseUrl, QuerySettings};
+use crate::config::Config;
 
 /// How long one readiness probe of one service may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -16,10 +16,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The database pool: the query module's, shared with the credential store.
 pub use dx_query::Database;
 
-/// Opens the (lazy) pool on `url` with `settings`: nothing connects until first use, so a
+/// Opens the (lazy) pool the configuration names: nothing connects until first use, so a
 /// database that is down at start-up makes the server not ready instead of not running.
-pub fn connect_database(url: &DatabaseUrl, settings: &QuerySettings) -> Result<Database, DxError> {
-    Database::connect_lazy(url.expose(), &settings.pool()).map_err(|e| {
+pub fn connect_database(config: &Config) -> Result<Database, DxError> {
+    let pool = config.query.pool(config.mutations.query());
+    Database::connect_lazy(config.database.expose(), &pool).map_err(|e| {
         DxError::config("database_url", "the database URL is not valid").with_source(e)
     })
 }
@@ -138,7 +139,7 @@ impl Services {
     /// Opens the (lazy) connections; fails only on unusable URLs.
     pub fn open(config: &Config) -> Result<Self, DxError> {
         Ok(Self {
-            database: connect_database(&config.database, &config.query)?,
+            database: connect_database(config)?,
             redis: config.redis_url.as_deref().map(Redis::new).transpose()?,
         })
     }

@@ -5,7 +5,9 @@
 //! markers, `%` and `_`, backslashes, placeholders, Unicode, or strings proptest makes of
 //! them); every item must come back byte for byte, a search for a payload must list exactly
 //! the account's items whose names contain it (the suite knows every one), and an item of
-//! another account, created before the check, must be unchanged after every case. A text
+//! another account, created before the check, must be unchanged after every case; a search
+//! repeated after one more matching item is stored must list it too (a write ends what a
+//! cached search said). A text
 //! with U+0000 must be refused with 422 before any of that.
 
 use proptest::prelude::*;
@@ -170,6 +172,25 @@ fn run_check(target: &crate::target::Target, config: CaseConfig) -> CheckFuture<
                     format!(
                         "searching {needle:?} among {:?} listed ids {got:?}, not {want:?}",
                         stored.iter().map(|i| (&i.name, i.id)).collect::<Vec<_>>()
+                    ),
+                ));
+            }
+            // A write ends what a cached search said: one more matching item is listed.
+            let name = name_of(stored.len(), &needle);
+            let added = api.create(&owner, &name, "").await?;
+            stored.push(added.clone());
+            want.push(added.id);
+            let texts: Vec<&str> = stored
+                .iter()
+                .flat_map(|i| [i.name.as_str(), i.body.as_str()])
+                .collect();
+            let again = api.search(&owner, &needle, &texts).await?;
+            if again != want {
+                return Err(CaseFailure::plain(
+                    qc::CACHE_WRITE.cite(),
+                    format!(
+                        "after adding item {} named {name:?}, searching {needle:?} listed {again:?}, not {want:?}",
+                        added.id
                     ),
                 ));
             }

@@ -48,6 +48,16 @@ fn expect_structure(
     operation: Option<&str>,
 ) -> Result<(), CaseFailure> {
     let envelope = expect_code(ex, &api.observer.rules, wire, &qc::DETAILS)?;
+    if envelope.message != envelope.code.message {
+        return Err(CaseFailure::violates(
+            ex,
+            &qc::DEFAULT_MESSAGE,
+            format!(
+                "message {:?}, not the default {:?}",
+                envelope.message, envelope.code.message
+            ),
+        ));
+    }
     let details = envelope.details.unwrap_or(Value::Null);
     let got_type = details.get("error_type").and_then(Value::as_str);
     let table = details.get("table").and_then(Value::as_str);

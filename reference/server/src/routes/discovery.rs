@@ -170,9 +170,9 @@ fn query_member(state: &SharedState) -> Value {
     let db = state.query.client().database();
     json!({
         "backend": db.backend().as_str(),
-        // What the pool really holds at most: SQLite's pool has one connection whatever
-        // the setting says.
-        "pool_size": db.max_connections(),
+        // The bound the server keeps: the setting, or less where the back end holds fewer
+        // (SQLite's pool has one connection).
+        "pool_size": settings.pool_size.min(db.max_connections()),
         "acquire_timeout_ms": settings.acquire_timeout.as_millis() as u64,
         "query_timeout_ms": settings.query_timeout.as_millis() as u64,
         "items": crate::routes::items::ITEMS_PATH,

@@ -1,0 +1,55 @@
+@query @conformance
+Feature: Query module
+  Items are stored and read through bound parameters only; a burst of requests never makes
+  the server hold more database connections than its pool; a failed query answers in the
+  envelope with its type, table and operation and nothing internal (spec/query.md,
+  spec/http-contract.md "Items").
+
+  @p19 @req-8.2
+  Scenario Outline: Injection payloads are stored and found as plain data
+    Given the target offers the items API
+    When I store an item named "<payload>"
+    Then reading it back returns the name "<payload>" byte for byte
+    And searching for "<payload>" lists exactly that item
+    And another account's item is unchanged
+
+    Examples:
+      | payload                                |
+      | '; DROP TABLE dx_items; --             |
+      | ' OR '1'='1                            |
+      | %_                                     |
+      | /* comment */ SELECT                   |
+      | Robert'); DROP TABLE Students;--       |
+
+  @p19 @req-8.2 @req-8.5
+  Scenario: A search after a write sees the write
+    Given the target offers the items API
+    When I store an item named "apple pie"
+    Then searching for "pie" lists exactly that item
+    When I store an item named "cherry pie"
+    Then searching for "pie" lists both items
+
+  @p20 @req-8.3
+  Scenario: A burst of requests stays within the pool
+    Given the target offers the items API and its metrics
+    When I send 40 listings at once
+    Then every listing succeeded
+    And the metrics show no more connections than the pool size
+
+  @p21 @req-8.4
+  Scenario: A duplicate name is a conflict that names its table and operation
+    Given the target offers the items API
+    When I store an item named "taken"
+    And I store another item with the name of the first and a planted marker
+    Then the response is an error envelope with code "DB_CONSTRAINT_VIOLATION"
+    And the error details name the type "constraint_violation", the table and the operation "insert"
+    And the response reveals nothing internal
+
+  @p21 @req-8.4 @req-8.5
+  Scenario: A query past its timeout answers 504 and the server serves on
+    Given the target offers the items API
+    When I provoke a query past its timeout
+    Then the response is an error envelope with code "DB_QUERY_TIMEOUT"
+    And the error details name the type "timeout", the table and the operation "any"
+    When I list my items
+    Then the response status is 200
