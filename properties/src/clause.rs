@@ -695,6 +695,7 @@ pub const ALL: &[&Clause] = &[
     &security::ENDED,
     &security::EITHER_PLACE,
     &security::REASON,
+    &security::UNCHECKED,
     &query::BIND_ONLY,
     &query::BYTE_FOR_BYTE,
     &query::NUL_REFUSED,
@@ -828,6 +829,12 @@ pub mod security {
     const RATE: &str = "Rate limits";
     const CSRF: &str = "CSRF";
 
+    /// What the CSRF check leaves alone.
+    pub const UNCHECKED: Clause = clause(
+        FILE,
+        CSRF,
+        "A safe request SHALL NOT be refused with `CSRF_INVALID`, whatever its cookies, and neither SHALL an unsafe request to a path under `csrf.exempt.paths` whose `Sec-Fetch-Site` is not `cross-site`",
+    );
     /// The six headers on every response.
     pub const EVERY_RESPONSE: Clause = clause(
         FILE,

@@ -49,6 +49,8 @@ pub struct CsrfArea {
     pub form_field: String,
     /// Token lifetime.
     pub ttl_seconds: u64,
+    /// Path prefixes the check exempts (`csrf.exempt.paths`).
+    pub exempt_paths: Vec<String>,
 }
 
 /// The `csrf` area of `target`; `conformance` says whether the check needs that profile.
@@ -98,6 +100,17 @@ pub fn area(target: &Target, conformance: bool) -> Result<CsrfArea, CheckOutcome
         header,
         form_field,
         ttl_seconds,
+        exempt_paths: raw
+            .pointer("/exempt/paths")
+            .and_then(Value::as_array)
+            .map(|paths| {
+                paths
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -1,6 +1,9 @@
 //! Feature: production-readiness, Property 17: CSRF Validation Strictness
 //!
-//! Black-box form. Every unsafe method (POST, PUT, PATCH, DELETE) is enumerated against every
+//! Black-box form. First what the check must leave alone: every safe method (GET, HEAD,
+//! OPTIONS, TRACE) with a session cookie and no token, and every unsafe method to each path
+//! the target publishes as exempt; none may be refused as CSRF. Then every unsafe method
+//! (POST, PUT, PATCH, DELETE) is enumerated against every
 //! way a token can be wrong: absent, issued to another session, altered, replayed after its
 //! session ended, expired (one real TTL, waited out side by side), under a session the server
 //! never issued, and sent cross-site (`Sec-Fetch-Site`). Each must be 403 `CSRF_INVALID` with
@@ -148,6 +151,42 @@ async fn case(api: CsrfApi<'_>, wrong: Wrong, method: Method) -> Result<(), Case
     }
 }
 
+/// A request the check must let through: a safe method with a session and no token, or an
+/// unsafe one to an exempt path.
+#[derive(Debug, Clone)]
+enum Unchecked {
+    Safe(Method),
+    Exempt(Method, String),
+}
+
+async fn unchecked_case(api: CsrfApi<'_>, request: Unchecked) -> Result<(), CaseFailure> {
+    let s = api.session().await?;
+    let (method, path) = match &request {
+        Unchecked::Safe(m) => (m.clone(), api.area.token_endpoint.clone()),
+        Unchecked::Exempt(m, p) => (m.clone(), p.clone()),
+    };
+    let ex = api
+        .observer
+        .send(
+            api.request(method.clone(), &path, Some(&s.cookie), "", Place::Nowhere),
+            &[],
+        )
+        .await?;
+    let code = ex.json().and_then(|b| {
+        b.pointer("/error/code")
+            .and_then(|c| c.as_str())
+            .map(str::to_owned)
+    });
+    if ex.status == 403 && code.as_deref() == Some("CSRF_INVALID") {
+        return Err(CaseFailure::violates(
+            &ex,
+            &sc::UNCHECKED,
+            format!("{method} {path} with a session and no token was refused as CSRF"),
+        ));
+    }
+    Ok(())
+}
+
 /// A hostile token: any visible ASCII, or a real token with one character changed.
 #[derive(Debug, Clone)]
 enum Hostile {
@@ -211,6 +250,22 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Err(outcome) => return outcome,
         };
         let api = CsrfApi::new(target, &area);
+        let mut unchecked: Vec<Unchecked> =
+            [Method::GET, Method::HEAD, Method::OPTIONS, Method::TRACE]
+                .into_iter()
+                .map(Unchecked::Safe)
+                .collect();
+        for path in &area.exempt_paths {
+            unchecked.extend(
+                UNSAFE
+                    .iter()
+                    .map(|m| Unchecked::Exempt(m.clone(), path.clone())),
+            );
+        }
+        let left_alone = for_each(&unchecked, |u| unchecked_case(api, u.clone())).await;
+        if left_alone.is_failed() {
+            return CheckOutcome::Ran(left_alone);
+        }
         let cases: Vec<(Wrong, Method)> = WRONGS
             .iter()
             .flat_map(|w| UNSAFE.iter().map(move |m| (*w, m.clone())))
@@ -223,6 +278,6 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             hostile_case(api, token, method)
         })
         .await;
-        CheckOutcome::Ran(enumerated.followed_by(generated))
+        CheckOutcome::Ran(left_alone.followed_by(enumerated).followed_by(generated))
     })
 }
