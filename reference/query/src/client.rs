@@ -131,9 +131,22 @@ impl ProductionQueryClient {
         self.inner.mutations
     }
 
-    /// Classifies a driver error of `statement`.
+    /// Classifies a driver error of `statement`. A wait for a connection that timed out
+    /// while the pool had room to open one means the database could not be reached (2001),
+    /// not that every connection was busy (5003): sqlx reports both as one error.
     fn classify(&self, error: &sqlx::Error, statement: &Statement) -> QueryError {
-        let classified = QueryError::from_sqlx(error, statement);
+        let db = &self.inner.db;
+        let unreachable =
+            matches!(error, sqlx::Error::PoolTimedOut) && db.size() < db.max_connections();
+        let classified = if unreachable {
+            QueryError::new(
+                QueryErrorKind::ConnectionFailed,
+                statement,
+                "no connection could be opened within the acquire timeout",
+            )
+        } else {
+            QueryError::from_sqlx(error, statement)
+        };
         if self
             .inner
             .mutations

@@ -467,13 +467,9 @@ async fn an_unreachable_database_is_2001_without_its_url() {
     let started = std::time::Instant::now();
     let e = items.count("x").await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(
-        matches!(
-            e.kind(),
-            QueryErrorKind::ConnectionFailed | QueryErrorKind::PoolExhausted
-        ),
-        "{e}"
-    );
+    // sqlx reports "could not connect in time" as a pool timeout; with room in the pool,
+    // that is an unreachable database, not an exhausted pool.
+    assert_eq!(e.kind(), QueryErrorKind::ConnectionFailed, "{e}");
     assert_clean(&e, "unreachable");
 }
 
