@@ -23,22 +23,26 @@ pub const SEARCH_TTL: Duration = Duration::from_secs(30);
 
 const COLUMNS: &str = "id, owner, name, body, created_at, updated_at";
 
-const INSERT: Statement = Statement::insert(
+/// Creates an item and returns it.
+pub const INSERT: Statement = Statement::insert(
     TABLE,
     "INSERT INTO dx_items (owner, name, body, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $4) RETURNING id, owner, name, body, created_at, updated_at",
 );
-const GET: Statement = Statement::select(
+/// One item of an owner.
+pub const GET: Statement = Statement::select(
     TABLE,
     "SELECT id, owner, name, body, created_at, updated_at FROM dx_items \
      WHERE owner = $1 AND id = $2",
 );
-const LIST: Statement = Statement::select(
+/// A page of an owner's items.
+pub const LIST: Statement = Statement::select(
     TABLE,
     "SELECT id, owner, name, body, created_at, updated_at FROM dx_items \
      WHERE owner = $1 AND id > $2 ORDER BY id LIMIT $3",
 );
-const SEARCH: Statement = Statement::select(
+/// A page of an owner's items whose name contains a text.
+pub const SEARCH: Statement = Statement::select(
     TABLE,
     "SELECT id, owner, name, body, created_at, updated_at FROM dx_items \
      WHERE owner = $1 AND strpos(name, $2) > 0 AND id > $3 ORDER BY id LIMIT $4",
@@ -47,14 +51,17 @@ const SEARCH: Statement = Statement::select(
     "SELECT id, owner, name, body, created_at, updated_at FROM dx_items \
      WHERE owner = $1 AND instr(name, $2) > 0 AND id > $3 ORDER BY id LIMIT $4",
 );
-const UPDATE: Statement = Statement::update(
+/// Replaces an item's name and body.
+pub const UPDATE: Statement = Statement::update(
     TABLE,
     "UPDATE dx_items SET name = $3, body = $4, updated_at = $5 WHERE owner = $1 AND id = $2 \
      RETURNING id, owner, name, body, created_at, updated_at",
 );
-const DELETE: Statement =
+/// Deletes an item.
+pub const DELETE: Statement =
     Statement::delete(TABLE, "DELETE FROM dx_items WHERE owner = $1 AND id = $2");
-const COUNT: Statement =
+/// Counts an owner's items.
+pub const COUNT: Statement =
     Statement::select(TABLE, "SELECT COUNT(*) AS n FROM dx_items WHERE owner = $1");
 
 /// One item.
