@@ -696,6 +696,7 @@ pub const ALL: &[&Clause] = &[
     &security::EITHER_PLACE,
     &security::REASON,
     &security::UNCHECKED,
+    &security::FORWARDED,
     &query::BIND_ONLY,
     &query::BYTE_FOR_BYTE,
     &query::NUL_REFUSED,
@@ -829,6 +830,12 @@ pub mod security {
     const RATE: &str = "Rate limits";
     const CSRF: &str = "CSRF";
 
+    /// Forwarding headers.
+    pub const FORWARDED: Clause = clause(
+        FILE,
+        RATE,
+        "`Forwarded` (RFC 7239) or, without it, `X-Forwarded-For` SHALL count only when the peer is a configured trusted proxy",
+    );
     /// What the CSRF check leaves alone.
     pub const UNCHECKED: Clause = clause(
         FILE,

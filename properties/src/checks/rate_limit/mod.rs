@@ -35,6 +35,9 @@ pub struct Policy {
 pub struct RateArea {
     /// The partition header.
     pub partition: String,
+    /// Whether the target publishes that it trusts no proxy (`rate_limits.trusted_proxies`
+    /// is 0), so forwarding headers must never change whose budget a request spends.
+    pub trusts_no_proxy: bool,
     /// The policies.
     pub policies: Vec<Policy>,
 }
@@ -90,6 +93,11 @@ pub fn area(target: &Target) -> Result<RateArea, CheckOutcome> {
     Ok(RateArea {
         partition,
         policies,
+        trusts_no_proxy: d
+            .raw
+            .pointer("/rate_limits/trusted_proxies")
+            .and_then(Value::as_u64)
+            == Some(0),
     })
 }
 
@@ -108,6 +116,29 @@ pub async fn hit(
     Ok(target
         .http()
         .send(RequestSpec::get(&policy.path).header(&area.partition, partition))
+        .await?)
+}
+
+/// One request in `partition` claiming, through both forwarding headers, to come from `ip`.
+pub async fn hit_forged(
+    target: &Target,
+    area: &RateArea,
+    policy: &Policy,
+    partition: &str,
+    ip: std::net::IpAddr,
+) -> Result<Exchange, CaseFailure> {
+    let node = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    Ok(target
+        .http()
+        .send(
+            RequestSpec::get(&policy.path)
+                .header(&area.partition, partition)
+                .header("X-Forwarded-For", ip.to_string())
+                .header("Forwarded", format!("for={node}")),
+        )
         .await?)
 }
 

@@ -4,14 +4,16 @@
 //! then the next request must be 429 `RATE_LIMITED` in the envelope with `Retry-After` from
 //! 1 to `window_seconds`, and the same request sent that many seconds later must be admitted
 //! (spec/security.md: Retry-After is honoured). proptest then generates how many requests
-//! past the limit are sent (1 to 5): each one is refused the same way.
+//! past the limit are sent (1 to 5), and whether they claim other client addresses through
+//! `X-Forwarded-For` and `Forwarded`: each one is refused the same way, since a target that
+//! publishes `rate_limits.trusted_proxies` = 0 counts no forwarding header.
 
 use std::time::Duration;
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::rate_limit::{
-    Policy, RateArea, area, expect_admitted, expect_refused, fresh_partition, hit,
+    Policy, RateArea, area, expect_admitted, expect_refused, fresh_partition, hit, hit_forged,
 };
 use crate::clause::security as sc;
 use crate::envelope::Rules;
@@ -72,17 +74,30 @@ async fn past_limit(
     area: &RateArea,
     policy: &Policy,
     extra: u32,
+    forged: Option<Vec<std::net::IpAddr>>,
 ) -> Result<(), CaseFailure> {
     let partition = fresh_partition();
     spend(target, area, policy, &partition).await?;
     for k in 1..=extra {
-        let ex = hit(target, area, policy, &partition).await?;
-        expect_refused(
-            &ex,
-            rules,
-            policy,
-            &format!("request {k} past the limit in {}", policy.category),
-        )?;
+        // Where the target trusts no proxy, a client claiming other addresses through the
+        // forwarding headers is still the same client (spec/security.md).
+        let claimed = forged
+            .as_ref()
+            .filter(|_| area.trusts_no_proxy)
+            .and_then(|ips| ips.get(k as usize % ips.len().max(1)).copied());
+        let ex = match claimed {
+            Some(ip) => hit_forged(target, area, policy, &partition, ip).await?,
+            None => hit(target, area, policy, &partition).await?,
+        };
+        let what = match claimed {
+            Some(ip) => format!(
+                "request {k} past the limit in {}, claiming to come from {ip} ({})",
+                policy.category,
+                sc::FORWARDED.cite()
+            ),
+            None => format!("request {k} past the limit in {}", policy.category),
+        };
+        expect_refused(&ex, rules, policy, &what)?;
     }
     Ok(())
 }
@@ -99,15 +114,18 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if enumerated.is_failed() {
             return CheckOutcome::Ran(enumerated);
         }
-        let generated =
-            for_all(
-                (0..area.policies.len(), 1u32..=5),
-                config,
-                |(i, extra)| async move {
-                    past_limit(target, rules, area, &area.policies[i], extra).await
-                },
-            )
-            .await;
+        let forged = proptest::option::of(proptest::collection::vec(
+            proptest::prelude::any::<std::net::IpAddr>(),
+            1..=3,
+        ));
+        let generated = for_all(
+            (0..area.policies.len(), 1u32..=5, forged),
+            config,
+            |(i, extra, forged)| async move {
+                past_limit(target, rules, area, &area.policies[i], extra, forged).await
+            },
+        )
+        .await;
         CheckOutcome::Ran(enumerated.followed_by(generated))
     })
 }

@@ -138,6 +138,7 @@ fn rate_limits_member(state: &SharedState) -> Value {
         "partition_header": layer.config().partition_header.as_ref().map(|h| h.as_str()),
         "store": if state.security.shared { "redis" } else { "memory" },
         "on_store_failure": layer.config().on_store_failure.as_str(),
+        "trusted_proxies": layer.config().client_ip.trusted_proxies().len(),
     })
 }
 
