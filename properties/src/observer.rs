@@ -33,16 +33,7 @@ impl<'t> Observer<'t> {
         request: RequestSpec,
         planted: &[String],
     ) -> Result<Exchange, CaseFailure> {
-        let sent: Vec<String> = request
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
-            .map(|(_, v)| v.clone())
-            .collect();
-        let exchange = self.target.http().send(request).await?;
-        check_request_id(&exchange, &sent)?;
-        check_no_leak(&exchange, planted, &self.rules)?;
-        Ok(exchange)
+        self.send_returning(request, planted, &[]).await
     }
 
     /// Like [`Self::send`] for a request whose successful answer returns data the client

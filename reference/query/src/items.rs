@@ -21,8 +21,6 @@ pub const MAX_PAGE: u32 = 100;
 /// How long a search result is served from the cache (a write ends it sooner).
 pub const SEARCH_TTL: Duration = Duration::from_secs(30);
 
-const COLUMNS: &str = "id, owner, name, body, created_at, updated_at";
-
 /// Creates an item and returns it.
 pub const INSERT: Statement = Statement::insert(
     TABLE,
@@ -226,6 +224,3 @@ fn missing_row(statement: &Statement) -> QueryError {
         "the statement returned no row",
     )
 }
-
-/// The columns every item statement returns, for readers of the SQL above.
-pub const ITEM_COLUMNS: &str = COLUMNS;
