@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use dx_error::RecoveryConfig;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json};
 
@@ -59,12 +60,15 @@ pub struct QueryStats {
 }
 
 /// The client's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct QueryConfig {
     /// The pool and the query timeout.
     pub pool: PoolConfig,
     /// Bytes the result cache may hold.
     pub cache_bytes: u64,
+    /// How a read that lost its connection is retried (within the query timeout). Writes
+    /// are never retried: a write whose connection died may have committed.
+    pub recovery: RecoveryConfig,
 }
 
 impl Default for QueryConfig {
@@ -72,6 +76,7 @@ impl Default for QueryConfig {
         Self {
             pool: PoolConfig::default(),
             cache_bytes: DEFAULT_CACHE_BYTES,
+            recovery: RecoveryConfig::default(),
         }
     }
 }
@@ -81,6 +86,7 @@ struct Inner {
     db: Database,
     cache: QueryCache,
     query_timeout: Duration,
+    recovery: RecoveryConfig,
     executed: AtomicU64,
     mutations: QueryMutations,
 }
@@ -110,6 +116,7 @@ impl ProductionQueryClient {
                 db,
                 cache: QueryCache::new(config.cache_bytes),
                 query_timeout: config.pool.query_timeout,
+                recovery: config.recovery.clone(),
                 executed: AtomicU64::new(0),
                 mutations: config.pool.mutations,
             }),
@@ -131,22 +138,9 @@ impl ProductionQueryClient {
         self.inner.mutations
     }
 
-    /// Classifies a driver error of `statement`. A wait for a connection that timed out
-    /// while the pool had room to open one means the database could not be reached (2001),
-    /// not that every connection was busy (5003): sqlx reports both as one error.
+    /// Classifies a driver error of `statement` as [`Database::classify`] does.
     fn classify(&self, error: &sqlx::Error, statement: &Statement) -> QueryError {
-        let db = &self.inner.db;
-        let unreachable =
-            matches!(error, sqlx::Error::PoolTimedOut) && db.size() < db.max_connections();
-        let classified = if unreachable {
-            QueryError::new(
-                QueryErrorKind::ConnectionFailed,
-                statement,
-                "no connection could be opened within the acquire timeout",
-            )
-        } else {
-            QueryError::from_sqlx(error, statement)
-        };
+        let classified = self.inner.db.classify(error, statement);
         if self
             .inner
             .mutations
@@ -193,11 +187,12 @@ impl ProductionQueryClient {
         delay: Duration,
     ) -> Result<Vec<T>, QueryError> {
         let started = Instant::now();
+        let last_lost = std::sync::Mutex::new(None);
         let run = async {
             tokio::time::sleep(delay).await;
-            self.run_fetch(statement, params).await
+            self.fetch_retrying(statement, params, &last_lost).await
         };
-        let rows = self.timed(statement, run).await;
+        let rows = self.timed_reporting(statement, run, &last_lost).await;
         self.finish(statement, started, &rows);
         decode_rows(statement, rows?)
     }
@@ -289,7 +284,7 @@ impl ProductionQueryClient {
         };
         let started = Instant::now();
         let failed = |e: sqlx::Error| {
-            let mut error = QueryError::from_sqlx(&e, &TRANSACTION);
+            let mut error = self.classify(&e, &TRANSACTION);
             if error.kind() != QueryErrorKind::ConnectionFailed
                 && error.kind() != QueryErrorKind::PoolExhausted
             {
@@ -345,11 +340,58 @@ impl ProductionQueryClient {
         params: &[Value],
     ) -> Result<Vec<Map<String, Json>>, QueryError> {
         let started = Instant::now();
-        let result = self
-            .timed(statement, self.run_fetch(statement, params))
-            .await;
+        let last_lost = std::sync::Mutex::new(None);
+        let run = self.fetch_retrying(statement, params, &last_lost);
+        let result = self.timed_reporting(statement, run, &last_lost).await;
         self.finish(statement, started, &result);
         result
+    }
+
+    /// Runs `statement` and reads its rows; a read whose connection was lost or could not
+    /// be opened (2001) is tried again as the recovery policy says, each lost attempt kept
+    /// in `last_lost` so that a retry cut short by the query timeout reports what went
+    /// wrong (2001) rather than only that time ran out. A statement that writes runs once.
+    async fn fetch_retrying(
+        &self,
+        statement: &Statement,
+        params: &[Value],
+        last_lost: &std::sync::Mutex<Option<QueryError>>,
+    ) -> Result<Vec<Map<String, Json>>, QueryError> {
+        if statement.operation().writes() {
+            return self.run_fetch(statement, params).await;
+        }
+        self.inner
+            .recovery
+            .retry(
+                statement.context().as_str(),
+                |e: &QueryError| {
+                    let lost = e.kind() == QueryErrorKind::ConnectionFailed;
+                    if lost && let Ok(mut slot) = last_lost.lock() {
+                        *slot = Some(e.clone());
+                    }
+                    lost
+                },
+                || self.run_fetch(statement, params),
+            )
+            .await
+    }
+
+    /// Like [`Self::timed`], but a timeout that cut short a retry after a lost connection
+    /// reports the lost connection.
+    async fn timed_reporting<T>(
+        &self,
+        statement: &Statement,
+        run: impl Future<Output = Result<T, QueryError>>,
+        last_lost: &std::sync::Mutex<Option<QueryError>>,
+    ) -> Result<T, QueryError> {
+        let result = self.timed(statement, run).await;
+        match result {
+            Err(e) if e.kind() == QueryErrorKind::Timeout => {
+                let lost = last_lost.lock().ok().and_then(|mut slot| slot.take());
+                Err(lost.unwrap_or(e))
+            }
+            other => other,
+        }
     }
 
     /// Runs `statement` and reads its rows as JSON objects.

@@ -106,11 +106,8 @@ impl Database {
                     })
                     .acquire_timeout(config.acquire_timeout)
                     .after_connect(move |_, _| {
-                        let count = count.clone();
-                        Box::pin(async move {
-                            count.fetch_add(1, Ordering::Relaxed);
-                            Ok(())
-                        })
+                        count.fetch_add(1, Ordering::Relaxed);
+                        Box::pin(async { Ok(()) })
                     })
                     .connect_lazy_with(options),
             )
@@ -127,11 +124,8 @@ impl Database {
                     .max_lifetime(None)
                     .acquire_timeout(config.acquire_timeout)
                     .after_connect(move |_, _| {
-                        let count = count.clone();
-                        Box::pin(async move {
-                            count.fetch_add(1, Ordering::Relaxed);
-                            Ok(())
-                        })
+                        count.fetch_add(1, Ordering::Relaxed);
+                        Box::pin(async { Ok(()) })
                     })
                     .connect_lazy_with(options),
             )
@@ -208,7 +202,7 @@ impl Database {
         result.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(inner)
             | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => {
-                QueryError::from_sqlx(&inner, &MIGRATE)
+                self.classify(&inner, &MIGRATE)
             }
             other => QueryError::new(
                 QueryErrorKind::TransactionFailed,
@@ -216,6 +210,24 @@ impl Database {
                 format!("migration refused: {}", migrate_reason(&other)),
             ),
         })
+    }
+
+    /// Classifies a driver error of `statement`. A wait for a connection that timed out
+    /// while the pool had room to open one means the database could not be reached (2001),
+    /// not that every connection was busy (5003): sqlx reports both as one error, so only
+    /// the pool can tell them apart.
+    pub fn classify(&self, error: &sqlx::Error, statement: &Statement) -> QueryError {
+        let unreachable =
+            matches!(error, sqlx::Error::PoolTimedOut) && self.size() < self.max_connections();
+        if unreachable {
+            QueryError::new(
+                QueryErrorKind::ConnectionFailed,
+                statement,
+                "no connection could be opened within the acquire timeout",
+            )
+        } else {
+            QueryError::from_sqlx(error, statement)
+        }
     }
 
     /// Closes every connection; queries after this fail with 2001.

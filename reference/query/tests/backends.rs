@@ -533,3 +533,97 @@ async fn many_tasks_share_one_cached_search() {
         assert_eq!(ran, 1, "{name}: single flight");
     }
 }
+
+/// Terminates the first backend of `application` running a statement that contains
+/// `needle`, as an administrator or a failover would; returns once it has.
+async fn terminate_when_running(url: &str, application: &str, needle: &str) {
+    let admin = sqlx::PgPool::connect(url).await.unwrap();
+    for _ in 0..500 {
+        let (killed,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND state = 'active' AND strpos(query, $2) > 0) t",
+        )
+        .bind(application)
+        .bind(needle)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+        if killed > 0 {
+            admin.close().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the statement never ran");
+}
+
+/// A read whose connection is terminated mid-statement is run again on a new connection
+/// (requirement: a lost connection is retried with `RecoveryConfig`); with no retries it
+/// fails with 2001, and a write is never retried (it may have committed).
+#[tokio::test]
+async fn a_read_that_loses_its_connection_is_retried_and_a_write_is_not() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    const SLOW_READ: Statement =
+        Statement::select("dx_items", "SELECT 1::BIGINT AS n FROM pg_sleep(0.4)");
+    const SLOW_WRITE: Statement = Statement::update(
+        "dx_items",
+        "UPDATE dx_items SET body = body FROM pg_sleep(0.4) WHERE dx_items.id < 0",
+    );
+    let application = format!(
+        "dxq_retry_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let scratch = common::scratch_schema(&url, &application).await;
+    let config = PoolConfig::default();
+    let client = |retries: u32| {
+        let db = Database::connect_lazy(&scratch, &config).unwrap();
+        ProductionQueryClient::new(
+            db,
+            &QueryConfig {
+                pool: config,
+                recovery: dx_error::RecoveryConfig {
+                    max_retries: retries,
+                    base_delay: Duration::from_millis(20),
+                    ..dx_error::RecoveryConfig::default()
+                },
+                ..QueryConfig::default()
+            },
+        )
+    };
+    let retrying = client(3);
+    retrying.database().migrate().await.unwrap();
+
+    let (read, ()) = tokio::join!(
+        retrying.query::<TableCount>(&SLOW_READ, &[]),
+        terminate_when_running(&url, &application, "pg_sleep(0.4)")
+    );
+    let read = read.expect("the read is retried on a new connection");
+    assert_eq!(read.len(), 1);
+    assert!(
+        retrying.database().opened() >= 2,
+        "a new connection was opened"
+    );
+
+    let once = client(0);
+    let (read, ()) = tokio::join!(
+        once.query::<TableCount>(&SLOW_READ, &[]),
+        terminate_when_running(&url, &application, "pg_sleep(0.4)")
+    );
+    let e = read.unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::ConnectionFailed, "{e}");
+    assert_eq!(
+        DxError::from(e.clone()).code(),
+        ErrorCode::DbConnectionFailed
+    );
+    assert_clean(&e, "postgres");
+
+    let (write, ()) = tokio::join!(
+        retrying.execute(&SLOW_WRITE, &[]),
+        terminate_when_running(&url, &application, "pg_sleep(0.4)")
+    );
+    let e = write.unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::ConnectionFailed, "{e}");
+    assert_eq!((e.table(), e.operation().as_str()), ("dx_items", "update"));
+}
