@@ -53,3 +53,24 @@ Feature: Query module
     And the error details name the type "timeout", the table and the operation "any"
     When I list my items
     Then the response status is 200
+
+  @p21 @req-8.4
+  Scenario Outline: A hostile listing parameter is refused with its name and changes nothing
+    Given the target offers the items API
+    When I list my items with "<parameters>"
+    Then the response is an error envelope with code "VALIDATION_FAILED"
+    And the error detail "field" is "<field>"
+    And another account's item is unchanged
+
+    Examples:
+      | parameters       | field |
+      | limit=0          | limit |
+      | limit=-1         | limit |
+      | limit=1000000000 | limit |
+      | limit=ten        | limit |
+      | limit=2.5        | limit |
+      | after=-1         | after |
+      | after=first      | after |
+      | q=a&q=b          | q     |
+      | q=%00            | q     |
+      | sort=name        | sort  |

@@ -317,6 +317,43 @@ fn envelope_code(ex: &dx_conformance::http::Exchange) -> String {
         .unwrap_or_default()
 }
 
+/// The `limit` a parameter string asks for, when it is a whole number.
+fn numeric_limit(parameters: &str) -> Option<u64> {
+    parameters
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("limit="))
+        .and_then(|v| v.parse().ok())
+}
+
+#[when(expr = "I list my items with {string}")]
+async fn list_mine_with(world: &mut DxWorld, parameters: String) -> Result<(), StepError> {
+    let result = async {
+        let api = api(world)?;
+        // spec/http-contract.md "Items": `limit` is 1 to `query.max_page`; a target whose
+        // page is that large has nothing to refuse here.
+        if let Some(limit) = numeric_limit(&parameters)
+            && (1..=api.area.max_page).contains(&limit)
+        {
+            return Err(StepError::NotVerified(format!(
+                "the target's query.max_page ({}) allows limit={limit}",
+                api.area.max_page
+            )));
+        }
+        let me = owner(world)?;
+        let ex = api
+            .send(
+                &me,
+                RequestSpec::get(format!("{}?{parameters}", api.area.items)),
+                &[],
+            )
+            .await?;
+        Ok::<_, StepError>(ex)
+    }
+    .await;
+    let result = result.map(|ex| world.set_last(ex));
+    world.settle(result)
+}
+
 #[when("I list my items")]
 async fn list_mine(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
