@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dx_server::config::{LimitSpec, QuerySettings};
-use dx_server::{BoundServer, Config, DatabaseUrl, Profile};
+use dx_server::{AuthSettings, BoundServer, Config, DatabaseUrl, Profile};
 use serde_json::{Value, json};
 
 /// Concurrent clients.
@@ -69,7 +69,7 @@ fn ms(d: Duration) -> f64 {
 #[derive(Default)]
 struct Failures {
     exhausted: AtomicU64,
-    other: AtomicU64,
+    other: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
 }
 
 /// The requests of one phase: `CLIENTS` tasks, each sending `ROUNDS` requests back to back,
@@ -102,7 +102,7 @@ async fn phase(
                         Kind::Read => http.get(format!("{base}/api/v1/items/{id}")),
                         Kind::List => http.get(format!(
                             "{base}/api/v1/items?after={}&limit=20",
-                            id.saturating_sub(30)
+                            (id - 30).max(0)
                         )),
                         Kind::Write => http.put(format!("{base}/api/v1/items/{id}")).json(
                             &json!({ "name": format!("item {id}"), "body": format!("round {round}") }),
@@ -119,8 +119,8 @@ async fn phase(
                         503 => {
                             failures.exhausted.fetch_add(1, Ordering::Relaxed);
                         }
-                        _ => {
-                            failures.other.fetch_add(1, Ordering::Relaxed);
+                        other => {
+                            *failures.other.lock().unwrap().entry(other).or_default() += 1;
                         }
                     }
                 }
@@ -178,6 +178,9 @@ fn main() {
     // The default pool size and query timeout, not the conformance profile's short timeout.
     config.query = QuerySettings::for_profile(Profile::Production);
     config.query.metrics = true;
+    // Tokens that outlive the run (the conformance profile's expire in seconds).
+    config.auth = AuthSettings::for_profile(Profile::Production);
+    config.auth.registration = true;
     // Out of the way: this measures the query path, not the limiter.
     config.security.limits = [LimitSpec {
         max_requests: 10_000_000,
@@ -277,9 +280,9 @@ fn main() {
             );
         }
         println!(
-            "503 RESOURCE_EXHAUSTED: {}, other failures: {}",
+            "503 RESOURCE_EXHAUSTED: {}, other failures by status: {:?}",
             failures.exhausted.load(Ordering::Relaxed),
-            failures.other.load(Ordering::Relaxed)
+            failures.other.lock().unwrap()
         );
     });
     let _ = stop_server.send(());
