@@ -44,6 +44,7 @@ excluded=(
     "reference/security/src/mutants.rs|the deliberate-mutant switch itself, compiled only with the mutants feature"
     "reference/security/src/rate_limit/suite.rs|the generic rate-limit store test suite: test code that ships in the crate"
     "reference/security/src/rate_limit/redis.rs|the Redis store; the embedded target keeps counts in memory; the store suite and the two-instance test cover Redis in CI"
+    "reference/query/src/mutants.rs|the deliberate-mutant switch itself, compiled only with the mutants feature"
     "reference/security/src/clock.rs|the manual clock is for tests; the system clock's monotonic guard cannot be observed without moving the machine's clock"
 )
 

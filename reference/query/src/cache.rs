@@ -292,6 +292,23 @@ mod tests {
         );
     }
 
+    /// The bound counts what a key holds (its SQL and encoded parameters, plus a fixed
+    /// allowance for the entry's bookkeeping), not only the result: a flood of distinct
+    /// keys with tiny results must still fill the budget.
+    #[test]
+    fn a_key_weighs_its_sql_parameters_and_overhead() {
+        let cache = QueryCache::default();
+        let key = cache.key(&READ, Backend::Sqlite, &[Value::from("x".repeat(1000))]);
+        assert_eq!(
+            key.params.len(),
+            1 + 8 + 1000,
+            "a tag byte, a u64 length, then the text"
+        );
+        assert_eq!(key.weight(), READ.sql(Backend::Sqlite).len() + 1009 + 64);
+        let bare = cache.key(&READ, Backend::Sqlite, &[]);
+        assert_eq!(bare.weight(), READ.sql(Backend::Sqlite).len() + 64);
+    }
+
     #[tokio::test]
     async fn the_bound_holds_under_many_keys() {
         let cache = QueryCache::new(64 * 1024);
