@@ -339,6 +339,10 @@ mod tests {
             (sqlx::Error::PoolClosed, QueryErrorKind::ConnectionFailed),
             (sqlx::Error::WorkerCrashed, QueryErrorKind::ConnectionFailed),
             (
+                sqlx::Error::Tls(Box::new(std::io::Error::other("certificate for hunter2"))),
+                QueryErrorKind::ConnectionFailed,
+            ),
+            (
                 sqlx::Error::Protocol("password hunter2".into()),
                 QueryErrorKind::ConnectionFailed,
             ),

@@ -17,6 +17,8 @@ use dx_query::{
 use proptest::prelude::*;
 use serde::Deserialize;
 
+const COUNT_ITEMS: Statement = Statement::select("dx_items", "SELECT COUNT(*) AS n FROM dx_items");
+
 fn client(db: Database) -> ProductionQueryClient {
     ProductionQueryClient::new(db, &QueryConfig::default())
 }
@@ -388,7 +390,130 @@ async fn failures_carry_kind_context_and_no_secret() {
             ("dx_items", "insert")
         );
         assert_clean(&dup, name);
+        if name == "postgres" {
+            // PostgreSQL names the constraint; SQLite's driver does not.
+            assert_eq!(dup.constraint(), Some("dx_items_owner_name"), "{name}");
+        }
+        // A failure that is not a constraint names none.
+        const BROKEN: Statement =
+            Statement::select("dx_items", "SELECT no_such_column FROM dx_items");
+        let other = items
+            .client()
+            .query::<TableCount>(&BROKEN, &[])
+            .await
+            .unwrap_err();
+        assert_ne!(other.kind(), QueryErrorKind::ConstraintViolation, "{name}");
+        assert_eq!(other.constraint(), None, "{name}");
     }
+}
+
+/// A closed pool answers 2001 to queries and transactions alike (a transaction that could
+/// not begin for want of a connection is a connection failure, not 2004), and an idle pool
+/// reports its connections as idle.
+#[tokio::test]
+async fn a_closed_pool_is_a_connection_failure() {
+    for (name, db) in common::backends(&PoolConfig::default()).await {
+        let c = client(db.clone());
+        c.query::<TableCount>(&COUNT_ITEMS, &[]).await.unwrap();
+        assert!(db.size() >= 1, "{name}");
+        // A connection goes back to the pool in the background, after the query returns.
+        for _ in 0..100 {
+            if db.idle() == db.size() as usize {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(db.idle(), db.size() as usize, "{name}: nothing in use");
+        db.close().await;
+        let e = c.query::<TableCount>(&COUNT_ITEMS, &[]).await.unwrap_err();
+        assert_eq!(e.kind(), QueryErrorKind::ConnectionFailed, "{name}: {e}");
+        let steps = [(COUNT_ITEMS, Vec::new())];
+        let e = c.transaction(&steps).await.unwrap_err();
+        assert_eq!(e.kind(), QueryErrorKind::ConnectionFailed, "{name}: {e}");
+    }
+}
+
+/// A database that cannot be reached, with retries that outlast the query timeout: the
+/// answer names the outage (2001), not only the time (2002).
+#[tokio::test]
+async fn retries_cut_short_by_the_timeout_still_report_the_outage() {
+    let config = PoolConfig {
+        acquire_timeout: Duration::from_millis(100),
+        query_timeout: Duration::from_millis(700),
+        ..PoolConfig::default()
+    };
+    // Nothing listens on port 1.
+    let db = Database::connect_lazy("postgres://dx@127.0.0.1:1/none", &config).unwrap();
+    let c = ProductionQueryClient::new(
+        db,
+        &QueryConfig {
+            pool: config,
+            recovery: dx_error::RecoveryConfig {
+                max_retries: 50,
+                base_delay: Duration::from_millis(50),
+                max_delay: Duration::from_millis(50),
+                jitter: 0.0,
+            },
+            ..QueryConfig::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let e = c.query::<TableCount>(&COUNT_ITEMS, &[]).await.unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::ConnectionFailed, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the query timeout"
+    );
+}
+
+/// Every query is counted by operation and outcome, and timed, in the `metrics` registry
+/// (what `/metrics` exports).
+#[test]
+fn queries_are_counted_and_timed() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let db = Database::connect_lazy("sqlite::memory:", &PoolConfig::default()).unwrap();
+            db.migrate().await.unwrap();
+            let items = Items::new(client(db));
+            items.create("gina", "n", "").await.unwrap();
+            items.create("gina", "n", "").await.unwrap_err();
+        });
+    });
+    let mut seen = Vec::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let key = key.key();
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        match value {
+            DebugValue::Counter(n) => seen.push(format!("{} {} {n}", key.name(), labels.join(","))),
+            DebugValue::Histogram(v) => {
+                seen.push(format!("{} {} x{}", key.name(), labels.join(","), v.len()))
+            }
+            DebugValue::Gauge(_) => {}
+        }
+    }
+    seen.sort();
+    assert!(
+        seen.contains(&"dx_query_total operation=insert,outcome=ok 1".to_owned()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&"dx_query_total operation=insert,outcome=constraint_violation 1".to_owned()),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&"dx_query_duration_seconds operation=insert x2".to_owned()),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
