@@ -1,4 +1,4 @@
-//! The error codes of `spec/htip.md` and `spec/delta.md`: one numbering for both formats,
+//! The error codes of `spec/htip.md`, `spec/delta.md` and `spec/client-abi.md`: one numbering,
 //! stable across versions, so a client can return them to its host as plain integers.
 
 /// Why a stream or a patch was refused, with its code from the spec.
@@ -80,11 +80,17 @@ pub enum ErrorCode {
     /// A varint longer than 10 bytes or beyond 64 bits.
     #[error("bad varint")]
     BadVarint = 25,
+    /// A pointer and length given to a client export are not inside its memory.
+    #[error("region outside the client's memory")]
+    BadRegion = 26,
+    /// `on_event` for a handler no `LISTEN` attached.
+    #[error("unknown handler")]
+    UnknownHandler = 27,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 27] = [
         Self::BadMagic,
         Self::UnsupportedVersion,
         Self::UnsupportedFlags,
@@ -110,6 +116,8 @@ impl ErrorCode {
         Self::TargetShort,
         Self::TargetMismatch,
         Self::BadVarint,
+        Self::BadRegion,
+        Self::UnknownHandler,
     ];
 
     /// The code's number.
@@ -150,6 +158,8 @@ impl ErrorCode {
             Self::TargetShort => "TARGET_SHORT",
             Self::TargetMismatch => "TARGET_MISMATCH",
             Self::BadVarint => "BAD_VARINT",
+            Self::BadRegion => "BAD_REGION",
+            Self::UnknownHandler => "UNKNOWN_HANDLER",
         }
     }
 
@@ -171,7 +181,7 @@ mod tests {
             assert_eq!(ErrorCode::from_code(code.code()), Some(*code));
         }
         assert_eq!(ErrorCode::from_code(0), None);
-        assert_eq!(ErrorCode::from_code(26), None);
+        assert_eq!(ErrorCode::from_code(28), None);
         let mut names: alloc::vec::Vec<_> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
         names.sort_unstable();
         names.dedup();
