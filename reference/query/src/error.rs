@@ -448,6 +448,34 @@ mod tests {
         }
     }
 
+    /// Each constraint kind keeps its name in the detail (what an operator reads in the log
+    /// and the envelope), with the constraint when the driver names one.
+    #[rstest]
+    #[case(0, "unique violation")]
+    #[case(1, "foreign key violation")]
+    #[case(2, "not-null violation")]
+    #[case(3, "check violation")]
+    #[case(9, "database error")]
+    fn database_errors_name_their_kind(#[case] kind: u8, #[case] what: &str) {
+        let error = sqlx::Error::Database(Box::new(DriverError {
+            message: "value hunter2 refused".into(),
+            code: "23000".into(),
+            kind,
+            constraint: Some("dx_items_owner_name".into()),
+        }));
+        let e = QueryError::from_sqlx(&error, &INSERT);
+        assert_eq!(
+            e.detail(),
+            format!("{what} of dx_items_owner_name (code 23000)")
+        );
+        if kind <= 3 {
+            assert_eq!(e.kind(), QueryErrorKind::ConstraintViolation);
+            assert_eq!(e.constraint(), Some("dx_items_owner_name"));
+        } else {
+            assert_eq!(e.constraint(), None, "only constraint failures name one");
+        }
+    }
+
     /// Any failure a driver can report: a database error with any code and kind, an I/O
     /// error, a protocol or configuration error quoting anything, pool exhaustion.
     #[derive(Debug, Clone)]

@@ -407,6 +407,31 @@ async fn failures_carry_kind_context_and_no_secret() {
     }
 }
 
+/// Times are the server's clock in Unix milliseconds: set at creation, moved on update.
+#[tokio::test]
+async fn items_carry_the_time_they_were_written() {
+    for (name, db) in common::backends(&PoolConfig::default()).await {
+        let items = Items::new(client(db));
+        let before = chrono::Utc::now().timestamp_millis();
+        let item = items.create("hana", "clock", "").await.unwrap();
+        let after = chrono::Utc::now().timestamp_millis();
+        assert!(
+            (before..=after).contains(&item.created_at),
+            "{name}: {}",
+            item.created_at
+        );
+        assert_eq!(item.updated_at, item.created_at, "{name}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let changed = items
+            .update("hana", item.id, "clock", "tick")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(changed.updated_at > item.updated_at, "{name}");
+        assert_eq!(changed.created_at, item.created_at, "{name}");
+    }
+}
+
 /// A closed pool answers 2001 to queries and transactions alike (a transaction that could
 /// not begin for want of a connection is a connection failure, not 2004), and an idle pool
 /// reports its connections as idle.
