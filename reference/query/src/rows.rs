@@ -47,7 +47,7 @@ pub fn postgres_row(row: &sqlx::postgres::PgRow) -> Result<Map<String, Json>, Un
                 "FLOAT8" => float(row.try_get::<f64, _>(i).map_err(|_| bad())?),
                 "FLOAT4" => float(f64::from(row.try_get::<f32, _>(i).map_err(|_| bad())?)),
                 "BOOL" => Json::Bool(row.try_get::<bool, _>(i).map_err(|_| bad())?),
-                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => {
+                "TEXT" | "VARCHAR" | "CHAR" | "BPCHAR" | "NAME" => {
                     Json::String(row.try_get::<String, _>(i).map_err(|_| bad())?)
                 }
                 "BYTEA" => bytes(row.try_get::<Vec<u8>, _>(i).map_err(|_| bad())?),
@@ -60,7 +60,8 @@ pub fn postgres_row(row: &sqlx::postgres::PgRow) -> Result<Map<String, Json>, Un
 }
 
 /// A SQLite row as an object of its columns, typed by each value's storage class (SQLite
-/// types values, not columns).
+/// types values, not columns; a value's class is never BOOLEAN, which only declared
+/// columns have: a boolean reads as the integer SQLite stores).
 pub fn sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<Map<String, Json>, UnsupportedColumn> {
     let mut out = Map::new();
     for (i, column) in row.columns().iter().enumerate() {
@@ -76,7 +77,6 @@ pub fn sqlite_row(row: &sqlx::sqlite::SqliteRow) -> Result<Map<String, Json>, Un
             match storage.as_str() {
                 "INTEGER" => Json::from(row.try_get::<i64, _>(i).map_err(|_| bad())?),
                 "REAL" => float(row.try_get::<f64, _>(i).map_err(|_| bad())?),
-                "BOOLEAN" => Json::Bool(row.try_get::<bool, _>(i).map_err(|_| bad())?),
                 "TEXT" => Json::String(row.try_get::<String, _>(i).map_err(|_| bad())?),
                 "BLOB" => bytes(row.try_get::<Vec<u8>, _>(i).map_err(|_| bad())?),
                 _ => return Err(bad()),

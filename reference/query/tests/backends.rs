@@ -407,6 +407,40 @@ async fn failures_carry_kind_context_and_no_secret() {
     }
 }
 
+/// Every column type a row can carry reads as its JSON value: integers of each width,
+/// floats, booleans, text of each kind, bytes as numbers, NULL.
+#[tokio::test]
+async fn rows_carry_every_column_type() {
+    const PG: Statement = Statement::select(
+        "types",
+        "SELECT CAST(7 AS INT8) AS i8, CAST(-7 AS INT4) AS i4, CAST(300 AS INT2) AS i2, \
+         CAST(1.5 AS FLOAT8) AS f8, CAST(0.25 AS FLOAT4) AS f4, TRUE AS b, 'x'::TEXT AS t, \
+         'v'::VARCHAR AS v, 'c'::CHAR(1) AS c, 'n'::NAME AS nm, '\\x0102ff'::BYTEA AS y, \
+         NULL::TEXT AS z",
+    );
+    const LITE: Statement = Statement::select(
+        "types",
+        "SELECT 7 AS i8, 1.5 AS f8, 'x' AS t, x'0102ff' AS y, NULL AS z, (1 = 1) AS b",
+    );
+    for (name, db) in common::backends(&PoolConfig::default()).await {
+        let c = client(db);
+        let rows = match name {
+            "postgres" => c.query::<serde_json::Value>(&PG, &[]).await.unwrap(),
+            _ => c.query::<serde_json::Value>(&LITE, &[]).await.unwrap(),
+        };
+        let expected = match name {
+            "postgres" => serde_json::json!({
+                "i8": 7, "i4": -7, "i2": 300, "f8": 1.5, "f4": 0.25, "b": true, "t": "x",
+                "v": "v", "c": "c", "nm": "n", "y": [1, 2, 255], "z": null
+            }),
+            _ => serde_json::json!({
+                "i8": 7, "f8": 1.5, "t": "x", "y": [1, 2, 255], "z": null, "b": 1
+            }),
+        };
+        assert_eq!(rows, [expected], "{name}");
+    }
+}
+
 /// Times are the server's clock in Unix milliseconds: set at creation, moved on update.
 #[tokio::test]
 async fn items_carry_the_time_they_were_written() {
