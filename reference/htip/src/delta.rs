@@ -355,9 +355,7 @@ pub fn apply_into(base: &[u8], patch: &[u8], out: &mut [u8]) -> Result<usize, Er
                     .checked_add(bytes.len())
                     .filter(|to| *to <= target_len)
                     .ok_or(ErrorCode::TargetOverflow)?;
-                out.get_mut(written..to)
-                    .ok_or(ErrorCode::TargetOverflow)?
-                    .copy_from_slice(bytes);
+                copy(out.get_mut(written..to), bytes)?;
                 written = to;
                 cursor = end as u64;
             }
@@ -372,13 +370,25 @@ pub fn apply_into(base: &[u8], patch: &[u8], out: &mut [u8]) -> Result<usize, Er
                     .filter(|to| *to <= target_len)
                     .ok_or(ErrorCode::TargetOverflow)?;
                 let bytes = r.bytes(len)?;
-                out.get_mut(written..to)
-                    .ok_or(ErrorCode::TargetOverflow)?
-                    .copy_from_slice(bytes);
+                copy(out.get_mut(written..to), bytes)?;
                 written = to;
             }
             _ => return Err(ErrorCode::UnknownOpcode),
         }
+    }
+}
+
+/// Copies `from` into `to`, which the caller sized to match (no length check that could
+/// panic: a mismatch is an error).
+fn copy(to: Option<&mut [u8]>, from: &[u8]) -> Result<(), ErrorCode> {
+    match to {
+        Some(to) if to.len() == from.len() => {
+            for (d, s) in to.iter_mut().zip(from) {
+                *d = *s;
+            }
+            Ok(())
+        }
+        _ => Err(ErrorCode::TargetOverflow),
     }
 }
 

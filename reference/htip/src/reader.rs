@@ -41,9 +41,7 @@ impl<'a> Reader<'a> {
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], ErrorCode> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.bytes(N)?);
-        Ok(out)
+        self.bytes(N)?.try_into().map_err(|_| ErrorCode::Truncated)
     }
 
     /// A byte.

@@ -459,9 +459,41 @@ fn read_strings(section: &[u8]) -> Result<Vec<&str>, ErrorCode> {
         }
         let len = r.u16().map_err(|_| ErrorCode::BadEntry)?;
         let text = r.bytes(usize::from(len)).map_err(|_| ErrorCode::BadEntry)?;
+        // `try_reserve`: in the client an allocation failure must be a code, not a trap.
+        strings.try_reserve(1).map_err(|_| ErrorCode::OutOfMemory)?;
         strings.push(core::str::from_utf8(text).map_err(|_| ErrorCode::InvalidUtf8)?);
     }
     Ok(strings)
+}
+
+/// Sorts templates by id in O(n log n) without recursion or panics: `core`'s sorts cost the
+/// client several kilobytes of code, this a few hundred bytes.
+fn heapsort_by_id(v: &mut [(u16, &str)]) {
+    fn sift_down(v: &mut [(u16, &str)], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            let key = |v: &[(u16, &str)], i: usize| v.get(i).map_or(0, |t| t.0);
+            if child + 1 < end && key(v, child) < key(v, child + 1) {
+                child += 1;
+            }
+            if key(v, root) >= key(v, child) {
+                return;
+            }
+            v.swap(root, child);
+            root = child;
+        }
+    }
+    let n = v.len();
+    for start in (0..n / 2).rev() {
+        sift_down(v, start, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift_down(v, 0, end);
+    }
 }
 
 fn read_templates(section: &[u8]) -> Result<Vec<(u16, &str)>, ErrorCode> {
@@ -472,9 +504,12 @@ fn read_templates(section: &[u8]) -> Result<Vec<(u16, &str)>, ErrorCode> {
         let len = r.u32().map_err(|_| ErrorCode::BadEntry)?;
         let html = r.bytes(len as usize).map_err(|_| ErrorCode::BadEntry)?;
         let html = core::str::from_utf8(html).map_err(|_| ErrorCode::InvalidUtf8)?;
+        templates
+            .try_reserve(1)
+            .map_err(|_| ErrorCode::OutOfMemory)?;
         templates.push((id, html));
     }
-    templates.sort_unstable_by_key(|(id, _)| *id);
+    heapsort_by_id(&mut templates);
     if templates
         .windows(2)
         .any(|w| matches!(w, [a, b] if a.0 == b.0))
