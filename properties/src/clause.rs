@@ -588,6 +588,94 @@ pub mod properties {
     );
 }
 
+/// `spec/client-abi.md`, `spec/htip.md` and `spec/delta.md`: the client checks.
+pub mod client {
+    use super::{Clause, clause};
+
+    const ABI: &str = "spec/client-abi.md";
+    const HTIP: &str = "spec/htip.md";
+    const DELTA: &str = "spec/delta.md";
+
+    /// Property 10.
+    pub const ALLOC_DISJOINT: Clause = clause(
+        ABI,
+        "Guarantees",
+        "Regions returned by `alloc` since the last `reset_heap` SHALL NOT overlap, SHALL lie inside `memory`, and SHALL start at an address that is a multiple of `align`.",
+    );
+    /// What `alloc` must serve.
+    pub const ALLOC_FLOOR: Clause = clause(
+        ABI,
+        "Guarantees",
+        "After `reset_heap`, a client SHALL serve requests of at least 1 MiB in all, alignment padding included.",
+    );
+    /// What `alloc` refuses.
+    pub const ALLOC_EXPORT: Clause = clause(
+        ABI,
+        "Exports",
+        "reserves `size` bytes aligned to `align` (a power of two, at most 65,536) for the host to write into; returns the address, or 0 when the request is invalid or memory is exhausted (never a trap)",
+    );
+    /// Property 11, requirement 3.5.
+    pub const INPUT: Clause = clause(
+        ABI,
+        "Guarantees",
+        "For any arguments and any bytes in its memory, every export SHALL return (no trap, no endless loop) and SHALL NOT write outside the regions it owns (its own data and the `out` range it was given) or call an import with a range outside its memory.",
+    );
+    /// Bad ranges.
+    pub const BAD_REGION: Clause = clause(
+        ABI,
+        "Guarantees",
+        "A range argument that does not lie inside `memory` is refused with `-BAD_REGION`.",
+    );
+    /// A refused stream changes nothing.
+    pub const REFUSAL: Clause = clause(
+        ABI,
+        "Guarantees",
+        "A stream `render_stream` refuses for codes 1-18 and 26 causes no import call other than `host_log` (`htip.md`, \"Checking a stream\").",
+    );
+    /// Requirement 3.4.
+    pub const REFUSE_MALFORMED: Clause = clause(
+        HTIP,
+        "Checking a stream",
+        "A decoder SHALL check, before reporting the stream valid:",
+    );
+    /// The codes.
+    pub const CODES: Clause = clause(
+        HTIP,
+        "Error codes",
+        "A refused stream yields one of these codes; `render_stream` returns it negated (`client-abi.md`).",
+    );
+    /// What rendering does.
+    pub const RENDERS_OPS: Clause = clause(
+        HTIP,
+        "Ops section",
+        "A client that accepts a stream SHALL call, for each operation in order, the host import its row names, with the operands the row gives (handles as the host's node ids, strings as their UTF-8 bytes), and no other import that changes the page.",
+    );
+    /// Property 9.
+    pub const ROUND_TRIP: Clause = clause(
+        DELTA,
+        "What generating guarantees",
+        "Applying the patch generated from base to target, to that base, SHALL yield the target byte for byte; and the patch generated from the target back to the base SHALL restore the base (requirement 3.2).",
+    );
+    /// The wrong base.
+    pub const WRONG_BASE: Clause = clause(
+        DELTA,
+        "Versions are named by hash",
+        "applying a patch to any other base SHALL be refused, never produce output",
+    );
+    /// What an applier guarantees.
+    pub const APPLIER: Clause = clause(
+        DELTA,
+        "Instructions",
+        "An applier SHALL check the base (length and hash) before writing any output, SHALL never write more than `target_len` bytes, and SHALL NOT hand out output from a patch it refused: a refused patch leaves the caller with its base and an error code, never with a corrupted target.",
+    );
+    /// The export.
+    pub const APPLY_EXPORT: Clause = clause(
+        ABI,
+        "Exports",
+        "applies the patch to the base (`delta.md`), writing the target at `out_ptr`; returns its length, or the negated error code (`-LIMIT_EXCEEDED` when `out_cap` is smaller than the target)",
+    );
+}
+
 /// Every clause, for the test that keeps them in their files.
 pub const ALL: &[&Clause] = &[
     &error_format::ENVELOPE,
@@ -714,6 +802,19 @@ pub const ALL: &[&Clause] = &[
     &query::DUPLICATE,
     &query::METRICS,
     &query::SLOW_QUERY,
+    &client::ALLOC_DISJOINT,
+    &client::ALLOC_FLOOR,
+    &client::ALLOC_EXPORT,
+    &client::INPUT,
+    &client::BAD_REGION,
+    &client::REFUSAL,
+    &client::REFUSE_MALFORMED,
+    &client::CODES,
+    &client::RENDERS_OPS,
+    &client::ROUND_TRIP,
+    &client::WRONG_BASE,
+    &client::APPLIER,
+    &client::APPLY_EXPORT,
 ];
 
 /// `spec/security.md` and requirement 4 of `spec/requirements.md`.
@@ -992,6 +1093,9 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
         "spec/tokens.md" => Some(include_str!("../../spec/tokens.md")),
         "spec/security.md" => Some(include_str!("../../spec/security.md")),
         "spec/query.md" => Some(include_str!("../../spec/query.md")),
+        "spec/client-abi.md" => Some(include_str!("../../spec/client-abi.md")),
+        "spec/htip.md" => Some(include_str!("../../spec/htip.md")),
+        "spec/delta.md" => Some(include_str!("../../spec/delta.md")),
         "spec/requirements.md" => Some(include_str!("../../spec/requirements.md")),
         _ => None,
     }

@@ -13,6 +13,7 @@ pub mod cases;
 pub mod check;
 pub mod checks;
 pub mod clause;
+pub mod client;
 pub mod contract;
 pub mod discovery;
 pub mod embedded;

@@ -93,6 +93,24 @@ async fn p08_structured_error_completeness() {
     assert_property_holds(8).await;
 }
 
+/// Feature: production-readiness, Property 9: Delta Patch Round-Trip
+#[tokio::test]
+async fn p09_delta_patch_round_trip() {
+    assert_property_holds(9).await;
+}
+
+/// Feature: production-readiness, Property 10: Allocator Non-Overlap
+#[tokio::test]
+async fn p10_allocator_non_overlap() {
+    assert_property_holds(10).await;
+}
+
+/// Feature: production-readiness, Property 11: Malformed Stream Resilience
+#[tokio::test]
+async fn p11_malformed_stream_resilience() {
+    assert_property_holds(11).await;
+}
+
 /// Feature: production-readiness, Property 12: Security Headers Presence
 #[tokio::test]
 async fn p12_security_headers_presence() {

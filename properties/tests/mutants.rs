@@ -164,8 +164,28 @@ async fn driver_message_passthrough_breaks_property_21() {
     assert_caught(Mutant::DriverMessagePassthrough).await;
 }
 
+#[tokio::test]
+async fn client_any_base_breaks_property_9() {
+    assert_caught(Mutant::ClientAnyBase).await;
+}
+
+#[tokio::test]
+async fn client_overlapping_alloc_breaks_property_10() {
+    assert_caught(Mutant::ClientOverlappingAlloc).await;
+}
+
+#[tokio::test]
+async fn client_trusts_length_breaks_property_11() {
+    assert_caught(Mutant::ClientTrustsLength).await;
+}
+
+#[tokio::test]
+async fn client_truncated_ok_breaks_property_11() {
+    assert_caught(Mutant::ClientTruncatedOk).await;
+}
+
 #[test]
 fn every_mutant_has_a_test() {
     // Adding a mutant without a test above makes this fail.
-    assert_eq!(Mutant::ALL.len(), 24);
+    assert_eq!(Mutant::ALL.len(), 28);
 }

@@ -1,6 +1,7 @@
 //! The black-box property checks, a module per area and a file per property.
 
 pub mod auth;
+pub mod client;
 pub mod csrf;
 pub mod error;
 pub mod query;
@@ -24,6 +25,9 @@ pub fn all() -> Vec<PropertyCheck> {
         error::p06_mutex_recovery::CHECK,
         error::p07_error_isolation::CHECK,
         error::p08_error_completeness::CHECK,
+        client::p09_delta_round_trip::CHECK,
+        client::p10_allocator_non_overlap::CHECK,
+        client::p11_malformed_stream::CHECK,
         security_headers::p12_headers_presence::CHECK,
         rate_limit::p13_counting_accuracy::CHECK,
         rate_limit::p14_enforcement::CHECK,

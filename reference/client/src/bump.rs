@@ -52,7 +52,13 @@ impl Bump {
             }
             self.end = self.end.checked_add(pages * PAGE)?;
         }
-        self.top = new_top;
+        // Mutant: the next region starts at the size rounded down to 8 bytes, so a region of
+        // an unaligned size overlaps the next one.
+        self.top = if cfg!(feature = "mutant-overlapping-alloc") {
+            address + (size & !7)
+        } else {
+            new_top
+        };
         Some(address)
     }
 

@@ -32,8 +32,6 @@ unsafe extern "C" {
     fn host_toggle_class(node: i32, ptr: i32, len: i32, enable: i32);
     fn host_listen(node: i32, event: i32, handler: i32);
     fn host_log(value: i32);
-    /// The first address after the client's static data and stack (set by the linker).
-    static __heap_base: u8;
 }
 
 /// The imports. Every string passed is a slice of a stream the client checked, inside its
@@ -89,9 +87,17 @@ fn memory_end() -> usize {
     wasm32::memory_size(0) * PAGE
 }
 
+/// Where the heap starts: the end of the memory the module was instantiated with, which
+/// the linker sizes to hold the static data and the stack. (`__heap_base` would reclaim the
+/// few kilobytes between, but in a `cdylib` it is not reliably defined.)
 fn heap_start() -> usize {
-    // SAFETY: only the symbol's address is taken.
-    &raw const __heap_base as usize
+    static START: Single<Cell<usize>> = Single(UnsafeCell::new(Cell::new(0)));
+    // SAFETY: single thread.
+    let start = unsafe { &*START.0.get() };
+    if start.get() == 0 {
+        start.set(memory_end());
+    }
+    start.get()
 }
 
 /// Runs `f` on the heap (created on first use). Not re-entrant by construction: nothing in
@@ -190,6 +196,12 @@ pub extern "C" fn reset_heap() {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn render_stream(ptr: i32, len: i32) -> i32 {
+    // Mutant: the stream's own header is trusted for its length over the caller's `len`.
+    let len = if cfg!(feature = "mutant-trusts-length") {
+        declared_len(ptr).unwrap_or(len)
+    } else {
+        len
+    };
     let stream = match bytes(ptr, len) {
         Ok(b) => b,
         Err(e) => return code(e),
@@ -207,6 +219,17 @@ pub extern "C" fn render_stream(ptr: i32, len: i32) -> i32 {
             }
         }
     })
+}
+
+/// The length a stream's header declares (the trusts-length mutant's mistake).
+fn declared_len(ptr: i32) -> Option<i32> {
+    let header = bytes(ptr, dx_htip::stream::HEADER_LEN as i32).ok()?;
+    let section = |at: usize| -> Option<i64> {
+        let b: [u8; 4] = header.get(at..at + 4)?.try_into().ok()?;
+        Some(i64::from(u32::from_le_bytes(b)))
+    };
+    let total = 20 + section(8)? + section(12)? + section(16)?;
+    i32::try_from(total).ok()
 }
 
 #[unsafe(no_mangle)]
@@ -245,7 +268,22 @@ pub extern "C" fn apply_patch(
             // the inputs, non-null.
             unsafe { core::slice::from_raw_parts_mut(out_start as *mut u8, out_end - out_start) }
         };
-        let len = delta::apply_into(base, patch, out)?;
+        // Mutant: the patch is applied to whatever base it is given.
+        let len = if cfg!(feature = "mutant-any-base") {
+            let mut any = alloc::vec::Vec::new();
+            any.try_reserve(patch.len())
+                .map_err(|_| ErrorCode::OutOfMemory)?;
+            any.extend_from_slice(patch);
+            if let Some(field) = any.get_mut(8..12) {
+                field.copy_from_slice(&(base.len() as u32).to_le_bytes());
+            }
+            if let Some(field) = any.get_mut(16..24) {
+                field.copy_from_slice(&delta::hash(base).to_le_bytes());
+            }
+            delta::apply_into(base, &any, out)?
+        } else {
+            delta::apply_into(base, patch, out)?
+        };
         i32::try_from(len).map_err(|_| ErrorCode::LimitExceeded)
     };
     run().unwrap_or_else(code)

@@ -62,6 +62,14 @@ pub enum Mutant {
     UnboundedPool,
     /// Query failures carry the driver's own message (Property 21).
     DriverMessagePassthrough,
+    /// The served client trusts a stream's declared length over the caller's (Property 11).
+    ClientTrustsLength,
+    /// The served client reports a cut stream as rendered, as dx-www's does (Property 11).
+    ClientTruncatedOk,
+    /// The served client's allocator overlaps regions of unaligned sizes (Property 10).
+    ClientOverlappingAlloc,
+    /// The served client applies a patch to any base (Property 9).
+    ClientAnyBase,
 }
 
 impl Mutant {
@@ -91,6 +99,10 @@ impl Mutant {
         Mutant::CacheNotInvalidated,
         Mutant::UnboundedPool,
         Mutant::DriverMessagePassthrough,
+        Mutant::ClientTrustsLength,
+        Mutant::ClientTruncatedOk,
+        Mutant::ClientOverlappingAlloc,
+        Mutant::ClientAnyBase,
     ];
 
     /// The name used on the command line.
@@ -120,6 +132,10 @@ impl Mutant {
             Self::CacheNotInvalidated => "cache-not-invalidated",
             Self::UnboundedPool => "unbounded-pool",
             Self::DriverMessagePassthrough => "driver-message-passthrough",
+            Self::ClientTrustsLength => "client-trusts-length",
+            Self::ClientTruncatedOk => "client-truncated-ok",
+            Self::ClientOverlappingAlloc => "client-overlapping-alloc",
+            Self::ClientAnyBase => "client-any-base",
         }
     }
 
@@ -170,6 +186,9 @@ impl Mutant {
             Self::PanicEscapesBoundary | Self::FailureCascades => 7,
             Self::ErrorCodeMissing => 8,
             Self::LeaksInternals => 26,
+            Self::ClientAnyBase => 9,
+            Self::ClientOverlappingAlloc => 10,
+            Self::ClientTrustsLength | Self::ClientTruncatedOk => 11,
             other => other
                 .auth()
                 .map(AuthMutant::breaks_property)

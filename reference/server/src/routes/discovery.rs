@@ -47,7 +47,7 @@ pub fn document(state: &SharedState) -> Value {
         "security_headers": security_headers_member(state),
         "rate_limits": rate_limits_member(state),
         "csrf": csrf_member(state),
-        "client": null,
+        "client": crate::routes::client::discovery_member(&config.mutations),
         "query": query_member(state),
         "sync": null,
     })

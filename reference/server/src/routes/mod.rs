@@ -1,6 +1,7 @@
 //! The HTTP routes; handlers stay thin: parse, call the component, map the error.
 
 pub mod auth;
+pub mod client;
 pub mod client_errors;
 pub mod discovery;
 pub mod faults;

@@ -1,0 +1,125 @@
+//! Properties 9-11: the target's WASM client, fetched from the discovery document's `client`
+//! member and run in the suite's [`MockHost`](crate::client::MockHost) under wasmi
+//! (`spec/client-abi.md`). These checks speak only the client's ABI: they place bytes in its
+//! memory, call its exports and read what it asked of the host.
+
+pub mod p09_delta_round_trip;
+pub mod p10_allocator_non_overlap;
+pub mod p11_malformed_stream;
+
+use serde_json::Value;
+
+use crate::cases::CaseFailure;
+use crate::check::CheckOutcome;
+use crate::clause::client as cc;
+use crate::client::{Call, ClientInstance, ClientModule};
+use crate::http::RequestSpec;
+use crate::target::Target;
+
+/// The target's client, compiled.
+#[derive(Debug, Clone)]
+pub struct ClientArea {
+    /// Where it came from.
+    pub source: String,
+    /// The module.
+    pub module: ClientModule,
+}
+
+impl ClientArea {
+    /// A fresh instance, or a set-up failure naming why the client cannot run.
+    pub fn instance(&self) -> Result<ClientInstance, CaseFailure> {
+        self.module.instantiate().map_err(|e| {
+            CaseFailure::plain(
+                "a client that instantiates with the imports of spec/client-abi.md and whose init returns 0",
+                format!("{}: {e}", self.source),
+            )
+        })
+    }
+}
+
+/// The target's client, or why the checks cannot run.
+pub async fn area(target: &Target) -> Result<ClientArea, CheckOutcome> {
+    let d = target.discovery();
+    if !d.offers("client") {
+        return Err(CheckOutcome::NotVerified(
+            "the target publishes no client member: it serves no WASM client (spec/discovery.md)"
+                .into(),
+        ));
+    }
+    let Some(url) = d
+        .raw
+        .pointer("/client/wasm_url")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return Err(CheckOutcome::SetupFailed(CaseFailure::plain(
+            "a client member with wasm_url (spec/discovery.md)",
+            format!("{}", d.raw.get("client").cloned().unwrap_or(Value::Null)),
+        )));
+    };
+    let path = match url::Url::parse(&url) {
+        Ok(absolute) if absolute.origin() == target.base_url().origin() => {
+            absolute.path().to_owned()
+        }
+        Ok(_) => {
+            return Err(CheckOutcome::NotVerified(format!(
+                "the client is served from another origin ({url}); give it with --client"
+            )));
+        }
+        Err(_) => url.clone(),
+    };
+    let exchange = target
+        .http()
+        .send(RequestSpec::get(&path))
+        .await
+        .map_err(|e| {
+            CheckOutcome::SetupFailed(CaseFailure::plain("the client module", e.to_string()))
+        })?;
+    if exchange.status != 200 {
+        return Err(CheckOutcome::SetupFailed(CaseFailure::at(
+            &exchange,
+            "200 with the client module",
+            format!("HTTP {}", exchange.status),
+        )));
+    }
+    let module = ClientModule::load(&exchange.body).map_err(|e| {
+        CheckOutcome::SetupFailed(CaseFailure::plain(
+            "a WebAssembly module with the exports of spec/client-abi.md",
+            format!("{path}: {e}"),
+        ))
+    })?;
+    Ok(ClientArea {
+        source: path,
+        module,
+    })
+}
+
+/// A call that must return: its value, or a failure citing the input guarantee.
+pub fn returned<T: std::fmt::Debug>(call: Call<T>, what: &str) -> Result<T, CaseFailure> {
+    match call {
+        Call::Returned(v) => Ok(v),
+        other => Err(CaseFailure::plain(
+            cc::INPUT.cite(),
+            format!("{what} {}", other.describe()),
+        )),
+    }
+}
+
+/// `bytes` placed in the client (a set-up step: the allocator's own check is Property 10).
+pub fn place(client: &mut ClientInstance, bytes: &[u8], what: &str) -> Result<i32, CaseFailure> {
+    client.place(bytes, 1).map_err(|call| {
+        CaseFailure::plain(
+            cc::ALLOC_FLOOR.cite(),
+            format!(
+                "alloc({}, 1) for the {what}: {}",
+                bytes.len(),
+                call.describe()
+            ),
+        )
+    })
+}
+
+/// The length of `bytes` as the ABI's `i32`.
+pub fn len(bytes: &[u8]) -> i32 {
+    i32::try_from(bytes.len()).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,256 @@
+//! Feature: production-readiness, Property 9: Delta Patch Round-Trip
+//!
+//! Black-box form, through the client's `apply_patch` export. proptest generates a base and
+//! a target made from it the ways files change (emptied, appended, truncated, an insertion,
+//! a deletion, a moved block, unrelated data); the suite writes the DXDP patches between
+//! them (`spec/delta.md`) and the client must apply each in its own memory: base to target
+//! and back again byte for byte, the identity patch leaving data as it is. The patch applied
+//! to another base must be refused with `WRONG_BASE` before the output range is touched, and
+//! a corrupted patch must give the exact target or a code, never other bytes.
+
+use dx_htip::ErrorCode;
+use dx_htip::delta;
+use proptest::prelude::*;
+
+use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
+use crate::checks::client::{ClientArea, area, len, place, returned};
+use crate::clause::client as cc;
+use crate::client::ClientInstance;
+use crate::target::Target;
+
+/// The check.
+pub const CHECK: PropertyCheck = PropertyCheck {
+    property: 9,
+    run: run_check,
+};
+
+/// What the output range is filled with before a call, to see whether it was written.
+const UNTOUCHED: u8 = 0xA5;
+
+fn data() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..64),
+        prop::collection::vec(prop::sample::select(b"abcd <>/\n".to_vec()), 0..3000),
+        "[a-z]{1,8}( [a-z]{1,8}){0,400}".prop_map(String::into_bytes),
+    ]
+}
+
+/// A base, a target made from it, other data, and edits to corrupt a patch with.
+#[derive(Debug, Clone)]
+struct Pair {
+    base: Vec<u8>,
+    target: Vec<u8>,
+    other: Vec<u8>,
+    corruption: Vec<(prop::sample::Index, u8, u8)>,
+}
+
+fn pair() -> impl Strategy<Value = Pair> {
+    (
+        data(),
+        data(),
+        0u8..7,
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+    )
+        .prop_flat_map(|(base, other, kind, a, b)| {
+            let (lo, hi) = {
+                let (x, y) = (a.index(base.len() + 1), b.index(base.len() + 1));
+                (x.min(y), x.max(y))
+            };
+            let mut target = base.clone();
+            match kind {
+                0 => target.clear(),
+                1 => target.extend(&other),
+                2 => target.truncate(lo),
+                3 => {
+                    target.splice(lo..lo, other.iter().copied());
+                }
+                4 => {
+                    target.drain(lo..hi);
+                }
+                5 => {
+                    let block: Vec<u8> = target.drain(lo..hi).collect();
+                    target.extend(block);
+                }
+                _ => target = other.clone(),
+            }
+            let corruption =
+                prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..4);
+            (Just(base), Just(target), Just(other), corruption)
+        })
+        .prop_map(|(base, target, other, corruption)| Pair {
+            base,
+            target,
+            other,
+            corruption,
+        })
+}
+
+/// What one `apply_patch` did: its return value and the output range afterwards.
+struct Applied {
+    code: i32,
+    out: Vec<u8>,
+}
+
+/// Places `base` and `patch`, and an output range of `cap` bytes filled with [`UNTOUCHED`],
+/// then applies.
+fn apply(
+    client: &mut ClientInstance,
+    base: &[u8],
+    patch: &[u8],
+    cap: usize,
+) -> Result<Applied, CaseFailure> {
+    let b = place(client, base, "base")?;
+    let p = place(client, patch, "patch")?;
+    let fill = vec![UNTOUCHED; cap];
+    let o = place(client, &fill, "output range")?;
+    let code = returned(
+        client.apply_patch((b, len(base)), (p, len(patch)), (o, len(&fill))),
+        "apply_patch",
+    )?;
+    let out = client
+        .read(o, cap)
+        .map_err(|e| CaseFailure::plain(cc::INPUT.cite(), e.to_string()))?;
+    Ok(Applied { code, out })
+}
+
+fn expect_target(applied: &Applied, target: &[u8], what: &str) -> Result<(), CaseFailure> {
+    if applied.code != len(target) {
+        return Err(CaseFailure::plain(
+            cc::APPLY_EXPORT.cite(),
+            format!(
+                "{what}: apply_patch returned {} for a target of {} bytes",
+                applied.code,
+                target.len()
+            ),
+        ));
+    }
+    if applied.out.get(..target.len()) != Some(target) {
+        let at = applied
+            .out
+            .iter()
+            .zip(target)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        return Err(CaseFailure::plain(
+            cc::ROUND_TRIP.cite(),
+            format!(
+                "{what}: the output differs from the target at byte {at} of {}",
+                target.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn case(client_area: &ClientArea, pair: &Pair) -> Result<(), CaseFailure> {
+    let diff = |from: &[u8], to: &[u8]| {
+        delta::diff(from, to)
+            .map_err(|e| CaseFailure::plain("a patch the suite can write", e.to_string()))
+    };
+    let mut client = client_area.instance()?;
+    let cap = pair.target.len().max(pair.base.len()) + 16;
+
+    let forward = diff(&pair.base, &pair.target)?;
+    let applied = apply(&mut client, &pair.base, &forward, cap)?;
+    expect_target(&applied, &pair.target, "base to target")?;
+
+    let backward = diff(&pair.target, &pair.base)?;
+    let applied = apply(&mut client, &pair.target, &backward, cap)?;
+    expect_target(&applied, &pair.base, "target back to base")?;
+
+    let identity = diff(&pair.target, &pair.target)?;
+    let applied = apply(&mut client, &pair.target, &identity, cap)?;
+    expect_target(&applied, &pair.target, "the identity patch")?;
+
+    // Another base: refused before the output is touched.
+    if pair.other != pair.base {
+        let applied = apply(&mut client, &pair.other, &forward, cap)?;
+        let wrong = -i32::from(ErrorCode::WrongBase.code());
+        if applied.code != wrong {
+            return Err(CaseFailure::plain(
+                cc::WRONG_BASE.cite(),
+                format!(
+                    "apply_patch to another base returned {}, not {wrong} (WRONG_BASE)",
+                    applied.code
+                ),
+            ));
+        }
+        if applied.out.iter().any(|b| *b != UNTOUCHED) {
+            return Err(CaseFailure::plain(
+                cc::APPLIER.cite(),
+                "apply_patch to another base wrote into the output range",
+            ));
+        }
+    }
+
+    // A corrupted patch: the exact target it names, or a code.
+    let mut corrupted = forward.clone();
+    for (at, byte, kind) in &pair.corruption {
+        if corrupted.is_empty() {
+            break;
+        }
+        let i = at.index(corrupted.len());
+        match kind {
+            0 => corrupted[i] = *byte,
+            1 => corrupted.truncate(i),
+            _ => corrupted.insert(i, *byte),
+        }
+    }
+    let applied = apply(&mut client, &pair.base, &corrupted, cap)?;
+    if applied.code >= 0 {
+        let named = delta::PatchHeader::read(&corrupted).map(|h| h.target_hash);
+        let produced = applied
+            .out
+            .get(..usize::try_from(applied.code).unwrap_or(usize::MAX))
+            .map(delta::hash);
+        if named.is_err() || produced != named.ok() {
+            return Err(CaseFailure::plain(
+                cc::APPLIER.cite(),
+                format!(
+                    "apply_patch accepted a corrupted patch and returned {} bytes that are not the target it names",
+                    applied.code
+                ),
+            ));
+        }
+    } else if !(-27..=-1).contains(&applied.code) {
+        return Err(CaseFailure::plain(
+            cc::CODES.cite(),
+            format!("apply_patch returned {}", applied.code),
+        ));
+    }
+    // An output range one byte too small.
+    if !pair.target.is_empty() {
+        let applied = apply(&mut client, &pair.base, &forward, pair.target.len() - 1)?;
+        let limit = -i32::from(ErrorCode::LimitExceeded.code());
+        if applied.code != limit {
+            return Err(CaseFailure::plain(
+                cc::APPLY_EXPORT.cite(),
+                format!(
+                    "apply_patch into {} bytes for a target of {} returned {}",
+                    pair.target.len() - 1,
+                    pair.target.len(),
+                    applied.code
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let client = match area(target).await {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
+        };
+        CheckOutcome::Ran(
+            for_all(pair(), config, |pair| {
+                let result = case(&client, &pair);
+                async move { result }
+            })
+            .await,
+        )
+    })
+}

@@ -1,0 +1,566 @@
+//! Feature: production-readiness, Property 11: Malformed Stream Resilience
+//!
+//! Black-box form, through `render_stream` in the MockHost. proptest generates three kinds
+//! of input: valid pages (operations that only name nodes already created and templates
+//! already cached), random bytes, and valid pages with bytes flipped, cut or inserted. Every
+//! call must return (no trap, no endless loop: wasmi's fuel ends it) with 0 or a negated
+//! code of `spec/htip.md`; a stream the spec's rules refuse must be refused; a refused
+//! stream must cause no page operation; an accepted one must cause exactly its operations,
+//! in order, with exactly its text. Then every structural error code is provoked by a
+//! stream with that one fault and must come back exactly, as must the state codes and a
+//! range outside the client's memory.
+
+use dx_htip::stream::{self, opcode};
+use dx_htip::{ErrorCode, Event, HtipOp, Op};
+use proptest::prelude::*;
+
+use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
+use crate::checks::client::{ClientArea, area, len, place, returned};
+use crate::clause::client as cc;
+use crate::client::{ClientInstance, DomOp};
+use crate::target::Target;
+
+/// The check.
+pub const CHECK: PropertyCheck = PropertyCheck {
+    property: 11,
+    run: run_check,
+};
+
+/// The templates every generated page defines and caches first.
+const TEMPLATES: [(u16, &str); 2] = [(1, "<li class=\"item\"></li>"), (2, "<p>ünïcödé</p>")];
+
+/// One step of a page; nodes are picked among those that exist when it runs.
+#[derive(Debug, Clone)]
+enum Step {
+    Clone(u16),
+    SetText(prop::sample::Index, String),
+    SetAttr(prop::sample::Index, String, String),
+    Toggle(prop::sample::Index, String, bool),
+    Listen(prop::sample::Index, u8, u32),
+    Append(prop::sample::Index, prop::sample::Index),
+    Remove(prop::sample::Index),
+    Batch(Vec<Step>),
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-z -]{0,12}",
+        any::<String>().prop_map(|s| s.chars().take(24).collect()),
+        Just("<script>alert(1)</script> & \"quotes\"".to_owned()),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let leaf = prop_oneof![
+        (1u16..=2).prop_map(Step::Clone),
+        (any::<prop::sample::Index>(), text()).prop_map(|(n, t)| Step::SetText(n, t)),
+        (any::<prop::sample::Index>(), text(), text()).prop_map(|(n, k, v)| Step::SetAttr(n, k, v)),
+        (any::<prop::sample::Index>(), text(), any::<bool>())
+            .prop_map(|(n, c, e)| Step::Toggle(n, c, e)),
+        (any::<prop::sample::Index>(), 0u8..6, 0u32..1_000_000)
+            .prop_map(|(n, e, h)| Step::Listen(n, e, h)),
+        (any::<prop::sample::Index>(), any::<prop::sample::Index>())
+            .prop_map(|(p, c)| Step::Append(p, c)),
+        any::<prop::sample::Index>().prop_map(Step::Remove),
+    ];
+    prop_oneof![
+        6 => leaf.clone(),
+        1 => prop::collection::vec(leaf, 0..5).prop_map(Step::Batch),
+    ]
+}
+
+/// The operations of `steps`, after caching both templates.
+fn page(steps: &[Step]) -> Vec<HtipOp> {
+    fn push(step: &Step, created: &mut u32, ops: &mut Vec<HtipOp>) {
+        // Handle 0 (the root) or one already created.
+        let pick = |i: &prop::sample::Index, created: u32| i.index(created as usize + 1) as u32;
+        match step {
+            Step::Clone(t) => {
+                *created += 1;
+                ops.push(HtipOp::Clone { template: *t });
+            }
+            Step::SetText(n, text) => ops.push(HtipOp::SetText {
+                node: pick(n, *created),
+                text: text.clone(),
+            }),
+            Step::SetAttr(n, key, value) => ops.push(HtipOp::SetAttr {
+                node: pick(n, *created),
+                key: key.clone(),
+                value: value.clone(),
+            }),
+            Step::Toggle(n, class, enable) => ops.push(HtipOp::ToggleClass {
+                node: pick(n, *created),
+                class: class.clone(),
+                enable: *enable,
+            }),
+            Step::Listen(n, event, handler) => ops.push(HtipOp::Listen {
+                node: pick(n, *created),
+                event: Event::from_index(*event).unwrap_or(Event::Click),
+                handler: *handler,
+            }),
+            Step::Append(p, c) => ops.push(HtipOp::Append {
+                parent: pick(p, *created),
+                child: pick(c, *created),
+            }),
+            Step::Remove(n) => ops.push(HtipOp::Remove {
+                node: pick(n, *created),
+            }),
+            Step::Batch(inner) => {
+                ops.push(HtipOp::BatchBegin);
+                for s in inner {
+                    push(s, created, ops);
+                }
+                ops.push(HtipOp::BatchCommit);
+            }
+        }
+    }
+    let mut ops = vec![HtipOp::Cache { template: 1 }, HtipOp::Cache { template: 2 }];
+    let mut created = 0;
+    for s in steps {
+        push(s, &mut created, &mut ops);
+    }
+    ops
+}
+
+fn encode(ops: &[HtipOp]) -> Result<Vec<u8>, CaseFailure> {
+    stream::encode(&TEMPLATES, ops)
+        .map_err(|e| CaseFailure::plain("a stream the suite can encode", e.to_string()))
+}
+
+/// The page operations a fresh client and host must show for a valid stream: host ids
+/// are handed out 1, 2, … so handles and host ids agree.
+fn expected(stream: &stream::Stream<'_>) -> Vec<DomOp> {
+    let mut next = 0;
+    stream
+        .ops()
+        .filter_map(|op| {
+            Some(match op {
+                Op::Clone { template } => {
+                    next += 1;
+                    DomOp::Clone {
+                        template: u32::from(template),
+                        node: next,
+                    }
+                }
+                Op::Cache { template, html } => DomOp::Cache {
+                    template: u32::from(template),
+                    html: html.into(),
+                },
+                Op::Append { parent, child } => DomOp::Append { parent, child },
+                Op::Remove { node } => DomOp::Remove { node },
+                Op::SetText { node, text } => DomOp::SetText {
+                    node,
+                    text: text.into(),
+                },
+                Op::SetAttr { node, key, value } => DomOp::SetAttr {
+                    node,
+                    key: key.into(),
+                    value: value.into(),
+                },
+                Op::ToggleClass {
+                    node,
+                    class,
+                    enable,
+                } => DomOp::ToggleClass {
+                    node,
+                    class: class.into(),
+                    enable,
+                },
+                Op::Listen {
+                    node,
+                    event,
+                    handler,
+                } => DomOp::Listen {
+                    node,
+                    event: u32::from(event.index()),
+                    handler,
+                },
+                Op::BatchBegin | Op::BatchCommit => return None,
+            })
+        })
+        .collect()
+}
+
+fn first_difference(got: &[DomOp], want: &[DomOp]) -> String {
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(g, w)| g != w)
+        .unwrap_or(got.len().min(want.len()));
+    format!(
+        "{} page operations where the stream encodes {}; the first difference, at {at}: got {:?}, the stream encodes {:?}",
+        got.len(),
+        want.len(),
+        got.get(at),
+        want.get(at)
+    )
+}
+
+/// Renders `bytes` on a fresh client and judges the outcome against the spec's rules.
+fn judge(client_area: &ClientArea, bytes: &[u8]) -> Result<(), CaseFailure> {
+    let mut client = client_area.instance()?;
+    let ptr = place(&mut client, bytes, "stream")?;
+    let code = returned(client.render_stream(ptr, len(bytes)), "render_stream")?;
+    if let Some(v) = client.host().violations.first() {
+        return Err(CaseFailure::plain(cc::INPUT.cite(), v.clone()));
+    }
+    let known = code == 0 || (-27..=-1).contains(&code);
+    if !known {
+        return Err(CaseFailure::plain(
+            cc::CODES.cite(),
+            format!("render_stream returned {code}"),
+        ));
+    }
+    let decoded = stream::decode(bytes);
+    match (code, &decoded) {
+        (0, Err(e)) => Err(CaseFailure::plain(
+            cc::REFUSE_MALFORMED.cite(),
+            format!(
+                "render_stream returned 0 for a stream the rules refuse ({})",
+                e.name()
+            ),
+        )),
+        (0, Ok(s)) => {
+            let want = expected(s);
+            let got = &client.host().dom_ops;
+            if *got == want {
+                Ok(())
+            } else {
+                Err(CaseFailure::plain(
+                    cc::RENDERS_OPS.cite(),
+                    first_difference(got, &want),
+                ))
+            }
+        }
+        (refused, _) => {
+            let structural =
+                ErrorCode::from_code((-refused) as u8).is_some_and(ErrorCode::is_structural);
+            if structural && decoded.is_ok() {
+                return Err(CaseFailure::plain(
+                    cc::REFUSE_MALFORMED.cite(),
+                    format!("render_stream returned {refused} for a stream every rule accepts"),
+                ));
+            }
+            let checked_first = (-refused) <= 18 || refused == -26;
+            if checked_first && client.host().page_calls() > 0 {
+                return Err(CaseFailure::plain(
+                    cc::REFUSAL.cite(),
+                    format!(
+                        "render_stream returned {refused} after {} page operations, the first {:?}",
+                        client.host().page_calls(),
+                        client.host().dom_ops.first()
+                    ),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Inputs: a valid page, random bytes, or a page with edits.
+#[derive(Debug, Clone)]
+enum Input {
+    Valid(Vec<Step>),
+    Random(Vec<u8>),
+    Mutated(Vec<Step>, Vec<(prop::sample::Index, u8, u8)>),
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    let steps = || prop::collection::vec(step(), 0..24);
+    prop_oneof![
+        2 => steps().prop_map(Input::Valid),
+        1 => prop::collection::vec(any::<u8>(), 0..256).prop_map(Input::Random),
+        2 => (steps(), prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..4))
+            .prop_map(|(s, e)| Input::Mutated(s, e)),
+    ]
+}
+
+fn bytes_of(input: &Input) -> Result<Vec<u8>, CaseFailure> {
+    Ok(match input {
+        Input::Valid(steps) => encode(&page(steps))?,
+        Input::Random(bytes) => {
+            // Half of them start like a stream, so they get past the magic.
+            let mut b = bytes.clone();
+            if b.first().is_some_and(|x| x % 2 == 0) {
+                b.splice(0..0, *b"HTIP\x01\0\0\0");
+            }
+            b
+        }
+        Input::Mutated(steps, edits) => {
+            let mut b = encode(&page(steps))?;
+            for (at, byte, kind) in edits {
+                if b.is_empty() {
+                    break;
+                }
+                let i = at.index(b.len());
+                match kind {
+                    0 => b[i] = *byte,
+                    1 => b.truncate(i),
+                    _ => b.insert(i, *byte),
+                }
+            }
+            b
+        }
+    })
+}
+
+/// A stream with sections given by hand.
+fn raw(head: [u8; 4], strings: &[u8], templates: &[u8], ops: &[u8]) -> Vec<u8> {
+    let mut out = b"HTIP".to_vec();
+    out.extend(head);
+    for section in [strings, templates, ops] {
+        out.extend((section.len() as u32).to_le_bytes());
+    }
+    out.extend(strings);
+    out.extend(templates);
+    out.extend(ops);
+    out
+}
+
+const V1: [u8; 4] = [1, 0, 0, 0];
+const STR: &[u8] = &[1, 0, b'a'];
+const TPL: &[u8] = &[7, 0, 3, 0, 0, 0, b'<', b'p', b'>'];
+
+/// One stream with one fault, and the code it must get.
+fn single_faults() -> Vec<(&'static str, Vec<u8>, ErrorCode)> {
+    let ok = |ops: &[u8]| raw(V1, STR, TPL, ops);
+    let end = [opcode::END];
+    let mut cut = ok(&end);
+    cut.pop();
+    let mut long = ok(&end);
+    long.push(0);
+    vec![
+        (
+            "another magic",
+            [b"HTIQ".as_slice(), &ok(&end)[4..]].concat(),
+            ErrorCode::BadMagic,
+        ),
+        (
+            "version 2",
+            raw([2, 0, 0, 0], STR, TPL, &end),
+            ErrorCode::UnsupportedVersion,
+        ),
+        (
+            "a flag bit",
+            raw([1, 1, 0, 0], STR, TPL, &end),
+            ErrorCode::UnsupportedFlags,
+        ),
+        (
+            "a reserved bit",
+            raw([1, 0, 0, 1], STR, TPL, &end),
+            ErrorCode::UnsupportedFlags,
+        ),
+        ("one byte short", cut, ErrorCode::Truncated),
+        ("one byte long", long, ErrorCode::TrailingBytes),
+        (
+            "a string past its section",
+            raw(V1, &[9, 0, b'a'], TPL, &end),
+            ErrorCode::BadEntry,
+        ),
+        (
+            "a template past its section",
+            raw(V1, STR, &[7, 0, 9, 0, 0, 0, b'<'], &end),
+            ErrorCode::BadEntry,
+        ),
+        (
+            "a string that is not UTF-8",
+            raw(V1, &[2, 0, 0xC3, 0x28], TPL, &end),
+            ErrorCode::InvalidUtf8,
+        ),
+        (
+            "a template that is not UTF-8",
+            raw(V1, STR, &[7, 0, 1, 0, 0, 0, 0xFF], &end),
+            ErrorCode::InvalidUtf8,
+        ),
+        (
+            "a string index past the table",
+            ok(&[opcode::SET_TEXT, 0, 0, 0, 0, 1, 0, opcode::END]),
+            ErrorCode::BadStringIndex,
+        ),
+        (
+            "a template defined twice",
+            raw(V1, STR, &[TPL, TPL].concat(), &end),
+            ErrorCode::DuplicateTemplate,
+        ),
+        (
+            "a template cached but not defined",
+            ok(&[opcode::CACHE, 8, 0, opcode::END]),
+            ErrorCode::UndefinedTemplate,
+        ),
+        (
+            "opcode 0x0B",
+            ok(&[0x0B, opcode::END]),
+            ErrorCode::UnknownOpcode,
+        ),
+        (
+            "enable = 2",
+            ok(&[opcode::TOGGLE_CLASS, 0, 0, 0, 0, 0, 0, 2, opcode::END]),
+            ErrorCode::BadOperand,
+        ),
+        (
+            "event = 6",
+            ok(&[opcode::LISTEN, 0, 0, 0, 0, 6, 1, 0, 0, 0, opcode::END]),
+            ErrorCode::BadOperand,
+        ),
+        (
+            "a handle above 2^31 - 1",
+            ok(&[opcode::REMOVE, 0, 0, 0, 0x80, opcode::END]),
+            ErrorCode::BadOperand,
+        ),
+        (
+            "a batch inside a batch",
+            ok(&[
+                opcode::BATCH_BEGIN,
+                opcode::BATCH_BEGIN,
+                opcode::BATCH_COMMIT,
+                opcode::BATCH_COMMIT,
+                opcode::END,
+            ]),
+            ErrorCode::BatchMismatch,
+        ),
+        (
+            "a commit without a batch",
+            ok(&[opcode::BATCH_COMMIT, opcode::END]),
+            ErrorCode::BatchMismatch,
+        ),
+        (
+            "the end inside a batch",
+            ok(&[opcode::BATCH_BEGIN, opcode::END]),
+            ErrorCode::BatchMismatch,
+        ),
+        (
+            "bytes after the end marker",
+            ok(&[opcode::END, opcode::END]),
+            ErrorCode::TrailingBytes,
+        ),
+        (
+            "operands cut by the section's end",
+            ok(&[opcode::APPEND, 0, 0]),
+            ErrorCode::Truncated,
+        ),
+        (
+            "no end marker",
+            ok(&[opcode::REMOVE, 0, 0, 0, 0]),
+            ErrorCode::MissingEnd,
+        ),
+        (
+            "a clone of a template never cached",
+            ok(&[opcode::CLONE, 7, 0, opcode::END]),
+            ErrorCode::UncachedTemplate,
+        ),
+        (
+            "a node not created yet",
+            ok(&[
+                opcode::CACHE,
+                7,
+                0,
+                opcode::CLONE,
+                7,
+                0,
+                opcode::APPEND,
+                0,
+                0,
+                0,
+                0,
+                2,
+                0,
+                0,
+                0,
+                opcode::END,
+            ]),
+            ErrorCode::UnknownNode,
+        ),
+    ]
+}
+
+fn single_fault(
+    client_area: &ClientArea,
+    name: &str,
+    bytes: &[u8],
+    code: ErrorCode,
+) -> Result<(), CaseFailure> {
+    let mut client = client_area.instance()?;
+    let ptr = place(&mut client, bytes, "stream")?;
+    let got = returned(client.render_stream(ptr, len(bytes)), "render_stream")?;
+    let want = -i32::from(code.code());
+    if got != want {
+        return Err(CaseFailure::plain(
+            cc::CODES.cite(),
+            format!(
+                "{name}: render_stream returned {got}, not {want} ({})",
+                code.name()
+            ),
+        ));
+    }
+    if client.host().page_calls() > 0 {
+        return Err(CaseFailure::plain(
+            cc::REFUSAL.cite(),
+            format!(
+                "{name}: {} page operations for a refused stream",
+                client.host().page_calls()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn bad_regions(client_area: &ClientArea) -> Result<(), CaseFailure> {
+    let mut client: ClientInstance = client_area.instance()?;
+    let memory = i32::try_from(client.memory_len()).unwrap_or(i32::MAX);
+    for (ptr, length) in [
+        (-1, 4),
+        (memory, 1),
+        (memory - 2, 4),
+        (8, -1),
+        (i32::MAX, i32::MAX),
+        (i32::MIN, 16),
+    ] {
+        let got = returned(
+            client.render_stream(ptr, length),
+            &format!("render_stream({ptr}, {length})"),
+        )?;
+        let want = -i32::from(ErrorCode::BadRegion.code());
+        if got != want {
+            return Err(CaseFailure::plain(
+                cc::BAD_REGION.cite(),
+                format!(
+                    "render_stream({ptr}, {length}) with a memory of {memory} bytes returned {got}"
+                ),
+            ));
+        }
+    }
+    if client.host().page_calls() > 0 {
+        return Err(CaseFailure::plain(
+            cc::REFUSAL.cite(),
+            "page operations for a range outside the memory",
+        ));
+    }
+    Ok(())
+}
+
+fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
+    Box::pin(async move {
+        let client = match area(target).await {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
+        };
+        let generated = for_all(input(), config, |input| {
+            let result = bytes_of(&input).and_then(|b| judge(&client, &b));
+            async move { result }
+        })
+        .await;
+        let faults = single_faults();
+        let enumerated = for_each(&faults, |(name, bytes, code)| {
+            let result = single_fault(&client, name, bytes, *code);
+            async move { result }
+        })
+        .await;
+        let regions = for_each(&[()], |()| {
+            let result = bad_regions(&client);
+            async move { result }
+        })
+        .await;
+        CheckOutcome::Ran(generated.followed_by(enumerated).followed_by(regions))
+    })
+}

@@ -1,0 +1,516 @@
+//! Runs a client module in wasmi (`spec/client-abi.md`): its imports are the [`MockHost`],
+//! each export call gets a fuel budget (so an endless loop ends as [`Call::OutOfFuel`]), and
+//! its memory can grow to [`MEMORY_CAP`] at most (past it `memory.grow` fails, as a browser's
+//! would). Anything the module does comes back as a value; nothing it does can panic or hang
+//! the suite.
+
+use wasmi::{
+    Caller, Config, Engine, Extern, Instance, Linker, Memory, Module, Store, StoreLimits,
+    StoreLimitsBuilder, TrapCode, TypedFunc,
+};
+
+use crate::client::mock_host::{DomOp, MockHost};
+
+/// Fuel per export call: a few hundred million wasm instructions, far more than rendering
+/// a megabyte-long stream takes, far less than a suite would wait for.
+pub const FUEL_PER_CALL: u64 = 500_000_000;
+/// The most memory a client may have.
+pub const MEMORY_CAP: usize = 64 << 20;
+
+/// Why a module cannot be run as a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// Not a module wasmi accepts.
+    #[error("not a valid WebAssembly module: {0}")]
+    Invalid(String),
+    /// Instantiation failed (an import the host does not provide, a trapping start).
+    #[error("the module could not be instantiated: {0}")]
+    Instantiate(String),
+    /// An export of `spec/client-abi.md` is missing or has another signature.
+    #[error("the module has no export `{0}` with the signature spec/client-abi.md gives")]
+    MissingExport(&'static str),
+    /// A host read or write outside the client's memory.
+    #[error("{len} bytes at {ptr} are outside the client's memory")]
+    OutOfBounds {
+        /// The address.
+        ptr: u64,
+        /// The length.
+        len: u64,
+    },
+}
+
+/// What an export call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call<T> {
+    /// It returned this.
+    Returned(T),
+    /// It trapped.
+    Trapped(String),
+    /// It ran out of fuel: it would not have returned.
+    OutOfFuel,
+}
+
+impl<T> Call<T> {
+    /// The value, if it returned.
+    pub fn returned(self) -> Option<T> {
+        match self {
+            Call::Returned(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// In words, for a report.
+    pub fn describe(&self) -> String
+    where
+        T: std::fmt::Debug,
+    {
+        match self {
+            Call::Returned(v) => format!("returned {v:?}"),
+            Call::Trapped(why) => format!("trapped ({why})"),
+            Call::OutOfFuel => format!("did not return within {FUEL_PER_CALL} units of fuel"),
+        }
+    }
+}
+
+/// The store's data: the host and its limits.
+#[derive(Debug)]
+struct HostState {
+    host: MockHost,
+    limits: StoreLimits,
+}
+
+/// A compiled client module; instantiate it once per independent run.
+#[derive(Debug, Clone)]
+pub struct ClientModule {
+    engine: Engine,
+    module: Module,
+    size: usize,
+}
+
+impl ClientModule {
+    /// Compiles `wasm`.
+    pub fn load(wasm: &[u8]) -> Result<Self, ClientError> {
+        let mut config = Config::default();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config);
+        let module = Module::new(&engine, wasm).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        Ok(Self {
+            engine,
+            module,
+            size: wasm.len(),
+        })
+    }
+
+    /// The module's size in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// A fresh instance with a fresh [`MockHost`], after calling its `init`.
+    pub fn instantiate(&self) -> Result<ClientInstance, ClientError> {
+        let state = HostState {
+            host: MockHost::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(MEMORY_CAP)
+                .instances(1)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let linker = host_linker(&self.engine)?;
+        store
+            .set_fuel(FUEL_PER_CALL)
+            .map_err(|e| ClientError::Instantiate(e.to_string()))?;
+        let instance = linker
+            .instantiate_and_start(&mut store, &self.module)
+            .map_err(|e| ClientError::Instantiate(e.to_string()))?;
+        let exports = Exports::of(&instance, &store)?;
+        let memory = instance
+            .get_memory(&store, "memory")
+            .ok_or(ClientError::MissingExport("memory"))?;
+        let mut client = ClientInstance {
+            store,
+            memory,
+            exports,
+        };
+        match client.init() {
+            Call::Returned(0) => Ok(client),
+            other => Err(ClientError::Instantiate(format!(
+                "init {}",
+                other.describe()
+            ))),
+        }
+    }
+}
+
+/// The exports, typed.
+#[derive(Debug)]
+struct Exports {
+    init: TypedFunc<(), i32>,
+    alloc: TypedFunc<(i32, i32), i32>,
+    reset_heap: TypedFunc<(), ()>,
+    render_stream: TypedFunc<(i32, i32), i32>,
+    on_event: TypedFunc<i32, i32>,
+    apply_patch: TypedFunc<(i32, i32, i32, i32, i32, i32), i32>,
+    get_node_count: TypedFunc<(), i32>,
+    get_template_count: TypedFunc<(), i32>,
+    reset: TypedFunc<(), ()>,
+}
+
+impl Exports {
+    fn of(instance: &Instance, store: &Store<HostState>) -> Result<Self, ClientError> {
+        macro_rules! get {
+            ($name:literal) => {
+                instance
+                    .get_typed_func(store, $name)
+                    .map_err(|_| ClientError::MissingExport($name))?
+            };
+        }
+        Ok(Self {
+            init: get!("init"),
+            alloc: get!("alloc"),
+            reset_heap: get!("reset_heap"),
+            render_stream: get!("render_stream"),
+            on_event: get!("on_event"),
+            apply_patch: get!("apply_patch"),
+            get_node_count: get!("get_node_count"),
+            get_template_count: get!("get_template_count"),
+            reset: get!("reset"),
+        })
+    }
+}
+
+/// The bytes `ptr..ptr + len` of the caller's memory, or why not.
+fn read_text(caller: &Caller<'_, HostState>, ptr: i32, len: i32) -> Result<String, String> {
+    let memory = caller
+        .get_export("memory")
+        .and_then(Extern::into_memory)
+        .ok_or("no memory export")?;
+    let data = memory.data(caller);
+    let (Ok(start), Ok(len)) = (usize::try_from(ptr), usize::try_from(len)) else {
+        return Err(format!("range {ptr}+{len} has a negative part"));
+    };
+    let bytes = start
+        .checked_add(len)
+        .and_then(|end| data.get(start..end))
+        .ok_or_else(|| format!("range {ptr}+{len} is outside the memory of {}", data.len()))?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| format!("{len} bytes at {ptr} are not UTF-8"))
+}
+
+fn node(id: i32) -> u32 {
+    u32::try_from(id).unwrap_or(u32::MAX)
+}
+
+/// The `env` imports of `spec/client-abi.md`, recording into the store's [`MockHost`].
+fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
+    let mut linker = Linker::<HostState>::new(engine);
+    let link = |e: wasmi::errors::LinkerError| ClientError::Instantiate(e.to_string());
+    /// Records `op` built from the text at `(ptr, len)`, or a violation.
+    fn with_text(
+        caller: &mut Caller<'_, HostState>,
+        import: &str,
+        ptr: i32,
+        len: i32,
+        op: impl FnOnce(String) -> DomOp,
+    ) {
+        match read_text(caller, ptr, len) {
+            Ok(text) => caller.data_mut().host.record(op(text)),
+            Err(why) => caller
+                .data_mut()
+                .host
+                .violations
+                .push(format!("{import}: {why}")),
+        }
+    }
+    linker
+        .func_wrap(
+            "env",
+            "host_clone_template",
+            |mut c: Caller<'_, HostState>, template: i32| -> i32 {
+                c.data_mut().host.clone_template(template)
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_cache_template",
+            |mut c: Caller<'_, HostState>, template: i32, ptr: i32, len: i32| {
+                with_text(&mut c, "host_cache_template", ptr, len, |html| {
+                    DomOp::Cache {
+                        template: node(template),
+                        html,
+                    }
+                });
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_append",
+            |mut c: Caller<'_, HostState>, parent: i32, child: i32| {
+                c.data_mut().host.record(DomOp::Append {
+                    parent: node(parent),
+                    child: node(child),
+                });
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_remove",
+            |mut c: Caller<'_, HostState>, id: i32| {
+                c.data_mut().host.record(DomOp::Remove { node: node(id) });
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_set_text",
+            |mut c: Caller<'_, HostState>, id: i32, ptr: i32, len: i32| {
+                with_text(&mut c, "host_set_text", ptr, len, |text| DomOp::SetText {
+                    node: node(id),
+                    text,
+                });
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_set_attr",
+            |mut c: Caller<'_, HostState>, id: i32, kp: i32, kl: i32, vp: i32, vl: i32| match (
+                read_text(&c, kp, kl),
+                read_text(&c, vp, vl),
+            ) {
+                (Ok(key), Ok(value)) => c.data_mut().host.record(DomOp::SetAttr {
+                    node: node(id),
+                    key,
+                    value,
+                }),
+                (Err(why), _) | (_, Err(why)) => c
+                    .data_mut()
+                    .host
+                    .violations
+                    .push(format!("host_set_attr: {why}")),
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_toggle_class",
+            |mut c: Caller<'_, HostState>, id: i32, ptr: i32, len: i32, enable: i32| {
+                if !(0..=1).contains(&enable) {
+                    c.data_mut()
+                        .host
+                        .violations
+                        .push(format!("host_toggle_class: enable {enable} is not 0 or 1"));
+                }
+                with_text(&mut c, "host_toggle_class", ptr, len, |class| {
+                    DomOp::ToggleClass {
+                        node: node(id),
+                        class,
+                        enable: enable != 0,
+                    }
+                });
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_listen",
+            |mut c: Caller<'_, HostState>, id: i32, event: i32, handler: i32| {
+                c.data_mut().host.record(DomOp::Listen {
+                    node: node(id),
+                    event: node(event),
+                    handler: node(handler),
+                });
+            },
+        )
+        .map_err(link)?
+        .func_wrap(
+            "env",
+            "host_log",
+            |mut c: Caller<'_, HostState>, value: i32| {
+                c.data_mut().host.logs.push(value);
+            },
+        )
+        .map_err(link)?;
+    Ok(linker)
+}
+
+/// One running client and its host.
+#[derive(Debug)]
+pub struct ClientInstance {
+    store: Store<HostState>,
+    memory: Memory,
+    exports: Exports,
+}
+
+impl ClientInstance {
+    fn call<P: wasmi::WasmParams, R: wasmi::WasmResults>(
+        &mut self,
+        f: TypedFunc<P, R>,
+        params: P,
+    ) -> Call<R> {
+        if let Err(e) = self.store.set_fuel(FUEL_PER_CALL) {
+            return Call::Trapped(format!("fuel could not be set: {e}"));
+        }
+        match f.call(&mut self.store, params) {
+            Ok(value) => Call::Returned(value),
+            Err(e) if e.as_trap_code() == Some(TrapCode::OutOfFuel) => Call::OutOfFuel,
+            Err(e) => Call::Trapped(e.to_string()),
+        }
+    }
+
+    /// `init()`.
+    pub fn init(&mut self) -> Call<i32> {
+        self.call(self.exports.init, ())
+    }
+
+    /// `alloc(size, align)`.
+    pub fn alloc(&mut self, size: i32, align: i32) -> Call<i32> {
+        self.call(self.exports.alloc, (size, align))
+    }
+
+    /// `reset_heap()`.
+    pub fn reset_heap(&mut self) -> Call<()> {
+        self.call(self.exports.reset_heap, ())
+    }
+
+    /// `render_stream(ptr, len)`.
+    pub fn render_stream(&mut self, ptr: i32, len: i32) -> Call<i32> {
+        self.call(self.exports.render_stream, (ptr, len))
+    }
+
+    /// `on_event(handler)`.
+    pub fn on_event(&mut self, handler: i32) -> Call<i32> {
+        self.call(self.exports.on_event, handler)
+    }
+
+    /// `apply_patch(base, patch, out)`.
+    pub fn apply_patch(
+        &mut self,
+        base: (i32, i32),
+        patch: (i32, i32),
+        out: (i32, i32),
+    ) -> Call<i32> {
+        self.call(
+            self.exports.apply_patch,
+            (base.0, base.1, patch.0, patch.1, out.0, out.1),
+        )
+    }
+
+    /// `get_node_count()`.
+    pub fn node_count(&mut self) -> Call<i32> {
+        self.call(self.exports.get_node_count, ())
+    }
+
+    /// `get_template_count()`.
+    pub fn template_count(&mut self) -> Call<i32> {
+        self.call(self.exports.get_template_count, ())
+    }
+
+    /// `reset()`.
+    pub fn reset(&mut self) -> Call<()> {
+        self.call(self.exports.reset, ())
+    }
+
+    /// The memory's length now.
+    pub fn memory_len(&self) -> usize {
+        self.memory.data(&self.store).len()
+    }
+
+    /// Writes `bytes` at `ptr` (as a host writes a stream into the client's memory).
+    pub fn write(&mut self, ptr: i32, bytes: &[u8]) -> Result<(), ClientError> {
+        let bad = || ClientError::OutOfBounds {
+            ptr: ptr as u64,
+            len: bytes.len() as u64,
+        };
+        let start = usize::try_from(ptr).map_err(|_| bad())?;
+        self.memory
+            .write(&mut self.store, start, bytes)
+            .map_err(|_| bad())
+    }
+
+    /// Reads `len` bytes at `ptr`.
+    pub fn read(&self, ptr: i32, len: usize) -> Result<Vec<u8>, ClientError> {
+        let bad = || ClientError::OutOfBounds {
+            ptr: ptr as u64,
+            len: len as u64,
+        };
+        let start = usize::try_from(ptr).map_err(|_| bad())?;
+        let mut out = vec![0; len];
+        self.memory
+            .read(&self.store, start, &mut out)
+            .map_err(|_| bad())?;
+        Ok(out)
+    }
+
+    /// Allocates room for `bytes` in the client and writes them there: the address, or
+    /// what the allocation call did when it gave none.
+    pub fn place(&mut self, bytes: &[u8], align: i32) -> Result<i32, Call<i32>> {
+        let len = i32::try_from(bytes.len()).map_err(|_| Call::Returned(0))?;
+        match self.alloc(len, align) {
+            Call::Returned(ptr) if ptr > 0 => match self.write(ptr, bytes) {
+                Ok(()) => Ok(ptr),
+                Err(e) => Err(Call::Trapped(e.to_string())),
+            },
+            other => Err(other),
+        }
+    }
+
+    /// Places `stream` and renders it.
+    pub fn render(&mut self, stream: &[u8]) -> Result<Call<i32>, Call<i32>> {
+        let ptr = self.place(stream, 1)?;
+        let len = i32::try_from(stream.len()).map_err(|_| Call::Returned(0))?;
+        Ok(self.render_stream(ptr, len))
+    }
+
+    /// The host.
+    pub fn host(&self) -> &MockHost {
+        &self.store.data().host
+    }
+
+    /// The host, to define templates or clear it.
+    pub fn host_mut(&mut self) -> &mut MockHost {
+        &mut self.store.data_mut().host
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference() -> Option<ClientModule> {
+        dx_server::routes::client::client_wasm().map(|w| ClientModule::load(w).unwrap())
+    }
+
+    #[test]
+    fn the_reference_client_allocates_and_renders() {
+        let Some(module) = reference() else {
+            eprintln!("note: dx-server was built without its client");
+            return;
+        };
+        let mut client = module.instantiate().unwrap();
+        let memory = client.memory_len();
+        let a = client.alloc(16, 8);
+        assert!(
+            matches!(a, Call::Returned(p) if p > 0),
+            "{a:?} with {memory} bytes of memory"
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_a_client() {
+        assert!(matches!(
+            ClientModule::load(b"\0asm junk"),
+            Err(ClientError::Invalid(_))
+        ));
+        // A valid module without the exports.
+        let empty = [0, b'a', b's', b'm', 1, 0, 0, 0];
+        let module = ClientModule::load(&empty).unwrap();
+        assert!(matches!(
+            module.instantiate(),
+            Err(ClientError::MissingExport(_))
+        ));
+    }
+}

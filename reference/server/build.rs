@@ -1,0 +1,123 @@
+//! Builds the WASM client (`reference/client`) for `wasm32-unknown-unknown` so the server can
+//! serve the client it was built with (`GET /_dx/client.wasm`).
+//!
+//! The client is built by a nested `cargo build` into a target directory of its own under
+//! `OUT_DIR`, with the outer build's flags removed (coverage instrumentation or a linker
+//! chosen for the host must not reach a `wasm32` build). Without the `wasm32-unknown-unknown`
+//! target (`rustup target add wasm32-unknown-unknown`) the server is built without a client:
+//! it then publishes none, and the suite's client checks report "not verified".
+//! `DX_CLIENT_WASM=path` uses a prebuilt module instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let root = manifest.join("../..");
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
+    for watched in [
+        "reference/client/src",
+        "reference/client/Cargo.toml",
+        "reference/htip/src",
+        "reference/htip/Cargo.toml",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    println!("cargo:rerun-if-env-changed=DX_CLIENT_WASM");
+    let built = match std::env::var_os("DX_CLIENT_WASM") {
+        Some(path) => Ok(PathBuf::from(path)),
+        None => build_client(&root, &out, None),
+    };
+    let failed = built.is_err();
+    write(&out.join("dx_client.wasm"), built, "its WASM client");
+    // The deliberately broken clients, for the mutant tests (the `mutants` feature only).
+    let mutants = std::env::var_os("CARGO_FEATURE_MUTANTS").is_some() && !failed;
+    for mutant in MUTANTS {
+        let built = if mutants {
+            build_client(&root, &out, Some(mutant))
+        } else {
+            Err(String::new())
+        };
+        write(&out.join(format!("dx_client_{mutant}.wasm")), built, mutant);
+    }
+}
+
+/// The client's mutant features (reference/client/Cargo.toml), without the `mutant-` prefix.
+const MUTANTS: [&str; 4] = [
+    "trusts-length",
+    "truncated-ok",
+    "overlapping-alloc",
+    "any-base",
+];
+
+/// Writes the module at `built` to `dest`, or an empty file (no such client) with a warning.
+fn write(dest: &Path, built: Result<PathBuf, String>, what: &str) {
+    let bytes = built.and_then(|path| {
+        std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+    });
+    let bytes = bytes.unwrap_or_else(|reason| {
+        if !reason.is_empty() {
+            println!("cargo:warning=dx-server is built without {what}: {reason}");
+        }
+        Vec::new()
+    });
+    if let Err(e) = std::fs::write(dest, bytes) {
+        println!("cargo:warning=could not write {}: {e}", dest.display());
+    }
+}
+
+fn build_client(root: &Path, out: &Path, mutant: Option<&str>) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // One target directory for every variant: builds run one after another and each
+    // module is copied out before the next build replaces it; dependencies are built once.
+    let target_dir = out.join("client-target");
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "-p",
+            "dx-client",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "wasm",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    if let Some(m) = mutant {
+        command.args(["--features", &format!("dx-client/mutant-{m}")]);
+    }
+    for inherited in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "LLVM_PROFILE_FILE",
+    ] {
+        command.env_remove(inherited);
+    }
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_TARGET_")
+            && (key.ends_with("_RUSTFLAGS") || key.ends_with("_LINKER"))
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "`cargo build -p dx-client --target wasm32-unknown-unknown` failed ({status}); is the target installed?"
+        ));
+    }
+    Ok(target_dir.join("wasm32-unknown-unknown/wasm/dx_client.wasm"))
+}
