@@ -668,6 +668,36 @@ pub mod client {
         "Instructions",
         "An applier SHALL check the base (length and hash) before writing any output, SHALL never write more than `target_len` bytes, and SHALL NOT hand out output from a patch it refused: a refused patch leaves the caller with its base and an error code, never with a corrupted target.",
     );
+    /// Versions over HTTP.
+    pub const ETAG: Clause = clause(
+        DELTA,
+        "Over HTTP",
+        "Every `200` and `226` response for an asset SHALL carry `ETag: \"<hash>\"`, the target's hash as above (a strong validator).",
+    );
+    /// 304.
+    pub const NOT_MODIFIED: Clause = clause(
+        DELTA,
+        "Over HTTP",
+        "A request with `If-None-Match` naming the current version SHALL be answered `304 Not Modified`.",
+    );
+    /// 226.
+    pub const IM_USED: Clause = clause(
+        DELTA,
+        "Over HTTP",
+        "A request with `A-IM: dxdp` and `If-None-Match` naming an older version the server still holds SHALL be answered either `226 IM Used` with `IM: dxdp`, `Delta-Base: \"<base hash>\"`, the target's `ETag` and the patch as the body, or `200` with the whole target (when the patch would not be smaller, or the server prefers).",
+    );
+    /// Vary.
+    pub const VARY: Clause = clause(
+        DELTA,
+        "Over HTTP",
+        "`226` and `200` responses SHALL carry `Vary: A-IM, If-None-Match`, so a cache never serves a patch to a client that holds another base.",
+    );
+    /// Older versions.
+    pub const OLDER_VERSIONS: Clause = clause(
+        DELTA,
+        "Over HTTP",
+        "Each listed version SHALL be served whole at `{path}?v=<hash>` (200, with its own `ETag`), so a client can hold any of them as a base; an unknown version answers 404 `NOT_FOUND`.",
+    );
     /// The export.
     pub const APPLY_EXPORT: Clause = clause(
         ABI,
@@ -815,6 +845,11 @@ pub const ALL: &[&Clause] = &[
     &client::WRONG_BASE,
     &client::APPLIER,
     &client::APPLY_EXPORT,
+    &client::ETAG,
+    &client::NOT_MODIFIED,
+    &client::IM_USED,
+    &client::VARY,
+    &client::OLDER_VERSIONS,
 ];
 
 /// `spec/security.md` and requirement 4 of `spec/requirements.md`.

@@ -64,6 +64,7 @@ pub fn router(state: SharedState) -> Router {
         .route(CSRF_TOKEN_PATH, get(session::csrf_token))
         .route(SESSION_END_PATH, post(session::end_session))
         .route(routes::client::CLIENT_PATH, get(routes::client::client))
+        .route(routes::assets::DEMO_PATH, get(routes::assets::demo))
         .route(ITEMS_PATH, get(items::list).post(items::create))
         .route(
             &format!("{ITEMS_PATH}/{{id}}"),

@@ -5,6 +5,7 @@ pub mod api_error;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod demo;
 pub mod keys;
 pub mod middleware;
 pub mod mutants;

@@ -69,6 +69,7 @@ pub fn discovery_member(mutations: &Mutations) -> Value {
             "abi": CLIENT_ABI,
             "size": bytes.len(),
             "hash": dx_htip::delta::hash_hex(bytes),
+            "assets": crate::routes::assets::discovery_assets(),
         }),
         None => Value::Null,
     }

@@ -1,5 +1,6 @@
 //! The HTTP routes; handlers stay thin: parse, call the component, map the error.
 
+pub mod assets;
 pub mod auth;
 pub mod client;
 pub mod client_errors;
