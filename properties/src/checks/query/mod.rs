@@ -32,6 +32,8 @@ pub struct QueryArea {
     pub max_page: u64,
     /// `/metrics`, when served.
     pub metrics: Option<String>,
+    /// The database behind the items (`postgres`, `sqlite` or `other`).
+    pub backend: Option<String>,
 }
 
 /// The `query` area of `target`, or why the checks cannot run.
@@ -50,6 +52,10 @@ pub fn area(target: &Target) -> Result<QueryArea, CheckOutcome> {
         .get("metrics")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    let backend = raw
+        .get("backend")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     match (items, pool_size, max_page) {
         (Some(items), Some(pool_size), Some(max_page)) if pool_size >= 1 && max_page >= 1 => {
             Ok(QueryArea {
@@ -57,6 +63,7 @@ pub fn area(target: &Target) -> Result<QueryArea, CheckOutcome> {
                 pool_size,
                 max_page,
                 metrics,
+                backend,
             })
         }
         _ => Err(CheckOutcome::SetupFailed(CaseFailure::plain(

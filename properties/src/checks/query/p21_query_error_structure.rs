@@ -122,7 +122,25 @@ async fn duplicate(
         "DB_CONSTRAINT_VIOLATION",
         "constraint_violation",
         Some(operation),
-    )
+    )?;
+    // PostgreSQL names the unique constraint it enforced, so a target that says it runs on
+    // PostgreSQL must pass the name on; SQLite does not name it, and other back ends may not.
+    let constraint = ex
+        .json()
+        .and_then(|b| b.pointer("/error/details/constraint").cloned());
+    if api.area.backend.as_deref() == Some("postgres")
+        && !constraint
+            .as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|c| !c.is_empty())
+    {
+        return Err(CaseFailure::violates(
+            &ex,
+            &qc::DETAILS,
+            format!("details.constraint {constraint:?} for a unique violation on PostgreSQL"),
+        ));
+    }
+    Ok(())
 }
 
 async fn timeout(api: &ItemsApi<'_>, base: &str, owner: &Owner) -> Result<(), CaseFailure> {
