@@ -72,6 +72,8 @@ pub struct Target {
     http: HttpClient,
     discovery: Discovery,
     embedded: Option<Arc<EmbeddedReference>>,
+    /// A client module given by the user, run instead of the one the target publishes.
+    client: Option<(String, Arc<Vec<u8>>)>,
 }
 
 impl Target {
@@ -109,7 +111,22 @@ impl Target {
             http,
             discovery,
             embedded,
+            client: None,
         })
+    }
+
+    /// Runs the client checks on `wasm` (read from `source`) instead of the client the
+    /// target publishes (`--client`, `DX_CLIENT`).
+    pub fn with_client(mut self, source: impl Into<String>, wasm: Vec<u8>) -> Self {
+        self.client = Some((source.into(), Arc::new(wasm)));
+        self
+    }
+
+    /// The client module given with [`Target::with_client`], and where it came from.
+    pub fn client_override(&self) -> Option<(&str, &[u8])> {
+        self.client
+            .as_ref()
+            .map(|(source, wasm)| (source.as_str(), wasm.as_slice()))
     }
 
     /// The reference started in-process with `config` (e.g. another profile or a mutant).
@@ -117,9 +134,20 @@ impl Target {
         Self::connect(TargetSpec::Embedded(Box::new(config))).await
     }
 
-    /// `TargetSpec::resolve(None)` then connect: what `cargo test` uses.
+    /// `TargetSpec::resolve(None)` then connect: what `cargo test` uses. `DX_CLIENT`, when
+    /// set, names a client `.wasm` to check instead of the one the target publishes.
     pub async fn from_env() -> Result<Self, TargetError> {
-        Self::connect(TargetSpec::resolve(None)).await
+        let target = Self::connect(TargetSpec::resolve(None)).await?;
+        match std::env::var("DX_CLIENT") {
+            Ok(path) if !path.trim().is_empty() => {
+                let wasm = std::fs::read(&path).map_err(|e| TargetError::BadUrl {
+                    url: path.clone(),
+                    reason: format!("DX_CLIENT cannot be read: {e}"),
+                })?;
+                Ok(target.with_client(path, wasm))
+            }
+            _ => Ok(target),
+        }
     }
 
     /// The HTTP client.

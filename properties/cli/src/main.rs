@@ -54,6 +54,9 @@ struct RunArgs {
     /// Skip the Gherkin scenarios.
     #[arg(long)]
     no_features: bool,
+    /// A client .wasm to check instead of the one the target publishes (Properties 9-11).
+    #[arg(long, value_name = "FILE")]
+    client: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -127,6 +130,16 @@ async fn run(args: RunArgs) -> ExitCode {
             eprintln!("dx-conformance: {e}");
             return ExitCode::from(2);
         }
+    };
+    let target = match &args.client {
+        Some(path) => match std::fs::read(path) {
+            Ok(wasm) => target.with_client(path.display().to_string(), wasm),
+            Err(e) => {
+                eprintln!("dx-conformance: --client {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => target,
     };
     let seed = args.seed.unwrap_or_else(|| CaseConfig::default().seed);
     let options = RunOptions {

@@ -39,6 +39,18 @@ impl ClientArea {
 
 /// The target's client, or why the checks cannot run.
 pub async fn area(target: &Target) -> Result<ClientArea, CheckOutcome> {
+    if let Some((source, wasm)) = target.client_override() {
+        let module = ClientModule::load(wasm).map_err(|e| {
+            CheckOutcome::SetupFailed(CaseFailure::plain(
+                "a WebAssembly module with the exports of spec/client-abi.md",
+                format!("{source}: {e}"),
+            ))
+        })?;
+        return Ok(ClientArea {
+            source: source.to_owned(),
+            module,
+        });
+    }
     let d = target.discovery();
     if !d.offers("client") {
         return Err(CheckOutcome::NotVerified(
