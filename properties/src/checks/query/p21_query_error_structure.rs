@@ -129,10 +129,10 @@ async fn duplicate(
         .json()
         .and_then(|b| b.pointer("/error/details/constraint").cloned());
     if api.area.backend.as_deref() == Some("postgres")
-        && !constraint
+        && constraint
             .as_ref()
             .and_then(Value::as_str)
-            .is_some_and(|c| !c.is_empty())
+            .is_none_or(str::is_empty)
     {
         return Err(CaseFailure::violates(
             &ex,
