@@ -227,6 +227,10 @@ fn list_shows_every_property_with_its_status() {
     );
     assert!(
         text.lines()
-            .any(|l| l.starts_with("p09") && l.contains("pending"))
+            .any(|l| l.starts_with("p09") && l.contains("checked"))
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("p22") && l.contains("pending"))
     );
 }
