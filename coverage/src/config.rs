@@ -245,6 +245,7 @@ mod tests {
                 "client",
                 "rate limiter",
                 "csrf",
+                "query",
                 "workspace"
             ]
         );

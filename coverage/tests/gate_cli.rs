@@ -587,6 +587,9 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
             &[100],
         ),
         scratch.file("reference/security/src/csrf/manager.rs", &lines(99), &[100]),
+        scratch.file("reference/client/src/bump.rs", &lines(99), &[100]),
+        scratch.file("reference/query/src/mutants.rs", &[], &lines(100)),
+        scratch.file("reference/query/src/client.rs", &lines(99), &[100]),
         scratch.file("properties/cli/src/main.rs", &[], &lines(100)),
     ]);
     let args = [
@@ -603,11 +606,18 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     assert_eq!(out.totals("auth"), (100, 99));
     assert_eq!(out.verdict("rate limiter"), "PASS");
     assert_eq!(out.verdict("csrf"), "PASS");
-    assert_eq!(out.totals("workspace"), (600, 553));
-    assert_eq!(out.verdict("client"), "PENDING", "{out:?}");
+    assert_eq!(out.totals("workspace"), (800, 751));
+    assert_eq!(out.verdict("client"), "PASS", "{out:?}");
+    assert_eq!(out.totals("client"), (100, 99));
+    assert_eq!(out.verdict("query"), "PASS", "{out:?}");
+    assert_eq!(
+        out.totals("query"),
+        (100, 99),
+        "the mutant switches are excluded"
+    );
     assert_eq!(
         out.summary(),
-        "coverage gate: 5 groups passed, 0 failed, 1 pending"
+        "coverage gate: 7 groups passed, 0 failed, 0 pending"
     );
 }
 
@@ -666,7 +676,7 @@ fn list_groups_prints_live_groups_and_their_patterns() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
         out.stdout,
-        "error\treference/error/src/**\nauth\treference/auth/src/**\nrate limiter\treference/security/src/rate_limit/**\ncsrf\treference/security/src/csrf/**\nworkspace\t**\n",
+        "error\treference/error/src/**\nauth\treference/auth/src/**\nclient\treference/client/src/**\nclient\treference/htip/src/**\nrate limiter\treference/security/src/rate_limit/**\ncsrf\treference/security/src/csrf/**\nquery\treference/query/src/**\nworkspace\t**\n",
         "{out:?}"
     );
 }
