@@ -74,3 +74,19 @@ Feature: Query module
       | q=a&q=b          | q     |
       | q=%00            | q     |
       | sort=name        | sort  |
+
+  @p21 @req-8.4
+  Scenario Outline: A hostile item is refused with the member named and changes nothing
+    Given the target offers the items API
+    When I store an item whose <member> is <shape>
+    Then the response is an error envelope with code "VALIDATION_FAILED"
+    And the error detail "field" is "<member>"
+    And another account's item is unchanged
+
+    Examples:
+      | member | shape            |
+      | name   | empty            |
+      | name   | 257 bytes long   |
+      | name   | holding a NUL    |
+      | body   | 16385 bytes long |
+      | body   | holding a NUL    |

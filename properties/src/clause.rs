@@ -832,6 +832,8 @@ pub const ALL: &[&Clause] = &[
     &query::DUPLICATE,
     &query::METRICS,
     &query::SLOW_QUERY,
+    &query::DELETED,
+    &query::BAD_INPUT,
     &client::ALLOC_DISJOINT,
     &client::ALLOC_FLOOR,
     &client::ALLOC_EXPORT,
@@ -936,6 +938,14 @@ pub mod query {
     );
     /// Creating.
     pub const CREATED: Clause = clause(HTTP, "Items", "201, the item, `Location: {items}/{id}`");
+    /// Deleting.
+    pub const DELETED: Clause = clause(HTTP, "Items", "`DELETE {items}/{id}` | none | 204");
+    /// Bad input.
+    pub const BAD_INPUT: Clause = clause(
+        HTTP,
+        "Items",
+        "`name` empty or too long, `body` too long, either containing U+0000; `q` too long or containing U+0000; `after` not an integer ≥ 0; `limit` out of range; a parameter repeated or unknown | 422 `VALIDATION_FAILED`, `details.field` naming it",
+    );
     /// A duplicate.
     pub const DUPLICATE: Clause = clause(
         HTTP,

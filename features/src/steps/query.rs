@@ -317,6 +317,34 @@ fn envelope_code(ex: &dx_conformance::http::Exchange) -> String {
         .unwrap_or_default()
 }
 
+#[when(regex = r"^I store an item whose (name|body) is (empty|(\d+) bytes long|holding a NUL)$")]
+async fn store_hostile(
+    world: &mut DxWorld,
+    member: String,
+    shape: String,
+    length: String,
+) -> Result<(), StepError> {
+    let value = match shape.as_str() {
+        "empty" => String::new(),
+        "holding a NUL" => "before\u{0}after".to_owned(),
+        _ => "x".repeat(length.parse().unwrap_or(0)),
+    };
+    let (name, body) = if member == "name" {
+        (value, String::new())
+    } else {
+        ("hostile body".to_owned(), value)
+    };
+    let result = async {
+        let api = api(world)?;
+        let me = owner(world)?;
+        let ex = api.send(&me, api.create_request(&name, &body), &[]).await?;
+        Ok::<_, StepError>(ex)
+    }
+    .await;
+    let result = result.map(|ex| world.set_last(ex));
+    world.settle(result)
+}
+
 /// The `limit` a parameter string asks for, when it is a whole number.
 fn numeric_limit(parameters: &str) -> Option<u64> {
     parameters

@@ -17,6 +17,7 @@ use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::query::{ItemsApi, Owner, area, parse_item};
 use crate::clause::query as qc;
 use crate::envelope::expect_code;
+use crate::http::RequestSpec;
 
 /// The check.
 pub const CHECK: PropertyCheck = PropertyCheck {
@@ -192,6 +193,48 @@ fn run_check(target: &crate::target::Target, config: CaseConfig) -> CheckFuture<
                         "after adding item {} named {name:?}, searching {needle:?} listed {again:?}, not {want:?}",
                         added.id
                     ),
+                ));
+            }
+            // Deleting is a write too: the item is gone, from reads and from the search.
+            let ex = api
+                .send(
+                    &owner,
+                    RequestSpec::new(
+                        http::Method::DELETE,
+                        format!("{}/{}", api.area.items, added.id),
+                    ),
+                    &[],
+                )
+                .await?;
+            if ex.status != 204 {
+                return Err(CaseFailure::violates(
+                    &ex,
+                    &qc::DELETED,
+                    format!("HTTP {} deleting item {}", ex.status, added.id),
+                ));
+            }
+            stored.pop();
+            want.pop();
+            let texts: Vec<&str> = stored
+                .iter()
+                .flat_map(|i| [i.name.as_str(), i.body.as_str()])
+                .collect();
+            let after = api.search(&owner, &needle, &texts).await?;
+            if after != want {
+                return Err(CaseFailure::plain(
+                    qc::CACHE_WRITE.cite(),
+                    format!(
+                        "after deleting item {}, searching {needle:?} listed {after:?}, not {want:?}",
+                        added.id
+                    ),
+                ));
+            }
+            let gone = api.get(&owner, added.id, &[]).await?;
+            if gone.status != 404 {
+                return Err(CaseFailure::violates(
+                    &gone,
+                    &qc::DELETED,
+                    format!("HTTP {} reading item {} after deleting it", gone.status, added.id),
                 ));
             }
             expect_unchanged(api, bystander, canary).await
