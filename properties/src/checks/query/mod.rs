@@ -270,9 +270,11 @@ impl<'t> ItemsApi<'t> {
                 after = id;
                 ids.push(id);
             }
+            // `next` is the last id of a full page and null otherwise (spec/http-contract.md).
+            let full = items.len() as u64 == self.area.max_page;
             match next.as_i64() {
-                Some(n) if n == after && !items.is_empty() => {}
-                None if next.is_null() => return Ok(ids),
+                Some(n) if n == after && full => {}
+                None if next.is_null() && !full => return Ok(ids),
                 _ => {
                     return Err(CaseFailure::violates(
                         &ex,

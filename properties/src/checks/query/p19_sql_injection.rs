@@ -176,6 +176,16 @@ fn run_check(target: &crate::target::Target, config: CaseConfig) -> CheckFuture<
                     ),
                 ));
             }
+            // Another search, with no write between: it must not be answered with the first
+            // one's rows (a cache key must hold every parameter).
+            let absent = format!("{needle}\u{1F9EA} matches nothing");
+            let none = api.search(&owner, &absent, &texts).await?;
+            if !none.is_empty() {
+                return Err(CaseFailure::plain(
+                    qc::LISTING.cite(),
+                    format!("searching {absent:?}, which no name contains, listed ids {none:?}"),
+                ));
+            }
             // A write ends what a cached search said: one more matching item is listed.
             let name = name_of(stored.len(), &needle);
             let added = api.create(&owner, &name, "").await?;
