@@ -441,6 +441,27 @@ async fn rows_carry_every_column_type() {
     }
 }
 
+/// A column of a type rows cannot carry is a decode failure naming the column and type, not
+/// a panic or a silent null.
+#[tokio::test]
+async fn an_unsupported_column_type_is_a_decode_error() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    const UUID: Statement = Statement::select("types", "SELECT gen_random_uuid() AS u");
+    let db = Database::connect_lazy(&url, &PoolConfig::default()).unwrap();
+    let e = client(db)
+        .query::<serde_json::Value>(&UUID, &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), QueryErrorKind::Decode, "{e}");
+    assert_eq!(
+        e.detail(),
+        "column u has type UUID, which rows cannot carry"
+    );
+    assert_eq!(DxError::from(e).code(), ErrorCode::Internal);
+}
+
 /// Times are the server's clock in Unix milliseconds: set at creation, moved on update.
 #[tokio::test]
 async fn items_carry_the_time_they_were_written() {
