@@ -72,6 +72,69 @@ pub enum DomOp {
     },
 }
 
+impl DomOp {
+    /// The page operations a client must cause for `ops`, with `templates` defined in the
+    /// stream, when its host hands out node ids after `last_node` one by one (so handles
+    /// name host ids). Batches cause no operation.
+    pub fn expected(ops: &[HtipOp], templates: &[(u16, &str)], last_node: u32) -> Vec<DomOp> {
+        let mut next = last_node;
+        ops.iter()
+            .filter_map(|op| {
+                Some(match op {
+                    HtipOp::Clone { template } => {
+                        next += 1;
+                        DomOp::Clone {
+                            template: u32::from(*template),
+                            node: next,
+                        }
+                    }
+                    HtipOp::Cache { template } => DomOp::Cache {
+                        template: u32::from(*template),
+                        html: templates
+                            .iter()
+                            .find(|(id, _)| id == template)
+                            .map(|(_, h)| (*h).to_owned())
+                            .unwrap_or_default(),
+                    },
+                    HtipOp::Append { parent, child } => DomOp::Append {
+                        parent: *parent,
+                        child: *child,
+                    },
+                    HtipOp::Remove { node } => DomOp::Remove { node: *node },
+                    HtipOp::SetText { node, text } => DomOp::SetText {
+                        node: *node,
+                        text: text.clone(),
+                    },
+                    HtipOp::SetAttr { node, key, value } => DomOp::SetAttr {
+                        node: *node,
+                        key: key.clone(),
+                        value: value.clone(),
+                    },
+                    HtipOp::ToggleClass {
+                        node,
+                        class,
+                        enable,
+                    } => DomOp::ToggleClass {
+                        node: *node,
+                        class: class.clone(),
+                        enable: *enable,
+                    },
+                    HtipOp::Listen {
+                        node,
+                        event,
+                        handler,
+                    } => DomOp::Listen {
+                        node: *node,
+                        event: u32::from(event.index()),
+                        handler: *handler,
+                    },
+                    HtipOp::BatchBegin | HtipOp::BatchCommit => return None,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The host: what the client did, and the templates tests define.
 #[derive(Debug, Default)]
 pub struct MockHost {
@@ -126,59 +189,15 @@ impl MockHost {
         self.dom_ops == expected
     }
 
-    /// The operations `ops` must produce on a fresh client and host: handles are host ids.
+    /// The operations `ops` must produce on a fresh client and this host, with the
+    /// templates this host defined: handles are host ids.
     pub fn expected_ops(&self, ops: &[HtipOp]) -> Vec<DomOp> {
-        let mut next = self.next_node;
-        ops.iter()
-            .filter_map(|op| {
-                Some(match op {
-                    HtipOp::Clone { template } => {
-                        next += 1;
-                        DomOp::Clone {
-                            template: u32::from(*template),
-                            node: next,
-                        }
-                    }
-                    HtipOp::Cache { template } => DomOp::Cache {
-                        template: u32::from(*template),
-                        html: self.templates.get(template).cloned().unwrap_or_default(),
-                    },
-                    HtipOp::Append { parent, child } => DomOp::Append {
-                        parent: *parent,
-                        child: *child,
-                    },
-                    HtipOp::Remove { node } => DomOp::Remove { node: *node },
-                    HtipOp::SetText { node, text } => DomOp::SetText {
-                        node: *node,
-                        text: text.clone(),
-                    },
-                    HtipOp::SetAttr { node, key, value } => DomOp::SetAttr {
-                        node: *node,
-                        key: key.clone(),
-                        value: value.clone(),
-                    },
-                    HtipOp::ToggleClass {
-                        node,
-                        class,
-                        enable,
-                    } => DomOp::ToggleClass {
-                        node: *node,
-                        class: class.clone(),
-                        enable: *enable,
-                    },
-                    HtipOp::Listen {
-                        node,
-                        event,
-                        handler,
-                    } => DomOp::Listen {
-                        node: *node,
-                        event: u32::from(event.index()),
-                        handler: *handler,
-                    },
-                    HtipOp::BatchBegin | HtipOp::BatchCommit => return None,
-                })
-            })
-            .collect()
+        let templates: Vec<(u16, &str)> = self
+            .templates
+            .iter()
+            .map(|(id, html)| (*id, html.as_str()))
+            .collect();
+        DomOp::expected(ops, &templates, self.next_node)
     }
 
     /// Forgets what was recorded (not the template definitions); node ids start at 1 again.

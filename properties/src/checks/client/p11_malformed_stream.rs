@@ -11,7 +11,7 @@
 //! range outside the client's memory.
 
 use dx_htip::stream::{self, opcode};
-use dx_htip::{ErrorCode, Event, HtipOp, Op};
+use dx_htip::{ErrorCode, Event, HtipOp};
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
@@ -131,55 +131,8 @@ fn encode(ops: &[HtipOp]) -> Result<Vec<u8>, CaseFailure> {
 /// The page operations a fresh client and host must show for a valid stream: host ids
 /// are handed out 1, 2, … so handles and host ids agree.
 fn expected(stream: &stream::Stream<'_>) -> Vec<DomOp> {
-    let mut next = 0;
-    stream
-        .ops()
-        .filter_map(|op| {
-            Some(match op {
-                Op::Clone { template } => {
-                    next += 1;
-                    DomOp::Clone {
-                        template: u32::from(template),
-                        node: next,
-                    }
-                }
-                Op::Cache { template, html } => DomOp::Cache {
-                    template: u32::from(template),
-                    html: html.into(),
-                },
-                Op::Append { parent, child } => DomOp::Append { parent, child },
-                Op::Remove { node } => DomOp::Remove { node },
-                Op::SetText { node, text } => DomOp::SetText {
-                    node,
-                    text: text.into(),
-                },
-                Op::SetAttr { node, key, value } => DomOp::SetAttr {
-                    node,
-                    key: key.into(),
-                    value: value.into(),
-                },
-                Op::ToggleClass {
-                    node,
-                    class,
-                    enable,
-                } => DomOp::ToggleClass {
-                    node,
-                    class: class.into(),
-                    enable,
-                },
-                Op::Listen {
-                    node,
-                    event,
-                    handler,
-                } => DomOp::Listen {
-                    node,
-                    event: u32::from(event.index()),
-                    handler,
-                },
-                Op::BatchBegin | Op::BatchCommit => return None,
-            })
-        })
-        .collect()
+    let ops: Vec<HtipOp> = stream.ops().map(|op| op.to_owned_op()).collect();
+    DomOp::expected(&ops, stream.templates(), 0)
 }
 
 fn first_difference(got: &[DomOp], want: &[DomOp]) -> String {
