@@ -30,6 +30,33 @@ pub struct DxWorld {
     security: SecurityState,
     /// What the query steps remember.
     query: QueryState,
+    /// What the client steps remember.
+    client: ClientState,
+}
+
+/// What the client steps remember between steps.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    /// The target's client.
+    pub area: Option<dx_conformance::checks::client::ClientArea>,
+    /// A running instance of it, with its MockHost.
+    pub instance: Option<dx_conformance::client::ClientInstance>,
+    /// The demo page's versions the target publishes: its path and hashes, oldest first.
+    pub demo: Option<(String, Vec<String>)>,
+    /// The last stream rendered.
+    pub stream: Vec<u8>,
+    /// The last value an export returned.
+    pub code: Option<i32>,
+    /// Bytes the steps fetched: a base, a patch, the current version.
+    pub base: Vec<u8>,
+    /// The patch.
+    pub patch: Vec<u8>,
+    /// The current version.
+    pub current: Vec<u8>,
+    /// The client's output after applying a patch.
+    pub output: Vec<u8>,
+    /// Regions allocated: (address, size, align).
+    pub regions: Vec<(i32, i32, i32)>,
 }
 
 /// What the query steps remember between steps.
@@ -104,6 +131,16 @@ impl DxWorld {
     /// helpers, which judge every response the same way).
     pub fn set_last(&mut self, exchange: Exchange) {
         self.last = Some(exchange);
+    }
+
+    /// What the client steps remember.
+    pub fn client(&self) -> &ClientState {
+        &self.client
+    }
+
+    /// What the client steps remember, to change.
+    pub fn client_mut(&mut self) -> &mut ClientState {
+        &mut self.client
     }
 
     /// What the query steps remember.

@@ -118,3 +118,44 @@ async fn unbounded_pool_is_caught() {
 async fn driver_message_passthrough_is_caught() {
     assert_caught(Mutant::DriverMessagePassthrough).await;
 }
+
+/// The client mutants need the client this build serves (the wasm32 target).
+fn has_client() -> bool {
+    if dx_server::routes::client::client_wasm().is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but dx-server was built without its WASM client"
+    );
+    eprintln!("note: dx-server was built without its WASM client; not tested");
+    false
+}
+
+#[tokio::test]
+async fn client_any_base_is_caught() {
+    if has_client() {
+        assert_caught(Mutant::ClientAnyBase).await;
+    }
+}
+
+#[tokio::test]
+async fn client_overlapping_alloc_is_caught() {
+    if has_client() {
+        assert_caught(Mutant::ClientOverlappingAlloc).await;
+    }
+}
+
+#[tokio::test]
+async fn client_trusts_length_is_caught() {
+    if has_client() {
+        assert_caught(Mutant::ClientTrustsLength).await;
+    }
+}
+
+#[tokio::test]
+async fn client_truncated_ok_is_caught() {
+    if has_client() {
+        assert_caught(Mutant::ClientTruncatedOk).await;
+    }
+}

@@ -5,6 +5,7 @@
 //! [`DxWorld::settle`]: crate::DxWorld::settle
 
 mod auth;
+mod client;
 mod discovery;
 mod errors;
 mod faults;
