@@ -643,6 +643,7 @@ async fn a_delayed_query_times_out_without_holding_a_connection() {
                 ..QueryConfig::default()
             },
         );
+        assert_eq!(c.query_timeout(), Duration::from_millis(300), "{name}");
         let items = Items::new(c.clone());
         const COUNT: Statement =
             Statement::select("dx_items", "SELECT COUNT(*) AS n FROM dx_items");
