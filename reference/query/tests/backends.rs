@@ -693,6 +693,11 @@ async fn an_exhausted_pool_answers_at_once_with_5003() {
             dx_query::Pool::Postgres(p) => Held::Pg(p.begin().await.unwrap()),
             dx_query::Pool::Sqlite(p) => Held::Lite(p.begin().await.unwrap()),
         };
+        // A transaction that cannot begin for want of a connection is exhaustion too, not
+        // a failed transaction.
+        let steps = [(COUNT_ITEMS, Vec::new())];
+        let e = c.transaction(&steps).await.unwrap_err();
+        assert_eq!(e.kind(), QueryErrorKind::PoolExhausted, "{name}: {e}");
         let items = Items::new(c);
         let started = std::time::Instant::now();
         let e = items.count("y").await.unwrap_err();
