@@ -698,6 +698,15 @@ async fn an_exhausted_pool_answers_at_once_with_5003() {
         let steps = [(COUNT_ITEMS, Vec::new())];
         let e = c.transaction(&steps).await.unwrap_err();
         assert_eq!(e.kind(), QueryErrorKind::PoolExhausted, "{name}: {e}");
+        // While a query waits for the connection, it is counted as waiting (/metrics).
+        let waiter = tokio::spawn({
+            let c = c.clone();
+            async move { c.query::<TableCount>(&COUNT_ITEMS, &[]).await }
+        });
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert_eq!(db.waiting(), 1, "{name}: one query waiting");
+        assert!(waiter.await.unwrap().is_err());
+        assert_eq!(db.waiting(), 0, "{name}: none waiting after");
         let items = Items::new(c);
         let started = std::time::Instant::now();
         let e = items.count("y").await.unwrap_err();
