@@ -33,6 +33,7 @@ pub enum FeaturesError {
 /// runs them on a machine without this repository.
 const EMBEDDED_FEATURES: &[(&str, &str)] = &[
     ("auth.feature", include_str!("../auth.feature")),
+    ("client.feature", include_str!("../client.feature")),
     ("errors.feature", include_str!("../errors.feature")),
     ("security.feature", include_str!("../security.feature")),
     ("query.feature", include_str!("../query.feature")),

@@ -113,9 +113,18 @@ async fn tags_select_scenarios_by_feature_and_scenario_tags() {
     let query = run_features(&target, &["query".into()], &default_features_dir())
         .await
         .unwrap();
-    assert!(!errors.is_empty() && !auth.is_empty() && !security.is_empty() && !query.is_empty());
+    let client = run_features(&target, &["client".into()], &default_features_dir())
+        .await
+        .unwrap();
+    assert!(
+        !errors.is_empty()
+            && !auth.is_empty()
+            && !security.is_empty()
+            && !query.is_empty()
+            && !client.is_empty()
+    );
     assert_eq!(
-        errors.len() + auth.len() + security.len() + query.len(),
+        errors.len() + auth.len() + security.len() + query.len() + client.len(),
         all.len(),
         "every scenario is in one feature"
     );
