@@ -32,29 +32,14 @@ fn instance(world: &DxWorld) -> Result<ClientInstance, StepError> {
 
 /// The first HTIP asset in `client.assets`: its path and versions.
 fn demo_asset(world: &DxWorld) -> Result<(String, Vec<String>), StepError> {
-    let raw = world.target()?.discovery().raw.clone();
-    let assets = raw
-        .pointer("/client/assets")
-        .and_then(serde_json::Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    assets
-        .iter()
+    client::published_assets(world.target()?)
+        .into_iter()
         .find(|a| {
-            a.get("content_type")
-                .and_then(serde_json::Value::as_str)
+            a.content_type
+                .as_deref()
                 .is_some_and(|t| t.contains("htip"))
         })
-        .and_then(|a| {
-            let path = a.get("path")?.as_str()?.to_owned();
-            let versions = a
-                .get("versions")?
-                .as_array()?
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect::<Vec<_>>();
-            (!versions.is_empty()).then_some((path, versions))
-        })
+        .map(|a| (a.path, a.versions))
         .ok_or_else(|| {
             StepError::NotVerified("the target lists no HTIP asset in client.assets".into())
         })

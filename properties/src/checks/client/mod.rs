@@ -106,6 +106,47 @@ pub async fn area(target: &Target) -> Result<ClientArea, CheckOutcome> {
     })
 }
 
+/// One delta-capable asset the target lists in `client.assets` (`spec/discovery.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedAsset {
+    /// Where it is served.
+    pub path: String,
+    /// Its media type, when given.
+    pub content_type: Option<String>,
+    /// Its versions' hashes, oldest first (never empty).
+    pub versions: Vec<String>,
+}
+
+/// The assets the target lists in `client.assets`; entries without a path or versions are
+/// left out.
+pub fn published_assets(target: &Target) -> Vec<PublishedAsset> {
+    let raw = &target.discovery().raw;
+    let Some(assets) = raw.pointer("/client/assets").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    assets
+        .iter()
+        .filter_map(|a| {
+            let path = a.get("path")?.as_str()?.to_owned();
+            let versions: Vec<String> = a
+                .get("versions")?
+                .as_array()?
+                .iter()
+                .filter_map(|h| h.as_str().map(str::to_owned))
+                .collect();
+            let content_type = a
+                .get("content_type")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            (!versions.is_empty()).then_some(PublishedAsset {
+                path,
+                content_type,
+                versions,
+            })
+        })
+        .collect()
+}
+
 /// A call that must return: its value, or a failure citing the input guarantee.
 pub fn returned<T: std::fmt::Debug>(call: Call<T>, what: &str) -> Result<T, CaseFailure> {
     match call {

@@ -21,7 +21,7 @@ use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::client::{ClientArea, area, len, place, returned};
+use crate::checks::client::{ClientArea, area, len, place, published_assets, returned};
 use crate::clause::client as cc;
 use crate::client::ClientInstance;
 use crate::http::{Exchange, RequestSpec};
@@ -256,29 +256,12 @@ struct Published {
 }
 
 fn published(target: &Target) -> Vec<Published> {
-    let assets = target
-        .discovery()
-        .raw
-        .pointer("/client/assets")
-        .and_then(serde_json::Value::as_array)
-        .cloned()
-        .unwrap_or_default();
     let mut out = Vec::new();
-    for asset in assets {
-        let path = asset.get("path").and_then(serde_json::Value::as_str);
-        let versions: Vec<String> = asset
-            .get("versions")
-            .and_then(serde_json::Value::as_array)
-            .map(|v| {
-                v.iter()
-                    .filter_map(|h| h.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let (Some(path), Some(current)) = (path, versions.last()) {
-            for base in &versions[..versions.len() - 1] {
+    for asset in published_assets(target) {
+        if let Some((current, older)) = asset.versions.split_last() {
+            for base in older {
                 out.push(Published {
-                    path: path.to_owned(),
+                    path: asset.path.clone(),
                     base: base.clone(),
                     current: current.clone(),
                 });

@@ -11,14 +11,12 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dx_htip::delta::{self, Delta};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-use crate::state::SharedState;
 
 /// Where the demo page's stream is served.
 pub const DEMO_PATH: &str = "/_dx/demo.htip";
@@ -88,8 +86,8 @@ pub fn assets() -> &'static [Asset] {
     })
 }
 
-/// The entity tags an `If-None-Match` header lists.
-fn listed_tags(headers: &HeaderMap) -> Vec<String> {
+/// The entity tags an `If-None-Match` header lists, without quotes (`*` as itself).
+pub fn listed_tags(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -185,11 +183,7 @@ fn serve(asset: &Asset, headers: &HeaderMap, query: &VersionQuery) -> Response {
 }
 
 /// `GET /_dx/demo.htip`.
-pub async fn demo(
-    State(_state): State<SharedState>,
-    headers: HeaderMap,
-    Query(query): Query<VersionQuery>,
-) -> Response {
+pub async fn demo(headers: HeaderMap, Query(query): Query<VersionQuery>) -> Response {
     match assets().iter().find(|a| a.path == DEMO_PATH) {
         Some(asset) => serve(asset, &headers, &query),
         None => super::not_found().await.into_response(),

@@ -56,11 +56,6 @@ pub fn served_wasm(mutations: &Mutations) -> Option<&'static [u8]> {
         .or_else(client_wasm)
 }
 
-/// The client's entity tag: its hash in quotes.
-pub fn etag(bytes: &[u8]) -> String {
-    format!("\"{}\"", dx_htip::delta::hash_hex(bytes))
-}
-
 /// The discovery document's `client` member, or null without a client.
 pub fn discovery_member(mutations: &Mutations) -> Value {
     match served_wasm(mutations) {
@@ -80,13 +75,11 @@ pub async fn client(State(state): State<SharedState>, headers: HeaderMap) -> Res
     let Some(bytes) = served_wasm(&state.config.mutations) else {
         return super::not_found().await.into_response();
     };
-    let tag = etag(bytes);
-    let matches = headers
-        .get_all(header::IF_NONE_MATCH)
+    let hash = dx_htip::delta::hash_hex(bytes);
+    let tag = format!("\"{hash}\"");
+    let matches = super::assets::listed_tags(&headers)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|candidate| candidate.trim() == tag || candidate.trim() == "*");
+        .any(|t| *t == hash || t == "*");
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -120,8 +113,8 @@ mod tests {
                 assert_eq!(member["wasm_url"], CLIENT_PATH);
                 assert_eq!(member["size"], bytes.len());
                 assert_eq!(
-                    etag(bytes),
-                    format!("\"{}\"", member["hash"].as_str().unwrap_or(""))
+                    dx_htip::delta::hash_hex(bytes),
+                    member["hash"].as_str().unwrap_or("")
                 );
             }
             None => assert!(discovery_member(&Mutations::none()).is_null()),
