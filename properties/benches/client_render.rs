@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use dx_client::{Client, Host};
 use dx_conformance::client::ClientModule;
-use dx_htip::{Event, HtipOp};
+use dx_htip::{Event, HtipOp, Text};
 
 /// Records what the native client asks, as the MockHost does.
 #[derive(Default)]
@@ -31,8 +31,8 @@ impl Host for Recording {
         self.ops.push((1, i32::from(t), String::new()));
         self.next
     }
-    fn cache_template(&mut self, t: u16, html: &str) {
-        self.ops.push((2, i32::from(t), html.to_owned()));
+    fn cache_template(&mut self, t: u16, html: Text<'_>) {
+        self.ops.push((2, i32::from(t), html.as_str().to_owned()));
     }
     fn append(&mut self, p: i32, c: i32) {
         self.ops.push((3, p, c.to_string()));
@@ -40,13 +40,13 @@ impl Host for Recording {
     fn remove(&mut self, n: i32) {
         self.ops.push((4, n, String::new()));
     }
-    fn set_text(&mut self, n: i32, t: &str) {
-        self.ops.push((5, n, t.to_owned()));
+    fn set_text(&mut self, n: i32, t: Text<'_>) {
+        self.ops.push((5, n, t.as_str().to_owned()));
     }
-    fn set_attr(&mut self, n: i32, k: &str, v: &str) {
+    fn set_attr(&mut self, n: i32, k: Text<'_>, v: Text<'_>) {
         self.ops.push((6, n, format!("{k}={v}")));
     }
-    fn toggle_class(&mut self, n: i32, c: &str, e: bool) {
+    fn toggle_class(&mut self, n: i32, c: Text<'_>, e: bool) {
         self.ops.push((7, n, format!("{c}{e}")));
     }
     fn listen(&mut self, n: i32, e: Event, h: u32) {

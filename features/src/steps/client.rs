@@ -166,7 +166,7 @@ fn saw_exactly(world: &mut DxWorld) -> Result<(), StepError> {
     let result = match (&state.instance, dx_htip::stream::decode(&state.stream)) {
         (Some(client), Ok(stream)) => {
             let ops: Vec<HtipOp> = stream.ops().map(|op| op.to_owned_op()).collect();
-            let want = DomOp::expected(&ops, stream.templates(), 0);
+            let want = DomOp::expected(&ops, &stream.templates(), 0);
             if client.host().dom_ops == want {
                 Ok(())
             } else {

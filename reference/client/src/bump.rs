@@ -62,16 +62,14 @@ impl Bump {
         Some(address)
     }
 
-    /// Where the next region would start (before alignment): a mark to rewind to.
-    pub fn mark(&self) -> usize {
-        self.top
+    /// Where the heap starts.
+    pub fn start(&self) -> usize {
+        self.start
     }
 
-    /// Forgets every region handed out since `mark` was taken.
-    pub fn rewind(&mut self, mark: usize) {
-        if (self.start..=self.top).contains(&mark) {
-            self.top = mark;
-        }
+    /// Where the next region would start (before alignment).
+    pub fn top(&self) -> usize {
+        self.top
     }
 
     /// Forgets every region.
@@ -137,7 +135,7 @@ mod tests {
                         regions.push((address, size));
                     }
                     None => {
-                        let aligned = (before.mark() + align - 1) & !(align - 1);
+                        let aligned = (before.top() + align - 1) & !(align - 1);
                         prop_assert!(align > MAX_ALIGN || aligned + size > 16 << 20,
                             "refused {size} at {align} with room");
                         prop_assert_eq!(&bump, &before, "a refusal changes nothing");
@@ -207,21 +205,13 @@ mod tests {
     }
 
     #[test]
-    fn rewinding_and_resetting_reuse_memory() {
+    fn resetting_reuses_memory() {
         let mut bump = fresh();
         let first = bump.alloc(100, 8, |_| true).unwrap();
-        let mark = bump.mark();
-        let temp = bump.alloc(1000, 8, |_| true).unwrap();
-        bump.rewind(mark);
-        assert_eq!(bump.alloc(1000, 8, |_| true), Some(temp));
-        bump.rewind(usize::MAX);
-        bump.rewind(0);
-        assert_eq!(
-            bump.mark(),
-            temp + 1000,
-            "a mark outside the heap is ignored"
-        );
-        assert_eq!(bump.used(), temp + 1000 - 0x10_0123);
+        let second = bump.alloc(1000, 8, |_| true).unwrap();
+        assert_eq!(bump.top(), second + 1000);
+        assert_eq!(bump.start(), 0x10_0123);
+        assert_eq!(bump.used(), second + 1000 - 0x10_0123);
         bump.reset();
         assert_eq!(bump.alloc(100, 8, |_| true), Some(first));
     }

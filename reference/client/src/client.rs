@@ -1,9 +1,11 @@
 //! The client's state and the stream processor (`spec/htip.md`, `spec/client-abi.md`): a
-//! stream is decoded, then checked against the state (templates cached, nodes created, the
-//! tables' limits) without changing it, and only then executed, so a refused stream makes no
-//! host call at all.
+//! stream is decoded and, in the same pass, checked against the state (templates cached,
+//! nodes created, the tables' limits) without changing it; only then is it executed, so a
+//! refused stream makes no host call at all. Nothing on this path allocates: the decoder's
+//! tables are the client's own (static in WebAssembly).
 
-use dx_htip::{ErrorCode, Op, Stream, stream};
+use dx_htip::stream::{self, HeapTables, Tables};
+use dx_htip::{ErrorCode, Op, Stream};
 
 use crate::host::Host;
 
@@ -41,24 +43,87 @@ impl TemplateSet {
     }
 }
 
-/// The client: node handles, cached templates and attached handlers since the last reset.
-pub struct Client {
+/// Slots of the handler set: twice the handlers, so probing always finds an empty one.
+const HANDLER_SLOTS: usize = 2 * MAX_HANDLERS;
+
+/// The attached handlers: an open-addressing set (linear probing, at most half full) of
+/// `handler + 1`, 0 marking an empty slot. A few dozen bytes of WebAssembly, where a sorted
+/// array needs a binary search and an insertion.
+#[derive(Clone)]
+struct HandlerSet {
+    slots: [u32; HANDLER_SLOTS],
+    len: usize,
+}
+
+impl HandlerSet {
+    const fn new() -> Self {
+        Self {
+            slots: [0; HANDLER_SLOTS],
+            len: 0,
+        }
+    }
+
+    /// The slot holding `handler`, or the empty slot where it would go.
+    fn find(&self, handler: u32) -> usize {
+        let key = handler.wrapping_add(1);
+        // Fibonacci hashing onto 13 bits (`HANDLER_SLOTS` is 2^13).
+        let mut i = (key.wrapping_mul(0x9E37_79B1) >> 19) as usize;
+        // At most half the slots are full, so an empty one ends every probe.
+        while let Some(&slot) = self.slots.get(i) {
+            if slot == 0 || slot == key {
+                break;
+            }
+            i = (i + 1) % HANDLER_SLOTS;
+        }
+        i
+    }
+
+    fn contains(&self, handler: u32) -> bool {
+        self.slots
+            .get(self.find(handler))
+            .is_some_and(|slot| *slot != 0)
+    }
+
+    /// Adds `handler` (ids are at most `i32::MAX`, so `handler + 1` is never 0).
+    /// One already in the set is no new handler, at the limit too.
+    fn insert(&mut self, handler: u32) -> Result<(), ErrorCode> {
+        let i = self.find(handler);
+        let full = self.len == MAX_HANDLERS;
+        match self.slots.get_mut(i) {
+            Some(slot) if *slot == 0 && !full => {
+                *slot = handler.wrapping_add(1);
+                self.len += 1;
+                Ok(())
+            }
+            Some(slot) if *slot != 0 => Ok(()),
+            _ => Err(ErrorCode::LimitExceeded),
+        }
+    }
+}
+
+/// The client: node handles, cached templates and attached handlers since the last reset,
+/// and the tables a stream is decoded into (inline in WebAssembly, on the heap natively).
+pub struct Client<T: Tables = HeapTables> {
+    tables: T,
+    state: State,
+}
+
+/// What the client has done since the last reset.
+struct State {
     /// The host id of handle `k` at `k - 1`.
     nodes: [i32; MAX_NODES],
     node_count: usize,
     templates: TemplateSet,
     template_count: u32,
-    /// Sorted, distinct.
-    handlers: [u32; MAX_HANDLERS],
-    handler_count: usize,
+    handlers: HandlerSet,
 }
 
-impl core::fmt::Debug for Client {
+impl<T: Tables> core::fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Client")
-            .field("nodes", &self.node_count)
-            .field("templates", &self.template_count)
-            .field("handlers", &self.handler_count)
+            .field("nodes", &self.state.node_count)
+            .field("templates", &self.state.template_count)
+            .field("handlers", &self.state.handlers.len)
             .finish()
     }
 }
@@ -70,56 +135,67 @@ impl Default for Client {
 }
 
 impl Client {
-    /// A client with nothing created, cached or attached.
-    pub const fn new() -> Self {
+    /// A client with nothing created, cached or attached, its tables on the heap.
+    pub fn new() -> Self {
+        Self::with_tables(HeapTables::new())
+    }
+}
+
+impl<T: Tables> Client<T> {
+    /// A client with nothing created, cached or attached, decoding into `tables` (which
+    /// must be all zero, as new tables are).
+    pub const fn with_tables(tables: T) -> Self {
         Self {
-            nodes: [0; MAX_NODES],
-            node_count: 0,
-            templates: TemplateSet::new(),
-            template_count: 0,
-            handlers: [0; MAX_HANDLERS],
-            handler_count: 0,
+            tables,
+            state: State {
+                nodes: [0; MAX_NODES],
+                node_count: 0,
+                templates: TemplateSet::new(),
+                template_count: 0,
+                handlers: HandlerSet::new(),
+            },
         }
     }
 
     /// Forgets nodes, templates and handlers.
     pub fn reset(&mut self) {
-        self.node_count = 0;
-        self.templates = TemplateSet::new();
-        self.template_count = 0;
-        self.handler_count = 0;
+        let s = &mut self.state;
+        s.node_count = 0;
+        s.templates = TemplateSet::new();
+        s.template_count = 0;
+        s.handlers = HandlerSet::new();
     }
 
     /// Nodes created since the last reset.
     pub fn node_count(&self) -> usize {
-        self.node_count
+        self.state.node_count
     }
 
     /// Templates cached since the last reset.
     pub fn template_count(&self) -> u32 {
-        self.template_count
+        self.state.template_count
     }
 
     /// Handlers attached since the last reset.
     pub fn handler_count(&self) -> usize {
-        self.handler_count
-    }
-
-    fn handlers(&self) -> &[u32] {
-        self.handlers.get(..self.handler_count).unwrap_or_default()
+        self.state.handlers.len
     }
 
     /// Whether a `LISTEN` attached `handler` (`on_event`).
     pub fn on_event(&self, handler: u32) -> Result<(), ErrorCode> {
-        self.handlers()
-            .binary_search(&handler)
-            .map(|_| ())
-            .map_err(|_| ErrorCode::UnknownHandler)
+        if self.state.handlers.contains(handler) {
+            Ok(())
+        } else {
+            Err(ErrorCode::UnknownHandler)
+        }
     }
 
-    /// Checks and renders `bytes`.
+    /// Checks and renders `bytes`: the stream's rules and what depends on the state, in
+    /// one pass that changes nothing, then the host calls.
     pub fn render(&mut self, host: &mut impl Host, bytes: &[u8]) -> Result<(), ErrorCode> {
-        let stream = match stream::decode(bytes) {
+        let mut admission = Admission::new(&self.state);
+        let decoded = stream::decode_checking(bytes, &mut self.tables, |op| admission.admit(op));
+        let stream = match decoded {
             // Mutant: as dx-www's client does, a cut stream is reported as a success.
             Err(ErrorCode::Truncated | ErrorCode::MissingEnd)
                 if cfg!(feature = "mutant-truncated-ok") =>
@@ -128,63 +204,79 @@ impl Client {
             }
             other => other?,
         };
-        self.check(&stream)?;
-        self.execute(host, &stream)
+        self.state.execute(host, &stream)
+    }
+}
+
+/// What a stream would do to the state, tracked while it is checked: the templates cached
+/// and nodes created so far, and the handlers it would add (counted per `LISTEN`, not per
+/// distinct handler: a stream that attaches one new handler thousands of times is refused
+/// too, which the client's limits allow, and nothing is sorted).
+struct Admission<'s> {
+    state: &'s State,
+    cached: TemplateSet,
+    created: usize,
+    handlers: usize,
+}
+
+impl<'s> Admission<'s> {
+    fn new(state: &'s State) -> Self {
+        Self {
+            state,
+            cached: state.templates.clone(),
+            created: state.node_count,
+            handlers: state.handlers.len,
+        }
     }
 
-    /// Everything that depends on the state, without changing it.
-    fn check(&self, stream: &Stream<'_>) -> Result<(), ErrorCode> {
-        if self.node_count + stream.clone_count() as usize > MAX_NODES {
-            return Err(ErrorCode::LimitExceeded);
+    fn known(&self, handle: u32) -> Result<(), ErrorCode> {
+        if handle as usize <= self.created {
+            Ok(())
+        } else {
+            Err(ErrorCode::UnknownNode)
         }
-        let mut cached = self.templates.clone();
-        let mut created = self.node_count;
-        let mut new_handlers = 0usize;
-        let known = |created: usize, handle: u32| {
-            if handle as usize <= created {
-                Ok(())
-            } else {
-                Err(ErrorCode::UnknownNode)
+    }
+
+    fn admit(&mut self, op: &Op<'_>) -> Result<(), ErrorCode> {
+        match *op {
+            Op::Clone { template } => {
+                if !self.cached.contains(template) {
+                    return Err(ErrorCode::UncachedTemplate);
+                }
+                self.created += 1;
+                if self.created > MAX_NODES {
+                    return Err(ErrorCode::LimitExceeded);
+                }
             }
-        };
-        for op in stream.ops() {
-            match op {
-                Op::Clone { template } => {
-                    if !cached.contains(template) {
-                        return Err(ErrorCode::UncachedTemplate);
-                    }
-                    created += 1;
-                }
-                Op::Cache { template, .. } => {
-                    cached.insert(template);
-                }
-                Op::Append { parent, child } => {
-                    known(created, parent)?;
-                    known(created, child)?;
-                }
-                Op::Remove { node }
-                | Op::SetText { node, .. }
-                | Op::SetAttr { node, .. }
-                | Op::ToggleClass { node, .. } => known(created, node)?,
-                Op::Listen { node, handler, .. } => {
-                    known(created, node)?;
-                    if self.handlers().binary_search(&handler).is_err() {
-                        // Counted per LISTEN, not per distinct handler: a stream that
-                        // attaches one new handler thousands of times is refused too,
-                        // which the client's limits allow, and no sort is needed.
-                        new_handlers += 1;
+            Op::Cache { template, .. } => {
+                self.cached.insert(template);
+            }
+            Op::Append { parent, child } => {
+                self.known(parent)?;
+                self.known(child)?;
+            }
+            Op::Remove { node }
+            | Op::SetText { node, .. }
+            | Op::SetAttr { node, .. }
+            | Op::ToggleClass { node, .. } => self.known(node)?,
+            Op::Listen { node, handler, .. } => {
+                self.known(node)?;
+                if !self.state.handlers.contains(handler) {
+                    self.handlers += 1;
+                    if self.handlers > MAX_HANDLERS {
+                        return Err(ErrorCode::LimitExceeded);
                     }
                 }
-                Op::BatchBegin | Op::BatchCommit => {}
             }
-        }
-        if self.handler_count + new_handlers > MAX_HANDLERS {
-            return Err(ErrorCode::LimitExceeded);
+            Op::BatchBegin | Op::BatchCommit => {}
         }
         Ok(())
     }
+}
 
-    /// The host id of `handle` (0 is the root).
+impl State {
+    /// The host id of `handle` (0 is the root). Not inlined: every operation calls it.
+    #[inline(never)]
     fn host_id(&self, handle: u32) -> i32 {
         match (handle as usize).checked_sub(1) {
             None => 0,
@@ -192,7 +284,11 @@ impl Client {
         }
     }
 
-    fn execute(&mut self, host: &mut impl Host, stream: &Stream<'_>) -> Result<(), ErrorCode> {
+    fn execute<T: Tables>(
+        &mut self,
+        host: &mut impl Host,
+        stream: &Stream<'_, T>,
+    ) -> Result<(), ErrorCode> {
         for op in stream.ops() {
             match op {
                 Op::Clone { template } => {
@@ -232,31 +328,67 @@ impl Client {
                     handler,
                 } => {
                     host.listen(self.host_id(node), event, handler);
-                    self.attach(handler)?;
+                    self.handlers.insert(handler)?;
                 }
                 Op::BatchBegin | Op::BatchCommit => {}
             }
         }
         Ok(())
     }
+}
 
-    /// Adds `handler` to the sorted set.
-    fn attach(&mut self, handler: u32) -> Result<(), ErrorCode> {
-        let Err(at) = self.handlers().binary_search(&handler) else {
-            return Ok(());
-        };
-        let end = self.handler_count + 1;
-        let slots = self
-            .handlers
-            .get_mut(at..end)
-            .ok_or(ErrorCode::LimitExceeded)?;
-        // Shift right by one and put `handler` first (no `rotate_right`: its bounds checks
-        // bring panics and formatting into the module).
-        let mut carry = handler;
-        for slot in slots {
-            core::mem::swap(slot, &mut carry);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    proptest! {
+        /// The handler set against a model: whatever ids arrive (clustered, so probes
+        /// collide and wrap), it holds exactly the ids inserted, up to `MAX_HANDLERS`.
+        #[test]
+        fn handler_set_matches_a_model(
+            ids in prop::collection::vec(prop_oneof![0u32..64, 0u32..=i32::MAX as u32], 0..600),
+            probes in prop::collection::vec(0u32..=i32::MAX as u32, 0..50),
+        ) {
+            let mut set = HandlerSet::new();
+            let mut model = BTreeSet::new();
+            for id in ids {
+                prop_assert_eq!(set.insert(id), Ok(()));
+                model.insert(id);
+                prop_assert_eq!(set.len, model.len());
+            }
+            for id in model.iter().chain(&probes) {
+                prop_assert_eq!(set.contains(*id), model.contains(id));
+            }
         }
-        self.handler_count = end;
-        Ok(())
+    }
+
+    #[test]
+    fn handler_set_refuses_past_its_limit_and_probes_wrap() {
+        let mut set = HandlerSet::new();
+        // Ids whose probe starts in the last slot, so the next ones wrap to slot 0.
+        let last: Vec<u32> = (0..=i32::MAX as u32)
+            .filter(|id| set.find(*id) == HANDLER_SLOTS - 1)
+            .take(3)
+            .collect();
+        for id in &last {
+            set.insert(*id).unwrap();
+        }
+        assert!(last.iter().all(|id| set.contains(*id)));
+        assert_eq!(set.find(last[2]), 1, "the third wrapped around to slot 1");
+        for id in 0..MAX_HANDLERS as u32 * 2 {
+            if set.len == MAX_HANDLERS {
+                assert_eq!(set.insert(u32::MAX / 2 - id), Err(ErrorCode::LimitExceeded));
+                assert_eq!(
+                    set.insert(last[0]),
+                    Ok(()),
+                    "one already in is no new handler"
+                );
+                return;
+            }
+            set.insert(id + 1_000_000).unwrap();
+        }
+        panic!("never reached the limit");
     }
 }

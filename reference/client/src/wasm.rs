@@ -12,7 +12,8 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
 use core::cell::{Cell, UnsafeCell};
 
-use dx_htip::{ErrorCode, Event, delta};
+use dx_htip::stream::InlineTables;
+use dx_htip::{ErrorCode, Event, Text, delta};
 
 use crate::bump::{Bump, PAGE};
 use crate::client::Client;
@@ -38,15 +39,15 @@ unsafe extern "C" {
 /// memory, so its address and length fit in `i32`.
 struct Imports;
 
-fn raw(s: &str) -> (i32, i32) {
-    (s.as_ptr() as i32, s.len() as i32)
+fn raw(s: Text<'_>) -> (i32, i32) {
+    (s.as_bytes().as_ptr() as i32, s.len() as i32)
 }
 
 impl Host for Imports {
     fn clone_template(&mut self, template: u16) -> i32 {
         unsafe { host_clone_template(i32::from(template)) }
     }
-    fn cache_template(&mut self, template: u16, html: &str) {
+    fn cache_template(&mut self, template: u16, html: Text<'_>) {
         let (p, l) = raw(html);
         unsafe { host_cache_template(i32::from(template), p, l) }
     }
@@ -56,15 +57,15 @@ impl Host for Imports {
     fn remove(&mut self, node: i32) {
         unsafe { host_remove(node) }
     }
-    fn set_text(&mut self, node: i32, text: &str) {
+    fn set_text(&mut self, node: i32, text: Text<'_>) {
         let (p, l) = raw(text);
         unsafe { host_set_text(node, p, l) }
     }
-    fn set_attr(&mut self, node: i32, key: &str, value: &str) {
+    fn set_attr(&mut self, node: i32, key: Text<'_>, value: Text<'_>) {
         let ((kp, kl), (vp, vl)) = (raw(key), raw(value));
         unsafe { host_set_attr(node, kp, kl, vp, vl) }
     }
-    fn toggle_class(&mut self, node: i32, class: &str, enable: bool) {
+    fn toggle_class(&mut self, node: i32, class: Text<'_>, enable: bool) {
         let (p, l) = raw(class);
         unsafe { host_toggle_class(node, p, l, i32::from(enable)) }
     }
@@ -79,34 +80,27 @@ struct Single<T>(UnsafeCell<T>);
 // SAFETY: wasm32 without the threads proposal has one thread.
 unsafe impl<T> Sync for Single<T> {}
 
-static CLIENT: Single<Client> = Single(UnsafeCell::new(Client::new()));
-static HEAP: Single<Option<Bump>> = Single(UnsafeCell::new(None));
+static CLIENT: Single<Client<InlineTables>> =
+    Single(UnsafeCell::new(Client::with_tables(InlineTables::new())));
+/// Empty until the first export runs (`Bump::end` 0).
+static HEAP: Single<Bump> = Single(UnsafeCell::new(Bump::new(0, 0, MEMORY_LIMIT)));
 static BUSY: Single<Cell<bool>> = Single(UnsafeCell::new(Cell::new(false)));
 
 fn memory_end() -> usize {
     wasm32::memory_size(0) * PAGE
 }
 
-/// Where the heap starts: the end of the memory the module was instantiated with, which
-/// the linker sizes to hold the static data and the stack. (`__heap_base` would reclaim the
-/// few kilobytes between, but in a `cdylib` it is not reliably defined.)
-fn heap_start() -> usize {
-    static START: Single<Cell<usize>> = Single(UnsafeCell::new(Cell::new(0)));
-    // SAFETY: single thread.
-    let start = unsafe { &*START.0.get() };
-    if start.get() == 0 {
-        start.set(memory_end());
-    }
-    start.get()
-}
-
-/// Runs `f` on the heap (created on first use). Not re-entrant by construction: nothing in
-/// it calls out.
+/// Runs `f` on the heap. It starts at the end of the memory the module was instantiated
+/// with, which the linker sizes to hold the static data and the stack (`__heap_base` would
+/// reclaim the few kilobytes between, but in a `cdylib` it is not reliably defined). Not
+/// re-entrant by construction: nothing in it calls out.
 fn with_heap<R>(f: impl FnOnce(&mut Bump) -> R) -> R {
     // SAFETY: single thread, and `f` never reaches `with_heap` again.
     let heap = unsafe { &mut *HEAP.0.get() };
-    let bump = heap.get_or_insert_with(|| Bump::new(heap_start(), memory_end(), MEMORY_LIMIT));
-    f(bump)
+    if heap.end() == 0 {
+        *heap = Bump::new(memory_end(), memory_end(), MEMORY_LIMIT);
+    }
+    f(heap)
 }
 
 fn grow(pages: usize) -> bool {
@@ -114,7 +108,7 @@ fn grow(pages: usize) -> bool {
 }
 
 /// Runs `f` on the client unless an export is already running (a host calling back in).
-fn with_client(f: impl FnOnce(&mut Client) -> i32) -> i32 {
+fn with_client(f: impl FnOnce(&mut Client<InlineTables>) -> i32) -> i32 {
     // SAFETY: single thread; the busy flag keeps a second `&mut` from existing.
     let busy = unsafe { &*BUSY.0.get() };
     if busy.replace(true) {
@@ -128,8 +122,8 @@ fn with_client(f: impl FnOnce(&mut Client) -> i32) -> i32 {
 
 struct BumpAllocator;
 
-// SAFETY: regions never overlap until `reset_heap`/`rewind`, which only forget regions the
-// client no longer uses; a failed request returns null.
+// SAFETY: regions never overlap until `reset_heap`, which the host calls once it no longer
+// uses what it allocated; a failed request returns null.
 unsafe impl GlobalAlloc for BumpAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         with_heap(|h| h.alloc(layout.size(), layout.align(), grow))
@@ -206,17 +200,12 @@ pub extern "C" fn render_stream(ptr: i32, len: i32) -> i32 {
         Ok(b) => b,
         Err(e) => return code(e),
     };
-    with_client(|client| {
-        // What decoding allocates is dead once it returns: give it back.
-        let mark = with_heap(|h| h.mark());
-        let result = client.render(&mut Imports, stream);
-        with_heap(|h| h.rewind(mark));
-        match result {
-            Ok(()) => 0,
-            Err(e) => {
-                unsafe { host_log(code(e)) };
-                code(e)
-            }
+    // Decoding allocates nothing: the tables are static.
+    with_client(|client| match client.render(&mut Imports, stream) {
+        Ok(()) => 0,
+        Err(e) => {
+            unsafe { host_log(code(e)) };
+            code(e)
         }
     })
 }
@@ -255,7 +244,7 @@ pub extern "C" fn apply_patch(
         let (out_start, out_end) = range(out_ptr, out_cap)?;
         // The output must be heap the host allocated, apart from both inputs.
         let apart = |(s, e): (usize, usize)| e <= out_start || out_end <= s || s == e;
-        if out_start < heap_start()
+        if out_start < with_heap(|h| h.start())
             || !apart(range(base_ptr, base_len)?)
             || !apart(range(patch_ptr, patch_len)?)
         {

@@ -7,7 +7,7 @@
 use dx_client::client::{MAX_HANDLERS, MAX_NODES};
 use dx_client::{Client, Host};
 use dx_htip::stream::{self, opcode};
-use dx_htip::{ErrorCode, Event, HtipOp};
+use dx_htip::{ErrorCode, Event, HtipOp, Text};
 use proptest::prelude::*;
 
 /// One host call, with the host's node ids.
@@ -46,8 +46,8 @@ impl Host for Recorder {
         self.next_id += 1;
         99 + self.next_id
     }
-    fn cache_template(&mut self, template: u16, html: &str) {
-        self.calls.push(Call::Cache(template, html.into()));
+    fn cache_template(&mut self, template: u16, html: Text<'_>) {
+        self.calls.push(Call::Cache(template, html.as_str().into()));
     }
     fn append(&mut self, parent: i32, child: i32) {
         self.calls.push(Call::Append(parent, child));
@@ -55,16 +55,19 @@ impl Host for Recorder {
     fn remove(&mut self, node: i32) {
         self.calls.push(Call::Remove(node));
     }
-    fn set_text(&mut self, node: i32, text: &str) {
-        self.calls.push(Call::SetText(node, text.into()));
+    fn set_text(&mut self, node: i32, text: Text<'_>) {
+        self.calls.push(Call::SetText(node, text.as_str().into()));
     }
-    fn set_attr(&mut self, node: i32, key: &str, value: &str) {
-        self.calls
-            .push(Call::SetAttr(node, key.into(), value.into()));
+    fn set_attr(&mut self, node: i32, key: Text<'_>, value: Text<'_>) {
+        self.calls.push(Call::SetAttr(
+            node,
+            key.as_str().into(),
+            value.as_str().into(),
+        ));
     }
-    fn toggle_class(&mut self, node: i32, class: &str, enable: bool) {
+    fn toggle_class(&mut self, node: i32, class: Text<'_>, enable: bool) {
         self.calls
-            .push(Call::ToggleClass(node, class.into(), enable));
+            .push(Call::ToggleClass(node, class.as_str().into(), enable));
     }
     fn listen(&mut self, node: i32, event: Event, handler: u32) {
         self.calls.push(Call::Listen(node, event, handler));
@@ -277,7 +280,16 @@ fn the_tables_have_limits() {
         .render(&mut Recorder::default(), &just_enough)
         .unwrap();
     assert_eq!(client.handler_count(), MAX_HANDLERS);
-    // Handlers are kept sorted, whatever order they came in.
+    // At the limit, listening again with handlers already attached adds none: accepted.
+    let again = stream::encode(&[], &listens[..3]).unwrap();
+    client.render(&mut Recorder::default(), &again).unwrap();
+    assert_eq!(client.handler_count(), MAX_HANDLERS);
+    assert_eq!(client.on_event(MAX_HANDLERS as u32 - 1), Ok(()));
+    assert_eq!(
+        client.on_event(MAX_HANDLERS as u32),
+        Err(ErrorCode::UnknownHandler)
+    );
+    // Handlers are found whatever order they came in.
     let mut client = Client::new();
     let shuffled: Vec<HtipOp> = [5u32, 1, 9, 3, 1]
         .iter()

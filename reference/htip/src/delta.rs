@@ -43,7 +43,7 @@ const MAX_CHAIN: usize = 32;
 
 /// A version's name: XXH64 with seed 0.
 pub fn hash(data: &[u8]) -> u64 {
-    xxhash_rust::xxh64::xxh64(data, 0)
+    crate::xxh64::xxh64(data)
 }
 
 /// A version's name as HTTP shows it: 16 lower-case hexadecimal digits.
@@ -67,27 +67,15 @@ pub struct PatchHeader {
 impl PatchHeader {
     /// Reads and checks the header of `patch`.
     pub fn read(patch: &[u8]) -> Result<Self, ErrorCode> {
-        if patch.get(..4) != Some(&MAGIC[..]) {
-            return Err(ErrorCode::BadMagic);
-        }
         let mut r = Reader::new(patch);
-        r.skip(4)?;
-        let version = r.u8()?;
-        let flags = r.u8()?;
-        let reserved = r.u16()?;
+        r.preamble(MAGIC, VERSION)?;
         let header = PatchHeader {
-            base_len: r.u32()?,
-            target_len: r.u32()?,
-            base_hash: r.u64()?,
-            target_hash: r.u64()?,
+            base_len: r.u32(),
+            target_len: r.u32(),
+            base_hash: r.u64(),
+            target_hash: r.u64(),
         };
-        if version != VERSION {
-            return Err(ErrorCode::UnsupportedVersion);
-        }
-        if flags != 0 || reserved != 0 {
-            return Err(ErrorCode::UnsupportedFlags);
-        }
-        Ok(header)
+        r.check(header)
     }
 
     fn of(base: &[u8], target: &[u8]) -> Result<Self, DiffError> {
@@ -318,14 +306,15 @@ pub fn apply_into(base: &[u8], patch: &[u8], out: &mut [u8]) -> Result<usize, Er
     let target_len = header.target_len as usize;
     let out = out.get_mut(..target_len).ok_or(ErrorCode::LimitExceeded)?;
     let mut r = Reader::new(patch);
-    r.skip(HEADER_LEN)?;
+    r.bytes(HEADER_LEN);
     let mut written = 0usize;
     let mut cursor: u64 = 0;
     loop {
-        let Ok(code) = r.u8() else {
+        let code = r.u8();
+        if r.status().is_err() {
             return Err(ErrorCode::MissingEnd);
-        };
-        match code {
+        }
+        let bytes = match code {
             opcode::END => {
                 if !r.is_empty() {
                     return Err(ErrorCode::TrailingBytes);
@@ -339,42 +328,47 @@ pub fn apply_into(base: &[u8], patch: &[u8], out: &mut [u8]) -> Result<usize, Er
                 return Ok(written);
             }
             opcode::COPY => {
-                let delta = unzigzag(r.varint()?);
-                let len = r.varint()?;
+                let delta = unzigzag(r.varint());
+                let len = r.varint();
+                r.status()?;
                 if len == 0 {
                     return Err(ErrorCode::BadOperand);
                 }
-                let start = i128::from(cursor) + i128::from(delta);
-                let end = start + i128::from(len);
-                if start < 0 || end > i128::from(header.base_len) {
-                    return Err(ErrorCode::BadCopy);
-                }
-                let (start, end) = (start as usize, end as usize);
-                let bytes = base.get(start..end).ok_or(ErrorCode::BadCopy)?;
-                let to = written
-                    .checked_add(bytes.len())
-                    .filter(|to| *to <= target_len)
-                    .ok_or(ErrorCode::TargetOverflow)?;
-                copy(out.get_mut(written..to), bytes)?;
-                written = to;
-                cursor = end as u64;
+                // `cursor` is at most the base's length (a u32): no overflow converting it.
+                let start = (cursor as i64)
+                    .checked_add(delta)
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or(ErrorCode::BadCopy)?;
+                let end = start
+                    .checked_add(len)
+                    .filter(|end| *end <= u64::from(header.base_len))
+                    .ok_or(ErrorCode::BadCopy)?;
+                cursor = end;
+                base.get(start as usize..end as usize)
+                    .ok_or(ErrorCode::BadCopy)?
             }
             opcode::INSERT => {
-                let len = r.varint()?;
+                let len = r.varint();
+                r.status()?;
                 if len == 0 {
                     return Err(ErrorCode::BadOperand);
                 }
+                // Past the patch's end is TRUNCATED; past the target's, TARGET_OVERFLOW.
                 let len = usize::try_from(len).map_err(|_| ErrorCode::Truncated)?;
-                let to = written
-                    .checked_add(len)
-                    .filter(|to| *to <= target_len)
-                    .ok_or(ErrorCode::TargetOverflow)?;
-                let bytes = r.bytes(len)?;
-                copy(out.get_mut(written..to), bytes)?;
-                written = to;
+                if len > target_len - written {
+                    return Err(ErrorCode::TargetOverflow);
+                }
+                let bytes = r.bytes(len);
+                r.check(bytes)?
             }
             _ => return Err(ErrorCode::UnknownOpcode),
-        }
+        };
+        let to = written
+            .checked_add(bytes.len())
+            .filter(|to| *to <= target_len)
+            .ok_or(ErrorCode::TargetOverflow)?;
+        copy(out.get_mut(written..to), bytes)?;
+        written = to;
     }
 }
 
@@ -406,15 +400,10 @@ pub fn is_identity(patch: &[u8]) -> bool {
         return false;
     }
     let mut r = Reader::new(patch);
-    if r.skip(HEADER_LEN).is_err() {
-        return false;
-    }
-    if header.target_len == 0 {
-        return r.u8() == Ok(opcode::END) && r.is_empty();
-    }
-    r.u8() == Ok(opcode::COPY)
-        && r.varint() == Ok(0)
-        && r.varint() == Ok(u64::from(header.target_len))
-        && r.u8() == Ok(opcode::END)
-        && r.is_empty()
+    r.bytes(HEADER_LEN);
+    let whole = header.target_len == 0
+        || (r.u8() == opcode::COPY
+            && r.varint() == 0
+            && r.varint() == u64::from(header.target_len));
+    whole && r.u8() == opcode::END && r.is_empty() && r.status().is_ok()
 }

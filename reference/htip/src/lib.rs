@@ -18,6 +18,8 @@ pub mod delta;
 mod error;
 pub mod reader;
 pub mod stream;
+mod utf8;
+mod xxh64;
 
 pub use error::ErrorCode;
-pub use stream::{Event, HtipOp, Op, Stream};
+pub use stream::{Event, HtipOp, Op, Stream, Text};

@@ -1,5 +1,7 @@
 //! The HTIP stream (`spec/htip.md`): `decode` checks a whole stream and borrows its strings
-//! and templates in place; `encode` builds one from owned operations.
+//! and templates in place, recording where each starts in [`Tables`] (on the heap, or the
+//! caller's own, so the client decodes without allocating); `encode` builds one from owned
+//! operations.
 //!
 //! The decoder is total: every input ends in a [`Stream`] or an [`ErrorCode`], reading each
 //! byte a bounded number of times, with every read bounds-checked (no indexing that can
@@ -11,6 +13,7 @@ use alloc::vec::Vec;
 
 use crate::error::ErrorCode;
 use crate::reader::Reader;
+use crate::utf8;
 
 /// The first four bytes of every stream.
 pub const MAGIC: [u8; 4] = *b"HTIP";
@@ -113,7 +116,7 @@ pub enum Op<'a> {
         /// The template id.
         template: u16,
         /// Its HTML.
-        html: &'a str,
+        html: Text<'a>,
     },
     /// Append `child` to `parent`.
     Append {
@@ -132,23 +135,23 @@ pub enum Op<'a> {
         /// The handle.
         node: u32,
         /// The text.
-        text: &'a str,
+        text: Text<'a>,
     },
     /// Set an attribute of `node`.
     SetAttr {
         /// The handle.
         node: u32,
         /// The attribute's name.
-        key: &'a str,
+        key: Text<'a>,
         /// Its value.
-        value: &'a str,
+        value: Text<'a>,
     },
     /// Add or remove a class of `node`.
     ToggleClass {
         /// The handle.
         node: u32,
         /// The class.
-        class: &'a str,
+        class: Text<'a>,
         /// Add (true) or remove (false).
         enable: bool,
     },
@@ -177,12 +180,12 @@ impl Op<'_> {
             Op::Remove { node } => HtipOp::Remove { node },
             Op::SetText { node, text } => HtipOp::SetText {
                 node,
-                text: text.into(),
+                text: text.as_str().into(),
             },
             Op::SetAttr { node, key, value } => HtipOp::SetAttr {
                 node,
-                key: key.into(),
-                value: value.into(),
+                key: key.as_str().into(),
+                value: value.as_str().into(),
             },
             Op::ToggleClass {
                 node,
@@ -190,7 +193,7 @@ impl Op<'_> {
                 enable,
             } => HtipOp::ToggleClass {
                 node,
-                class: class.into(),
+                class: class.as_str().into(),
                 enable,
             },
             Op::Listen {
@@ -273,35 +276,251 @@ pub enum HtipOp {
     BatchCommit,
 }
 
+/// Text of a checked stream: bytes `decode` found to be UTF-8, borrowed in place. The
+/// client hands the bytes to its host as they are; `as_str` is for native readers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    /// The UTF-8 bytes.
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The text (UTF-8, checked when the stream was decoded).
+    pub fn as_str(self) -> &'a str {
+        core::str::from_utf8(self.0).unwrap_or_default()
+    }
+
+    /// Its length in bytes.
+    pub fn len(self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl core::fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl core::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+/// The number of template ids (`u16`).
+pub const TEMPLATE_IDS: usize = 1 << 16;
+
+/// Where `decode` records each string's and each template's entry, so a checked stream finds
+/// either in one step and nothing is sorted. The client keeps the slots in static memory,
+/// so rendering allocates nothing; [`HeapTables`] keeps them on the heap.
+///
+/// `strings()` has [`MAX_STRINGS`] slots: slot `i` is where string `i`'s text starts in the
+/// strings section (its `u16` length just before). `templates()` has [`TEMPLATE_IDS`]
+/// slots: slot `id` is 0, or where template `id`'s HTML starts in the templates section
+/// (never 0: its id and `u32` length come first, the length just before). Between decodes every template
+/// slot is 0 (a [`Stream`] clears the slots it set when it is dropped).
+pub trait Tables {
+    /// The string slots.
+    fn strings(&self) -> &[u32];
+    /// The string slots, to fill.
+    fn strings_mut(&mut self) -> &mut [u32];
+    /// The template slots.
+    fn templates(&self) -> &[u32];
+    /// The template slots, to fill.
+    fn templates_mut(&mut self) -> &mut [u32];
+}
+
+impl<T: Tables + ?Sized> Tables for &mut T {
+    fn strings(&self) -> &[u32] {
+        (**self).strings()
+    }
+    fn strings_mut(&mut self) -> &mut [u32] {
+        (**self).strings_mut()
+    }
+    fn templates(&self) -> &[u32] {
+        (**self).templates()
+    }
+    fn templates_mut(&mut self) -> &mut [u32] {
+        (**self).templates_mut()
+    }
+}
+
+/// Tables on the heap (512 KiB, zeroed by the allocator).
+#[derive(Debug, Clone)]
+pub struct HeapTables {
+    strings: Vec<u32>,
+    templates: Vec<u32>,
+}
+
+impl HeapTables {
+    /// Empty tables.
+    pub fn new() -> Self {
+        Self {
+            strings: alloc::vec![0; MAX_STRINGS],
+            templates: alloc::vec![0; TEMPLATE_IDS],
+        }
+    }
+}
+
+impl Default for HeapTables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tables for HeapTables {
+    fn strings(&self) -> &[u32] {
+        &self.strings
+    }
+    fn strings_mut(&mut self) -> &mut [u32] {
+        &mut self.strings
+    }
+    fn templates(&self) -> &[u32] {
+        &self.templates
+    }
+    fn templates_mut(&mut self) -> &mut [u32] {
+        &mut self.templates
+    }
+}
+
+/// Tables inline (512 KiB): for a `static`, as the client keeps them.
+#[derive(Debug)]
+pub struct InlineTables {
+    strings: [u32; MAX_STRINGS],
+    templates: [u32; TEMPLATE_IDS],
+}
+
+impl InlineTables {
+    /// Empty tables.
+    pub const fn new() -> Self {
+        Self {
+            strings: [0; MAX_STRINGS],
+            templates: [0; TEMPLATE_IDS],
+        }
+    }
+}
+
+impl Default for InlineTables {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tables for InlineTables {
+    fn strings(&self) -> &[u32] {
+        &self.strings
+    }
+    fn strings_mut(&mut self) -> &mut [u32] {
+        &mut self.strings
+    }
+    fn templates(&self) -> &[u32] {
+        &self.templates
+    }
+    fn templates_mut(&mut self) -> &mut [u32] {
+        &mut self.templates
+    }
+}
+
 /// A checked stream: every structural rule of `spec/htip.md` holds, so its operations can
 /// be read without further checks.
-#[derive(Debug, Clone)]
-pub struct Stream<'a> {
-    strings: Vec<&'a str>,
-    /// Sorted by id, each id once.
-    templates: Vec<(u16, &'a str)>,
+pub struct Stream<'a, T: Tables = HeapTables> {
+    strings: &'a [u8],
+    templates: &'a [u8],
     ops: &'a [u8],
+    tables: T,
+    string_count: usize,
     clones: u32,
 }
 
-impl<'a> Stream<'a> {
-    /// The strings, by index.
-    pub fn strings(&self) -> &[&'a str] {
-        &self.strings
+impl<T: Tables> core::fmt::Debug for Stream<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stream")
+            .field("strings", &self.string_count)
+            .field("templates_len", &self.templates.len())
+            .field("ops_len", &self.ops.len())
+            .field("clones", &self.clones)
+            .finish()
+    }
+}
+
+impl<T: Tables> Drop for Stream<'_, T> {
+    #[inline(never)]
+    fn drop(&mut self) {
+        // Back to all zero (one `memory.fill` in the client), when any slot was set.
+        if !self.templates.is_empty() {
+            self.tables.templates_mut().fill(0);
+        }
+    }
+}
+
+/// One entry of the templates section: its id and HTML (a cut entry records `TRUNCATED`).
+fn template_entry<'a>(r: &mut Reader<'a>) -> (u16, &'a [u8]) {
+    let id = r.u16();
+    let len = r.u32();
+    (id, r.bytes(len as usize))
+}
+
+/// One entry of the strings section (a cut entry records `TRUNCATED`).
+fn string_entry<'a>(r: &mut Reader<'a>) -> &'a [u8] {
+    let len = r.u16();
+    r.bytes(usize::from(len))
+}
+
+/// The text at `at` of `section`, its length the `width` bytes before it (how both
+/// tables record entries).
+fn text_at(section: &[u8], at: u32, width: usize) -> Option<Text<'_>> {
+    let at = at as usize;
+    let mut len = Reader::new(section.get(at.checked_sub(width)?..at)?);
+    let len = len.le_bytes(width) as usize;
+    section.get(at..at.checked_add(len)?).map(Text)
+}
+
+impl<'a, T: Tables> Stream<'a, T> {
+    /// String `i`, if the stream has it.
+    pub fn string(&self, i: u16) -> Option<Text<'a>> {
+        if usize::from(i) >= self.string_count {
+            return None;
+        }
+        text_at(self.strings, *self.tables.strings().get(usize::from(i))?, 2)
     }
 
-    /// The template definitions, sorted by id.
-    pub fn templates(&self) -> &[(u16, &'a str)] {
-        &self.templates
+    /// How many strings the stream holds.
+    pub fn string_count(&self) -> usize {
+        self.string_count
     }
 
     /// The HTML this stream defines for `id`.
-    pub fn template(&self, id: u16) -> Option<&'a str> {
-        self.templates
-            .binary_search_by_key(&id, |(t, _)| *t)
-            .ok()
-            .and_then(|i| self.templates.get(i))
-            .map(|(_, html)| *html)
+    pub fn template(&self, id: u16) -> Option<Text<'a>> {
+        match *self.tables.templates().get(usize::from(id))? {
+            0 => None,
+            at => text_at(self.templates, at, 4),
+        }
+    }
+
+    /// The template definitions, sorted by id.
+    pub fn templates(&self) -> Vec<(u16, &'a str)> {
+        let mut r = Reader::new(self.templates);
+        let mut all = Vec::new();
+        while !r.is_empty() {
+            let (id, html) = template_entry(&mut r);
+            all.push((id, Text(html).as_str()));
+        }
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
     }
 
     /// How many nodes the stream creates.
@@ -310,72 +529,107 @@ impl<'a> Stream<'a> {
     }
 
     /// The operations, in order (`END` excluded).
-    pub fn ops(&self) -> Ops<'a, '_> {
+    pub fn ops(&self) -> Ops<'a, '_, T> {
         Ops {
             stream: self,
             reader: Reader::new(self.ops),
         }
     }
+
+    /// Reads and checks one operation at `r`: `None` at `END`. The one place operations
+    /// are parsed: `decode` checks a stream with it, [`Ops`] reads a checked one.
+    fn read_op(&self, r: &mut Reader<'a>) -> Result<Option<Op<'a>>, ErrorCode> {
+        let code = r.u8();
+        if r.status().is_err() {
+            return Err(ErrorCode::MissingEnd);
+        }
+        let op = match code {
+            opcode::CLONE => Op::Clone { template: r.u16() },
+            opcode::CACHE => {
+                let template = r.u16();
+                let html = self.template(template);
+                if html.is_none() {
+                    r.fail(ErrorCode::UndefinedTemplate);
+                }
+                Op::Cache {
+                    template,
+                    html: html.unwrap_or(Text(&[])),
+                }
+            }
+            opcode::APPEND => Op::Append {
+                parent: read_id(r),
+                child: read_id(r),
+            },
+            opcode::REMOVE => Op::Remove { node: read_id(r) },
+            opcode::SET_TEXT => Op::SetText {
+                node: read_id(r),
+                text: self.read_string(r),
+            },
+            opcode::SET_ATTR => Op::SetAttr {
+                node: read_id(r),
+                key: self.read_string(r),
+                value: self.read_string(r),
+            },
+            opcode::TOGGLE_CLASS => Op::ToggleClass {
+                node: read_id(r),
+                class: self.read_string(r),
+                enable: match r.u8() {
+                    0 => false,
+                    1 => true,
+                    _ => {
+                        r.fail(ErrorCode::BadOperand);
+                        false
+                    }
+                },
+            },
+            opcode::LISTEN => Op::Listen {
+                node: read_id(r),
+                event: Event::from_index(r.u8()).unwrap_or_else(|| {
+                    r.fail(ErrorCode::BadOperand);
+                    Event::Click
+                }),
+                handler: read_id(r),
+            },
+            opcode::BATCH_BEGIN => Op::BatchBegin,
+            opcode::BATCH_COMMIT => Op::BatchCommit,
+            opcode::END => return Ok(None),
+            _ => return Err(ErrorCode::UnknownOpcode),
+        };
+        r.check(Some(op))
+    }
+
+    /// A string index, and the string (an index the table lacks records `BAD_STRING_INDEX`).
+    fn read_string(&self, r: &mut Reader<'a>) -> Text<'a> {
+        let i = r.u16();
+        self.string(i).unwrap_or_else(|| {
+            r.fail(ErrorCode::BadStringIndex);
+            Text(&[])
+        })
+    }
+}
+
+/// A node handle or handler id (one above `MAX_ID` records `BAD_OPERAND`).
+fn read_id(r: &mut Reader<'_>) -> u32 {
+    let id = r.u32();
+    if id > MAX_ID {
+        r.fail(ErrorCode::BadOperand);
+    }
+    id
 }
 
 /// The operations of a checked stream.
 #[derive(Debug)]
-pub struct Ops<'a, 's> {
-    stream: &'s Stream<'a>,
+pub struct Ops<'a, 's, T: Tables = HeapTables> {
+    stream: &'s Stream<'a, T>,
     reader: Reader<'a>,
 }
 
-impl<'a> Iterator for Ops<'a, '_> {
+impl<'a, T: Tables> Iterator for Ops<'a, '_, T> {
     type Item = Op<'a>;
 
     fn next(&mut self) -> Option<Op<'a>> {
-        // The stream was checked, so every read succeeds; a failure ends the iteration
-        // rather than panicking.
-        let strings = &self.stream.strings;
-        let string = |i: u16| strings.get(usize::from(i)).copied();
-        let r = &mut self.reader;
-        let op = match r.u8().ok()? {
-            opcode::CLONE => Op::Clone {
-                template: r.u16().ok()?,
-            },
-            opcode::CACHE => {
-                let template = r.u16().ok()?;
-                Op::Cache {
-                    template,
-                    html: self.stream.template(template)?,
-                }
-            }
-            opcode::APPEND => Op::Append {
-                parent: r.u32().ok()?,
-                child: r.u32().ok()?,
-            },
-            opcode::REMOVE => Op::Remove {
-                node: r.u32().ok()?,
-            },
-            opcode::SET_TEXT => Op::SetText {
-                node: r.u32().ok()?,
-                text: string(r.u16().ok()?)?,
-            },
-            opcode::SET_ATTR => Op::SetAttr {
-                node: r.u32().ok()?,
-                key: string(r.u16().ok()?)?,
-                value: string(r.u16().ok()?)?,
-            },
-            opcode::TOGGLE_CLASS => Op::ToggleClass {
-                node: r.u32().ok()?,
-                class: string(r.u16().ok()?)?,
-                enable: r.u8().ok()? == 1,
-            },
-            opcode::LISTEN => Op::Listen {
-                node: r.u32().ok()?,
-                event: Event::from_index(r.u8().ok()?)?,
-                handler: r.u32().ok()?,
-            },
-            opcode::BATCH_BEGIN => Op::BatchBegin,
-            opcode::BATCH_COMMIT => Op::BatchCommit,
-            _ => return None,
-        };
-        Some(op)
+        // The stream was checked, so every read succeeds and `END` comes last.
+        self.stream.read_op(&mut self.reader).ok().flatten()
     }
 }
 
@@ -394,31 +648,19 @@ impl Header {
     /// Reads and checks the header of `bytes`, and that `bytes` is exactly as long as it
     /// declares.
     pub fn read(bytes: &[u8]) -> Result<Self, ErrorCode> {
-        if bytes.get(..4) != Some(&MAGIC[..]) {
-            return Err(ErrorCode::BadMagic);
-        }
         let mut r = Reader::new(bytes);
-        r.skip(4)?;
-        let version = r.u8()?;
-        let flags = r.u8()?;
-        let reserved = r.u16()?;
+        r.preamble(MAGIC, VERSION)?;
         let header = Header {
-            strings_len: r.u32()?,
-            templates_len: r.u32()?,
-            ops_len: r.u32()?,
+            strings_len: r.u32(),
+            templates_len: r.u32(),
+            ops_len: r.u32(),
         };
-        if version != VERSION {
-            return Err(ErrorCode::UnsupportedVersion);
-        }
-        if flags != 0 || reserved != 0 {
-            return Err(ErrorCode::UnsupportedFlags);
-        }
-        // u64: three u32 lengths and the header cannot overflow it.
-        let declared = HEADER_LEN as u64
-            + u64::from(header.strings_len)
+        r.status()?;
+        // u64: three u32 lengths cannot overflow it.
+        let declared = u64::from(header.strings_len)
             + u64::from(header.templates_len)
             + u64::from(header.ops_len);
-        let actual = bytes.len() as u64;
+        let actual = r.remaining() as u64;
         if actual < declared {
             return Err(ErrorCode::Truncated);
         }
@@ -432,180 +674,120 @@ impl Header {
     }
 }
 
-/// Checks `bytes` as a whole stream (`spec/htip.md`, "Checking a stream").
+/// Checks `bytes` as a whole stream (`spec/htip.md`, "Checking a stream"), with its tables
+/// on the heap.
 pub fn decode(bytes: &[u8]) -> Result<Stream<'_>, ErrorCode> {
+    decode_with(bytes, HeapTables::new())
+}
+
+/// Checks `bytes` as a whole stream, recording its strings and templates in `tables`.
+pub fn decode_with<T: Tables>(bytes: &[u8], tables: T) -> Result<Stream<'_, T>, ErrorCode> {
+    decode_checking(bytes, tables, |_| Ok(()))
+}
+
+/// Checks `bytes` as a whole stream, and each operation, in order, with `check` too (a
+/// client's checks of its own state, made in the same pass).
+pub fn decode_checking<'a, T: Tables>(
+    bytes: &'a [u8],
+    tables: T,
+    check: impl FnMut(&Op<'a>) -> Result<(), ErrorCode>,
+) -> Result<Stream<'a, T>, ErrorCode> {
     let header = Header::read(bytes)?;
     let mut r = Reader::new(bytes);
-    r.skip(HEADER_LEN)?;
-    let strings = read_strings(r.bytes(header.strings_len as usize)?)?;
-    let templates = read_templates(r.bytes(header.templates_len as usize)?)?;
-    let ops = r.bytes(header.ops_len as usize)?;
+    r.bytes(HEADER_LEN);
+    // `Header::read` checked that the sections fill the rest exactly.
     let mut stream = Stream {
-        strings,
-        templates,
-        ops,
+        strings: r.bytes(header.strings_len as usize),
+        templates: r.bytes(header.templates_len as usize),
+        ops: r.bytes(header.ops_len as usize),
+        tables,
+        string_count: 0,
         clones: 0,
     };
-    stream.clones = check_ops(&stream)?;
+    // From here an error drops `stream`, which clears the template slots it set.
+    index_strings(&mut stream)?;
+    index_templates(&mut stream)?;
+    check_ops(&mut stream, check)?;
     Ok(stream)
 }
 
-fn read_strings(section: &[u8]) -> Result<Vec<&str>, ErrorCode> {
+fn index_strings<T: Tables>(stream: &mut Stream<'_, T>) -> Result<(), ErrorCode> {
+    let section = stream.strings;
     let mut r = Reader::new(section);
-    let mut strings = Vec::new();
+    let mut count = 0;
     while !r.is_empty() {
-        if strings.len() == MAX_STRINGS {
+        let text = string_entry(&mut r);
+        // Section lengths are u32, so offsets fit.
+        let at = (section.len() - r.remaining() - text.len()) as u32;
+        if r.status().is_err() {
             return Err(ErrorCode::BadEntry);
         }
-        let len = r.u16().map_err(|_| ErrorCode::BadEntry)?;
-        let text = r.bytes(usize::from(len)).map_err(|_| ErrorCode::BadEntry)?;
-        // `try_reserve`: in the client an allocation failure must be a code, not a trap.
-        strings.try_reserve(1).map_err(|_| ErrorCode::OutOfMemory)?;
-        strings.push(core::str::from_utf8(text).map_err(|_| ErrorCode::InvalidUtf8)?);
-    }
-    Ok(strings)
-}
-
-/// Sorts templates by id in O(n log n) without recursion or panics: `core`'s sorts cost the
-/// client several kilobytes of code, this a few hundred bytes.
-fn heapsort_by_id(v: &mut [(u16, &str)]) {
-    fn sift_down(v: &mut [(u16, &str)], mut root: usize, end: usize) {
-        loop {
-            let mut child = 2 * root + 1;
-            if child >= end {
-                return;
-            }
-            let key = |v: &[(u16, &str)], i: usize| v.get(i).map_or(0, |t| t.0);
-            if child + 1 < end && key(v, child) < key(v, child + 1) {
-                child += 1;
-            }
-            if key(v, root) >= key(v, child) {
-                return;
-            }
-            v.swap(root, child);
-            root = child;
+        let slot = stream
+            .tables
+            .strings_mut()
+            .get_mut(count)
+            .ok_or(ErrorCode::BadEntry)?;
+        if !utf8::is_valid(text) {
+            return Err(ErrorCode::InvalidUtf8);
         }
+        *slot = at;
+        count += 1;
     }
-    let n = v.len();
-    for start in (0..n / 2).rev() {
-        sift_down(v, start, n);
-    }
-    for end in (1..n).rev() {
-        v.swap(0, end);
-        sift_down(v, 0, end);
-    }
+    stream.string_count = count;
+    Ok(())
 }
 
-fn read_templates(section: &[u8]) -> Result<Vec<(u16, &str)>, ErrorCode> {
+fn index_templates<T: Tables>(stream: &mut Stream<'_, T>) -> Result<(), ErrorCode> {
+    let section = stream.templates;
     let mut r = Reader::new(section);
-    let mut templates = Vec::new();
     while !r.is_empty() {
-        let id = r.u16().map_err(|_| ErrorCode::BadEntry)?;
-        let len = r.u32().map_err(|_| ErrorCode::BadEntry)?;
-        let html = r.bytes(len as usize).map_err(|_| ErrorCode::BadEntry)?;
-        let html = core::str::from_utf8(html).map_err(|_| ErrorCode::InvalidUtf8)?;
-        templates
-            .try_reserve(1)
-            .map_err(|_| ErrorCode::OutOfMemory)?;
-        templates.push((id, html));
+        let (id, html) = template_entry(&mut r);
+        // Section lengths are u32, so offsets fit; an HTML start is at least 6.
+        let at = (section.len() - r.remaining() - html.len()) as u32;
+        if r.status().is_err() {
+            return Err(ErrorCode::BadEntry);
+        }
+        if !utf8::is_valid(html) {
+            return Err(ErrorCode::InvalidUtf8);
+        }
+        match stream.tables.templates_mut().get_mut(usize::from(id)) {
+            Some(slot) if *slot == 0 => *slot = at,
+            _ => return Err(ErrorCode::DuplicateTemplate),
+        }
     }
-    heapsort_by_id(&mut templates);
-    if templates
-        .windows(2)
-        .any(|w| matches!(w, [a, b] if a.0 == b.0))
-    {
-        return Err(ErrorCode::DuplicateTemplate);
-    }
-    Ok(templates)
+    Ok(())
 }
 
-/// Checks every operation; returns how many nodes the stream creates.
-fn check_ops(stream: &Stream<'_>) -> Result<u32, ErrorCode> {
+/// Checks every operation, with `check` too, and counts the nodes the stream creates.
+fn check_ops<'a, T: Tables>(
+    stream: &mut Stream<'a, T>,
+    mut check: impl FnMut(&Op<'a>) -> Result<(), ErrorCode>,
+) -> Result<(), ErrorCode> {
     let mut r = Reader::new(stream.ops);
-    let string_count = stream.strings.len();
-    let string = |r: &mut Reader<'_>| -> Result<(), ErrorCode> {
-        if usize::from(r.u16()?) < string_count {
-            Ok(())
-        } else {
-            Err(ErrorCode::BadStringIndex)
-        }
-    };
-    let id = |r: &mut Reader<'_>| -> Result<(), ErrorCode> {
-        if r.u32()? <= MAX_ID {
-            Ok(())
-        } else {
-            Err(ErrorCode::BadOperand)
-        }
-    };
     let mut in_batch = false;
     let mut clones: u32 = 0;
-    loop {
-        let Ok(code) = r.u8() else {
-            return Err(ErrorCode::MissingEnd);
-        };
-        match code {
-            opcode::CLONE => {
-                r.u16()?;
-                // At most one clone per three bytes of a u32-long section: no overflow.
-                clones = clones.saturating_add(1);
-            }
-            opcode::CACHE => {
-                if stream.template(r.u16()?).is_none() {
-                    return Err(ErrorCode::UndefinedTemplate);
-                }
-            }
-            opcode::APPEND => {
-                id(&mut r)?;
-                id(&mut r)?;
-            }
-            opcode::REMOVE => id(&mut r)?,
-            opcode::SET_TEXT => {
-                id(&mut r)?;
-                string(&mut r)?;
-            }
-            opcode::SET_ATTR => {
-                id(&mut r)?;
-                string(&mut r)?;
-                string(&mut r)?;
-            }
-            opcode::TOGGLE_CLASS => {
-                id(&mut r)?;
-                string(&mut r)?;
-                if r.u8()? > 1 {
-                    return Err(ErrorCode::BadOperand);
-                }
-            }
-            opcode::LISTEN => {
-                id(&mut r)?;
-                if Event::from_index(r.u8()?).is_none() {
-                    return Err(ErrorCode::BadOperand);
-                }
-                id(&mut r)?;
-            }
-            opcode::BATCH_BEGIN => {
-                if in_batch {
+    while let Some(op) = stream.read_op(&mut r)? {
+        check(&op)?;
+        match op {
+            // At most one clone per three bytes of a u32-long section: no overflow.
+            Op::Clone { .. } => clones = clones.saturating_add(1),
+            Op::BatchBegin | Op::BatchCommit => {
+                if in_batch == matches!(op, Op::BatchBegin) {
                     return Err(ErrorCode::BatchMismatch);
                 }
-                in_batch = true;
+                in_batch = !in_batch;
             }
-            opcode::BATCH_COMMIT => {
-                if !in_batch {
-                    return Err(ErrorCode::BatchMismatch);
-                }
-                in_batch = false;
-            }
-            opcode::END => {
-                if in_batch {
-                    return Err(ErrorCode::BatchMismatch);
-                }
-                if !r.is_empty() {
-                    return Err(ErrorCode::TrailingBytes);
-                }
-                return Ok(clones);
-            }
-            _ => return Err(ErrorCode::UnknownOpcode),
+            _ => {}
         }
     }
+    if in_batch {
+        return Err(ErrorCode::BatchMismatch);
+    }
+    if !r.is_empty() {
+        return Err(ErrorCode::TrailingBytes);
+    }
+    stream.clones = clones;
+    Ok(())
 }
 
 /// Why operations could not be encoded.

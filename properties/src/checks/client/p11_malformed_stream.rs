@@ -132,7 +132,7 @@ fn encode(ops: &[HtipOp]) -> Result<Vec<u8>, CaseFailure> {
 /// are handed out 1, 2, … so handles and host ids agree.
 fn expected(stream: &stream::Stream<'_>) -> Vec<DomOp> {
     let ops: Vec<HtipOp> = stream.ops().map(|op| op.to_owned_op()).collect();
-    DomOp::expected(&ops, stream.templates(), 0)
+    DomOp::expected(&ops, &stream.templates(), 0)
 }
 
 fn first_difference(got: &[DomOp], want: &[DomOp]) -> String {
