@@ -1,0 +1,19 @@
+//! dx-www's sync module (`spec/sync.md`, Properties 22-25), as parts a server composes:
+//!
+//! - [`frame`]: the binary WebSocket protocol, a codec that refuses malformed frames with the
+//!   code the spec names and never panics;
+//! - [`channel`]: channel names and the `(channel, epoch, offset)` that names a message;
+//! - [`buffer`]: [`buffer::MessageBuffer`], a channel's history bounded by count and age,
+//!   from which a client that reconnects is replayed, or told that it cannot be;
+//! - [`channels`]: [`channels::ChannelManager`], which connection is subscribed to what from
+//!   which offset, so each message reaches each subscriber exactly once and in order;
+//! - [`presence`]: [`presence::PresenceTracker`], which users are present on a channel
+//!   across connections and instances.
+
+pub mod buffer;
+pub mod channel;
+pub mod channels;
+pub mod frame;
+pub mod presence;
+
+pub use channel::{ChannelName, Position};
