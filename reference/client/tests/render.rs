@@ -364,3 +364,48 @@ fn the_end_marker_alone_renders_nothing() {
     Client::new().render(&mut host, &bytes).unwrap();
     assert!(host.calls.is_empty());
 }
+
+#[test]
+fn every_template_id_can_be_cached_and_each_is_counted_once() {
+    let mut client = Client::new();
+    let ids = [0u16, 5, 7, 63, 64, 65_471, 65_472, u16::MAX];
+    let templates: Vec<(u16, String)> =
+        ids.iter().map(|id| (*id, format!("<p>{id}</p>"))).collect();
+    let defs: Vec<(u16, &str)> = templates
+        .iter()
+        .map(|(id, html)| (*id, html.as_str()))
+        .collect();
+    let mut ops: Vec<HtipOp> = ids
+        .iter()
+        .map(|id| HtipOp::Cache { template: *id })
+        .collect();
+    ops.extend(ids.iter().map(|id| HtipOp::Clone { template: *id }));
+    let mut host = Recorder::default();
+    client
+        .render(&mut host, &stream::encode(&defs, &ops).unwrap())
+        .unwrap();
+    assert_eq!(client.template_count(), ids.len() as u32);
+    assert_eq!(client.node_count(), ids.len());
+    // Cached again, twice in a later stream: still counted once.
+    let twice = stream::encode(
+        &[(7, "<b></b>")],
+        &[HtipOp::Cache { template: 7 }, HtipOp::Cache { template: 7 }],
+    )
+    .unwrap();
+    client.render(&mut host, &twice).unwrap();
+    assert_eq!(client.template_count(), ids.len() as u32);
+    // A template never cached is still refused, next to ones that are.
+    for uncached in [1u16, 6, 62, 65, 65_470] {
+        let clone = stream::encode(&[], &[HtipOp::Clone { template: uncached }]).unwrap();
+        assert_eq!(
+            client.render(&mut host, &clone),
+            Err(ErrorCode::UncachedTemplate),
+            "template {uncached}"
+        );
+    }
+    let text = format!("{client:?}");
+    assert!(
+        text.contains("nodes: 8") && text.contains("templates: 8") && text.contains("handlers: 0"),
+        "{text}"
+    );
+}

@@ -325,75 +325,78 @@ impl PartialEq<&str> for Text<'_> {
 pub const TEMPLATE_IDS: usize = 1 << 16;
 
 /// Where `decode` records each string's and each template's entry, so a checked stream finds
-/// either in one step and nothing is sorted. The client keeps the slots in static memory,
-/// so rendering allocates nothing; [`HeapTables`] keeps them on the heap.
-///
-/// `strings()` has [`MAX_STRINGS`] slots: slot `i` is where string `i`'s text starts in the
-/// strings section (its `u16` length just before). `templates()` has [`TEMPLATE_IDS`]
-/// slots: slot `id` is 0, or where template `id`'s HTML starts in the templates section
-/// (never 0: its id and `u32` length come first, the length just before). Between decodes every template
-/// slot is 0 (a [`Stream`] clears the slots it set when it is dropped).
+/// either in one step and nothing is sorted: where string `i`'s text starts in the strings
+/// section (its `u16` length just before), and where template `id`'s HTML starts in the
+/// templates section (never 0: its id and `u32` length come first, the length just before).
+/// The client keeps them in static arrays, so rendering allocates nothing
+/// ([`InlineTables`]); [`HeapTables`] keeps only what a stream uses. Between decodes no
+/// template is recorded (a [`Stream`] clears them when it is dropped).
 pub trait Tables {
-    /// The string slots.
-    fn strings(&self) -> &[u32];
-    /// The string slots, to fill.
-    fn strings_mut(&mut self) -> &mut [u32];
-    /// The template slots.
-    fn templates(&self) -> &[u32];
-    /// The template slots, to fill.
-    fn templates_mut(&mut self) -> &mut [u32];
+    /// Where string `i`'s text starts, if recorded.
+    fn string(&self, i: usize) -> Option<u32>;
+    /// Records string `i`, the next one (`i` strings are recorded); false when the table is
+    /// full ([`MAX_STRINGS`]).
+    fn set_string(&mut self, i: usize, at: u32) -> bool;
+    /// Where template `id`'s HTML starts, or 0.
+    fn template(&self, id: u16) -> u32;
+    /// Records template `id` at `at` (not 0).
+    fn set_template(&mut self, id: u16, at: u32);
+    /// Forgets every template.
+    fn clear_templates(&mut self);
 }
 
 impl<T: Tables + ?Sized> Tables for &mut T {
-    fn strings(&self) -> &[u32] {
-        (**self).strings()
+    fn string(&self, i: usize) -> Option<u32> {
+        (**self).string(i)
     }
-    fn strings_mut(&mut self) -> &mut [u32] {
-        (**self).strings_mut()
+    fn set_string(&mut self, i: usize, at: u32) -> bool {
+        (**self).set_string(i, at)
     }
-    fn templates(&self) -> &[u32] {
-        (**self).templates()
+    fn template(&self, id: u16) -> u32 {
+        (**self).template(id)
     }
-    fn templates_mut(&mut self) -> &mut [u32] {
-        (**self).templates_mut()
+    fn set_template(&mut self, id: u16, at: u32) {
+        (**self).set_template(id, at);
+    }
+    fn clear_templates(&mut self) {
+        (**self).clear_templates();
     }
 }
 
-/// Tables on the heap (512 KiB, zeroed by the allocator).
-#[derive(Debug, Clone)]
+/// Tables on the heap, as large as the streams decoded with them.
+#[derive(Debug, Clone, Default)]
 pub struct HeapTables {
     strings: Vec<u32>,
-    templates: Vec<u32>,
+    templates: alloc::collections::BTreeMap<u16, u32>,
 }
 
 impl HeapTables {
     /// Empty tables.
     pub fn new() -> Self {
-        Self {
-            strings: alloc::vec![0; MAX_STRINGS],
-            templates: alloc::vec![0; TEMPLATE_IDS],
-        }
-    }
-}
-
-impl Default for HeapTables {
-    fn default() -> Self {
-        Self::new()
+        Self::default()
     }
 }
 
 impl Tables for HeapTables {
-    fn strings(&self) -> &[u32] {
-        &self.strings
+    fn string(&self, i: usize) -> Option<u32> {
+        self.strings.get(i).copied()
     }
-    fn strings_mut(&mut self) -> &mut [u32] {
-        &mut self.strings
+    fn set_string(&mut self, i: usize, at: u32) -> bool {
+        self.strings.truncate(i);
+        if i != self.strings.len() || i >= MAX_STRINGS {
+            return false;
+        }
+        self.strings.push(at);
+        true
     }
-    fn templates(&self) -> &[u32] {
-        &self.templates
+    fn template(&self, id: u16) -> u32 {
+        self.templates.get(&id).copied().unwrap_or(0)
     }
-    fn templates_mut(&mut self) -> &mut [u32] {
-        &mut self.templates
+    fn set_template(&mut self, id: u16, at: u32) {
+        self.templates.insert(id, at);
+    }
+    fn clear_templates(&mut self) {
+        self.templates.clear();
     }
 }
 
@@ -421,17 +424,29 @@ impl Default for InlineTables {
 }
 
 impl Tables for InlineTables {
-    fn strings(&self) -> &[u32] {
-        &self.strings
+    fn string(&self, i: usize) -> Option<u32> {
+        self.strings.get(i).copied()
     }
-    fn strings_mut(&mut self) -> &mut [u32] {
-        &mut self.strings
+    fn set_string(&mut self, i: usize, at: u32) -> bool {
+        match self.strings.get_mut(i) {
+            Some(slot) => {
+                *slot = at;
+                true
+            }
+            None => false,
+        }
     }
-    fn templates(&self) -> &[u32] {
-        &self.templates
+    fn template(&self, id: u16) -> u32 {
+        self.templates.get(usize::from(id)).copied().unwrap_or(0)
     }
-    fn templates_mut(&mut self) -> &mut [u32] {
-        &mut self.templates
+    fn set_template(&mut self, id: u16, at: u32) {
+        if let Some(slot) = self.templates.get_mut(usize::from(id)) {
+            *slot = at;
+        }
+    }
+    fn clear_templates(&mut self) {
+        // One `memory.fill` in the client.
+        self.templates.fill(0);
     }
 }
 
@@ -460,9 +475,9 @@ impl<T: Tables> core::fmt::Debug for Stream<'_, T> {
 impl<T: Tables> Drop for Stream<'_, T> {
     #[inline(never)]
     fn drop(&mut self) {
-        // Back to all zero (one `memory.fill` in the client), when any slot was set.
+        // Back to no template recorded, when any was.
         if !self.templates.is_empty() {
-            self.tables.templates_mut().fill(0);
+            self.tables.clear_templates();
         }
     }
 }
@@ -495,7 +510,7 @@ impl<'a, T: Tables> Stream<'a, T> {
         if usize::from(i) >= self.string_count {
             return None;
         }
-        text_at(self.strings, *self.tables.strings().get(usize::from(i))?, 2)
+        text_at(self.strings, self.tables.string(usize::from(i))?, 2)
     }
 
     /// How many strings the stream holds.
@@ -505,7 +520,7 @@ impl<'a, T: Tables> Stream<'a, T> {
 
     /// The HTML this stream defines for `id`.
     pub fn template(&self, id: u16) -> Option<Text<'a>> {
-        match *self.tables.templates().get(usize::from(id))? {
+        match self.tables.template(id) {
             0 => None,
             at => text_at(self.templates, at, 4),
         }
@@ -722,15 +737,12 @@ fn index_strings<T: Tables>(stream: &mut Stream<'_, T>) -> Result<(), ErrorCode>
         if r.status().is_err() {
             return Err(ErrorCode::BadEntry);
         }
-        let slot = stream
-            .tables
-            .strings_mut()
-            .get_mut(count)
-            .ok_or(ErrorCode::BadEntry)?;
+        if !stream.tables.set_string(count, at) {
+            return Err(ErrorCode::BadEntry);
+        }
         if !utf8::is_valid(text) {
             return Err(ErrorCode::InvalidUtf8);
         }
-        *slot = at;
         count += 1;
     }
     stream.string_count = count;
@@ -750,10 +762,10 @@ fn index_templates<T: Tables>(stream: &mut Stream<'_, T>) -> Result<(), ErrorCod
         if !utf8::is_valid(html) {
             return Err(ErrorCode::InvalidUtf8);
         }
-        match stream.tables.templates_mut().get_mut(usize::from(id)) {
-            Some(slot) if *slot == 0 => *slot = at,
-            _ => return Err(ErrorCode::DuplicateTemplate),
+        if stream.tables.template(id) != 0 {
+            return Err(ErrorCode::DuplicateTemplate);
         }
+        stream.tables.set_template(id, at);
     }
     Ok(())
 }

@@ -416,3 +416,55 @@ fn hex_dump(bytes: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Tables are reused from one stream to the next (the client's are static): a stream
+/// dropped, accepted or refused, leaves no template behind, so the next one defining the
+/// same ids is not refused as a duplicate and does not see the old definitions.
+#[test]
+fn tables_are_clean_for_the_next_stream() {
+    use dx_htip::stream::{HeapTables, InlineTables, Tables};
+    fn run<T: Tables>(tables: &mut T) {
+        let first = stream::encode(
+            &[(3, "<a></a>"), (9, "<b></b>")],
+            &[HtipOp::Cache { template: 3 }],
+        )
+        .unwrap();
+        let second = stream::encode(&[(9, "<i></i>")], &[HtipOp::Cache { template: 9 }]).unwrap();
+        let s = stream::decode_with(&first, &mut *tables).unwrap();
+        assert_eq!(s.template(9).unwrap(), "<b></b>");
+        drop(s);
+        let s = stream::decode_with(&second, &mut *tables).unwrap();
+        assert_eq!(s.template(9).unwrap(), "<i></i>");
+        assert_eq!(
+            s.template(3),
+            None,
+            "template 3 belonged to the first stream"
+        );
+        drop(s);
+        // A refused stream (a duplicate after one good entry) cleans up too.
+        let entries: Vec<u8> = [(5u16, "x"), (5, "y")]
+            .iter()
+            .flat_map(|(id, html)| {
+                let mut e = id.to_le_bytes().to_vec();
+                e.extend((html.len() as u32).to_le_bytes());
+                e.extend(html.as_bytes());
+                e
+            })
+            .collect();
+        let dup = raw(1, 0, 0, &[], &entries, &[opcode::END]);
+        assert_eq!(
+            stream::decode_with(&dup, &mut *tables).unwrap_err(),
+            ErrorCode::DuplicateTemplate
+        );
+        let five = stream::encode(&[(5, "<p></p>")], &[HtipOp::Cache { template: 5 }]).unwrap();
+        assert_eq!(
+            stream::decode_with(&five, &mut *tables)
+                .unwrap()
+                .template(5)
+                .unwrap(),
+            "<p></p>"
+        );
+    }
+    run(&mut HeapTables::new());
+    run(&mut *Box::new(InlineTables::new()));
+}

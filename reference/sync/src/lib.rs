@@ -8,12 +8,18 @@
 //! - [`channels`]: [`channels::ChannelManager`], which connection is subscribed to what from
 //!   which offset, so each message reaches each subscriber exactly once and in order;
 //! - [`presence`]: [`presence::PresenceTracker`], which users are present on a channel
-//!   across connections and instances.
+//!   across connections and instances;
+//! - [`broker`]: what instances share (history, fan-out, delivery reports, presence,
+//!   sessions), with [`broker::memory::MemoryBroker`] for a single instance;
+//! - [`manager`]: [`manager::WebSocketManager`], one instance's connections, answering their
+//!   frames and delivering the broker's feed through bounded per-connection queues.
 
+pub mod broker;
 pub mod buffer;
 pub mod channel;
 pub mod channels;
 pub mod frame;
+pub mod manager;
 pub mod presence;
 
 pub use channel::{ChannelName, Position};

@@ -2,6 +2,8 @@
 //! every byte of every opcode is either a frame or a refusal with the spec's code, and a
 //! refusal names the frame's request once the frame got that far. Snapshots pin the bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use dx_sync::frame::{ClientFrame, FrameError, ServerFrame, code, opcode};
 use dx_sync::{ChannelName, Position};
 use proptest::prelude::*;
@@ -17,19 +19,34 @@ fn position() -> impl Strategy<Value = Position> {
 
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
     prop_oneof![
-        (any::<u32>(), channel()).prop_map(|(request, channel)| ClientFrame::Subscribe { request, channel }),
-        (any::<u32>(), channel()).prop_map(|(request, channel)| ClientFrame::Unsubscribe { request, channel }),
-        (any::<u32>(), any::<bool>(), channel(), prop::collection::vec(any::<u8>(), 0..300)).prop_map(
-            |(request, ack, channel, payload)| ClientFrame::Publish { request, ack, channel, payload }
-        ),
-        (any::<u32>(), channel()).prop_map(|(request, channel)| ClientFrame::Presence { request, channel }),
-        (any::<u32>(), any::<[u8; 16]>(), prop::collection::btree_map(channel(), position(), 0..6)).prop_map(
-            |(request, session, channels)| ClientFrame::Resume {
+        (any::<u32>(), channel())
+            .prop_map(|(request, channel)| ClientFrame::Subscribe { request, channel }),
+        (any::<u32>(), channel())
+            .prop_map(|(request, channel)| ClientFrame::Unsubscribe { request, channel }),
+        (
+            any::<u32>(),
+            any::<bool>(),
+            channel(),
+            prop::collection::vec(any::<u8>(), 0..300)
+        )
+            .prop_map(|(request, ack, channel, payload)| ClientFrame::Publish {
+                request,
+                ack,
+                channel,
+                payload
+            }),
+        (any::<u32>(), channel())
+            .prop_map(|(request, channel)| ClientFrame::Presence { request, channel }),
+        (
+            any::<u32>(),
+            any::<[u8; 16]>(),
+            prop::collection::btree_map(channel(), position(), 0..6)
+        )
+            .prop_map(|(request, session, channels)| ClientFrame::Resume {
                 request,
                 session,
                 channels: channels.into_iter().collect(),
-            }
-        ),
+            }),
     ]
 }
 
@@ -39,32 +56,95 @@ fn user() -> impl Strategy<Value = String> {
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
-        (any::<[u8; 16]>(), user(), any::<u32>(), any::<u32>(), any::<u32>(), any::<u16>()).prop_map(
-            |(session, user, buffer_size, retention_seconds, max_payload, max_channels)| ServerFrame::Welcome {
-                session,
-                user,
-                buffer_size,
-                retention_seconds,
-                max_payload,
-                max_channels,
+        (
+            any::<[u8; 16]>(),
+            user(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u16>()
+        )
+            .prop_map(
+                |(session, user, buffer_size, retention_seconds, max_payload, max_channels)| {
+                    ServerFrame::Welcome {
+                        session,
+                        user,
+                        buffer_size,
+                        retention_seconds,
+                        max_payload,
+                        max_channels,
+                    }
+                }
+            ),
+        (any::<u32>(), channel(), position()).prop_map(|(request, channel, at)| {
+            ServerFrame::Subscribed {
+                request,
+                channel,
+                at,
             }
-        ),
-        (any::<u32>(), channel(), position()).prop_map(|(request, channel, at)| ServerFrame::Subscribed { request, channel, at }),
-        (any::<u32>(), channel()).prop_map(|(request, channel)| ServerFrame::Unsubscribed { request, channel }),
-        (channel(), position(), user(), prop::collection::vec(any::<u8>(), 0..300)).prop_map(
-            |(channel, at, sender, payload)| ServerFrame::Message { channel, at, sender, payload }
-        ),
-        (any::<u32>(), channel(), position()).prop_map(|(request, channel, at)| ServerFrame::Ack { request, channel, at }),
-        (any::<u32>(), prop_oneof![Just(3002u16), Just(3003)], channel(), position()).prop_map(
-            |(request, code, channel, at)| ServerFrame::Nack { request, code, channel, at }
-        ),
-        (any::<u32>(), channel(), prop::collection::btree_set(user(), 0..8)).prop_map(
-            |(request, channel, users)| ServerFrame::PresenceList { request, channel, users: users.into_iter().collect() }
-        ),
-        (channel(), any::<bool>(), user()).prop_map(|(channel, joined, user)| ServerFrame::PresenceEvent { channel, joined, user }),
-        (any::<u32>(), channel(), position()).prop_map(|(request, channel, at)| ServerFrame::Resumed { request, channel, at }),
+        }),
+        (any::<u32>(), channel())
+            .prop_map(|(request, channel)| ServerFrame::Unsubscribed { request, channel }),
+        (
+            channel(),
+            position(),
+            user(),
+            prop::collection::vec(any::<u8>(), 0..300)
+        )
+            .prop_map(|(channel, at, sender, payload)| ServerFrame::Message {
+                channel,
+                at,
+                sender,
+                payload
+            }),
+        (any::<u32>(), channel(), position()).prop_map(|(request, channel, at)| ServerFrame::Ack {
+            request,
+            channel,
+            at
+        }),
+        (
+            any::<u32>(),
+            prop_oneof![Just(3002u16), Just(3003)],
+            channel(),
+            position()
+        )
+            .prop_map(|(request, code, channel, at)| ServerFrame::Nack {
+                request,
+                code,
+                channel,
+                at
+            }),
+        (
+            any::<u32>(),
+            channel(),
+            prop::collection::btree_set(user(), 0..8)
+        )
+            .prop_map(|(request, channel, users)| ServerFrame::PresenceList {
+                request,
+                channel,
+                users: users.into_iter().collect()
+            }),
+        (channel(), any::<bool>(), user()).prop_map(|(channel, joined, user)| {
+            ServerFrame::PresenceEvent {
+                channel,
+                joined,
+                user,
+            }
+        }),
+        (any::<u32>(), channel(), position()).prop_map(|(request, channel, at)| {
+            ServerFrame::Resumed {
+                request,
+                channel,
+                at,
+            }
+        }),
         (any::<u32>(), any::<u16>(), "[a-z]{0,20}", "[A-Za-z ]{0,60}").prop_map(
-            |(request, code, channel, message)| ServerFrame::Error { request, code, channel, message }
+            |(request, code, channel, message)| ServerFrame::Error {
+                request,
+                code,
+                channel,
+                message
+            }
         ),
     ]
 }
@@ -174,11 +254,7 @@ fn every_opcode_outside_the_table_is_refused() {
 #[case::invalid_utf8(&[1, 0xFF][..])]
 #[case::slash(&[3, b'a', b'/', b'b'][..])]
 fn channel_names_that_break_the_rule_name_the_request(#[case] name: &[u8]) {
-    for op in [
-        opcode::SUBSCRIBE,
-        opcode::UNSUBSCRIBE,
-        opcode::PRESENCE,
-    ] {
+    for op in [opcode::SUBSCRIBE, opcode::UNSUBSCRIBE, opcode::PRESENCE] {
         let mut bytes = vec![op];
         bytes.extend(42u32.to_le_bytes());
         bytes.extend(name);
