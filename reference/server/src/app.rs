@@ -36,6 +36,7 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
     let auth = Arc::new(Auth::build(&config, &key, &services)?);
     let security = Arc::new(Security::build(&config, &key, config.mutations.security())?);
     let query = Arc::new(Query::build(&config, &services));
+    let sync = build_sync(&config)?;
     Ok(Arc::new(AppState {
         config,
         services,
@@ -43,10 +44,29 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
         auth,
         security,
         query,
+        sync,
         faults: faults::FaultState::default(),
         boundaries: Boundaries::default(),
         cascade: crate::mutants::Cascade::default(),
     }))
+}
+
+/// The sync module on the memory broker (one instance), with fresh epochs: a restarted
+/// server never reuses an epoch its clients may remember.
+fn build_sync(config: &Config) -> Result<Arc<dx_sync::manager::WebSocketManager>, DxError> {
+    use dx_sync::broker::memory::MemoryBroker;
+    let sync = routes::sync::config_for(config.profile.fault_hooks());
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|_| DxError::config("sync", "no randomness for epochs"))?;
+    let broker = MemoryBroker::new(
+        sync.buffer_size as usize,
+        sync.retention,
+        u64::from_le_bytes(seed),
+    );
+    Ok(dx_sync::manager::WebSocketManager::new(
+        sync,
+        Arc::new(broker),
+    ))
 }
 
 /// The application for `state`.
@@ -65,6 +85,7 @@ pub fn router(state: SharedState) -> Router {
         .route(SESSION_END_PATH, post(session::end_session))
         .route(routes::client::CLIENT_PATH, get(routes::client::client))
         .route(routes::assets::DEMO_PATH, get(routes::assets::demo))
+        .route(routes::sync::SYNC_PATH, get(routes::sync::sync))
         .route(ITEMS_PATH, get(items::list).post(items::create))
         .route(
             &format!("{ITEMS_PATH}/{{id}}"),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub security: Arc<crate::security::Security>,
     /// The query module: the query client and the items.
     pub query: Arc<crate::query::Query>,
+    /// The sync module: this instance's WebSocket connections over the broker.
+    pub sync: Arc<dx_sync::manager::WebSocketManager>,
     /// State used by the conformance fault hooks.
     pub faults: FaultState,
     /// One error boundary per route.

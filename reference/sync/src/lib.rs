@@ -12,12 +12,15 @@
 //! - [`broker`]: what instances share (history, fan-out, delivery reports, presence,
 //!   sessions), with [`broker::memory::MemoryBroker`] for a single instance;
 //! - [`manager`]: [`manager::WebSocketManager`], one instance's connections, answering their
-//!   frames and delivering the broker's feed through bounded per-connection queues.
+//!   frames and delivering the broker's feed through bounded per-connection queues;
+//! - [`connection`]: one axum WebSocket pumped through the manager (pings, token checks,
+//!   the refusals that close a connection).
 
 pub mod broker;
 pub mod buffer;
 pub mod channel;
 pub mod channels;
+pub mod connection;
 pub mod frame;
 pub mod manager;
 pub mod presence;

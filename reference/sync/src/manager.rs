@@ -279,6 +279,11 @@ impl WebSocketManager {
         }
     }
 
+    /// Queues an `ERROR` (or any frame) for `conn`, after what is queued already.
+    pub fn refuse(&self, conn: ConnectionId, frame: ServerFrame) {
+        self.reply(conn, frame);
+    }
+
     fn reply(&self, conn: ConnectionId, frame: ServerFrame) {
         Self::send(&mut self.local(), conn, frame);
     }

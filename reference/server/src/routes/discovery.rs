@@ -49,7 +49,7 @@ pub fn document(state: &SharedState) -> Value {
         "csrf": csrf_member(state),
         "client": crate::routes::client::discovery_member(&config.mutations),
         "query": query_member(state),
-        "sync": null,
+        "sync": crate::routes::sync::discovery_member(state),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod faults;
 pub mod health;
 pub mod items;
 pub mod session;
+pub mod sync;
 
 use dx_error::{DxError, ErrorCode};
 

@@ -29,6 +29,7 @@ struct State {
     /// session -> (user, when its connection closed; `None` while open).
     sessions: HashMap<[u8; 16], (Arc<str>, Option<Instant>)>,
     retention: Duration,
+    last_sweep: Instant,
 }
 
 /// The single-instance broker.
@@ -53,6 +54,7 @@ impl MemoryBroker {
                 feed: tx,
                 sessions: HashMap::new(),
                 retention,
+                last_sweep: Instant::now(),
             }),
             feed: Mutex::new(Some(rx)),
         }
@@ -66,16 +68,20 @@ impl MemoryBroker {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Forgets expired history and sessions (call it now and then).
+    /// Forgets expired history and sessions. Publishing does it by itself at most every
+    /// half retention window, so memory stays bounded while channels and sessions come and go.
     pub fn sweep(&self) {
-        let now = Instant::now();
-        let mut state = self.state();
-        state.buffer.sweep(now);
-        let retention = state.retention;
-        state.sessions.retain(|_, (_, closed)| {
-            closed.is_none_or(|at| now.saturating_duration_since(at) <= retention)
-        });
+        sweep(&mut self.state(), Instant::now());
     }
+}
+
+fn sweep(state: &mut State, now: Instant) {
+    state.buffer.sweep(now);
+    let retention = state.retention;
+    state.sessions.retain(|_, (_, closed)| {
+        closed.is_none_or(|at| now.saturating_duration_since(at) <= retention)
+    });
+    state.last_sweep = now;
 }
 
 #[async_trait]
@@ -110,6 +116,10 @@ impl Broker for MemoryBroker {
     ) -> Result<Published, BrokerError> {
         let (at, report) = {
             let mut state = self.state();
+            let now = Instant::now();
+            if now.saturating_duration_since(state.last_sweep) > state.retention / 2 {
+                sweep(&mut state, now);
+            }
             let at = state
                 .buffer
                 .append(channel, sender.clone(), payload.clone(), Instant::now());
