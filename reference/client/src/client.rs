@@ -293,7 +293,8 @@ impl State {
             match op {
                 Op::Clone { template } => {
                     let id = host.clone_template(template);
-                    if id < 0 {
+                    // 0 is the root: a host answering it for a new node failed too.
+                    if id <= 0 {
                         return Err(ErrorCode::HostFailed);
                     }
                     let slot = self

@@ -41,7 +41,8 @@ impl Host for Recorder {
             .filter(|c| matches!(c, Call::Clone(_)))
             .count();
         if self.fail_after.is_some_and(|n| clones > n) {
-            return -1;
+            // Alternately negative and 0: both mean the host could not.
+            return if clones % 2 == 0 { -1 } else { 0 };
         }
         self.next_id += 1;
         99 + self.next_id
@@ -243,6 +244,17 @@ fn a_host_failure_stops_at_its_operation() {
         "cache, the clone that worked, the one that failed"
     );
     assert_eq!(client.node_count(), 1);
+    // A host answering 0 (the root's id) for a new node has failed as well.
+    let mut client = Client::new();
+    let mut host = Recorder {
+        fail_after: Some(0),
+        ..Recorder::default()
+    };
+    assert_eq!(
+        client.render(&mut host, &page()),
+        Err(ErrorCode::HostFailed)
+    );
+    assert_eq!(client.node_count(), 0);
 }
 
 #[test]
@@ -271,10 +283,12 @@ fn the_tables_have_limits() {
         .collect();
     let mut client = Client::new();
     let too_many = stream::encode(&[], &listens).unwrap();
+    let mut host = Recorder::default();
     assert_eq!(
-        client.render(&mut Recorder::default(), &too_many),
+        client.render(&mut host, &too_many),
         Err(ErrorCode::LimitExceeded)
     );
+    assert!(host.calls.is_empty(), "refused before the first call");
     let just_enough = stream::encode(&[], &listens[..MAX_HANDLERS]).unwrap();
     client
         .render(&mut Recorder::default(), &just_enough)

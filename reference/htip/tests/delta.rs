@@ -251,3 +251,47 @@ fn a_patch_encodes_as_the_spec_lays_it_out() {
     let hex: Vec<String> = p.iter().map(|b| format!("{b:02x}")).collect();
     insta::assert_snapshot!(hex.join(" "));
 }
+
+#[test]
+fn the_target_cap_is_inclusive_and_is_identity_needs_every_part() {
+    let base = b"0123456789abcdef0123456789".to_vec();
+    let target = b"0123456789abcdefXYZ0123456789".to_vec();
+    let patch = delta::diff(&base, &target).unwrap();
+    assert_eq!(
+        delta::apply(&base, &patch, target.len()),
+        Ok(target.clone())
+    );
+    assert_eq!(
+        delta::apply(&base, &patch, target.len() - 1),
+        Err(ErrorCode::LimitExceeded)
+    );
+    // An identity patch, altered one part at a time, is no longer one.
+    let identity = delta::identity(&base).unwrap();
+    assert!(delta::is_identity(&identity));
+    let with = |at: usize, byte: u8| {
+        let mut p = identity.clone();
+        p[at] = byte;
+        p
+    };
+    // Target length (bytes 12..16) and hash (24..32) differ from the base's.
+    assert!(!delta::is_identity(&with(12, 0)));
+    assert!(!delta::is_identity(&with(24, identity[24] ^ 1)));
+    // A copy from elsewhere, of another length, another instruction, bytes after END.
+    assert!(!delta::is_identity(&with(HEADER_LEN + 1, 2)));
+    assert!(!delta::is_identity(&with(HEADER_LEN + 2, 25)));
+    assert!(!delta::is_identity(&with(HEADER_LEN, opcode::INSERT)));
+    let mut longer = identity.clone();
+    longer.push(0);
+    assert!(!delta::is_identity(&longer));
+    let mut no_end = identity.clone();
+    no_end.pop();
+    assert!(!delta::is_identity(&no_end));
+    // The empty identity is END alone.
+    let empty = delta::identity(b"").unwrap();
+    let mut extra = empty.clone();
+    extra.push(opcode::END);
+    assert!(!delta::is_identity(&extra));
+    let mut copy_instead = empty.clone();
+    copy_instead[HEADER_LEN] = opcode::COPY;
+    assert!(!delta::is_identity(&copy_instead));
+}

@@ -468,3 +468,54 @@ fn tables_are_clean_for_the_next_stream() {
     run(&mut HeapTables::new());
     run(&mut *Box::new(InlineTables::new()));
 }
+
+#[test]
+fn events_texts_and_streams_show_what_they_are() {
+    let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
+    assert_eq!(
+        names,
+        ["click", "input", "change", "submit", "keydown", "keyup"]
+    );
+    for (i, e) in Event::ALL.iter().enumerate() {
+        assert_eq!(Event::from_index(i as u8), Some(*e));
+        assert_eq!(usize::from(e.index()), i);
+    }
+    assert_eq!(Event::from_index(6), None);
+    let bytes = stream::encode(
+        &[(2, "<p>é</p>")],
+        &[
+            HtipOp::Cache { template: 2 },
+            HtipOp::SetText {
+                node: 0,
+                text: "".into(),
+            },
+            HtipOp::SetAttr {
+                node: 0,
+                key: "k".into(),
+                value: "vé".into(),
+            },
+        ],
+    )
+    .unwrap();
+    let s = stream::decode(&bytes).unwrap();
+    assert_eq!(s.string_count(), 3);
+    let html = s.template(2).unwrap();
+    assert_eq!(html.as_bytes(), "<p>é</p>".as_bytes());
+    assert_eq!((html.len(), html.is_empty()), (9, false));
+    assert_eq!(format!("{html:?} {html}"), "\"<p>é</p>\" <p>é</p>");
+    assert!(html == "<p>é</p>" && html != "<p>e</p>");
+    let empty = s.string(0).unwrap();
+    assert_eq!(
+        (empty.len(), empty.is_empty(), empty.as_str()),
+        (0, true, "")
+    );
+    assert_eq!(s.string(2).unwrap(), "vé");
+    assert_eq!(s.string(3), None);
+    assert_eq!(
+        format!("{s:?}"),
+        format!(
+            "Stream {{ strings: 3, templates_len: 15, ops_len: {}, clones: 0 }}",
+            bytes.len() - HEADER_LEN - 10 - 15
+        )
+    );
+}
