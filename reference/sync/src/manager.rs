@@ -401,20 +401,16 @@ impl WebSocketManager {
             None => None,
         };
         let start = resuming.unwrap_or(head);
-        {
+        // Present before the answer: a presence query sent after `SUBSCRIBED` sees the user.
+        self.broker.presence_join(channel, user).await?;
+        let registered = {
             let mut local = self.local();
-            if !local.connections.contains_key(&conn) {
-                return Ok(());
-            }
-            if local.channels.subscribe(conn, channel, start).is_err() {
-                Self::send(
-                    &mut local,
-                    conn,
-                    error_frame(request, code::RESOURCE_EXHAUSTED, channel.as_str()),
-                );
-                return Ok(());
-            }
-            if resuming.is_none() {
+            let registered = local.connections.contains_key(&conn)
+                && local.channels.subscribe(conn, channel, start).is_ok();
+            if !registered {
+                let frame = error_frame(request, code::RESOURCE_EXHAUSTED, channel.as_str());
+                Self::send(&mut local, conn, frame);
+            } else if resuming.is_none() {
                 let frame = ServerFrame::Subscribed {
                     request,
                     channel: channel.clone(),
@@ -422,8 +418,12 @@ impl WebSocketManager {
                 };
                 Self::send(&mut local, conn, frame);
             }
+            registered
+        };
+        if !registered {
+            // The connection closed, or filled its subscriptions, meanwhile.
+            return self.broker.presence_leave(channel, user).await;
         }
-        self.broker.presence_join(channel, user).await?;
         // Catch up: what was published after `start` and before the subscription took
         // effect (the feed carries everything later; duplicates are skipped).
         match (self.catch_up(conn, channel, start).await?, resuming) {
@@ -503,23 +503,21 @@ impl WebSocketManager {
         let (was, idle) = {
             let mut local = self.local();
             let was = local.channels.unsubscribe(conn, channel);
-            let idle = local.channels.subscribers(channel).is_empty();
-            Self::send(
-                &mut local,
-                conn,
-                ServerFrame::Unsubscribed {
-                    request,
-                    channel: channel.clone(),
-                },
-            );
-            (was, idle)
+            (was, local.channels.subscribers(channel).is_empty())
         };
+        // Left before the answer: a presence query sent after `UNSUBSCRIBED` never sees
+        // the user on the channel's account.
         if was {
             self.broker.presence_leave(channel, user).await?;
             if idle {
                 self.broker.listen(channel, false).await?;
             }
         }
+        let frame = ServerFrame::Unsubscribed {
+            request,
+            channel: channel.clone(),
+        };
+        self.reply(conn, frame);
         Ok(())
     }
 
