@@ -54,6 +54,12 @@ mod tests {
     #[case::bad_continuation(&[0xE2, 0x28, 0xA1], false)]
     #[case::f5(&[0xF5, 0x80, 0x80, 0x80], false)]
     #[case::last_scalar(&[0xF4, 0x8F, 0xBF, 0xBF], true)]
+    #[case::first_two_byte(&[0xC2, 0x80], true)]
+    #[case::first_three_byte(&[0xE0, 0xA0, 0x80], true)]
+    #[case::first_four_byte(&[0xF0, 0x90, 0x80, 0x80], true)]
+    #[case::before_surrogates(&[0xED, 0x9F, 0xBF], true)]
+    #[case::after_surrogates(&[0xEE, 0x80, 0x80], true)]
+    #[case::last_surrogate(&[0xED, 0xBF, 0xBF], false)]
     fn cases(#[case] bytes: &[u8], #[case] valid: bool) {
         assert_eq!(is_valid(bytes), valid);
         assert_eq!(core::str::from_utf8(bytes).is_ok(), valid);
