@@ -852,6 +852,18 @@ pub const ALL: &[&Clause] = &[
     &client::IM_USED,
     &client::VARY,
     &client::OLDER_VERSIONS,
+    &sync::EXACTLY_ONCE,
+    &sync::ORDER,
+    &sync::SUBSCRIBED_AT,
+    &sync::REPLAY,
+    &sync::NO_GAP,
+    &sync::KEPT,
+    &sync::PRESENCE,
+    &sync::LEAVE,
+    &sync::ACK,
+    &sync::NO_ACK,
+    &sync::UPGRADE,
+    &sync::FRAMES,
 ];
 
 /// `spec/security.md` and requirement 4 of `spec/requirements.md`.
@@ -1141,6 +1153,7 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
         "spec/client-abi.md" => Some(include_str!("../../spec/client-abi.md")),
         "spec/htip.md" => Some(include_str!("../../spec/htip.md")),
         "spec/delta.md" => Some(include_str!("../../spec/delta.md")),
+        "spec/sync.md" => Some(include_str!("../../spec/sync.md")),
         "spec/requirements.md" => Some(include_str!("../../spec/requirements.md")),
         _ => None,
     }
@@ -1207,4 +1220,85 @@ mod tests {
             "A response carrying a code SHALL use that code's HTTP status"
         )));
     }
+}
+
+/// `spec/sync.md`.
+pub mod sync {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/sync.md";
+    const G: &str = "Guarantees";
+
+    /// Property 22.
+    pub const EXACTLY_ONCE: Clause = clause(
+        FILE,
+        G,
+        "A connection subscribed to a channel receives each message of that channel published after its `SUBSCRIBED` exactly once, until it unsubscribes or closes, whichever instance it and the publisher are connected to.",
+    );
+    /// Order.
+    pub const ORDER: Clause = clause(
+        FILE,
+        G,
+        "Messages of a channel are delivered in offset order to every subscriber (requirement 9.2).",
+    );
+    /// Where a subscription starts.
+    pub const SUBSCRIBED_AT: Clause = clause(
+        FILE,
+        "Channels, epochs and offsets",
+        "`SUBSCRIBED` gives the channel's epoch and its last offset when the subscription took effect (0 when nothing was published in the epoch yet): the subscriber receives every message after it.",
+    );
+    /// Property 23.
+    pub const REPLAY: Clause = clause(
+        FILE,
+        G,
+        "For each channel the server either replays every message after that offset, in order, each once, then sends `RESUMED` (the offset it replayed up to) and continues live with no gap and no repeat;",
+    );
+    /// Beyond the window.
+    pub const NO_GAP: Clause = clause(
+        FILE,
+        G,
+        "A server SHALL NOT resume a channel with a gap (requirement 9.3).",
+    );
+    /// What is kept.
+    pub const KEPT: Clause = clause(
+        FILE,
+        G,
+        "A server keeps, per channel, at least the last `buffer_size` messages not older than `retention_seconds` (its **retention window**).",
+    );
+    /// Property 24.
+    pub const PRESENCE: Clause = clause(
+        FILE,
+        G,
+        "`PRESENCE_LIST` lists, sorted by byte order and each once, the user ids that have at least one connection subscribed to the channel, on any instance (requirement 9.4).",
+    );
+    /// Leaving.
+    pub const LEAVE: Clause = clause(
+        FILE,
+        G,
+        "A user leaves a channel when their last such connection unsubscribes, closes, or is found dead:",
+    );
+    /// Property 25.
+    pub const ACK: Clause = clause(
+        FILE,
+        G,
+        "A `PUBLISH` with bit 0 set gets exactly one answer: `ACK` when the message reached at least one subscriber, `NACK` otherwise, with code 3002 `SYNC_CHANNEL_NOT_FOUND` when the channel had no subscriber when it was published, 3003 `SYNC_DELIVERY_FAILED` when it had subscribers and none received it (each subscriber's connection was overflowing or closing).",
+    );
+    /// Publishing without an ack.
+    pub const NO_ACK: Clause = clause(
+        FILE,
+        G,
+        "A `PUBLISH` without bit 0 gets no answer unless it is refused (`ERROR`).",
+    );
+    /// The upgrade.
+    pub const UPGRADE: Clause = clause(
+        FILE,
+        "Connecting",
+        "On upgrade the server sends `WELCOME` first.",
+    );
+    /// Frames.
+    pub const FRAMES: Clause = clause(
+        FILE,
+        "Frames",
+        "Every frame is one binary WebSocket message: an opcode byte, then the fields in the order given.",
+    );
 }

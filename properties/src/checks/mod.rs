@@ -9,6 +9,7 @@ pub mod rate_limit;
 pub mod security_headers;
 pub mod server;
 mod support;
+pub mod sync;
 
 pub use support::{marker, unique_scope};
 
@@ -38,6 +39,10 @@ pub fn all() -> Vec<PropertyCheck> {
         query::p19_sql_injection::CHECK,
         query::p20_pool_reuse::CHECK,
         query::p21_query_error_structure::CHECK,
+        sync::p22_pubsub_delivery::CHECK,
+        sync::p23_buffer_replay::CHECK,
+        sync::p24_presence_accuracy::CHECK,
+        sync::p25_ack_guarantee::CHECK,
         server::p26_error_sanitization::CHECK,
     ]
 }

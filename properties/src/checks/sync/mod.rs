@@ -1,0 +1,236 @@
+//! Properties 22-25: the sync module over real WebSockets (`spec/sync.md`). Each case opens
+//! its own connections, authenticated with tokens the conformance mint hook issues to fresh
+//! users, on a channel of its own, so cases never see each other's traffic. Frames are
+//! encoded and decoded by `dx_sync::frame`, the spec's codec, as the client checks use
+//! `dx_htip` (one byte layout, tested against the spec by its own snapshots).
+
+pub mod p22_pubsub_delivery;
+pub mod p23_buffer_replay;
+pub mod p24_presence_accuracy;
+pub mod p25_ack_guarantee;
+
+use std::time::Duration;
+
+use dx_sync::frame::{ClientFrame, ServerFrame, SessionId};
+use dx_sync::{ChannelName, Position};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::cases::CaseFailure;
+use crate::check::{CheckOutcome, NOT_CONFORMANCE};
+use crate::checks::auth::{self, AuthApi, AuthArea};
+use crate::checks::support::unique_scope;
+use crate::clause::sync as sc;
+use crate::target::Target;
+use crate::ws::{WsClient, WsError, ws_url};
+
+/// How long a frame the spec owes may take to arrive.
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long the checks listen for a frame that must not come (a duplicate, an answer to a
+/// publish without ack). Absence is only ever observed for this long.
+pub const QUIET: Duration = Duration::from_millis(150);
+
+/// What the target publishes in `sync`.
+#[derive(Debug, Clone)]
+pub struct SyncArea {
+    /// The endpoint as a `ws://` or `wss://` URL.
+    pub url: String,
+    /// Messages kept per channel for replay.
+    pub buffer_size: u64,
+    /// The largest payload.
+    pub max_payload: u64,
+    /// How long after a connection dies its user may still be listed.
+    pub ping_timeout: Duration,
+    /// The auth area, for minting tokens.
+    pub auth: AuthArea,
+}
+
+/// The `sync` area of `target`, or why the checks cannot run.
+pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
+    let d = target.discovery();
+    if !d.offers("sync") {
+        return Err(CheckOutcome::NotVerified(
+            "the target publishes no sync member".into(),
+        ));
+    }
+    if !d.is_conformance() {
+        return Err(CheckOutcome::NotVerified(NOT_CONFORMANCE.into()));
+    }
+    let auth = auth::area(target)?;
+    if auth.mint.is_none() {
+        return Err(CheckOutcome::NotVerified(
+            "the target offers no token mint hook to authenticate test users".into(),
+        ));
+    }
+    let raw = d.raw.get("sync").cloned().unwrap_or(Value::Null);
+    let text = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_owned);
+    let number = |k: &str| raw.get(k).and_then(Value::as_u64).filter(|n| *n >= 1);
+    match (
+        text("endpoint"),
+        number("buffer_size"),
+        number("max_payload"),
+        number("ping_timeout_seconds"),
+    ) {
+        (Some(endpoint), Some(buffer_size), Some(max_payload), Some(ping_timeout)) => {
+            Ok(SyncArea {
+                url: ws_url(target.base_url(), &endpoint),
+                buffer_size,
+                max_payload,
+                ping_timeout: Duration::from_secs(ping_timeout),
+                auth,
+            })
+        }
+        _ => Err(CheckOutcome::SetupFailed(CaseFailure::plain(
+            "a sync member with endpoint, buffer_size, max_payload and ping_timeout_seconds (spec/sync.md, \"The `sync` member\")",
+            format!("{raw}"),
+        ))),
+    }
+}
+
+/// A channel no other case uses.
+pub fn fresh_channel(prefix: &str) -> ChannelName {
+    let name = unique_scope(&format!("dx-check:{prefix}"));
+    // unique_scope gives letters, digits and `-`: a valid name, well under 128 bytes.
+    ChannelName::new(&name)
+        .unwrap_or_else(|_| ChannelName::new("dx-check").unwrap_or_else(|_| unreachable!()))
+}
+
+/// A fresh user with an access token.
+pub async fn user(
+    target: &Target,
+    area: &SyncArea,
+    prefix: &str,
+) -> Result<(String, String), CaseFailure> {
+    let sub = unique_scope(prefix);
+    let token = AuthApi::new(target, &area.auth)
+        .mint(&sub, "access", 600)
+        .await?;
+    Ok((sub, token.text))
+}
+
+/// One WebSocket connection of a user, speaking `spec/sync.md`'s frames.
+#[derive(Debug)]
+pub struct Peer {
+    ws: WsClient,
+    /// The user id.
+    pub user: String,
+    /// The session `WELCOME` named.
+    pub session: SessionId,
+}
+
+impl Peer {
+    /// Connects as `user` with `token` and reads `WELCOME`.
+    pub async fn connect(area: &SyncArea, user: &str, token: &str) -> Result<Self, CaseFailure> {
+        let auth = format!("Bearer {token}");
+        let ws = WsClient::connect(&area.url, &[("authorization", &auth)], WAIT)
+            .await
+            .map_err(|e| CaseFailure::plain(sc::UPGRADE.cite(), e.to_string()))?;
+        let mut peer = Self {
+            ws,
+            user: user.to_owned(),
+            session: [0; 16],
+        };
+        match peer.next().await? {
+            ServerFrame::Welcome {
+                session, user: u, ..
+            } if u == user => {
+                peer.session = session;
+                Ok(peer)
+            }
+            other => Err(peer.fail(sc::UPGRADE, format!("the first frame was {other:?}"))),
+        }
+    }
+
+    /// A failure citing `clause`, with a replay line of what this connection sent.
+    pub fn fail(&self, clause: crate::clause::Clause, actual: String) -> CaseFailure {
+        CaseFailure {
+            expected: clause.cite(),
+            actual: format!("{} (connection of {})", actual, self.user),
+            replay: Some(self.ws.replay()),
+        }
+    }
+
+    /// Sends a frame.
+    pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), CaseFailure> {
+        let bytes = frame.encode();
+        self.ws
+            .send_binary(bytes)
+            .await
+            .map_err(|e| CaseFailure::plain(sc::FRAMES.cite(), e.to_string()))
+    }
+
+    /// The next frame within `wait`, `None` when nothing came.
+    pub async fn within(&mut self, wait: Duration) -> Result<Option<ServerFrame>, CaseFailure> {
+        match self.ws.recv(wait).await {
+            Ok(Message::Binary(bytes)) => ServerFrame::decode(&bytes).map(Some).map_err(|e| {
+                self.fail(
+                    sc::FRAMES,
+                    format!("an undecodable frame ({e}): {bytes:02x?}"),
+                )
+            }),
+            Ok(other) => Err(self.fail(sc::FRAMES, format!("a non-binary message: {other:?}"))),
+            Err(WsError::Timeout { .. }) => Ok(None),
+            Err(e) => Err(self.fail(sc::FRAMES, e.to_string())),
+        }
+    }
+
+    /// The next frame the spec owes.
+    pub async fn next(&mut self) -> Result<ServerFrame, CaseFailure> {
+        match self.within(WAIT).await? {
+            Some(frame) => Ok(frame),
+            None => Err(self.fail(sc::FRAMES, format!("no frame within {WAIT:?}"))),
+        }
+    }
+
+    /// The next frame that is not a presence event.
+    pub async fn next_quiet(&mut self) -> Result<ServerFrame, CaseFailure> {
+        loop {
+            match self.next().await? {
+                ServerFrame::PresenceEvent { .. } => continue,
+                frame => return Ok(frame),
+            }
+        }
+    }
+
+    /// Subscribes to `channel`; where the subscription starts.
+    pub async fn subscribe(
+        &mut self,
+        channel: &ChannelName,
+        request: u32,
+    ) -> Result<Position, CaseFailure> {
+        let frame = ClientFrame::Subscribe {
+            request,
+            channel: channel.clone(),
+        };
+        self.send(&frame).await?;
+        match self.next_quiet().await? {
+            ServerFrame::Subscribed {
+                request: r,
+                channel: c,
+                at,
+            } if r == request && c == *channel => Ok(at),
+            other => Err(self.fail(
+                sc::SUBSCRIBED_AT,
+                format!("SUBSCRIBE {request} was answered {other:?}"),
+            )),
+        }
+    }
+
+    /// Drops the connection without a close frame (an abrupt disconnect).
+    pub fn vanish(self) {
+        drop(self.ws);
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(self) {
+        // The server may have closed it already: nothing more to do then.
+        let _ = self.ws.close().await;
+    }
+}
+
+/// The payload of message `i` of a case: distinct per message and per case.
+pub fn payload(case: &str, i: usize, len: usize) -> Vec<u8> {
+    let mut bytes = format!("{case}#{i}:").into_bytes();
+    bytes.extend((0..len).map(|k| (k * 31 + i) as u8));
+    bytes
+}
