@@ -210,3 +210,33 @@ fn every_mutant_has_a_test() {
     // Adding a mutant without a test above makes this fail.
     assert_eq!(Mutant::ALL.len(), 28);
 }
+
+#[tokio::test]
+async fn sync_delivered_twice_breaks_property_22() {
+    assert_caught(Mutant::SyncDeliveredTwice).await;
+}
+
+#[tokio::test]
+async fn sync_duplicate_on_resume_breaks_property_23() {
+    assert_caught(Mutant::SyncDuplicateOnResume).await;
+}
+
+#[tokio::test]
+async fn sync_replay_out_of_order_breaks_property_23() {
+    assert_caught(Mutant::SyncReplayOutOfOrder).await;
+}
+
+#[tokio::test]
+async fn sync_silent_gap_breaks_property_23() {
+    assert_caught(Mutant::SyncSilentGap).await;
+}
+
+#[tokio::test]
+async fn sync_presence_kept_breaks_property_24() {
+    assert_caught(Mutant::SyncPresenceKept).await;
+}
+
+#[tokio::test]
+async fn sync_ack_without_subscriber_breaks_property_25() {
+    assert_caught(Mutant::SyncAckWithoutSubscriber).await;
+}

@@ -429,12 +429,29 @@ fn tables_are_clean_for_the_next_stream() {
             &[HtipOp::Cache { template: 3 }],
         )
         .unwrap();
-        let second = stream::encode(&[(9, "<i></i>")], &[HtipOp::Cache { template: 9 }]).unwrap();
+        let second = stream::encode(
+            &[(9, "<i></i>")],
+            &[
+                HtipOp::Cache { template: 9 },
+                HtipOp::SetText {
+                    node: 0,
+                    text: "one".into(),
+                },
+                HtipOp::SetText {
+                    node: 0,
+                    text: "two".into(),
+                },
+            ],
+        )
+        .unwrap();
         let s = stream::decode_with(&first, &mut *tables).unwrap();
         assert_eq!(s.template(9).unwrap(), "<b></b>");
         drop(s);
         let s = stream::decode_with(&second, &mut *tables).unwrap();
         assert_eq!(s.template(9).unwrap(), "<i></i>");
+        assert_eq!(s.string_count(), 2);
+        assert_eq!(s.string(0).unwrap(), "one");
+        assert_eq!(s.string(1).unwrap(), "two");
         assert_eq!(
             s.template(3),
             None,

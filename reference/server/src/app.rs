@@ -63,9 +63,10 @@ fn build_sync(config: &Config) -> Result<Arc<dx_sync::manager::WebSocketManager>
         sync.retention,
         u64::from_le_bytes(seed),
     );
-    Ok(dx_sync::manager::WebSocketManager::new(
+    Ok(dx_sync::manager::WebSocketManager::with_mutations(
         sync,
         Arc::new(broker),
+        config.mutations.sync(),
     ))
 }
 

@@ -8,6 +8,7 @@ use dx_auth::{AuthMutant, AuthMutations};
 use dx_error::SafeMutex;
 use dx_query::{QueryMutant, QueryMutations};
 use dx_security::{SecurityMutant, SecurityMutations};
+use dx_sync::mutants::{SyncMutant, SyncMutations};
 use serde::{Deserialize, Serialize};
 
 /// A deliberately broken behaviour and the property that must catch it.
@@ -70,6 +71,18 @@ pub enum Mutant {
     ClientOverlappingAlloc,
     /// The served client applies a patch to any base (Property 9).
     ClientAnyBase,
+    /// Every live sync message is delivered twice (Property 22).
+    SyncDeliveredTwice,
+    /// A sync resume replays the last message the client had as well (Property 23).
+    SyncDuplicateOnResume,
+    /// A sync resume replays the missed messages newest first (Property 23).
+    SyncReplayOutOfOrder,
+    /// A sync resume beyond the buffer replays what is kept and says RESUMED (Property 23).
+    SyncSilentGap,
+    /// A closed connection's user stays present (Property 24).
+    SyncPresenceKept,
+    /// Every publish with an ack requested is acknowledged (Property 25).
+    SyncAckWithoutSubscriber,
 }
 
 impl Mutant {
@@ -103,6 +116,12 @@ impl Mutant {
         Mutant::ClientTruncatedOk,
         Mutant::ClientOverlappingAlloc,
         Mutant::ClientAnyBase,
+        Mutant::SyncDeliveredTwice,
+        Mutant::SyncDuplicateOnResume,
+        Mutant::SyncReplayOutOfOrder,
+        Mutant::SyncSilentGap,
+        Mutant::SyncPresenceKept,
+        Mutant::SyncAckWithoutSubscriber,
     ];
 
     /// The name used on the command line.
@@ -136,6 +155,12 @@ impl Mutant {
             Self::ClientTruncatedOk => "client-truncated-ok",
             Self::ClientOverlappingAlloc => "client-overlapping-alloc",
             Self::ClientAnyBase => "client-any-base",
+            Self::SyncDeliveredTwice => "sync-delivered-twice",
+            Self::SyncDuplicateOnResume => "sync-duplicate-on-resume",
+            Self::SyncReplayOutOfOrder => "sync-replay-out-of-order",
+            Self::SyncSilentGap => "sync-silent-gap",
+            Self::SyncPresenceKept => "sync-presence-kept",
+            Self::SyncAckWithoutSubscriber => "sync-ack-without-subscriber",
         }
     }
 
@@ -179,6 +204,19 @@ impl Mutant {
         }
     }
 
+    /// The sync crate's mutant this one switches on, if it is a sync mutant.
+    pub fn sync(self) -> Option<SyncMutant> {
+        match self {
+            Self::SyncDeliveredTwice => Some(SyncMutant::DeliveredTwice),
+            Self::SyncDuplicateOnResume => Some(SyncMutant::DuplicateOnResume),
+            Self::SyncReplayOutOfOrder => Some(SyncMutant::ReplayOutOfOrder),
+            Self::SyncSilentGap => Some(SyncMutant::SilentGap),
+            Self::SyncPresenceKept => Some(SyncMutant::PresenceKeptOnDisconnect),
+            Self::SyncAckWithoutSubscriber => Some(SyncMutant::AckWithoutSubscriber),
+            _ => None,
+        }
+    }
+
     /// The property whose check must fail against this mutant.
     pub fn breaks_property(self) -> u8 {
         match self {
@@ -194,6 +232,7 @@ impl Mutant {
                 .map(AuthMutant::breaks_property)
                 .or_else(|| other.security().map(SecurityMutant::breaks_property))
                 .or_else(|| other.query().map(QueryMutant::breaks_property))
+                .or_else(|| other.sync().map(SyncMutant::breaks_property))
                 .unwrap_or(0),
         }
     }
@@ -245,6 +284,11 @@ impl Mutations {
         query_mutations(self)
     }
 
+    /// The sync mutations to hand to `dx_sync`.
+    pub fn sync(self) -> SyncMutations {
+        sync_mutations(self)
+    }
+
     /// The active mutant's name, for logs and the discovery document.
     pub fn active_name(self) -> Option<&'static str> {
         Mutant::ALL.iter().find(|m| self.is(**m)).map(|m| m.name())
@@ -279,6 +323,16 @@ fn query_mutations(m: Mutations) -> QueryMutations {
 #[cfg(not(feature = "mutants"))]
 fn query_mutations(_m: Mutations) -> QueryMutations {
     QueryMutations::none()
+}
+
+#[cfg(feature = "mutants")]
+fn sync_mutations(m: Mutations) -> SyncMutations {
+    SyncMutations::with(m.active.and_then(Mutant::sync))
+}
+
+#[cfg(not(feature = "mutants"))]
+fn sync_mutations(_m: Mutations) -> SyncMutations {
+    SyncMutations::none()
 }
 
 /// How long the `failure-cascades` mutant degrades the whole server after one failure.

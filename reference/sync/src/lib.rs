@@ -23,6 +23,7 @@ pub mod channels;
 pub mod connection;
 pub mod frame;
 pub mod manager;
+pub mod mutants;
 pub mod presence;
 
 pub use channel::{ChannelName, Position};

@@ -20,6 +20,7 @@ use crate::buffer::Replay;
 use crate::channel::{ChannelName, Position};
 use crate::channels::{ChannelManager, ConnectionId, Route};
 use crate::frame::{ClientFrame, ServerFrame, SessionId, code};
+use crate::mutants::{SyncMutant, SyncMutations};
 
 /// The limits `spec/sync.md` publishes in the `sync` member.
 #[derive(Debug, Clone)]
@@ -137,6 +138,7 @@ pub struct WebSocketManager {
     broker: Arc<dyn Broker>,
     local: Mutex<Local>,
     next_id: AtomicU64,
+    mutations: SyncMutations,
 }
 
 impl WebSocketManager {
@@ -150,6 +152,25 @@ impl WebSocketManager {
             config,
             broker,
             next_id: AtomicU64::new(1),
+            mutations: SyncMutations::none(),
+        })
+    }
+
+    /// A manager running with `mutations` (the suite's mutant tests).
+    pub fn with_mutations(
+        config: SyncConfig,
+        broker: Arc<dyn Broker>,
+        mutations: SyncMutations,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            local: Mutex::new(Local {
+                channels: ChannelManager::new(usize::from(config.max_channels)),
+                connections: HashMap::new(),
+            }),
+            config,
+            broker,
+            next_id: AtomicU64::new(1),
+            mutations,
         })
     }
 
@@ -233,7 +254,10 @@ impl WebSocketManager {
             (c.user, c.session, channels, idle)
         };
         for channel in &channels {
-            self.log(self.broker.presence_leave(channel, &user).await);
+            // Mutant: the user stays listed after their connection closed.
+            if !self.mutations.is(SyncMutant::PresenceKeptOnDisconnect) {
+                self.log(self.broker.presence_leave(channel, &user).await);
+            }
         }
         for channel in &idle {
             self.log(self.broker.listen(channel, false).await);
@@ -465,18 +489,49 @@ impl WebSocketManager {
         channel: &ChannelName,
         from: Position,
     ) -> Result<Option<Position>, BrokerError> {
-        let Replay::Messages(messages) = self.broker.replay(channel, from).await? else {
-            return Ok(None);
+        let mut messages = match self.broker.replay(channel, from).await? {
+            Replay::Messages(messages) => messages,
+            // Mutant: what is kept is replayed as if it were everything.
+            Replay::Gap if self.mutations.is(SyncMutant::SilentGap) => {
+                let head = self.broker.head(channel).await?;
+                let oldest = Position {
+                    epoch: head.epoch,
+                    offset: head
+                        .offset
+                        .saturating_sub(u64::from(self.config.buffer_size)),
+                };
+                let Replay::Messages(kept) = self.broker.replay(channel, oldest).await? else {
+                    return Ok(None);
+                };
+                self.local().channels.restart(conn, channel, oldest);
+                kept
+            }
+            Replay::Gap => return Ok(None),
         };
+        let out_of_order = self.mutations.is(SyncMutant::ReplayOutOfOrder);
+        if out_of_order {
+            // Mutant: the missed messages newest first.
+            messages.reverse();
+        }
         let mut local = self.local();
+        if self.mutations.is(SyncMutant::DuplicateOnResume) && from.offset > 0 {
+            // Mutant: the last message the client had, again.
+            let again = ServerFrame::Message {
+                channel: channel.clone(),
+                at: from,
+                sender: String::new(),
+                payload: Vec::new(),
+            };
+            Self::send(&mut local, conn, again);
+        }
         let mut upto = from;
         for m in messages {
             let at = Position {
                 epoch: from.epoch,
                 offset: m.offset,
             };
-            upto = at;
-            if local.channels.route(conn, channel, at) != Some(Route::Deliver) {
+            upto = upto.max(at);
+            if !out_of_order && local.channels.route(conn, channel, at) != Some(Route::Deliver) {
                 continue;
             }
             let frame = ServerFrame::Message {
@@ -489,6 +544,9 @@ impl WebSocketManager {
                 break;
             }
             local.channels.delivered(conn, channel, at);
+        }
+        if out_of_order {
+            local.channels.restart(conn, channel, upto);
         }
         Ok(Some(upto))
     }
@@ -549,7 +607,10 @@ impl WebSocketManager {
             .publish(channel, Arc::clone(user), payload.into(), ack)
             .await?;
         if let Some(delivery) = published.delivery {
-            let answer = if delivery.reached > 0 {
+            // Mutant: acknowledged whether or not anyone received it.
+            let reached =
+                delivery.reached > 0 || self.mutations.is(SyncMutant::AckWithoutSubscriber);
+            let answer = if reached {
                 ServerFrame::Ack {
                     request,
                     channel: channel.clone(),
@@ -703,6 +764,10 @@ impl WebSocketManager {
                         sender: envelope.sender.to_string(),
                         payload: envelope.payload.to_vec(),
                     };
+                    // Mutant: every live message twice.
+                    if self.mutations.is(SyncMutant::DeliveredTwice) {
+                        Self::send(&mut local, *conn, frame.clone());
+                    }
                     if Self::send(&mut local, *conn, frame) {
                         local
                             .channels
