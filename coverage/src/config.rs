@@ -246,6 +246,7 @@ mod tests {
                 "rate limiter",
                 "csrf",
                 "query",
+                "sync",
                 "workspace"
             ]
         );
