@@ -590,6 +590,8 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
         scratch.file("reference/client/src/bump.rs", &lines(99), &[100]),
         scratch.file("reference/query/src/mutants.rs", &[], &lines(100)),
         scratch.file("reference/query/src/client.rs", &lines(99), &[100]),
+        scratch.file("reference/sync/src/mutants.rs", &[], &lines(100)),
+        scratch.file("reference/sync/src/manager.rs", &lines(99), &[100]),
         scratch.file("properties/cli/src/main.rs", &[], &lines(100)),
     ]);
     let args = [
@@ -606,7 +608,9 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     assert_eq!(out.totals("auth"), (100, 99));
     assert_eq!(out.verdict("rate limiter"), "PASS");
     assert_eq!(out.verdict("csrf"), "PASS");
-    assert_eq!(out.totals("workspace"), (800, 751));
+    assert_eq!(out.totals("workspace"), (900, 850));
+    assert_eq!(out.verdict("sync"), "PASS", "{out:?}");
+    assert_eq!(out.totals("sync"), (100, 99));
     assert_eq!(out.verdict("client"), "PASS", "{out:?}");
     assert_eq!(out.totals("client"), (100, 99));
     assert_eq!(out.verdict("query"), "PASS", "{out:?}");
@@ -617,7 +621,7 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     );
     assert_eq!(
         out.summary(),
-        "coverage gate: 7 groups passed, 0 failed, 0 pending"
+        "coverage gate: 8 groups passed, 0 failed, 0 pending"
     );
 }
 
@@ -676,7 +680,7 @@ fn list_groups_prints_live_groups_and_their_patterns() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
         out.stdout,
-        "error\treference/error/src/**\nauth\treference/auth/src/**\nclient\treference/client/src/**\nclient\treference/htip/src/**\nrate limiter\treference/security/src/rate_limit/**\ncsrf\treference/security/src/csrf/**\nquery\treference/query/src/**\nworkspace\t**\n",
+        "error\treference/error/src/**\nauth\treference/auth/src/**\nclient\treference/client/src/**\nclient\treference/htip/src/**\nrate limiter\treference/security/src/rate_limit/**\ncsrf\treference/security/src/csrf/**\nquery\treference/query/src/**\nsync\treference/sync/src/**\nworkspace\t**\n",
         "{out:?}"
     );
 }
