@@ -88,11 +88,9 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
 }
 
 /// A channel no other case uses.
-pub fn fresh_channel(prefix: &str) -> ChannelName {
+pub fn fresh_channel(prefix: &str) -> Result<ChannelName, CaseFailure> {
     let name = unique_scope(&format!("dx-check:{prefix}"));
-    // unique_scope gives letters, digits and `-`: a valid name, well under 128 bytes.
-    ChannelName::new(&name)
-        .unwrap_or_else(|_| ChannelName::new("dx-check").unwrap_or_else(|_| unreachable!()))
+    ChannelName::new(&name).map_err(|e| CaseFailure::plain(e.to_string(), name))
 }
 
 /// A fresh user with an access token.

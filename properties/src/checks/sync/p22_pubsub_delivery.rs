@@ -52,7 +52,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 }
 
 async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), CaseFailure> {
-    let channel = fresh_channel("p22");
+    let channel = fresh_channel("p22")?;
     let (pub_user, pub_token) = user(target, area, "p22-pub").await?;
     let mut publisher = Peer::connect(area, &pub_user, &pub_token).await?;
     let mut subs = Vec::new();

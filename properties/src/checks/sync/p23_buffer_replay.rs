@@ -86,7 +86,7 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
         }
         Missed::Beyond(_) => return Ok(()),
     };
-    let channel = fresh_channel("p23");
+    let channel = fresh_channel("p23")?;
     let (pub_user, pub_token) = user(target, area, "p23-pub").await?;
     let (sub_user, sub_token) = user(target, area, "p23-sub").await?;
     let mut publisher = Peer::connect(area, &pub_user, &pub_token).await?;

@@ -63,7 +63,7 @@ async fn presence(
 }
 
 async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), CaseFailure> {
-    let channel = fresh_channel("p24");
+    let channel = fresh_channel("p24")?;
     let mut users = Vec::new();
     for _ in 0..3 {
         users.push(user(target, area, "p24").await?);

@@ -46,7 +46,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 }
 
 async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), CaseFailure> {
-    let channel = fresh_channel("p25");
+    let channel = fresh_channel("p25")?;
     let (pub_user, pub_token) = user(target, area, "p25-pub").await?;
     let mut publisher = Peer::connect(area, &pub_user, &pub_token).await?;
     let mut listening = Vec::new();
