@@ -62,18 +62,10 @@ impl ChannelManager {
         channel: &ChannelName,
         head: Position,
     ) -> Result<Option<Position>, TooManyChannels> {
-        let channels = self.by_connection.entry(conn).or_default();
-        if channels.contains(channel) {
-            let existing = self
-                .by_channel
-                .get(channel)
-                .and_then(|subs| subs.get(&conn))
-                .map(|(epoch, next)| Position {
-                    epoch: *epoch,
-                    offset: next.saturating_sub(1),
-                });
-            return Ok(existing);
+        if let Some(existing) = self.position(conn, channel) {
+            return Ok(Some(existing));
         }
+        let channels = self.by_connection.entry(conn).or_default();
         if channels.len() >= self.max_channels {
             return Err(TooManyChannels(self.max_channels));
         }
@@ -83,6 +75,23 @@ impl ChannelManager {
             .or_default()
             .insert(conn, (head.epoch, head.offset + 1));
         Ok(None)
+    }
+
+    /// Where `conn`'s subscription to `channel` stands: the last position it was given (or
+    /// started after); `None` when it is not subscribed.
+    pub fn position(&self, conn: ConnectionId, channel: &ChannelName) -> Option<Position> {
+        let (epoch, next) = *self.by_channel.get(channel)?.get(&conn)?;
+        Some(Position {
+            epoch,
+            offset: next.saturating_sub(1),
+        })
+    }
+
+    /// How many channels `conn` is subscribed to.
+    pub fn count_of(&self, conn: ConnectionId) -> usize {
+        self.by_connection
+            .get(&conn)
+            .map_or(0, |channels| channels.len())
     }
 
     /// Ends `conn`'s subscription; whether there was one.

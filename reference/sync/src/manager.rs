@@ -372,34 +372,25 @@ impl WebSocketManager {
     ) -> Result<(), BrokerError> {
         {
             let mut local = self.local();
-            let subscribed = local.channels.channels_of(conn);
-            if subscribed.contains(channel) {
-                // Subscribed already: nothing changes; the answer names where it started.
-                if let Ok(Some(at)) = local.channels.subscribe(
-                    conn,
-                    channel,
-                    Position {
-                        epoch: 0,
-                        offset: 0,
+            if let Some(at) = local.channels.position(conn, channel) {
+                // Subscribed already: nothing changes; the answer names where it stands.
+                let channel = channel.clone();
+                let frame = match resume_from {
+                    None => ServerFrame::Subscribed {
+                        request,
+                        channel,
+                        at,
                     },
-                ) {
-                    let frame = match resume_from {
-                        None => ServerFrame::Subscribed {
-                            request,
-                            channel: channel.clone(),
-                            at,
-                        },
-                        Some(_) => ServerFrame::Resumed {
-                            request,
-                            channel: channel.clone(),
-                            at,
-                        },
-                    };
-                    Self::send(&mut local, conn, frame);
-                }
+                    Some(_) => ServerFrame::Resumed {
+                        request,
+                        channel,
+                        at,
+                    },
+                };
+                Self::send(&mut local, conn, frame);
                 return Ok(());
             }
-            if subscribed.len() >= usize::from(self.config.max_channels) {
+            if local.channels.count_of(conn) >= usize::from(self.config.max_channels) {
                 Self::send(
                     &mut local,
                     conn,
@@ -823,10 +814,5 @@ impl WebSocketManager {
     /// The users present on `channel`, over every instance.
     pub async fn get_presence(&self, channel: &ChannelName) -> Result<Vec<String>, BrokerError> {
         self.broker.presence(channel).await
-    }
-
-    /// Connections open on this instance.
-    pub fn connection_count(&self) -> usize {
-        self.local().connections.len()
     }
 }
