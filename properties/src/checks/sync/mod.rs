@@ -16,7 +16,7 @@ use dx_sync::{ChannelName, Position};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cases::CaseFailure;
+use crate::cases::{CaseConfig, CaseFailure, for_all};
 use crate::check::{CheckOutcome, NOT_CONFORMANCE};
 use crate::checks::auth::{self, AuthApi, AuthArea};
 use crate::checks::support::unique_scope;
@@ -85,6 +85,27 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
             format!("{raw}"),
         ))),
     }
+}
+
+/// Runs `case` on `config.cases` inputs from `strategy` against the target's sync area (or
+/// says why it cannot): the one way every sync check runs its cases.
+pub async fn run_cases<S, F, Fut>(
+    target: &Target,
+    config: CaseConfig,
+    strategy: S,
+    case: F,
+) -> CheckOutcome
+where
+    S: proptest::strategy::Strategy,
+    S::Value: std::fmt::Debug,
+    F: Fn(SyncArea, S::Value) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CaseFailure>>,
+{
+    let area = match area(target) {
+        Ok(a) => a,
+        Err(outcome) => return outcome,
+    };
+    CheckOutcome::Ran(for_all(strategy, config, |input| case(area.clone(), input)).await)
 }
 
 /// A channel no other case uses.

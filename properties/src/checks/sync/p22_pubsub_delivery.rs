@@ -12,9 +12,9 @@
 use dx_sync::frame::{ClientFrame, ServerFrame};
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
-use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::sync::{Peer, QUIET, SyncArea, area, fresh_channel, payload, user};
+use crate::cases::{CaseConfig, CaseFailure};
+use crate::check::{CheckFuture, PropertyCheck};
+use crate::checks::sync::{Peer, QUIET, SyncArea, fresh_channel, payload, run_cases, user};
 use crate::clause::sync as sc;
 use crate::target::Target;
 
@@ -214,17 +214,10 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
 }
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(async move {
-        let area = match area(target) {
-            Ok(a) => a,
-            Err(outcome) => return outcome,
-        };
-        CheckOutcome::Ran(
-            for_all(scenario(), config, |s| {
-                let area = &area;
-                async move { case(target, area, &s).await }
-            })
-            .await,
-        )
-    })
+    Box::pin(run_cases(
+        target,
+        config,
+        scenario(),
+        move |area, s| async move { case(target, &area, &s).await },
+    ))
 }

@@ -13,9 +13,9 @@ use std::time::Duration;
 use dx_sync::frame::{ClientFrame, ServerFrame};
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
-use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::sync::{Peer, SyncArea, WAIT, area, fresh_channel, user};
+use crate::cases::{CaseConfig, CaseFailure};
+use crate::check::{CheckFuture, PropertyCheck};
+use crate::checks::sync::{Peer, SyncArea, WAIT, fresh_channel, run_cases, user};
 use crate::clause::sync as sc;
 use crate::target::Target;
 
@@ -145,18 +145,10 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
 }
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(async move {
-        let area = match area(target) {
-            Ok(a) => a,
-            Err(outcome) => return outcome,
-        };
-        let steps = prop::collection::vec(step(), 1..12);
-        CheckOutcome::Ran(
-            for_all(steps, config, |steps| {
-                let area = &area;
-                async move { case(target, area, &steps).await }
-            })
-            .await,
-        )
-    })
+    Box::pin(run_cases(
+        target,
+        config,
+        prop::collection::vec(step(), 1..12),
+        move |area, steps| async move { case(target, &area, &steps).await },
+    ))
 }
