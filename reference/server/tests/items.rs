@@ -39,21 +39,6 @@ fn configs() -> Vec<(&'static str, Config)> {
     out
 }
 
-/// An access token for `sub`, valid for a minute (the conformance mint hook).
-async fn token(client: &Client, server: &TestServer, sub: &str) -> String {
-    let resp = client
-        .post(server.url("/_dx/auth/mint"))
-        .json(&json!({ "sub": sub, "typ": "access", "exp_offset_seconds": 60 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
@@ -69,8 +54,8 @@ async fn items_round_trip_over_http_and_stay_with_their_owner() {
     let client = Client::new();
     for (name, config) in configs() {
         let server = TestServer::start(config).await;
-        let alice = token(&client, &server, &unique("alice")).await;
-        let bob = token(&client, &server, &unique("bob")).await;
+        let alice = server.mint(&unique("alice")).await;
+        let bob = server.mint(&unique("bob")).await;
         let payload = "'; DROP TABLE dx_items; -- \u{1f980} %_";
         let resp = client
             .post(server.url("/api/v1/items"))
@@ -186,7 +171,7 @@ async fn items_round_trip_over_http_and_stay_with_their_owner() {
 async fn bad_input_gets_a_clear_error_and_no_token_gets_401() {
     let client = Client::new();
     let server = TestServer::start(conformance()).await;
-    let carol = token(&client, &server, &unique("carol")).await;
+    let carol = server.mint(&unique("carol")).await;
     let unauthenticated = client
         .get(server.url("/api/v1/items"))
         .send()
@@ -293,7 +278,7 @@ async fn bad_input_gets_a_clear_error_and_no_token_gets_401() {
 async fn pages_continue_after_the_last_id() {
     let client = Client::new();
     let server = TestServer::start(conformance()).await;
-    let dave = token(&client, &server, &unique("dave")).await;
+    let dave = server.mint(&unique("dave")).await;
     for i in 0..5 {
         let resp = client
             .post(server.url("/api/v1/items"))
@@ -332,7 +317,7 @@ async fn pages_continue_after_the_last_id() {
 async fn metrics_report_the_pool_queries_and_cache() {
     let client = Client::new();
     let server = TestServer::start(conformance()).await;
-    let erin = token(&client, &server, &unique("erin")).await;
+    let erin = server.mint(&unique("erin")).await;
     client
         .post(server.url("/api/v1/items"))
         .bearer_auth(&erin)

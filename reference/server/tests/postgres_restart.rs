@@ -100,19 +100,6 @@ impl Drop for Cluster {
     }
 }
 
-async fn token(client: &Client, server: &TestServer) -> String {
-    let resp = client
-        .post(server.url("/_dx/auth/mint"))
-        .json(&json!({ "sub": "restart-owner", "typ": "access", "exp_offset_seconds": 600 }))
-        .send()
-        .await
-        .unwrap();
-    resp.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn service_resumes_by_itself_when_postgres_comes_back() {
     let Some(cluster) = Cluster::init() else {
@@ -136,7 +123,7 @@ async fn service_resumes_by_itself_when_postgres_comes_back() {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let token = token(&client, &server).await;
+    let token = server.mint("restart-owner").await;
     let created = client
         .post(server.url("/api/v1/items"))
         .bearer_auth(&token)

@@ -32,20 +32,6 @@ fn conformance() -> Config {
     config
 }
 
-async fn token(server: &TestServer, sub: &str) -> String {
-    let resp = Client::new()
-        .post(server.url("/_dx/auth/mint"))
-        .json(&json!({ "sub": sub, "typ": "access", "exp_offset_seconds": 300 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn ws_url(server: &TestServer) -> String {
     server.url("/_dx/sync").replacen("http://", "ws://", 1)
 }
@@ -156,7 +142,7 @@ async fn upgrades_need_a_valid_token_and_plain_gets_are_refused() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     // A browser's token rides in the subprotocol list; the server picks dx-sync.1.
-    let token = token(&server, "alice").await;
+    let token = server.mint("alice").await;
     let mut request = ws_url(&server).into_client_request().unwrap();
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -174,8 +160,8 @@ async fn upgrades_need_a_valid_token_and_plain_gets_are_refused() {
 #[tokio::test]
 async fn two_users_publish_receive_ack_and_are_present() {
     let server = TestServer::start(conformance()).await;
-    let (mut alice, _) = connect(&server, &token(&server, "alice").await).await;
-    let (mut bob, _) = connect(&server, &token(&server, "bob").await).await;
+    let (mut alice, _) = connect(&server, &server.mint("alice").await).await;
+    let (mut bob, _) = connect(&server, &server.mint("bob").await).await;
     // Nobody subscribed: a nack with 3002.
     send(
         &mut alice,
@@ -304,8 +290,8 @@ async fn at_epoch(bob: &mut Socket) -> u64 {
 #[tokio::test]
 async fn a_client_resumes_on_a_new_connection_without_a_gap() {
     let server = TestServer::start(conformance()).await;
-    let (mut alice, _) = connect(&server, &token(&server, "alice").await).await;
-    let bob_token = token(&server, "bob").await;
+    let (mut alice, _) = connect(&server, &server.mint("alice").await).await;
+    let bob_token = server.mint("bob").await;
     let (mut bob, welcome) = connect(&server, &bob_token).await;
     let ServerFrame::Welcome { session, .. } = welcome else {
         panic!()
@@ -386,7 +372,7 @@ async fn a_client_resumes_on_a_new_connection_without_a_gap() {
     };
     assert_eq!(at.offset, start.offset + 4);
     // Someone else's session, or another epoch: 3004, then a fresh subscription.
-    let (mut carol, _) = connect(&server, &token(&server, "carol").await).await;
+    let (mut carol, _) = connect(&server, &server.mint("carol").await).await;
     send(
         &mut carol,
         ClientFrame::Resume {
@@ -413,7 +399,7 @@ async fn a_client_resumes_on_a_new_connection_without_a_gap() {
 #[tokio::test]
 async fn hostile_frames_get_their_errors() {
     let server = TestServer::start(conformance()).await;
-    let token = token(&server, "mallory").await;
+    let token = server.mint("mallory").await;
     // Garbage: an error naming no request, and the connection stays usable.
     let (mut socket, _) = connect(&server, &token).await;
     socket
@@ -489,7 +475,7 @@ async fn hostile_frames_get_their_errors() {
 #[tokio::test]
 async fn a_token_revoked_while_connected_closes_the_connection() {
     let server = TestServer::start(conformance()).await;
-    let token = token(&server, "dave").await;
+    let token = server.mint("dave").await;
     let (mut socket, _) = connect(&server, &token).await;
     let resp = Client::new()
         .post(server.url("/api/v1/auth/revoke"))

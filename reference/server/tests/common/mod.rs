@@ -36,6 +36,21 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// An access token for `sub`, valid for ten minutes (the conformance mint hook).
+    pub async fn mint(&self, sub: &str) -> String {
+        let resp = reqwest::Client::new()
+            .post(self.url("/_dx/auth/mint"))
+            .json(&serde_json::json!({ "sub": sub, "typ": "access", "exp_offset_seconds": 600 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), reqwest::StatusCode::OK);
+        resp.json::<serde_json::Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
