@@ -74,10 +74,13 @@ impl WsClient {
                 http::HeaderValue::from_str(value).map_err(|e| connect_err(e.to_string()))?;
             request.headers_mut().insert(name, value);
         }
-        let (stream, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request))
-            .await
-            .map_err(|_| connect_err(format!("no handshake within {timeout:?}")))?
-            .map_err(|e| connect_err(e.to_string()))?;
+        let (stream, _) = tokio::time::timeout(
+            timeout,
+            tokio_tungstenite::connect_async_with_config(request, None, true),
+        )
+        .await
+        .map_err(|_| connect_err(format!("no handshake within {timeout:?}")))?
+        .map_err(|e| connect_err(e.to_string()))?;
         Ok(Self {
             url: url.to_owned(),
             stream,

@@ -1,5 +1,6 @@
 //! Running the server: bind, serve until a shutdown signal, drain in-flight requests.
 
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 
@@ -98,7 +99,14 @@ impl BoundServer {
             );
         }
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        // Frames and small responses go out at once: without TCP_NODELAY a reply written in
+        // two parts waits for the peer's delayed ACK (40 ms on Linux).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(ServeError::Serve)?;
