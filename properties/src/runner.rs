@@ -10,12 +10,29 @@ use crate::target::Target;
 use crate::verdict::{CheckResult, Summary, Verdict};
 
 /// What to run and how.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Case count and seed.
     pub cases: CaseConfig,
     /// `--tags`: run checks with any of these tags; empty runs all.
     pub tags: Vec<String>,
+    /// `--jobs`: how many lanes of checks run at once (at least 1; see [`lane_of`]).
+    pub jobs: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            cases: CaseConfig::default(),
+            tags: Vec::new(),
+            jobs: default_jobs(),
+        }
+    }
+}
+
+/// The default of `--jobs`: the number of cores.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Progress events, for a live display.
@@ -65,49 +82,94 @@ fn precondition(
     (!has_check).then(|| NOT_YET_CHECKED.to_owned())
 }
 
-/// Runs every selected property check, in property order. Properties without a check are
-/// listed as not verified, so the report always accounts for all 26.
+/// The lane a property's check runs in: checks of one lane run one after another, lanes run
+/// side by side. The checks of an area share state on the target (one rate limiter, one
+/// connection pool, one key and store), so an area is one lane; the client and sync checks
+/// isolate every case (a fresh client instance; fresh users on a fresh channel), so each of
+/// them is a lane of its own.
+pub fn lane_of(spec: &crate::spec::PropertySpec) -> String {
+    match spec.area.as_str() {
+        "client" | "sync" => format!("p{:02}", spec.number),
+        area => area.to_owned(),
+    }
+}
+
+/// Runs every selected property check, `options.jobs` lanes at once ([`lane_of`]), and
+/// returns the results in property order. Properties without a check are listed as not
+/// verified, so the report always accounts for all 26.
 pub async fn run_properties(
     target: &Target,
     options: &RunOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<CheckResult>, SpecError> {
-    let available = checks::all();
-    let mut results = Vec::new();
+    use futures_util::stream::{self, StreamExt};
+
+    let mut lanes: Vec<(String, Vec<&crate::spec::PropertySpec>)> = Vec::new();
     for spec in properties()? {
-        let tags = tags_of(spec);
-        if !selected(&tags, &options.tags) {
+        if !selected(&tags_of(spec), &options.tags) {
             continue;
         }
-        let id = format!("p{:02}", spec.number);
-        progress(Progress::Started {
-            id: &id,
-            title: &spec.title,
-        });
-        let started = Instant::now();
-        let check = available.iter().find(|c| c.property == spec.number);
-        let (verdict, cases) = match (precondition(spec, target, check.is_some()), check) {
-            (None, Some(check)) => (check.run)(target, options.cases).await.into_verdict(),
-            (reason, _) => (
-                Verdict::NotVerified(reason.unwrap_or_else(|| NOT_YET_CHECKED.to_owned())),
-                0,
-            ),
-        };
-        let result = CheckResult {
-            id,
-            property: Some(spec.number),
-            title: spec.title.clone(),
-            statement: Some(spec.statement.clone()),
-            requirements: spec.requirements.clone(),
-            tags,
-            verdict,
-            cases,
-            duration: started.elapsed(),
-        };
-        progress(Progress::Finished(&result));
-        results.push(result);
+        let lane = lane_of(spec);
+        match lanes.iter_mut().find(|(name, _)| *name == lane) {
+            Some((_, specs)) => specs.push(spec),
+            None => lanes.push((lane, vec![spec])),
+        }
     }
+    // Each check reports through the one callback; the lanes run on this task, so a borrow
+    // never spans an await.
+    let progress = std::cell::RefCell::new(progress);
+    let progress = &progress;
+    let mut results: Vec<CheckResult> = stream::iter(lanes)
+        .map(|(_, specs)| async move {
+            let mut done = Vec::new();
+            for spec in specs {
+                done.push(run_one(spec, target, options, progress).await);
+            }
+            done
+        })
+        .buffer_unordered(options.jobs.max(1))
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    results.sort_by_key(|r| r.property);
     Ok(results)
+}
+
+/// Runs one property's check (or says why it cannot run).
+async fn run_one(
+    spec: &crate::spec::PropertySpec,
+    target: &Target,
+    options: &RunOptions,
+    progress: &std::cell::RefCell<&mut dyn FnMut(Progress<'_>)>,
+) -> CheckResult {
+    let id = format!("p{:02}", spec.number);
+    (progress.borrow_mut())(Progress::Started {
+        id: &id,
+        title: &spec.title,
+    });
+    let started = Instant::now();
+    let available = checks::all();
+    let check = available.iter().find(|c| c.property == spec.number);
+    let (verdict, cases) = match (precondition(spec, target, check.is_some()), check) {
+        (None, Some(check)) => (check.run)(target, options.cases).await.into_verdict(),
+        (reason, _) => (
+            Verdict::NotVerified(reason.unwrap_or_else(|| NOT_YET_CHECKED.to_owned())),
+            0,
+        ),
+    };
+    let result = CheckResult {
+        id,
+        property: Some(spec.number),
+        title: spec.title.clone(),
+        statement: Some(spec.statement.clone()),
+        requirements: spec.requirements.clone(),
+        tags: tags_of(spec),
+        verdict,
+        cases,
+        duration: started.elapsed(),
+    };
+    (progress.borrow_mut())(Progress::Finished(&result));
+    result
 }
 
 /// Runs one property's check (for `cargo test` wrappers).
@@ -119,6 +181,7 @@ pub async fn run_property(
     let options = RunOptions {
         cases,
         tags: vec![format!("p{number:02}")],
+        jobs: 1,
     };
     let mut results = run_properties(target, &options, &mut |_| {}).await?;
     results.pop().ok_or_else(|| SpecError {
@@ -201,5 +264,33 @@ mod tests {
                 spec.area
             );
         }
+    }
+
+    #[test]
+    fn client_and_sync_checks_run_in_lanes_of_their_own_other_areas_share_one() {
+        let lanes: Vec<(u8, String)> = properties()
+            .unwrap()
+            .iter()
+            .map(|p| (p.number, lane_of(p)))
+            .collect();
+        for (number, lane) in &lanes {
+            let own = (9..=11).contains(number) || (22..=25).contains(number);
+            assert_eq!(
+                lane == &format!("p{number:02}"),
+                own,
+                "p{number:02}: {lane}"
+            );
+        }
+        let of = |n: u8| lanes.iter().find(|(m, _)| *m == n).unwrap().1.clone();
+        assert_eq!(of(13), of(15));
+        assert_eq!(of(19), of(21));
+        assert_eq!(of(1), of(5));
+        assert_ne!(of(13), of(16));
+    }
+
+    #[test]
+    fn the_default_job_count_is_at_least_one() {
+        assert!(default_jobs() >= 1);
+        assert!(RunOptions::default().jobs >= 1);
     }
 }

@@ -176,3 +176,47 @@ async fn p21_query_error_structure() {
 async fn p26_error_response_sanitization() {
     assert_property_holds(26).await;
 }
+
+/// Lanes run side by side (`--jobs`), yet every selected check runs once and the results come
+/// in property order, with the same verdicts as one lane at a time.
+#[tokio::test]
+async fn concurrent_lanes_run_each_check_once_in_property_order() {
+    use dx_conformance::{RunOptions, run_properties};
+    let target = Target::from_env().await.expect("target");
+    let tags: Vec<String> = ["@p25", "@p12", "@p23", "@p16", "@p18", "@p10"]
+        .map(String::from)
+        .to_vec();
+    let mut verdicts = Vec::new();
+    for jobs in [1, 4] {
+        let options = RunOptions {
+            cases: CaseConfig {
+                cases: 5,
+                ..CaseConfig::default()
+            },
+            tags: tags.clone(),
+            jobs,
+        };
+        let mut started = 0;
+        let results = run_properties(&target, &options, &mut |event| {
+            if matches!(event, dx_conformance::Progress::Started { .. }) {
+                started += 1;
+            }
+        })
+        .await
+        .expect("spec");
+        let ids: Vec<&str> = results.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["p10", "p12", "p16", "p18", "p23", "p25"],
+            "jobs {jobs}"
+        );
+        assert_eq!(started, 6, "jobs {jobs}");
+        verdicts.push(
+            results
+                .iter()
+                .map(|r| format!("{:?}", r.verdict))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(verdicts[0], verdicts[1]);
+}

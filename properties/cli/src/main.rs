@@ -36,12 +36,14 @@ struct RunArgs {
     /// Run only checks with any of these tags (comma-separated; e.g. @p06,@error).
     #[arg(long, value_delimiter = ',', value_name = "TAGS")]
     tags: Vec<String>,
-    /// Report format.
-    #[arg(long, value_parser = ["terminal", "json", "junit", "markdown"], default_value = "terminal")]
-    format: String,
-    /// Write the report to FILE instead of standard output.
+    /// Report format (default: terminal; with several --out, each file's extension names its
+    /// format instead).
+    #[arg(long, value_parser = ["terminal", "json", "junit", "markdown"])]
+    format: Option<String>,
+    /// Write the report to FILE instead of standard output. Give it several times to write
+    /// several formats from one run: .json, .xml (JUnit), .md (Markdown), .txt (terminal).
     #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    out: Vec<PathBuf>,
     /// Generated cases per property (at least 1).
     #[arg(long, default_value_t = dx_conformance::cases::DEFAULT_CASES, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     cases: u32,
@@ -54,6 +56,10 @@ struct RunArgs {
     /// Skip the Gherkin scenarios.
     #[arg(long)]
     no_features: bool,
+    /// How many lanes of checks run at once (default: the number of cores). The checks of an
+    /// area that shares state on the target run in one lane, one after another.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
+    jobs: Option<u32>,
     /// A client .wasm to check instead of the one the target publishes (Properties 9-11).
     #[arg(long, value_name = "FILE")]
     client: Option<PathBuf>,
@@ -118,9 +124,12 @@ fn list() -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let Some(format) = Format::parse(&args.format) else {
-        eprintln!("dx-conformance: unknown format {}", args.format);
-        return ExitCode::from(2);
+    let outputs = match outputs(args.format.as_deref(), &args.out) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("dx-conformance: {e}");
+            return ExitCode::from(2);
+        }
     };
     let started = Instant::now();
     let spec = TargetSpec::resolve(args.target.as_deref());
@@ -148,6 +157,9 @@ async fn run(args: RunArgs) -> ExitCode {
             seed,
         },
         tags: args.tags.clone(),
+        jobs: args
+            .jobs
+            .map_or_else(dx_conformance::runner::default_jobs, |n| n as usize),
     };
     let display = Display::new();
     display.header(&target);
@@ -171,6 +183,7 @@ async fn run(args: RunArgs) -> ExitCode {
         display.started("features", &format!("scenarios in {}", dir.display()));
         match dx_features::run_features(&target, &args.tags, &dir).await {
             Ok(scenarios) => {
+                display.stopped("features");
                 for s in &scenarios {
                     display.finished(s);
                 }
@@ -186,23 +199,25 @@ async fn run(args: RunArgs) -> ExitCode {
     display.finish();
 
     let report = Report::new(&target, seed, results, started.elapsed());
-    let text = render(&report, format);
-    match &args.out {
-        Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
-                eprintln!("dx-conformance: cannot write {}: {e}", path.display());
-                return ExitCode::from(2);
+    for (format, path) in outputs {
+        let text = render(&report, format);
+        match path {
+            Some(path) => {
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!("dx-conformance: cannot write {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+                let s = report.summary();
+                eprintln!(
+                    "report written to {}: {} passed, {} failed, {} not verified",
+                    path.display(),
+                    s.pass,
+                    s.fail,
+                    s.not_verified
+                );
             }
-            let s = report.summary();
-            eprintln!(
-                "report written to {}: {} passed, {} failed, {} not verified",
-                path.display(),
-                s.pass,
-                s.fail,
-                s.not_verified
-            );
+            None => print!("{text}"),
         }
-        None => print!("{text}"),
     }
     if report.exit_code() == 0 {
         ExitCode::SUCCESS
@@ -211,9 +226,44 @@ async fn run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// Where each report goes: standard output in `--format` (default terminal); one `--out` file
+/// in `--format` or the format its extension names; several, each by its extension.
+fn outputs<'a>(
+    format: Option<&str>,
+    out: &'a [PathBuf],
+) -> Result<Vec<(Format, Option<&'a std::path::Path>)>, String> {
+    let named = match format {
+        Some(name) => Some(Format::parse(name).ok_or_else(|| format!("unknown format {name}"))?),
+        None => None,
+    };
+    match (named, out) {
+        (named, []) => Ok(vec![(named.unwrap_or(Format::Terminal), None)]),
+        (Some(format), [one]) => Ok(vec![(format, Some(one.as_path()))]),
+        (Some(_), _) => Err(
+            "--format names the format of one --out; with several, each file's extension names its format"
+                .into(),
+        ),
+        (None, files) => files
+            .iter()
+            .map(|path| {
+                Format::from_extension(path)
+                    .map(|f| (f, Some(path.as_path())))
+                    .ok_or_else(|| {
+                        format!(
+                            "--out {}: name the format with --format, or use .json, .xml, .md or .txt",
+                            path.display()
+                        )
+                    })
+            })
+            .collect(),
+    }
+}
+
 /// Live progress on standard error: a spinner on a terminal, one line per check elsewhere.
 struct Display {
     bar: Option<ProgressBar>,
+    /// The checks running now, shown beside the spinner.
+    running: std::cell::RefCell<Vec<String>>,
 }
 
 impl Display {
@@ -226,7 +276,10 @@ impl Display {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Self { bar }
+        Self {
+            bar,
+            running: std::cell::RefCell::new(Vec::new()),
+        }
     }
 
     fn header(&self, target: &Target) {
@@ -253,12 +306,26 @@ impl Display {
     }
 
     fn started(&self, id: &str, title: &str) {
+        self.running.borrow_mut().push(format!("{id} {title}"));
+        self.show_running();
+    }
+
+    fn stopped(&self, id: &str) {
+        let prefix = format!("{id} ");
+        self.running
+            .borrow_mut()
+            .retain(|running| !running.starts_with(&prefix));
+        self.show_running();
+    }
+
+    fn show_running(&self) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{id} {title}"));
+            bar.set_message(format!("running: {}", self.running.borrow().join(" | ")));
         }
     }
 
     fn finished(&self, r: &CheckResult) {
+        self.stopped(&r.id);
         self.line(&format!(
             "  {:<10} {:<44} {:>5} cases {:>7.2}s  {}",
             r.id,

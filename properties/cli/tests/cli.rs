@@ -150,40 +150,58 @@ fn other_profiles_report_not_verified_never_pass() {
 }
 
 #[test]
-fn reports_go_to_files_in_every_format() {
+fn one_run_writes_a_report_file_in_every_format() {
     let dir = std::env::temp_dir().join(format!("dx-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (format, needle) in [
-        ("junit", "<testsuites"),
-        ("markdown", "| check | title |"),
+    let formats = [
+        ("xml", "<testsuites"),
+        ("md", "| check | title |"),
         ("json", "\"summary\""),
-        ("terminal", "dx-conformance report"),
-    ] {
-        let path = dir.join(format!("report.{format}"));
-        let out = run(
-            &[
-                "run",
-                "--tags",
-                "@p08",
-                "--cases",
-                "10",
-                "--format",
-                format,
-                "--out",
-                path.to_str().unwrap(),
-            ],
-            &[],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(String::from_utf8_lossy(&out.stderr).contains("report written to"));
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(needle), "{format}: {text}");
+        ("txt", "dx-conformance report"),
+    ];
+    let paths: Vec<String> = formats
+        .iter()
+        .map(|(ext, _)| dir.join(format!("report.{ext}")).display().to_string())
+        .collect();
+    let mut args = vec!["run", "--tags", "@p08", "--cases", "10"];
+    for path in &paths {
+        args.extend(["--out", path.as_str()]);
     }
+    let out = run(&args, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("report written to").count(), 4, "{stderr}");
+    for ((ext, needle), path) in formats.iter().zip(&paths) {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains(needle), "{ext}: {text}");
+    }
+    // One --out with --format: the format named, whatever the extension.
+    let path = dir.join("report.junit");
+    let out = run(
+        &[
+            "run",
+            "--tags",
+            "@p12",
+            "--cases",
+            "5",
+            "--format",
+            "junit",
+            "--out",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("<testsuites")
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -191,6 +209,11 @@ fn reports_go_to_files_in_every_format() {
 fn usage_and_unreachable_targets_exit_2() {
     for args in [
         vec!["run", "--format", "yaml"],
+        vec!["run", "--out", "report.yaml"],
+        vec![
+            "run", "--format", "json", "--out", "a.json", "--out", "b.json",
+        ],
+        vec!["run", "--jobs", "0"],
         vec!["run", "--cases", "0"],
         vec!["run", "--target", "ftp://example.invalid"],
         vec!["run", "--target", "http://127.0.0.1:1"],

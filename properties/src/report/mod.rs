@@ -38,6 +38,17 @@ impl Format {
             _ => None,
         }
     }
+
+    /// The format a report file's extension names: `.json`, `.xml` (JUnit), `.md`, `.txt`.
+    pub fn from_extension(path: &std::path::Path) -> Option<Self> {
+        match path.extension()?.to_str()? {
+            "json" => Some(Self::Json),
+            "xml" => Some(Self::Junit),
+            "md" => Some(Self::Markdown),
+            "txt" => Some(Self::Terminal),
+            _ => None,
+        }
+    }
 }
 
 /// Renders `report` in `format`.
