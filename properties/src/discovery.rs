@@ -201,4 +201,47 @@ mod tests {
             Err(DiscoveryError::NotJson(_))
         ));
     }
+
+    fn sync_member() -> Value {
+        json!({
+            "endpoint": "/_dx/sync", "subprotocol": "dx-sync.1", "broker": "redis",
+            "buffer_size": 64, "retention_seconds": 60, "max_payload": 16384,
+            "max_channels": 64, "send_queue": 256, "ping_interval_seconds": 1,
+            "ping_timeout_seconds": 3, "token_check_seconds": 1,
+            "publish_limit": {"max_messages": 200, "window_seconds": 1}
+        })
+    }
+
+    #[test]
+    fn the_sync_member_is_checked_member_by_member() {
+        let mut doc = valid();
+        doc["sync"] = sync_member();
+        assert!(Discovery::from_value(doc.clone()).unwrap().offers("sync"));
+        let broken: [(&str, Value); 7] = [
+            ("buffer_size", json!(0)),
+            ("subprotocol", json!("dx-sync.2")),
+            ("endpoint", json!("_dx/sync")),
+            ("max_channels", json!(65536)),
+            ("ping_timeout_seconds", json!(1.5)),
+            ("broker", json!("")),
+            ("publish_limit", json!({"max_messages": 200})),
+        ];
+        for (member, value) in broken {
+            let mut bad = doc.clone();
+            bad["sync"][member] = value;
+            assert!(
+                matches!(Discovery::from_value(bad), Err(DiscoveryError::Schema(_))),
+                "{member}"
+            );
+            let mut missing = doc.clone();
+            missing["sync"].as_object_mut().unwrap().remove(member);
+            assert!(
+                matches!(
+                    Discovery::from_value(missing),
+                    Err(DiscoveryError::Schema(_))
+                ),
+                "without {member}"
+            );
+        }
+    }
 }

@@ -51,21 +51,40 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
     }))
 }
 
-/// The sync module on the memory broker (one instance), with fresh epochs: a restarted
-/// server never reuses an epoch its clients may remember.
+/// The sync module: on Redis when the server has a Redis URL, so every instance sharing it
+/// behaves as one (`spec/sync.md`, "Several instances"); else on the memory broker, with
+/// fresh epochs, so a restarted server never reuses an epoch its clients may remember.
 fn build_sync(config: &Config) -> Result<Arc<dx_sync::manager::WebSocketManager>, DxError> {
+    use dx_sync::broker::Broker;
     use dx_sync::broker::memory::MemoryBroker;
+    use dx_sync::broker::redis::{RedisBroker, RedisBrokerConfig};
     let sync = routes::sync::config_for(config.profile.fault_hooks());
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).map_err(|_| DxError::config("sync", "no randomness for epochs"))?;
-    let broker = MemoryBroker::new(
-        sync.buffer_size as usize,
-        sync.retention,
-        u64::from_le_bytes(seed),
-    );
+    let broker: Arc<dyn Broker> = match &config.redis_url {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).map_err(|e| {
+                DxError::config("redis_url", "the Redis URL is not valid").with_source(e)
+            })?;
+            let mut settings = RedisBrokerConfig::new(sync.buffer_size as usize, sync.retention);
+            // A crashed instance's users are listed no longer than a dead connection's.
+            settings.instance_lease = sync.ping_timeout;
+            let broker = RedisBroker::start(client, settings)
+                .map_err(|e| DxError::config("sync", e.to_string()))?;
+            Arc::new(broker)
+        }
+        None => {
+            let mut seed = [0u8; 8];
+            getrandom::fill(&mut seed)
+                .map_err(|_| DxError::config("sync", "no randomness for epochs"))?;
+            Arc::new(MemoryBroker::new(
+                sync.buffer_size as usize,
+                sync.retention,
+                u64::from_le_bytes(seed),
+            ))
+        }
+    };
     Ok(dx_sync::manager::WebSocketManager::with_mutations(
         sync,
-        Arc::new(broker),
+        broker,
         config.mutations.sync(),
     ))
 }

@@ -240,27 +240,20 @@ impl WebSocketManager {
 
     /// Forgets a connection that closed (or died): its subscriptions end, its users leave.
     pub async fn disconnect(&self, conn: ConnectionId) {
-        let (user, session, channels, idle) = {
+        let (user, session, channels) = {
             let mut local = self.local();
             let Some(c) = local.connections.remove(&conn) else {
                 return;
             };
             let channels = local.channels.remove_connection(conn);
-            let idle: Vec<ChannelName> = channels
-                .iter()
-                .filter(|ch| local.channels.subscribers(ch).is_empty())
-                .cloned()
-                .collect();
-            (c.user, c.session, channels, idle)
+            (c.user, c.session, channels)
         };
         for channel in &channels {
+            self.log(self.broker.listen(channel, false).await);
             // Mutant: the user stays listed after their connection closed.
             if !self.mutations.is(SyncMutant::PresenceKeptOnDisconnect) {
                 self.log(self.broker.presence_leave(channel, &user).await);
             }
-        }
-        for channel in &idle {
-            self.log(self.broker.listen(channel, false).await);
         }
         self.log(self.broker.session_close(session).await);
     }
@@ -400,9 +393,17 @@ impl WebSocketManager {
             }
         }
         // Listen before reading the head: a message published from then on arrives on the
-        // feed, and the subscription's start says whether it is owed.
+        // feed, and the subscription's start says whether it is owed. The broker counts
+        // subscriptions: each `listen(true)` is matched by one `listen(false)` when the
+        // subscription ends or never comes to be.
         self.broker.listen(channel, true).await?;
-        let head = self.broker.head(channel).await?;
+        let head = match self.broker.head(channel).await {
+            Ok(head) => head,
+            Err(e) => {
+                self.log(self.broker.listen(channel, false).await);
+                return Err(e);
+            }
+        };
         let resuming = match resume_from {
             Some(from) if from.epoch == head.epoch && from.offset <= head.offset => Some(from),
             Some(_) => {
@@ -417,7 +418,10 @@ impl WebSocketManager {
         };
         let start = resuming.unwrap_or(head);
         // Present before the answer: a presence query sent after `SUBSCRIBED` sees the user.
-        self.broker.presence_join(channel, user).await?;
+        if let Err(e) = self.broker.presence_join(channel, user).await {
+            self.log(self.broker.listen(channel, false).await);
+            return Err(e);
+        }
         let registered = {
             let mut local = self.local();
             let registered = local.connections.contains_key(&conn)
@@ -437,6 +441,7 @@ impl WebSocketManager {
         };
         if !registered {
             // The connection closed, or filled its subscriptions, meanwhile.
+            self.log(self.broker.listen(channel, false).await);
             return self.broker.presence_leave(channel, user).await;
         }
         // Catch up: what was published after `start` and before the subscription took
@@ -549,18 +554,12 @@ impl WebSocketManager {
         request: u32,
         channel: &ChannelName,
     ) -> Result<(), BrokerError> {
-        let (was, idle) = {
-            let mut local = self.local();
-            let was = local.channels.unsubscribe(conn, channel);
-            (was, local.channels.subscribers(channel).is_empty())
-        };
+        let was = self.local().channels.unsubscribe(conn, channel);
         // Left before the answer: a presence query sent after `UNSUBSCRIBED` never sees
         // the user on the channel's account.
         if was {
+            self.log(self.broker.listen(channel, false).await);
             self.broker.presence_leave(channel, user).await?;
-            if idle {
-                self.broker.listen(channel, false).await?;
-            }
         }
         let frame = ServerFrame::Unsubscribed {
             request,

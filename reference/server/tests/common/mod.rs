@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod sync_client;
+
 use dx_server::{BoundServer, Config};
 use tokio::sync::oneshot;
 

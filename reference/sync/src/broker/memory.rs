@@ -3,7 +3,7 @@
 //! the history, and the next one starts new epochs, so clients resuming across it are told
 //! 3004, as `spec/sync.md` requires.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,8 @@ const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 struct State {
     buffer: MessageBuffer,
     presence: PresenceTracker,
-    listening: HashSet<ChannelName>,
+    /// Subscriptions per channel on this instance.
+    listening: HashMap<ChannelName, usize>,
     next_ticket: u64,
     waiting: HashMap<u64, oneshot::Sender<(u64, u64)>>,
     feed: mpsc::UnboundedSender<FeedItem>,
@@ -48,7 +49,7 @@ impl MemoryBroker {
             state: Mutex::new(State {
                 buffer: MessageBuffer::new(buffer_size, retention, epoch_seed),
                 presence: PresenceTracker::new(),
-                listening: HashSet::new(),
+                listening: HashMap::new(),
                 next_ticket: 1,
                 waiting: HashMap::new(),
                 feed: tx,
@@ -99,9 +100,13 @@ impl Broker for MemoryBroker {
 
     async fn listen(&self, channel: &ChannelName, on: bool) -> Result<(), BrokerError> {
         let mut state = self.state();
-        if on {
-            state.listening.insert(channel.clone());
+        let count = state.listening.entry(channel.clone()).or_insert(0);
+        *count = if on {
+            count.saturating_add(1)
         } else {
+            count.saturating_sub(1)
+        };
+        if *count == 0 {
             state.listening.remove(channel);
         }
         Ok(())
@@ -123,7 +128,7 @@ impl Broker for MemoryBroker {
             let at = state
                 .buffer
                 .append(channel, sender.clone(), payload.clone(), Instant::now());
-            if !state.listening.contains(channel) {
+            if !state.listening.contains_key(channel) {
                 // Nobody here listens: kept for replay, delivered to no one.
                 let delivery = ack.then_some(Delivery {
                     reached: 0,

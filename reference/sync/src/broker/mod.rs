@@ -5,6 +5,8 @@
 //! serves several.
 
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -82,8 +84,10 @@ pub trait Broker: Send + Sync + std::fmt::Debug + 'static {
     /// had none.
     async fn head(&self, channel: &ChannelName) -> Result<Position, BrokerError>;
 
-    /// Starts (`true`) or stops sending this instance the channel's messages, as it gains
-    /// its first or loses its last subscriber.
+    /// One subscription more (`true`) or fewer on this instance: the broker sends the
+    /// instance the channel's messages while it counts any. When `listen(…, true)` returns,
+    /// every message published from then on reaches the feed. Counted, not set, so a
+    /// subscription arriving while the last one leaves can never be left unheard.
     async fn listen(&self, channel: &ChannelName, on: bool) -> Result<(), BrokerError>;
 
     /// Appends a message to the channel's history and sends it to every listening instance.
