@@ -195,6 +195,8 @@ pub async fn run_property(
 pub struct Report {
     /// The target's base URL.
     pub target: String,
+    /// Every instance checked (`--target` given several times), the target first.
+    pub instances: Vec<String>,
     /// `name version` of the implementation (and its mutant, if any).
     pub implementation: (String, String),
     /// The active mutant, for deliberately broken reference builds.
@@ -215,6 +217,11 @@ impl Report {
         let d = target.discovery();
         Self {
             target: target.base_url().as_str().trim_end_matches('/').to_owned(),
+            instances: target
+                .instances()
+                .iter()
+                .map(|t| t.base_url().as_str().trim_end_matches('/').to_owned())
+                .collect(),
             implementation: (
                 d.implementation.name.clone(),
                 d.implementation.version.clone(),

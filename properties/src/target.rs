@@ -74,6 +74,9 @@ pub struct Target {
     embedded: Option<Arc<EmbeddedReference>>,
     /// A client module given by the user, run instead of the one the target publishes.
     client: Option<(String, Arc<Vec<u8>>)>,
+    /// The other instances of the same deployment (`--target URL --target URL`), which
+    /// the cross-instance checks spread their connections over.
+    others: Vec<Target>,
 }
 
 impl Target {
@@ -112,7 +115,21 @@ impl Target {
             discovery,
             embedded,
             client: None,
+            others: Vec::new(),
         })
+    }
+
+    /// The same deployment reached through more instances: the checks that span
+    /// instances (a message published on one reaching subscribers on another, a resume
+    /// elsewhere, presence as the union) spread their connections over all of them.
+    pub fn with_instances(mut self, others: Vec<Target>) -> Self {
+        self.others = others;
+        self
+    }
+
+    /// Every instance: this one first, then the others in the order given.
+    pub fn instances(&self) -> Vec<&Target> {
+        std::iter::once(self).chain(self.others.iter()).collect()
     }
 
     /// Runs the client checks on `wasm` (read from `source`) instead of the client the

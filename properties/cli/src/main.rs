@@ -30,9 +30,11 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Base URL of the deployment (default: $DX_TARGET, else the embedded reference).
+    /// Base URL of the deployment (default: $DX_TARGET, else the embedded reference). Give
+    /// it again for each further instance of the same deployment: the cross-instance checks
+    /// spread their connections over every instance given.
     #[arg(long, value_name = "URL")]
-    target: Option<String>,
+    target: Vec<String>,
     /// Run only checks with any of these tags (comma-separated; e.g. @p06,@error).
     #[arg(long, value_delimiter = ',', value_name = "TAGS")]
     tags: Vec<String>,
@@ -132,7 +134,7 @@ async fn run(args: RunArgs) -> ExitCode {
         }
     };
     let started = Instant::now();
-    let spec = TargetSpec::resolve(args.target.as_deref());
+    let spec = TargetSpec::resolve(args.target.first().map(String::as_str));
     let target = match Target::connect(spec).await {
         Ok(t) => t,
         Err(e) => {
@@ -140,6 +142,17 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut others = Vec::new();
+    for url in args.target.iter().skip(1) {
+        match Target::connect(TargetSpec::Url(url.clone())).await {
+            Ok(t) => others.push(t),
+            Err(e) => {
+                eprintln!("dx-conformance: instance {url}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let target = target.with_instances(others);
     let target = match &args.client {
         Some(path) => match std::fs::read(path) {
             Ok(wasm) => target.with_client(path.display().to_string(), wasm),
@@ -296,6 +309,12 @@ impl Display {
                 ""
             }
         ));
+        for other in target.instances().iter().skip(1) {
+            self.line(&format!(
+                "  and its instance {}",
+                other.base_url().as_str().trim_end_matches('/')
+            ));
+        }
     }
 
     fn event(&self, event: &Progress<'_>) {

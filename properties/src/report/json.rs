@@ -38,6 +38,7 @@ pub fn render_json(report: &Report) -> String {
     }
     let doc = json!({
         "target": report.target,
+        "instances": report.instances,
         "implementation": implementation,
         "profile": report.profile,
         "seed": report.seed,

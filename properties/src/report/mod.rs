@@ -92,6 +92,7 @@ mod tests {
     fn report() -> Report {
         Report {
             target: "http://127.0.0.1:9".into(),
+            instances: vec!["http://127.0.0.1:9".into(), "http://127.0.0.1:10".into()],
             implementation: ("dx-reference".into(), "0.1.0".into()),
             mutant: Some("mutex-not-recovered".into()),
             profile: "conformance".into(),

@@ -1,0 +1,255 @@
+//! The manager's single rules, one case each (`spec/sync.md`, "Refusals" and "Frames"): the
+//! publish limit, the payload limit, an `ERROR`'s message per code, a resume naming another
+//! epoch, and closing or refusing a connection from outside. The interleavings are the
+//! model test's (`tests/manager.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dx_sync::broker::memory::MemoryBroker;
+use dx_sync::frame::{ClientFrame, ServerFrame, code};
+use dx_sync::manager::{Close, Connection, SyncConfig, WebSocketManager, error_frame};
+use dx_sync::{ChannelName, Position};
+use rstest::rstest;
+
+fn manager(config: SyncConfig) -> Arc<WebSocketManager> {
+    let broker = Arc::new(MemoryBroker::new(
+        config.buffer_size as usize,
+        config.retention,
+        9,
+    ));
+    let m = WebSocketManager::new(config, broker);
+    m.start();
+    m
+}
+
+fn room() -> ChannelName {
+    ChannelName::new("room").unwrap()
+}
+
+/// Every frame queued for `conn` by now (after letting the feed task run), presence events
+/// left out: these cases are about answers and messages.
+async fn frames(conn: &mut Connection) -> Vec<ServerFrame> {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    let mut out = Vec::new();
+    while let Ok(frame) = conn.outbox.try_recv() {
+        if !matches!(frame, ServerFrame::PresenceEvent { .. }) {
+            out.push(frame);
+        }
+    }
+    out
+}
+
+fn publish(request: u32, payload: Vec<u8>) -> ClientFrame {
+    ClientFrame::Publish {
+        request,
+        ack: true,
+        channel: room(),
+        payload,
+    }
+}
+
+/// The public message of each code the manager sends, as spec/error-codes.toml words it.
+#[rstest]
+#[case(1002)]
+#[case(1004)]
+#[case(1005)]
+#[case(3001)]
+#[case(3002)]
+#[case(3003)]
+#[case(3004)]
+#[case(4000)]
+#[case(4001)]
+#[case(4013)]
+#[case(5003)]
+fn an_error_carries_its_codes_public_message(#[case] number: u16) {
+    let spec = include_str!("../../../spec/error-codes.toml");
+    let entry = spec
+        .split("[[code]]")
+        .find(|e| e.contains(&format!("number = {number}\n")))
+        .expect("the code is in the spec");
+    let message = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("message = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a message");
+    let ServerFrame::Error {
+        request,
+        code: c,
+        channel,
+        message: m,
+    } = error_frame(7, number, "room")
+    else {
+        unreachable!()
+    };
+    assert_eq!((request, c, channel.as_str()), (7, number, "room"));
+    assert_eq!(m, message);
+}
+
+#[tokio::test]
+async fn publishes_beyond_the_limit_are_refused_one_by_one() {
+    let m = manager(SyncConfig {
+        publish_limit: 3,
+        publish_window: Duration::from_secs(60),
+        ..SyncConfig::default()
+    });
+    let mut conn = m.connect("ann", [1; 16]).await.unwrap();
+    frames(&mut conn).await;
+    for request in 1..=5 {
+        m.handle(conn.id, publish(request, vec![1])).await;
+    }
+    let answers: Vec<(u32, Option<u16>)> = frames(&mut conn)
+        .await
+        .into_iter()
+        .map(|f| match f {
+            ServerFrame::Nack { request, code, .. } => (request, Some(code)),
+            ServerFrame::Error { request, code, .. } => (request, Some(code)),
+            ServerFrame::Ack { request, .. } => (request, None),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Three admitted (nobody subscribed: 3002), two refused with 1005.
+    assert_eq!(
+        answers,
+        [
+            (1, Some(code::CHANNEL_NOT_FOUND)),
+            (2, Some(code::CHANNEL_NOT_FOUND)),
+            (3, Some(code::CHANNEL_NOT_FOUND)),
+            (4, Some(code::RATE_LIMITED)),
+            (5, Some(code::RATE_LIMITED)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_payload_of_max_payload_bytes_is_taken_one_more_is_refused() {
+    let m = manager(SyncConfig {
+        max_payload: 8,
+        ..SyncConfig::default()
+    });
+    let mut conn = m.connect("ann", [1; 16]).await.unwrap();
+    m.handle(
+        conn.id,
+        ClientFrame::Subscribe {
+            request: 1,
+            channel: room(),
+        },
+    )
+    .await;
+    frames(&mut conn).await;
+    m.handle(conn.id, publish(2, vec![0; 8])).await;
+    m.handle(conn.id, publish(3, vec![0; 9])).await;
+    let got = frames(&mut conn).await;
+    assert!(
+        matches!(got.as_slice(), [
+            ServerFrame::Message { payload, .. },
+            ServerFrame::Ack { request: 2, .. },
+            ServerFrame::Error { request: 3, code: c, .. },
+        ] if payload.len() == 8 && *c == code::PAYLOAD_TOO_LARGE),
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_resume_from_another_epoch_is_told_3004_then_subscribed_afresh() {
+    let m = manager(SyncConfig::default());
+    let mut first = m.connect("ann", [1; 16]).await.unwrap();
+    m.handle(
+        first.id,
+        ClientFrame::Subscribe {
+            request: 1,
+            channel: room(),
+        },
+    )
+    .await;
+    let head = match frames(&mut first).await.as_slice() {
+        [_, ServerFrame::Subscribed { at, .. }] => *at,
+        other => panic!("{other:?}"),
+    };
+    m.disconnect(first.id).await;
+    for (from, why) in [
+        (
+            Position {
+                epoch: head.epoch.wrapping_add(1),
+                offset: 0,
+            },
+            "another epoch",
+        ),
+        (
+            Position {
+                epoch: head.epoch,
+                offset: head.offset + 1,
+            },
+            "an offset the channel never reached",
+        ),
+    ] {
+        let mut again = m.connect("ann", [2; 16]).await.unwrap();
+        frames(&mut again).await;
+        m.handle(
+            again.id,
+            ClientFrame::Resume {
+                request: 2,
+                session: [1; 16],
+                channels: vec![(room(), from)],
+            },
+        )
+        .await;
+        let got = frames(&mut again).await;
+        assert!(
+            matches!(got.as_slice(), [
+                ServerFrame::Error { request: 2, code: c, .. },
+                ServerFrame::Subscribed { request: 2, at, .. },
+            ] if *c == code::BUFFER_OVERFLOW && *at == head),
+            "{why}: {got:?}"
+        );
+        m.disconnect(again.id).await;
+    }
+}
+
+#[tokio::test]
+async fn a_connection_is_closed_or_refused_from_outside() {
+    let m = manager(SyncConfig::default());
+    assert_eq!(m.broker_name(), "memory");
+    assert_eq!(m.config().buffer_size, SyncConfig::default().buffer_size);
+    let mut conn = m.connect("ann", [1; 16]).await.unwrap();
+    frames(&mut conn).await;
+    m.refuse(conn.id, error_frame(0, code::BAD_REQUEST, ""));
+    assert_eq!(
+        frames(&mut conn).await,
+        [error_frame(0, code::BAD_REQUEST, "")]
+    );
+    let close = Close {
+        code: 4001,
+        reason: "token revoked",
+        error: Some(error_frame(0, code::TOKEN_REVOKED, "")),
+    };
+    m.close(conn.id, close.clone());
+    assert_eq!(conn.kill.await.unwrap(), close);
+}
+
+#[tokio::test]
+async fn presence_lists_each_subscribed_user_once() {
+    let m = manager(SyncConfig::default());
+    let mut conns = Vec::new();
+    for (i, user) in ["bob", "ann", "bob"].iter().enumerate() {
+        let conn = m.connect(user, [i as u8; 16]).await.unwrap();
+        m.handle(
+            conn.id,
+            ClientFrame::Subscribe {
+                request: 1,
+                channel: room(),
+            },
+        )
+        .await;
+        conns.push(conn);
+    }
+    assert_eq!(m.get_presence(&room()).await.unwrap(), ["ann", "bob"]);
+    m.disconnect(conns[0].id).await;
+    assert_eq!(m.get_presence(&room()).await.unwrap(), ["ann", "bob"]);
+    m.disconnect(conns[2].id).await;
+    assert_eq!(m.get_presence(&room()).await.unwrap(), ["ann"]);
+}
