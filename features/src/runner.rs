@@ -37,6 +37,7 @@ const EMBEDDED_FEATURES: &[(&str, &str)] = &[
     ("errors.feature", include_str!("../errors.feature")),
     ("security.feature", include_str!("../security.feature")),
     ("query.feature", include_str!("../query.feature")),
+    ("sync.feature", include_str!("../sync.feature")),
 ];
 
 /// Where the suite's `.feature` files are: next to this crate's Cargo.toml in a checkout;

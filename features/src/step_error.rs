@@ -40,6 +40,19 @@ impl StepError {
         }
     }
 
+    /// The same failure stating `expected` instead: for a helper's failure that a step can
+    /// say more precisely. "Not verified" stays as it is.
+    pub fn with_expected(self, expected: impl Into<String>) -> Self {
+        match self {
+            Self::Failed { actual, replay, .. } => Self::Failed {
+                expected: expected.into(),
+                actual,
+                replay,
+            },
+            other => other,
+        }
+    }
+
     /// A failure without an exchange to show.
     pub fn plain(expected: impl Into<String>, actual: impl Into<String>) -> Self {
         Self::Failed {

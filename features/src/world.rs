@@ -32,6 +32,66 @@ pub struct DxWorld {
     query: QueryState,
     /// What the client steps remember.
     client: ClientState,
+    /// What the sync steps remember.
+    sync: SyncState,
+}
+
+/// What the sync steps remember between steps: the connections of the scenario and what
+/// the frame sent last must be answered with.
+#[derive(Debug, Default)]
+pub struct SyncState {
+    /// The target's `sync` member, read by the background step.
+    pub area: Option<dx_conformance::checks::sync::SyncArea>,
+    /// My user id and access token.
+    pub me: Option<(String, String)>,
+    /// My connection.
+    pub peer: Option<dx_conformance::checks::sync::Peer>,
+    /// A channel of my own, which no other scenario uses.
+    pub channel: Option<dx_sync::ChannelName>,
+    /// Another user's connection, subscribed to my channel when a step says so.
+    pub other: Option<dx_conformance::checks::sync::Peer>,
+    /// The channels I subscribed to, in order, with where each subscription started.
+    pub subscribed: Vec<(dx_sync::ChannelName, dx_sync::Position)>,
+    /// The channel a subscription was refused for.
+    pub refused: Option<dx_sync::ChannelName>,
+    /// The frame sent last, whose answer the next step judges.
+    pub pending: Option<Pending>,
+    /// The payloads another connection must receive on my channel, in order.
+    pub owed: Vec<Vec<u8>>,
+    /// When my token stopped holding: the moment the server must start counting
+    /// `token_check_seconds` from.
+    pub lapsed: Option<std::time::Instant>,
+    /// When my token expires, for a token minted to expire while connected.
+    pub expires: Option<std::time::Instant>,
+    /// The answers to a publish flood.
+    pub flood: Option<Flood>,
+    /// The last request number used; each frame gets the next one.
+    pub last_request: u32,
+}
+
+/// A frame sent and not yet answered: what its answer must carry.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Its `request` (0 for a frame too short to carry one).
+    pub request: u32,
+    /// The channel it names as raw bytes, when it names one (maybe not a valid name).
+    pub channel: Option<Vec<u8>>,
+    /// The sentence of `spec/sync.md` its answer is judged by.
+    pub clause: dx_conformance::clause::Clause,
+    /// Its payload, for a `PUBLISH`.
+    pub payload: Vec<u8>,
+}
+
+/// A publish flood's outcome.
+#[derive(Debug, Clone)]
+pub struct Flood {
+    /// The request of the first publish; the others follow it.
+    pub first_request: u32,
+    /// Per publish, in order: its payload and the answer it got.
+    pub publishes: Vec<(Vec<u8>, dx_sync::frame::ServerFrame)>,
+    /// From the first publish sent to the last answer received: an upper bound on the time
+    /// over which the server received the publishes.
+    pub elapsed: std::time::Duration,
 }
 
 /// What the client steps remember between steps.
@@ -232,6 +292,16 @@ impl DxWorld {
             .client_errors
             .clone()
             .ok_or_else(|| StepError::NotVerified("target offers no client-errors endpoint".into()))
+    }
+
+    /// What the sync steps remember.
+    pub fn sync(&self) -> &SyncState {
+        &self.sync
+    }
+
+    /// What the sync steps remember, to change.
+    pub fn sync_mut(&mut self) -> &mut SyncState {
+        &mut self.sync
     }
 
     /// The authentication steps' state.

@@ -64,6 +64,33 @@ async fn revocation_ignored_is_caught() {
     assert_caught(Mutant::RevocationIgnored).await;
 }
 
+/// Revocation is Property 5's, but a sync connection lives on the token it was opened with:
+/// a server that ignores revocation upgrades a revoked token and keeps a connection open
+/// after its token was revoked, which the sync scenarios must catch as well.
+#[tokio::test]
+async fn revocation_ignored_is_caught_by_the_sync_scenarios() {
+    let mut config = EmbeddedReference::default_config();
+    config.mutations = Mutations::with(Some(Mutant::RevocationIgnored));
+    let target = Target::embedded(config).await.expect("target");
+    let results = run_features(&target, &["sync".into()], &default_features_dir())
+        .await
+        .unwrap();
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.verdict.is_fail())
+        .map(|r| r.title.as_str())
+        .collect();
+    for caught in [
+        "An upgrade whose token does not hold is refused with its token code: revoked",
+        "A token that stops holding gets ERROR and close 4001 within token_check_seconds: revoked",
+    ] {
+        assert!(
+            failed.contains(&caught),
+            "{caught:?} passed; failed: {failed:#?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn headers_missing_on_errors_is_caught() {
     assert_caught(Mutant::HeadersMissingOnErrors).await;

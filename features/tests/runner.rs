@@ -116,15 +116,19 @@ async fn tags_select_scenarios_by_feature_and_scenario_tags() {
     let client = run_features(&target, &["client".into()], &default_features_dir())
         .await
         .unwrap();
+    let sync = run_features(&target, &["sync".into()], &default_features_dir())
+        .await
+        .unwrap();
     assert!(
         !errors.is_empty()
             && !auth.is_empty()
             && !security.is_empty()
             && !query.is_empty()
             && !client.is_empty()
+            && !sync.is_empty()
     );
     assert_eq!(
-        errors.len() + auth.len() + security.len() + query.len() + client.len(),
+        errors.len() + auth.len() + security.len() + query.len() + client.len() + sync.len(),
         all.len(),
         "every scenario is in one feature"
     );

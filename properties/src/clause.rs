@@ -864,6 +864,27 @@ pub const ALL: &[&Clause] = &[
     &sync::NO_ACK,
     &sync::UPGRADE,
     &sync::FRAMES,
+    &sync::TOKEN_PLACES,
+    &sync::SELECTS_SUBPROTOCOL,
+    &sync::TOKEN_REQUIRED,
+    &sync::NOT_AN_UPGRADE,
+    &sync::SESSION_USER,
+    &sync::FRAME_ENDS,
+    &sync::CHANNEL_RULE,
+    &sync::RESUBSCRIBE,
+    &sync::UNSUBSCRIBED,
+    &sync::REFUSAL,
+    &sync::STAYS_OPEN,
+    &sync::TEXT_FRAME,
+    &sync::FRAME_TOO_LONG,
+    &sync::MALFORMED,
+    &sync::BAD_CHANNEL,
+    &sync::PAYLOAD_TOO_LARGE,
+    &sync::TOO_MANY_CHANNELS,
+    &sync::NOBODY_SUBSCRIBED,
+    &sync::PUBLISH_LIMIT,
+    &sync::TOKEN_LAPSED,
+    &sync::TOKEN_CHECK,
 ];
 
 /// `spec/security.md` and requirement 4 of `spec/requirements.md`.
@@ -1300,5 +1321,135 @@ pub mod sync {
         FILE,
         "Frames",
         "Every frame is one binary WebSocket message: an opcode byte, then the fields in the order given.",
+    );
+
+    const CONNECTING: &str = "Connecting";
+    const REFUSALS: &str = "Refusals";
+
+    /// Where the upgrade's token may be.
+    pub const TOKEN_PLACES: Clause = clause(
+        FILE,
+        CONNECTING,
+        "The upgrade (RFC 6455) SHALL carry a valid access token (`spec/tokens.md`), either as `Authorization: Bearer <token>` or, for browsers, which cannot set that header, as the subprotocol list `Sec-WebSocket-Protocol: dx-sync.1, dx-token.<token>` (a PASETO token consists of subprotocol characters).",
+    );
+    /// The subprotocol.
+    pub const SELECTS_SUBPROTOCOL: Clause = clause(
+        FILE,
+        CONNECTING,
+        "A server SHALL select `dx-sync.1` when the client offered it.",
+    );
+    /// Requirement 9.1.
+    pub const TOKEN_REQUIRED: Clause = clause(
+        FILE,
+        CONNECTING,
+        "An upgrade without a valid token SHALL be refused before switching protocols, with the error envelope and status of `spec/http-contract.md` (401 with `WWW-Authenticate: Bearer` for 1002-1004, the token codes of `spec/auth.md`), and SHALL NOT be upgraded (requirement 9.1).",
+    );
+    /// A plain GET.
+    pub const NOT_AN_UPGRADE: Clause = clause(
+        FILE,
+        CONNECTING,
+        "A `GET` to the endpoint that is not an upgrade is answered 400 `BAD_REQUEST`.",
+    );
+    /// Whose connection it is.
+    pub const SESSION_USER: Clause = clause(
+        FILE,
+        CONNECTING,
+        "The connection's user is the token's subject; its session is the id `WELCOME` names (below).",
+    );
+    /// No trailing bytes.
+    pub const FRAME_ENDS: Clause = clause(
+        FILE,
+        "Frames",
+        "A frame SHALL end exactly after its last field.",
+    );
+    /// Channel names.
+    pub const CHANNEL_RULE: Clause = clause(
+        FILE,
+        "Frames",
+        "A **channel** name is 1 to 128 bytes of `A-Z a-z 0-9 _ . : -`.",
+    );
+    /// Subscribing twice.
+    pub const RESUBSCRIBE: Clause = clause(
+        FILE,
+        "Channels, epochs and offsets",
+        "Subscribing to a channel the connection is subscribed to already answers `SUBSCRIBED` again with the same start and changes nothing.",
+    );
+    /// Unsubscribing.
+    pub const UNSUBSCRIBED: Clause = clause(
+        FILE,
+        "Channels, epochs and offsets",
+        "`UNSUBSCRIBED` answers `UNSUBSCRIBE` whether or not the connection was subscribed; after it the connection receives no further message of the channel.",
+    );
+    /// What a refused frame gets.
+    pub const REFUSAL: Clause = clause(
+        FILE,
+        REFUSALS,
+        "A frame the server cannot accept gets `ERROR` with the frame's `request` (0 when the frame is too short to carry one) and, where it names one, the channel.",
+    );
+    /// What a refusal leaves open.
+    pub const STAYS_OPEN: Clause = clause(
+        FILE,
+        REFUSALS,
+        "The connection stays open unless this table says it closes; other connections are unaffected.",
+    );
+    /// The table's row for text frames.
+    pub const TEXT_FRAME: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| a text frame | 4000 `BAD_REQUEST` | close 1003 |",
+    );
+    /// The table's row for frames over the size limit.
+    pub const FRAME_TOO_LONG: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| a frame longer than `max_payload` + 1024 bytes | 4013 `PAYLOAD_TOO_LARGE` | close 1009 |",
+    );
+    /// The table's row for malformed frames.
+    pub const MALFORMED: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| an unknown opcode, a truncated frame, trailing bytes, a flag bit other than bit 0 | 4000 `BAD_REQUEST` | |",
+    );
+    /// The table's row for channel names.
+    pub const BAD_CHANNEL: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| a channel name that breaks the rule above (invalid UTF-8 included), or a channel listed twice in one `RESUME` | 4001 `VALIDATION_FAILED` | |",
+    );
+    /// The table's row for payloads.
+    pub const PAYLOAD_TOO_LARGE: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| a payload over `max_payload` | 4013 `PAYLOAD_TOO_LARGE` | |",
+    );
+    /// The table's row for subscriptions.
+    pub const TOO_MANY_CHANNELS: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| a subscription beyond `max_channels` on one connection | 5003 `RESOURCE_EXHAUSTED` | |",
+    );
+    /// The table's row for channels nobody is on.
+    pub const NOBODY_SUBSCRIBED: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| `PRESENCE` or `UNSUBSCRIBE` of a channel nobody is subscribed to | answered normally (an empty list; `UNSUBSCRIBED`) | |",
+    );
+    /// The table's row for publish floods.
+    pub const PUBLISH_LIMIT: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| more than `publish_limit.max_messages` publishes in `publish_limit.window_seconds` on one connection | 1005 `RATE_LIMITED` per refused publish | |",
+    );
+    /// The table's row for tokens that stop holding.
+    pub const TOKEN_LAPSED: Clause = clause(
+        FILE,
+        REFUSALS,
+        "| the access token expires or is revoked while the connection is open | 1002 `TOKEN_EXPIRED` or 1004 `TOKEN_REVOKED` (request 0) | close 4001 |",
+    );
+    /// How often tokens are checked again.
+    pub const TOKEN_CHECK: Clause = clause(
+        FILE,
+        REFUSALS,
+        "A server checks the token's expiry and revocation at least every `token_check_seconds` (published) on every open connection.",
     );
 }

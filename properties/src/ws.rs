@@ -36,12 +36,36 @@ pub enum WsError {
         after: Duration,
     },
     /// The server closed the connection.
-    #[error("websocket {url}: closed by the server")]
+    #[error("websocket {url}: closed by the server{}", close_code(*.code))]
     Closed {
         /// The URL.
         url: String,
+        /// The close code of the server's close frame; `None` when the connection ended
+        /// without one (or the frame carried no code).
+        code: Option<u16>,
+    },
+    /// The server answered the upgrade with another status than 101: the refusal it sent
+    /// instead of switching protocols, kept whole so it can be judged like any response.
+    #[error("websocket {url}: the upgrade was answered HTTP {status}, not 101")]
+    Refused {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The response headers.
+        headers: http::HeaderMap,
+        /// The response body (empty when there was none).
+        body: Vec<u8>,
     },
 }
+
+fn close_code(code: Option<u16>) -> String {
+    code.map(|c| format!(" with close code {c}"))
+        .unwrap_or_else(|| " without a close code".into())
+}
+
+/// How many bytes of a binary message the replay line shows.
+const SHOWN_BYTES: usize = 48;
 
 /// One open WebSocket connection, recording what was sent for the replay line.
 #[derive(Debug)]
@@ -49,11 +73,13 @@ pub struct WsClient {
     url: String,
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     sent: Vec<String>,
+    protocol: Option<String>,
 }
 
 impl WsClient {
     /// Connects to `url` (`ws://` or `wss://`) within `timeout`, with extra request headers
-    /// (e.g. `Authorization`).
+    /// (e.g. `Authorization`, or `Sec-WebSocket-Protocol` to offer subprotocols). A server
+    /// that answers the upgrade with another status gives [`WsError::Refused`].
     pub async fn connect(
         url: &str,
         headers: &[(&str, &str)],
@@ -74,18 +100,37 @@ impl WsClient {
                 http::HeaderValue::from_str(value).map_err(|e| connect_err(e.to_string()))?;
             request.headers_mut().insert(name, value);
         }
-        let (stream, _) = tokio::time::timeout(
+        let (stream, response) = tokio::time::timeout(
             timeout,
             tokio_tungstenite::connect_async_with_config(request, None, true),
         )
         .await
         .map_err(|_| connect_err(format!("no handshake within {timeout:?}")))?
-        .map_err(|e| connect_err(e.to_string()))?;
+        .map_err(|e| match e {
+            tokio_tungstenite::tungstenite::Error::Http(response) => WsError::Refused {
+                url: url.to_owned(),
+                status: response.status().as_u16(),
+                headers: response.headers().clone(),
+                body: response.body().clone().unwrap_or_default(),
+            },
+            other => connect_err(other.to_string()),
+        })?;
+        let protocol = response
+            .headers()
+            .get(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Ok(Self {
             url: url.to_owned(),
             stream,
             sent: Vec::new(),
+            protocol,
         })
+    }
+
+    /// The subprotocol the server selected in its handshake answer, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
     }
 
     /// Sends a text message.
@@ -99,7 +144,21 @@ impl WsClient {
 
     /// Sends a binary message.
     pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<(), WsError> {
-        self.sent.push(format!("<{} binary bytes>", bytes.len()));
+        let shown: Vec<String> = bytes
+            .iter()
+            .take(SHOWN_BYTES)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let more = if bytes.len() > SHOWN_BYTES {
+            " …"
+        } else {
+            ""
+        };
+        self.sent.push(format!(
+            "<{} binary bytes: {}{more}>",
+            bytes.len(),
+            shown.join(" ")
+        ));
         self.stream
             .send(Message::binary(bytes))
             .await
@@ -117,9 +176,16 @@ impl WsClient {
                     after: timeout,
                 })?;
             match next {
-                None | Some(Ok(Message::Close(_))) => {
+                None => {
                     return Err(WsError::Closed {
                         url: self.url.clone(),
+                        code: None,
+                    });
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(WsError::Closed {
+                        url: self.url.clone(),
+                        code: frame.map(|f| u16::from(f.code)),
                     });
                 }
                 Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => return Ok(m),
@@ -212,6 +278,96 @@ mod tests {
         assert!(matches!(err, WsError::Timeout { .. }));
         assert!(ws.replay().contains("hello"));
         ws.close().await.unwrap();
+    }
+
+    /// A server that selects `dx-sync.1` and closes with 4001 when told "bye".
+    async fn closing_server() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            // The callback's type, error response included, is tungstenite's.
+            #[allow(clippy::result_large_err)]
+            let select = |_: &http::Request<()>, mut answer: http::Response<()>| {
+                answer.headers_mut().insert(
+                    http::header::SEC_WEBSOCKET_PROTOCOL,
+                    http::HeaderValue::from_static("dx-sync.1"),
+                );
+                Ok(answer)
+            };
+            let mut ws = tokio_tungstenite::accept_hdr_async(tcp, select)
+                .await
+                .unwrap();
+            while let Some(Ok(msg)) = ws.next().await {
+                if msg == Message::text("bye") {
+                    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: 4001.into(),
+                        reason: "token".into(),
+                    };
+                    let _ = ws.close(Some(frame)).await;
+                }
+            }
+        });
+        format!("ws://{addr}/sync")
+    }
+
+    #[tokio::test]
+    async fn the_selected_subprotocol_and_close_codes_are_reported() {
+        let url = closing_server().await;
+        let offer = [("sec-websocket-protocol", "dx-sync.1, dx-token.abc")];
+        let mut ws = WsClient::connect(&url, &offer, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(ws.protocol(), Some("dx-sync.1"));
+        ws.send_binary(vec![0xab; 60]).await.unwrap();
+        assert!(
+            ws.replay().contains("<60 binary bytes: ab ab"),
+            "{}",
+            ws.replay()
+        );
+        assert!(ws.replay().contains(" …>"), "{}", ws.replay());
+        ws.send_text("bye").await.unwrap();
+        let err = ws.recv(Duration::from_secs(5)).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                WsError::Closed {
+                    code: Some(4001),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().ends_with("with close code 4001"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn upgrades_answered_with_another_status_keep_the_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 4096];
+            let _ = tcp.read(&mut head).await;
+            let answer = "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer\r\ncontent-length: 2\r\n\r\n{}";
+            tcp.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let err = WsClient::connect(&format!("ws://{addr}/sync"), &[], Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        let WsError::Refused {
+            status,
+            headers,
+            body,
+            ..
+        } = err
+        else {
+            panic!("{err}")
+        };
+        assert_eq!(status, 401);
+        assert_eq!(headers["www-authenticate"], "Bearer");
+        assert_eq!(body, b"{}");
     }
 
     #[tokio::test]

@@ -236,6 +236,32 @@ fn has_header(world: &mut DxWorld, name: String) -> Result<(), StepError> {
     world.settle(result)
 }
 
+/// RFC 6750: a 401 names the scheme the client must use, first in `WWW-Authenticate`.
+#[then(expr = "the response challenges the client with the {string} scheme")]
+fn challenges_with(world: &mut DxWorld, scheme: String) -> Result<(), StepError> {
+    let result = world.last().and_then(|ex| {
+        let named = ex
+            .headers
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| {
+                v.split([' ', ','])
+                    .next()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&scheme))
+            });
+        if named {
+            Ok(())
+        } else {
+            Err(StepError::at(
+                ex,
+                format!("a WWW-Authenticate header naming the {scheme} scheme"),
+            ))
+        }
+    });
+    world.settle(result)
+}
+
 #[then(expr = "the X-Request-Id header is {string}")]
 fn request_id_header_is(world: &mut DxWorld, id: String) -> Result<(), StepError> {
     let result = world.last().and_then(|ex| {

@@ -12,3 +12,4 @@ mod faults;
 mod http;
 mod query;
 mod security;
+mod sync;

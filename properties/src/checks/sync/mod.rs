@@ -9,6 +9,7 @@ pub mod p23_buffer_replay;
 pub mod p24_presence_accuracy;
 pub mod p25_ack_guarantee;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use dx_sync::frame::{ClientFrame, ServerFrame, SessionId};
@@ -22,6 +23,7 @@ use crate::checks::auth::{self, AuthApi, AuthArea};
 use crate::checks::support::unique_scope;
 use crate::clause::sync as sc;
 use crate::target::Target;
+use crate::token::Token;
 use crate::ws::{WsClient, WsError, ws_url};
 
 /// How long a frame the spec owes may take to arrive.
@@ -35,14 +37,31 @@ pub const QUIET: Duration = Duration::from_millis(150);
 pub struct SyncArea {
     /// The endpoint as a `ws://` or `wss://` URL.
     pub url: String,
+    /// The endpoint's path, as published (for plain HTTP requests to it).
+    pub endpoint: String,
     /// Messages kept per channel for replay.
     pub buffer_size: u64,
     /// The largest payload.
     pub max_payload: u64,
+    /// Subscriptions per connection.
+    pub max_channels: u64,
     /// How long after a connection dies its user may still be listed.
     pub ping_timeout: Duration,
+    /// How often, at most, an open connection's token is checked again.
+    pub token_check: Duration,
+    /// Publishes admitted per connection in one window.
+    pub publish_limit: PublishLimit,
     /// The auth area, for minting tokens.
     pub auth: AuthArea,
+}
+
+/// `sync.publish_limit`: at most `max_messages` publishes in any `window` on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishLimit {
+    /// Publishes admitted per window.
+    pub max_messages: u64,
+    /// The window.
+    pub window: Duration,
 }
 
 /// The `sync` area of `target`, or why the checks cannot run.
@@ -64,24 +83,49 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
     }
     let raw = d.raw.get("sync").cloned().unwrap_or(Value::Null);
     let text = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_owned);
-    let number = |k: &str| raw.get(k).and_then(Value::as_u64).filter(|n| *n >= 1);
-    match (
-        text("endpoint"),
-        number("buffer_size"),
-        number("max_payload"),
-        number("ping_timeout_seconds"),
-    ) {
-        (Some(endpoint), Some(buffer_size), Some(max_payload), Some(ping_timeout)) => {
-            Ok(SyncArea {
-                url: ws_url(target.base_url(), &endpoint),
-                buffer_size,
-                max_payload,
-                ping_timeout: Duration::from_secs(ping_timeout),
-                auth,
-            })
-        }
+    // Every member is required and at least 1 (spec/sync.md, "The `sync` member").
+    let number = |pointer: &str| {
+        raw.pointer(pointer)
+            .and_then(Value::as_u64)
+            .filter(|n| *n >= 1)
+    };
+    let limits = (
+        number("/buffer_size"),
+        number("/max_payload"),
+        number("/max_channels"),
+        number("/ping_timeout_seconds"),
+        number("/token_check_seconds"),
+        number("/publish_limit/max_messages"),
+        number("/publish_limit/window_seconds"),
+    );
+    match (text("endpoint"), limits) {
+        (
+            Some(endpoint),
+            (
+                Some(buffer_size),
+                Some(max_payload),
+                Some(max_channels),
+                Some(ping_timeout),
+                Some(token_check),
+                Some(max_messages),
+                Some(window),
+            ),
+        ) => Ok(SyncArea {
+            url: ws_url(target.base_url(), &endpoint),
+            endpoint,
+            buffer_size,
+            max_payload,
+            max_channels,
+            ping_timeout: Duration::from_secs(ping_timeout),
+            token_check: Duration::from_secs(token_check),
+            publish_limit: PublishLimit {
+                max_messages,
+                window: Duration::from_secs(window),
+            },
+            auth,
+        }),
         _ => Err(CheckOutcome::SetupFailed(CaseFailure::plain(
-            "a sync member with endpoint, buffer_size, max_payload and ping_timeout_seconds (spec/sync.md, \"The `sync` member\")",
+            "a sync member with endpoint, buffer_size, max_payload, max_channels, ping_timeout_seconds, token_check_seconds and publish_limit, numbers at least 1 (spec/sync.md, \"The `sync` member\")",
             format!("{raw}"),
         ))),
     }
@@ -120,11 +164,24 @@ pub async fn user(
     area: &SyncArea,
     prefix: &str,
 ) -> Result<(String, String), CaseFailure> {
+    let (sub, token) = user_token(target, area, prefix, "access", 600).await?;
+    Ok((sub, token.text))
+}
+
+/// A fresh user and a token of `typ` for them expiring `ttl_seconds` from now (negative:
+/// expired already), from the mint hook: what the checks of tokens that do not hold use.
+pub async fn user_token(
+    target: &Target,
+    area: &SyncArea,
+    prefix: &str,
+    typ: &str,
+    ttl_seconds: i64,
+) -> Result<(String, Token), CaseFailure> {
     let sub = unique_scope(prefix);
     let token = AuthApi::new(target, &area.auth)
-        .mint(&sub, "access", 600)
+        .mint(&sub, typ, ttl_seconds)
         .await?;
-    Ok((sub, token.text))
+    Ok((sub, token))
 }
 
 /// One WebSocket connection of a user, speaking `spec/sync.md`'s frames.
@@ -135,19 +192,44 @@ pub struct Peer {
     pub user: String,
     /// The session `WELCOME` named.
     pub session: SessionId,
+    /// What [`Peer::idle`] heard, for the next [`Peer::hear`] calls, oldest first.
+    heard: VecDeque<Heard>,
+}
+
+/// What a connection heard: a frame, the server closing it, or nothing within the wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// A frame.
+    Frame(ServerFrame),
+    /// The server closed the connection: the code of its close frame, `None` when the
+    /// connection ended without one.
+    Closed(Option<u16>),
+    /// Nothing within the wait.
+    Silent,
 }
 
 impl Peer {
     /// Connects as `user` with `token` and reads `WELCOME`.
     pub async fn connect(area: &SyncArea, user: &str, token: &str) -> Result<Self, CaseFailure> {
         let auth = format!("Bearer {token}");
-        let ws = WsClient::connect(&area.url, &[("authorization", &auth)], WAIT)
+        Self::open(area, user, &[("authorization", &auth)]).await
+    }
+
+    /// Connects as `user` with the upgrade request's extra `headers` (the token in one of
+    /// the places `spec/sync.md` allows) and reads `WELCOME`, which must name `user`.
+    pub async fn open(
+        area: &SyncArea,
+        user: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, CaseFailure> {
+        let ws = WsClient::connect(&area.url, headers, WAIT)
             .await
             .map_err(|e| CaseFailure::plain(sc::UPGRADE.cite(), e.to_string()))?;
         let mut peer = Self {
             ws,
             user: user.to_owned(),
             session: [0; 16],
+            heard: VecDeque::new(),
         };
         match peer.next().await? {
             ServerFrame::Welcome {
@@ -158,6 +240,16 @@ impl Peer {
             }
             other => Err(peer.fail(sc::UPGRADE, format!("the first frame was {other:?}"))),
         }
+    }
+
+    /// The subprotocol the server selected when this connection was upgraded.
+    pub fn protocol(&self) -> Option<&str> {
+        self.ws.protocol()
+    }
+
+    /// A command replaying what this connection sent.
+    pub fn replay(&self) -> String {
+        self.ws.replay()
     }
 
     /// A failure citing `clause`, with a replay line of what this connection sent.
@@ -171,25 +263,85 @@ impl Peer {
 
     /// Sends a frame.
     pub async fn send(&mut self, frame: &ClientFrame) -> Result<(), CaseFailure> {
-        let bytes = frame.encode();
-        self.ws
-            .send_binary(bytes)
-            .await
-            .map_err(|e| CaseFailure::plain(sc::FRAMES.cite(), e.to_string()))
+        self.send_bytes(frame.encode()).await
     }
 
-    /// The next frame within `wait`, `None` when nothing came.
-    pub async fn within(&mut self, wait: Duration) -> Result<Option<ServerFrame>, CaseFailure> {
+    /// Sends `bytes` as one binary message, whatever they hold: the hostile-input checks
+    /// send frames no encoder would write. A send that does not finish within [`WAIT`] (a
+    /// server that stopped reading) fails rather than hangs.
+    pub async fn send_bytes(&mut self, bytes: Vec<u8>) -> Result<(), CaseFailure> {
+        match tokio::time::timeout(WAIT, self.ws.send_binary(bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.fail(sc::FRAMES, e.to_string())),
+            Err(_) => Err(self.fail(sc::FRAMES, format!("a send did not finish within {WAIT:?}"))),
+        }
+    }
+
+    /// Sends a text message (which `spec/sync.md` refuses).
+    pub async fn send_text(&mut self, text: &str) -> Result<(), CaseFailure> {
+        match tokio::time::timeout(WAIT, self.ws.send_text(text)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.fail(sc::FRAMES, e.to_string())),
+            Err(_) => Err(self.fail(sc::FRAMES, format!("a send did not finish within {WAIT:?}"))),
+        }
+    }
+
+    /// What the connection hears within `wait`: the next frame, the server's close, or
+    /// nothing. Any message that is not a frame of `spec/sync.md` fails.
+    pub async fn hear(&mut self, wait: Duration) -> Result<Heard, CaseFailure> {
+        match self.heard.pop_front() {
+            Some(heard) => Ok(heard),
+            None => self.read(wait).await,
+        }
+    }
+
+    /// Stays connected for `wait` as a live client does, answering the server's pings (a
+    /// connection that answers none is dead after `ping_timeout_seconds`), and keeps what
+    /// arrives meanwhile for the next [`Peer::hear`] calls. For a check that waits longer
+    /// than the ping timeout (for a token to expire) while a connection must stay alive.
+    pub async fn idle(&mut self, wait: Duration) -> Result<(), CaseFailure> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if matches!(self.heard.back(), Some(Heard::Closed(_))) {
+                // Nothing more can arrive.
+                tokio::time::sleep_until(deadline).await;
+                return Ok(());
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read(left).await? {
+                Heard::Silent => return Ok(()),
+                heard => self.heard.push_back(heard),
+            }
+        }
+    }
+
+    /// The next thing the connection itself delivers within `wait`.
+    async fn read(&mut self, wait: Duration) -> Result<Heard, CaseFailure> {
         match self.ws.recv(wait).await {
-            Ok(Message::Binary(bytes)) => ServerFrame::decode(&bytes).map(Some).map_err(|e| {
-                self.fail(
-                    sc::FRAMES,
-                    format!("an undecodable frame ({e}): {bytes:02x?}"),
-                )
-            }),
+            Ok(Message::Binary(bytes)) => {
+                ServerFrame::decode(&bytes).map(Heard::Frame).map_err(|e| {
+                    self.fail(
+                        sc::FRAMES,
+                        format!("an undecodable frame ({e}): {bytes:02x?}"),
+                    )
+                })
+            }
             Ok(other) => Err(self.fail(sc::FRAMES, format!("a non-binary message: {other:?}"))),
-            Err(WsError::Timeout { .. }) => Ok(None),
+            Err(WsError::Timeout { .. }) => Ok(Heard::Silent),
+            Err(WsError::Closed { code, .. }) => Ok(Heard::Closed(code)),
             Err(e) => Err(self.fail(sc::FRAMES, e.to_string())),
+        }
+    }
+
+    /// The next frame within `wait`, `None` when nothing came; the connection closing fails.
+    pub async fn within(&mut self, wait: Duration) -> Result<Option<ServerFrame>, CaseFailure> {
+        match self.hear(wait).await? {
+            Heard::Frame(frame) => Ok(Some(frame)),
+            Heard::Silent => Ok(None),
+            Heard::Closed(code) => Err(self.fail(
+                sc::FRAMES,
+                format!("the server closed the connection (close code {code:?})"),
+            )),
         }
     }
 
