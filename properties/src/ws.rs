@@ -200,6 +200,11 @@ impl WsClient {
         self.stream.close(None).await.map_err(|e| self.io(e))
     }
 
+    /// The URL this client connected to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A `websocat` command that replays what this client sent.
     pub fn replay(&self) -> String {
         let lines = self.sent.join("\\n");

@@ -37,6 +37,9 @@ pub const QUIET: Duration = Duration::from_millis(150);
 pub struct SyncArea {
     /// The endpoint as a `ws://` or `wss://` URL.
     pub url: String,
+    /// The endpoint on every instance (`--target` given several times), this target's
+    /// first: the checks spread a case's connections over them.
+    pub instances: Vec<String>,
     /// The endpoint's path, as published (for plain HTTP requests to it).
     pub endpoint: String,
     /// Messages kept per channel for replay.
@@ -75,6 +78,25 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
     if !d.is_conformance() {
         return Err(CheckOutcome::NotVerified(NOT_CONFORMANCE.into()));
     }
+    let mut instances = Vec::new();
+    for (i, instance) in target.instances().into_iter().enumerate() {
+        let member = instance.discovery().raw.get("sync");
+        let endpoint = member
+            .and_then(|m| m.get("endpoint"))
+            .and_then(Value::as_str);
+        match endpoint {
+            Some(endpoint) if instance.discovery().is_conformance() => {
+                instances.push(ws_url(instance.base_url(), endpoint));
+            }
+            _ => {
+                return Err(CheckOutcome::NotVerified(format!(
+                    "instance {} ({}) does not offer sync in the conformance profile",
+                    i + 1,
+                    instance.base_url()
+                )));
+            }
+        }
+    }
     let auth = auth::area(target)?;
     if auth.mint.is_none() {
         return Err(CheckOutcome::NotVerified(
@@ -112,6 +134,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
             ),
         ) => Ok(SyncArea {
             url: ws_url(target.base_url(), &endpoint),
+            instances,
             endpoint,
             buffer_size,
             max_payload,
@@ -211,8 +234,23 @@ pub enum Heard {
 impl Peer {
     /// Connects as `user` with `token` and reads `WELCOME`.
     pub async fn connect(area: &SyncArea, user: &str, token: &str) -> Result<Self, CaseFailure> {
+        Self::connect_on(area, 0, user, token).await
+    }
+
+    /// Connects as `user` with `token` to instance `instance` (counted modulo the
+    /// instances given; 0 is the target itself) and reads `WELCOME`.
+    pub async fn connect_on(
+        area: &SyncArea,
+        instance: usize,
+        user: &str,
+        token: &str,
+    ) -> Result<Self, CaseFailure> {
         let auth = format!("Bearer {token}");
-        Self::open(area, user, &[("authorization", &auth)]).await
+        let url = area
+            .instances
+            .get(instance % area.instances.len().max(1))
+            .unwrap_or(&area.url);
+        Self::open_at(url, user, &[("authorization", &auth)]).await
     }
 
     /// Connects as `user` with the upgrade request's extra `headers` (the token in one of
@@ -222,7 +260,11 @@ impl Peer {
         user: &str,
         headers: &[(&str, &str)],
     ) -> Result<Self, CaseFailure> {
-        let ws = WsClient::connect(&area.url, headers, WAIT)
+        Self::open_at(&area.url, user, headers).await
+    }
+
+    async fn open_at(url: &str, user: &str, headers: &[(&str, &str)]) -> Result<Self, CaseFailure> {
+        let ws = WsClient::connect(url, headers, WAIT)
             .await
             .map_err(|e| CaseFailure::plain(sc::UPGRADE.cite(), e.to_string()))?;
         let mut peer = Self {
@@ -256,7 +298,12 @@ impl Peer {
     pub fn fail(&self, clause: crate::clause::Clause, actual: String) -> CaseFailure {
         CaseFailure {
             expected: clause.cite(),
-            actual: format!("{} (connection of {})", actual, self.user),
+            actual: format!(
+                "{} (connection of {} to {})",
+                actual,
+                self.user,
+                self.ws.url()
+            ),
             replay: Some(self.ws.replay()),
         }
     }

@@ -58,7 +58,8 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     let mut subs = Vec::new();
     for i in 0..s.subscribers {
         let (u, t) = user(target, area, "p22-sub").await?;
-        let mut peer = Peer::connect(area, &u, &t).await?;
+        // Subscribers on the other instances in turn, when several are given.
+        let mut peer = Peer::connect_on(area, i + 1, &u, &t).await?;
         let start = peer.subscribe(&channel, 100 + i as u32).await?;
         subs.push((peer, start, Vec::<(u64, Vec<u8>)>::new()));
     }

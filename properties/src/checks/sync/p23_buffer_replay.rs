@@ -90,7 +90,9 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     let (pub_user, pub_token) = user(target, area, "p23-pub").await?;
     let (sub_user, sub_token) = user(target, area, "p23-sub").await?;
     let mut publisher = Peer::connect(area, &pub_user, &pub_token).await?;
-    let mut subscriber = Peer::connect(area, &sub_user, &sub_token).await?;
+    // With several instances the subscriber is on another instance than the publisher,
+    // and resumes on a third (or back on the first).
+    let mut subscriber = Peer::connect_on(area, 1, &sub_user, &sub_token).await?;
     let start = subscriber.subscribe(&channel, 1).await?;
     publish(&mut publisher, &channel, 0, s.seen).await?;
     let mut last = start;
@@ -111,7 +113,7 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     subscriber.vanish();
     publish(&mut publisher, &channel, s.seen, missed).await?;
     let head = last.offset + missed as u64;
-    let mut back = Peer::connect(area, &sub_user, &sub_token).await?;
+    let mut back = Peer::connect_on(area, 2, &sub_user, &sub_token).await?;
     back.send(&ClientFrame::Resume {
         request: 2,
         session,

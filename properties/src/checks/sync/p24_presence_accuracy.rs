@@ -79,7 +79,9 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
             Step::Subscribe(k) | Step::Unsubscribe(k) => {
                 if slots[k].is_none() {
                     let (u, t) = &users[OWNER[k]];
-                    slots[k] = Some((Peer::connect(area, u, t).await?, false));
+                    // Each slot on an instance of its own in turn: presence asked on
+                    // one must list users subscribed on the others.
+                    slots[k] = Some((Peer::connect_on(area, k + 1, u, t).await?, false));
                 }
                 let Some((peer, subscribed)) = slots[k].as_mut() else {
                     continue;

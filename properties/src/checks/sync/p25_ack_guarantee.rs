@@ -53,7 +53,7 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     let mut quiet = Vec::new();
     for (i, leaves) in s.subscribers.iter().enumerate() {
         let (u, t) = user(target, area, "p25-sub").await?;
-        let mut peer = Peer::connect(area, &u, &t).await?;
+        let mut peer = Peer::connect_on(area, i + 1, &u, &t).await?;
         peer.subscribe(&channel, i as u32 + 1).await?;
         if *leaves {
             peer.send(&ClientFrame::Unsubscribe {
