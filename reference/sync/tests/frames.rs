@@ -511,3 +511,28 @@ fn encodings() {
         .collect();
     insta::assert_snapshot!(text);
 }
+
+/// Strings longer than a `str8` holds are cut at 255 bytes, on a character boundary.
+#[test]
+fn long_strings_are_cut_on_a_character_boundary() {
+    let frame = ServerFrame::Error {
+        request: 1,
+        code: 4000,
+        channel: String::new(),
+        message: "é".repeat(200),
+    };
+    let ServerFrame::Error { message, .. } = ServerFrame::decode(&frame.encode()).unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(message, "é".repeat(127));
+    let ascii = ServerFrame::Error {
+        request: 1,
+        code: 4000,
+        channel: String::new(),
+        message: "x".repeat(300),
+    };
+    let ServerFrame::Error { message, .. } = ServerFrame::decode(&ascii.encode()).unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(message.len(), 255);
+}

@@ -253,3 +253,86 @@ async fn presence_lists_each_subscribed_user_once() {
     m.disconnect(conns[2].id).await;
     assert_eq!(m.get_presence(&room()).await.unwrap(), ["ann"]);
 }
+
+#[tokio::test]
+async fn the_memory_broker_keeps_sessions_per_user_for_the_retention_window() {
+    use dx_sync::broker::Broker;
+    let broker = MemoryBroker::new(4, Duration::from_millis(200), 1);
+    broker.session_open([1; 16], "ann").await.unwrap();
+    assert!(broker.session_resumable([1; 16], "ann").await.unwrap());
+    assert!(!broker.session_resumable([1; 16], "bob").await.unwrap());
+    assert!(!broker.session_resumable([2; 16], "ann").await.unwrap());
+    broker.session_close([1; 16]).await.unwrap();
+    assert!(broker.session_resumable([1; 16], "ann").await.unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!broker.session_resumable([1; 16], "ann").await.unwrap());
+    assert_eq!(broker.name(), "memory");
+}
+
+#[tokio::test]
+async fn a_memory_broker_acknowledgment_reports_reach_and_subscribers() {
+    use dx_sync::broker::{Broker, FeedItem};
+    let broker = Arc::new(MemoryBroker::new(4, Duration::from_secs(60), 1));
+    let mut feed = broker.take_feed().unwrap();
+    broker.listen(&room(), true).await.unwrap();
+    for (reached, subscribed) in [(0, 1), (2, 3), (0, 0)] {
+        let publisher = Arc::clone(&broker);
+        let publish = tokio::spawn(async move {
+            publisher
+                .publish(&room(), "ann".into(), vec![1].into(), true)
+                .await
+                .unwrap()
+        });
+        let Some(FeedItem::Message(envelope)) = feed.recv().await else {
+            panic!("no envelope")
+        };
+        broker
+            .report(envelope.ticket.unwrap(), reached, subscribed)
+            .await
+            .unwrap();
+        let delivery = publish.await.unwrap().delivery.unwrap();
+        assert_eq!(
+            (delivery.reached, delivery.had_subscribers),
+            (reached, subscribed > 0)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_beyond_max_channels_is_refused_and_the_others_hold() {
+    let m = manager(SyncConfig {
+        max_channels: 2,
+        ..SyncConfig::default()
+    });
+    let mut conn = m.connect("ann", [1; 16]).await.unwrap();
+    frames(&mut conn).await;
+    for (request, name) in [(1, "a"), (2, "b"), (3, "c"), (4, "a")] {
+        m.handle(
+            conn.id,
+            ClientFrame::Subscribe {
+                request,
+                channel: ChannelName::new(name).unwrap(),
+            },
+        )
+        .await;
+    }
+    let answers: Vec<(u32, Option<u16>)> = frames(&mut conn)
+        .await
+        .into_iter()
+        .map(|f| match f {
+            ServerFrame::Subscribed { request, .. } => (request, None),
+            ServerFrame::Error { request, code, .. } => (request, Some(code)),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // The third is refused; subscribing again to one held is answered as before.
+    assert_eq!(
+        answers,
+        [
+            (1, None),
+            (2, None),
+            (3, Some(code::RESOURCE_EXHAUSTED)),
+            (4, None)
+        ]
+    );
+}

@@ -10,11 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dx_sync::ChannelName;
 use dx_sync::broker::redis::{RedisBroker, RedisBrokerConfig};
 use dx_sync::broker::{Broker, FeedItem};
+use dx_sync::buffer::Replay;
 use dx_sync::frame::{ClientFrame, ServerFrame};
 use dx_sync::manager::{SyncConfig, WebSocketManager};
+use dx_sync::{ChannelName, Position};
 
 fn redis_url() -> Option<String> {
     match std::env::var("REDIS_URL") {
@@ -59,6 +60,164 @@ async fn the_broker_survives_dead_instances_and_dropped_connections() {
     let client = redis::Client::open(url.as_str()).unwrap();
     dead_instances_are_reaped_with_leave_events(&client).await;
     a_dropped_pubsub_connection_loses_no_message(&client).await;
+    replay_gives_everything_after_a_position_or_a_gap(&client).await;
+    acknowledgments_count_every_instances_report(&client).await;
+    sessions_belong_to_their_user_and_outlive_a_close_by_the_retention(&client).await;
+    listening_is_counted_per_subscription(&client).await;
+}
+
+async fn replay_gives_everything_after_a_position_or_a_gap(client: &redis::Client) {
+    let prefix = prefix();
+    let mut config = settings(&prefix, Duration::from_secs(3));
+    config.buffer_size = 2;
+    config.retention = Duration::from_millis(1000);
+    let broker = RedisBroker::start(client.clone(), config).unwrap();
+    let room = ChannelName::new("room").unwrap();
+    let start = broker.head(&room).await.unwrap();
+    let at = |offset| Position {
+        epoch: start.epoch,
+        offset,
+    };
+    let offsets = |replay: Replay| match replay {
+        Replay::Messages(m) => Some(m.iter().map(|m| m.offset).collect::<Vec<_>>()),
+        Replay::Gap => None,
+    };
+    for i in 1..=3u8 {
+        let published = broker
+            .publish(&room, "ann".into(), vec![i].into(), false)
+            .await
+            .unwrap();
+        assert_eq!(published.at, at(u64::from(i)));
+    }
+    // Two kept: from 1 on is whole, from 0 on is not.
+    assert_eq!(
+        offsets(broker.replay(&room, at(1)).await.unwrap()),
+        Some(vec![2, 3])
+    );
+    assert_eq!(
+        offsets(broker.replay(&room, at(3)).await.unwrap()),
+        Some(vec![])
+    );
+    assert_eq!(offsets(broker.replay(&room, at(0)).await.unwrap()), None);
+    // Another epoch, or beyond the last message: a gap, not an error.
+    let other = Position {
+        epoch: start.epoch.wrapping_add(1),
+        offset: 1,
+    };
+    assert_eq!(offsets(broker.replay(&room, other).await.unwrap()), None);
+    assert_eq!(offsets(broker.replay(&room, at(4)).await.unwrap()), None);
+    // Age: message 3 passes the retention while message 4 does not; the channel is
+    // touched in between, so only the messages' own age can tell.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    broker
+        .publish(&room, "ann".into(), vec![4].into(), false)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    broker.head(&room).await.unwrap();
+    assert_eq!(offsets(broker.replay(&room, at(2)).await.unwrap()), None);
+    assert_eq!(
+        offsets(broker.replay(&room, at(3)).await.unwrap()),
+        Some(vec![4])
+    );
+}
+
+async fn acknowledgments_count_every_instances_report(client: &redis::Client) {
+    let prefix = prefix();
+    let lease = Duration::from_secs(3);
+    let a = Arc::new(RedisBroker::start(client.clone(), settings(&prefix, lease)).unwrap());
+    let b = RedisBroker::start(client.clone(), settings(&prefix, lease)).unwrap();
+    let room = ChannelName::new("room").unwrap();
+    let mut feed = b.take_feed().unwrap();
+    b.listen(&room, true).await.unwrap();
+    // (reached, subscribed) as B reports them -> what A's publisher learns.
+    for (reached, subscribed) in [(0, 1), (1, 1), (0, 0)] {
+        let publisher = Arc::clone(&a);
+        let channel = room.clone();
+        let publish = tokio::spawn(async move {
+            publisher
+                .publish(&channel, "ann".into(), vec![1].into(), true)
+                .await
+                .unwrap()
+        });
+        let ticket = loop {
+            match tokio::time::timeout(Duration::from_secs(5), feed.recv()).await {
+                Ok(Some(FeedItem::Message(envelope))) => break envelope.ticket.unwrap(),
+                Ok(Some(FeedItem::Presence { .. })) => continue,
+                other => panic!("no envelope: {other:?}"),
+            }
+        };
+        b.report(ticket, reached, subscribed).await.unwrap();
+        let delivery = publish.await.unwrap().delivery.unwrap();
+        assert_eq!(
+            (delivery.reached, delivery.had_subscribers),
+            (reached, subscribed > 0)
+        );
+    }
+}
+
+async fn sessions_belong_to_their_user_and_outlive_a_close_by_the_retention(
+    client: &redis::Client,
+) {
+    let prefix = prefix();
+    let broker =
+        RedisBroker::start(client.clone(), settings(&prefix, Duration::from_secs(3))).unwrap();
+    let session = [7u8; 16];
+    broker.session_open(session, "ann").await.unwrap();
+    assert!(broker.session_resumable(session, "ann").await.unwrap());
+    assert!(!broker.session_resumable(session, "bob").await.unwrap());
+    assert!(!broker.session_resumable([8; 16], "ann").await.unwrap());
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{prefix}s:{}", "07".repeat(16));
+    let open: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    broker.session_close(session).await.unwrap();
+    let closed: i64 = redis::cmd("PTTL")
+        .arg(&key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(open > 3_600_000, "an open session is kept long: {open} ms");
+    assert!(
+        (1..=60_000).contains(&closed),
+        "a closed one for the retention window: {closed} ms"
+    );
+    assert!(broker.session_resumable(session, "ann").await.unwrap());
+}
+
+async fn listening_is_counted_per_subscription(client: &redis::Client) {
+    let prefix = prefix();
+    let lease = Duration::from_secs(3);
+    let b = RedisBroker::start(client.clone(), settings(&prefix, lease)).unwrap();
+    let room = ChannelName::new("room").unwrap();
+    let _feed = b.take_feed().unwrap();
+    // Whether any instance listens on the channel's pub/sub channel (Redis's own view).
+    let listened = async || {
+        let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+        let channels: Vec<String> = redis::cmd("PUBSUB")
+            .arg("CHANNELS")
+            .arg(format!("{prefix}m:*"))
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        !channels.is_empty()
+    };
+    assert!(!listened().await);
+    b.listen(&room, true).await.unwrap();
+    b.listen(&room, true).await.unwrap();
+    b.listen(&room, false).await.unwrap();
+    assert!(listened().await, "one subscription is left");
+    b.listen(&room, false).await.unwrap();
+    assert!(!listened().await, "none is left");
+    b.listen(&room, false).await.unwrap();
+    b.listen(&room, true).await.unwrap();
+    assert!(
+        listened().await,
+        "a stray leave does not make the count negative"
+    );
 }
 
 async fn dead_instances_are_reaped_with_leave_events(client: &redis::Client) {
