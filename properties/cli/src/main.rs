@@ -99,8 +99,8 @@ fn list() -> ExitCode {
         .iter()
         .map(|c| c.property)
         .collect();
-    println!(
-        "{:<6} {:<40} {:<14} {:<12} TAGS",
+    let mut text = format!(
+        "{:<6} {:<40} {:<14} {:<12} TAGS\n",
         "CHECK", "TITLE", "REQUIREMENTS", "STATUS"
     );
     for p in specs {
@@ -109,20 +109,35 @@ fn list() -> ExitCode {
         } else {
             "pending"
         };
-        println!(
-            "p{:02}    {:<40} {:<14} {:<12} {}",
+        text.push_str(&format!(
+            "p{:02}    {:<40} {:<14} {:<12} {}\n",
             p.number,
             p.title,
             p.requirements.join(","),
             status,
             tags_of(p).join(",")
-        );
+        ));
     }
-    println!(
-        "\nScenarios: the .feature files under {}",
+    text.push_str(&format!(
+        "\nScenarios: the .feature files under {}\n",
         dx_features::default_features_dir().display()
-    );
-    ExitCode::SUCCESS
+    ));
+    write_stdout(&text)
+}
+
+/// Writes `text` to standard output. A reader that stops early (`| head`) closes the pipe:
+/// that ends the listing quietly, as for any Unix tool, instead of a panic.
+fn write_stdout(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dx-conformance: cannot write to standard output: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -229,7 +244,12 @@ async fn run(args: RunArgs) -> ExitCode {
                     s.not_verified
                 );
             }
-            None => print!("{text}"),
+            None => {
+                let written = write_stdout(&text);
+                if written != ExitCode::SUCCESS {
+                    return written;
+                }
+            }
         }
     }
     if report.exit_code() == 0 {

@@ -260,3 +260,19 @@ fn list_shows_every_property_with_its_status() {
         "{text}"
     );
 }
+
+#[test]
+fn list_into_a_closed_pipe_ends_quietly() {
+    // The reader is gone before the listing is written (`dx-conformance list | head -0`).
+    let mut child = Command::new(BIN)
+        .arg("list")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
