@@ -131,7 +131,7 @@ Feature: Sync refusals and hostile input
   Scenario: A RESUME that lists a channel twice gets ERROR 4001 and the connection stays open
     Given I am connected to the sync endpoint
     When I send a RESUME of my session that lists my channel twice
-    Then I receive ERROR 4001 for that request
+    Then I receive ERROR 4001 for that request on its channel
     And my connection answers a SUBSCRIBE
 
   @sync-immediate

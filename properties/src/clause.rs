@@ -1384,7 +1384,7 @@ pub mod sync {
     pub const REFUSAL: Clause = clause(
         FILE,
         REFUSALS,
-        "A frame the server cannot accept gets `ERROR` with the frame's `request` (0 when the frame is too short to carry one) and, where it names one, the channel.",
+        "A frame the server cannot accept gets `ERROR` with the frame's `request` (0 when the frame is too short to carry one) and, where it names one, the channel: the last valid channel name read before the fault (for a `RESUME` that lists a channel twice, that channel; empty when the fault comes before any valid name, as for a name that breaks the rule).",
     );
     /// What a refusal leaves open.
     pub const STAYS_OPEN: Clause = clause(

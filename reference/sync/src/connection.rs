@@ -130,7 +130,7 @@ pub async fn serve(
                         last_heard = Instant::now();
                         match ClientFrame::decode(&bytes) {
                             Ok(frame) => manager.handle(conn.id, frame).await,
-                            Err(e) => manager.refuse(conn.id, error_frame(e.request, e.code, "")),
+                            Err(e) => manager.refuse(conn.id, error_frame(e.request, e.code, &e.channel)),
                         }
                     }
                     Some(Ok(Message::Text(_))) => {

@@ -220,20 +220,25 @@ pub enum ServerFrame {
     },
 }
 
-/// Why bytes are not a frame: the code to answer with and the frame's request, if read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why bytes are not a frame: the code to answer with, and the frame's request and channel
+/// as far as they were read (`spec/sync.md`, "Refusals": the `ERROR` names both).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("frame refused with {code} (request {request})")]
 pub struct FrameError {
     /// `code::BAD_REQUEST` or `code::VALIDATION_FAILED`.
     pub code: u16,
     /// The request, or 0 when the frame ended before it.
     pub request: u32,
+    /// The last valid channel name read before the fault (for a `RESUME` listing a channel
+    /// twice, that channel), or empty.
+    pub channel: String,
 }
 
 /// A cursor that refuses with `BAD_REQUEST` when the frame ends early.
 struct Reader<'a> {
     rest: &'a [u8],
     request: u32,
+    channel: String,
 }
 
 impl<'a> Reader<'a> {
@@ -241,6 +246,7 @@ impl<'a> Reader<'a> {
         FrameError {
             code,
             request: self.request,
+            channel: self.channel.clone(),
         }
     }
 
@@ -248,7 +254,7 @@ impl<'a> Reader<'a> {
         let (taken, rest) = self
             .rest
             .split_first_chunk::<N>()
-            .ok_or(self.fail(code::BAD_REQUEST))?;
+            .ok_or_else(|| self.fail(code::BAD_REQUEST))?;
         self.rest = rest;
         Ok(*taken)
     }
@@ -257,7 +263,7 @@ impl<'a> Reader<'a> {
         let (taken, rest) = self
             .rest
             .split_at_checked(n)
-            .ok_or(self.fail(code::BAD_REQUEST))?;
+            .ok_or_else(|| self.fail(code::BAD_REQUEST))?;
         self.rest = rest;
         Ok(taken)
     }
@@ -298,10 +304,12 @@ impl<'a> Reader<'a> {
     fn channel(&mut self) -> Result<ChannelName, FrameError> {
         let len = self.u8()?;
         let bytes = self.bytes(usize::from(len))?;
-        std::str::from_utf8(bytes)
+        let channel = std::str::from_utf8(bytes)
             .ok()
             .and_then(|name| ChannelName::new(name).ok())
-            .ok_or(self.fail(code::VALIDATION_FAILED))
+            .ok_or_else(|| self.fail(code::VALIDATION_FAILED))?;
+        self.channel = channel.as_str().to_owned();
+        Ok(channel)
     }
 
     fn position(&mut self) -> Result<Position, FrameError> {
@@ -373,6 +381,7 @@ impl ClientFrame {
         let mut r = Reader {
             rest: bytes,
             request: 0,
+            channel: String::new(),
         };
         let frame = match r.u8()? {
             opcode::SUBSCRIBE => Self::Subscribe {
@@ -492,6 +501,7 @@ impl ServerFrame {
         let mut r = Reader {
             rest: bytes,
             request: 0,
+            channel: String::new(),
         };
         let frame = match r.u8()? {
             opcode::WELCOME => Self::Welcome {

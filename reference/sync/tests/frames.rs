@@ -174,7 +174,7 @@ proptest! {
         longer.push(0);
         prop_assert_eq!(
             ClientFrame::decode(&longer),
-            Err(FrameError { code: code::BAD_REQUEST, request: frame.request() })
+            Err(FrameError { code: code::BAD_REQUEST, request: frame.request(), channel: last_channel(&frame) })
         );
     }
 
@@ -232,7 +232,8 @@ fn every_opcode_outside_the_table_is_refused() {
                 got,
                 Err(FrameError {
                     code: code::BAD_REQUEST,
-                    request: 0
+                    request: 0,
+                    channel: String::new(),
                 }),
                 "opcode {op:#04x}"
             );
@@ -242,7 +243,8 @@ fn every_opcode_outside_the_table_is_refused() {
         ClientFrame::decode(&[]),
         Err(FrameError {
             code: code::BAD_REQUEST,
-            request: 0
+            request: 0,
+            channel: String::new(),
         })
     );
 }
@@ -262,7 +264,8 @@ fn channel_names_that_break_the_rule_name_the_request(#[case] name: &[u8]) {
             ClientFrame::decode(&bytes),
             Err(FrameError {
                 code: code::VALIDATION_FAILED,
-                request: 42
+                request: 42,
+                channel: String::new(),
             }),
             "opcode {op:#04x}"
         );
@@ -280,7 +283,8 @@ fn a_129_byte_name_is_refused() {
         ClientFrame::decode(&bytes),
         Err(FrameError {
             code: code::VALIDATION_FAILED,
-            request: 5
+            request: 5,
+            channel: String::new(),
         })
     );
 }
@@ -299,7 +303,8 @@ fn publish_flags_other_than_ack_are_refused(#[case] flags: u8) {
         ClientFrame::decode(&bytes),
         Err(FrameError {
             code: code::BAD_REQUEST,
-            request: 9
+            request: 9,
+            channel: String::new(),
         })
     );
 }
@@ -314,7 +319,8 @@ fn resume_refuses_a_count_the_frame_cannot_hold_and_repeated_channels() {
         ClientFrame::decode(&bytes),
         Err(FrameError {
             code: code::BAD_REQUEST,
-            request: 3
+            request: 3,
+            channel: String::new(),
         })
     );
     let a = ChannelName::new("a").unwrap();
@@ -331,7 +337,9 @@ fn resume_refuses_a_count_the_frame_cannot_hold_and_repeated_channels() {
         ClientFrame::decode(&twice.encode()),
         Err(FrameError {
             code: code::VALIDATION_FAILED,
-            request: 4
+            request: 4,
+            // The ERROR names the channel listed twice.
+            channel: "a".into(),
         })
     );
 }
@@ -349,7 +357,8 @@ fn presence_events_say_joined_with_0_or_1_only() {
         ServerFrame::decode(&bytes),
         Err(FrameError {
             code: code::BAD_REQUEST,
-            request: 0
+            request: 0,
+            channel: "a".into(),
         })
     );
 }
@@ -535,4 +544,18 @@ fn long_strings_are_cut_on_a_character_boundary() {
         unreachable!()
     };
     assert_eq!(message.len(), 255);
+}
+
+/// The last channel a client frame names (what a refusal after it names).
+fn last_channel(frame: &ClientFrame) -> String {
+    match frame {
+        ClientFrame::Subscribe { channel, .. }
+        | ClientFrame::Unsubscribe { channel, .. }
+        | ClientFrame::Publish { channel, .. }
+        | ClientFrame::Presence { channel, .. } => channel.as_str().to_owned(),
+        ClientFrame::Resume { channels, .. } => channels
+            .last()
+            .map(|(c, _)| c.as_str().to_owned())
+            .unwrap_or_default(),
+    }
 }
