@@ -325,15 +325,8 @@ impl RedisBroker {
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, BrokerError> {
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(
-            self.shared.config.timeout,
-            invocation.invoke_async::<T>(&mut connection),
-        )
-        .await
-        {
-            Ok(result) => result.map_err(unavailable),
-            Err(_) => Err(BrokerError("redis: no answer in time".into())),
-        }
+        self.in_time(invocation.invoke_async::<T>(&mut connection))
+            .await
     }
 
     async fn command<T: redis::FromRedisValue>(
@@ -341,12 +334,16 @@ impl RedisBroker {
         command: &redis::Cmd,
     ) -> Result<T, BrokerError> {
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(
-            self.shared.config.timeout,
-            command.query_async::<T>(&mut connection),
-        )
-        .await
-        {
+        self.in_time(command.query_async::<T>(&mut connection))
+            .await
+    }
+
+    /// `call`'s answer, or 3001's cause when Redis fails or takes longer than the timeout.
+    async fn in_time<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, BrokerError> {
+        match tokio::time::timeout(self.shared.config.timeout, call).await {
             Ok(result) => result.map_err(unavailable),
             Err(_) => Err(BrokerError("redis: no answer in time".into())),
         }
