@@ -82,6 +82,28 @@ pub struct Pending {
     pub payload: Vec<u8>,
 }
 
+impl Pending {
+    /// A frame with `request` naming the valid `channel`, judged by `clause`.
+    pub fn on(
+        request: u32,
+        channel: &dx_sync::ChannelName,
+        clause: dx_conformance::clause::Clause,
+    ) -> Self {
+        Self {
+            request,
+            channel: Some(channel.as_str().as_bytes().to_vec()),
+            clause,
+            payload: Vec::new(),
+        }
+    }
+
+    /// The same, carrying `payload` (a `PUBLISH`).
+    pub fn with_payload(mut self, payload: Vec<u8>) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
 /// A publish flood's outcome.
 #[derive(Debug, Clone)]
 pub struct Flood {

@@ -626,12 +626,7 @@ async fn send_malformed(world: &mut DxWorld, kind: String) -> Result<(), StepErr
                 format!("`{kind}`"),
             )
         })?;
-        let pending = Pending {
-            request: HOSTILE_REQUEST,
-            channel: Some(channel.as_str().as_bytes().to_vec()),
-            clause: sc::MALFORMED,
-            payload: Vec::new(),
-        };
+        let pending = Pending::on(HOSTILE_REQUEST, &channel, sc::MALFORMED);
         send_pending(world, bytes, pending).await
     }
     .await;
@@ -722,12 +717,7 @@ async fn resume_twice(world: &mut DxWorld) -> Result<(), StepError> {
             session,
             channels: vec![(channel.clone(), at), (channel.clone(), at)],
         };
-        let pending = Pending {
-            request,
-            channel: Some(channel.as_str().as_bytes().to_vec()),
-            clause: sc::BAD_CHANNEL,
-            payload: Vec::new(),
-        };
+        let pending = Pending::on(request, &channel, sc::BAD_CHANNEL);
         send_pending(world, frame.encode(), pending).await
     }
     .await;
@@ -778,12 +768,7 @@ async fn send_sized(world: &mut DxWorld, size: String) -> Result<(), StepError> 
         } else {
             sc::PAYLOAD_TOO_LARGE
         };
-        let pending = Pending {
-            request,
-            channel: Some(channel.as_str().as_bytes().to_vec()),
-            clause,
-            payload: body,
-        };
+        let pending = Pending::on(request, &channel, clause).with_payload(body);
         send_pending(world, frame, pending).await
     }
     .await;
@@ -809,12 +794,7 @@ async fn publish_sized(world: &mut DxWorld, size: String) -> Result<(), StepErro
             sc::ACK
         };
         let frame = publish(request, &channel, body.clone()).encode();
-        let pending = Pending {
-            request,
-            channel: Some(channel.as_str().as_bytes().to_vec()),
-            clause,
-            payload: body,
-        };
+        let pending = Pending::on(request, &channel, clause).with_payload(body);
         send_pending(world, frame, pending).await
     }
     .await;
@@ -891,24 +871,25 @@ async fn fill_channels(world: &mut DxWorld) -> Result<(), StepError> {
     world.settle(result)
 }
 
-/// Sends `SUBSCRIBE` for `channel` and remembers it as pending, judged by `clause`.
-async fn subscribe_pending(
+/// Sends the frame `frame` builds for `channel` with a fresh request (`SUBSCRIBE`,
+/// `UNSUBSCRIBE`) and remembers it as pending, judged by `clause`.
+async fn channel_pending(
     world: &mut DxWorld,
+    frame: fn(u32, ChannelName) -> ClientFrame,
     channel: &ChannelName,
     clause: Clause,
 ) -> Result<(), StepError> {
     let request = next_request(world);
-    let frame = ClientFrame::Subscribe {
-        request,
-        channel: channel.clone(),
-    };
-    let pending = Pending {
-        request,
-        channel: Some(channel.as_str().as_bytes().to_vec()),
-        clause,
-        payload: Vec::new(),
-    };
-    send_pending(world, frame.encode(), pending).await
+    let bytes = frame(request, channel.clone()).encode();
+    send_pending(world, bytes, Pending::on(request, channel, clause)).await
+}
+
+fn subscribe(request: u32, channel: ChannelName) -> ClientFrame {
+    ClientFrame::Subscribe { request, channel }
+}
+
+fn unsubscribe(request: u32, channel: ChannelName) -> ClientFrame {
+    ClientFrame::Unsubscribe { request, channel }
 }
 
 fn first_subscribed(world: &DxWorld) -> Result<ChannelName, StepError> {
@@ -932,7 +913,7 @@ fn refused_channel(world: &DxWorld) -> Result<ChannelName, StepError> {
 async fn subscribe_first_again(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
         let channel = first_subscribed(world)?;
-        subscribe_pending(world, &channel, sc::RESUBSCRIBE).await
+        channel_pending(world, subscribe, &channel, sc::RESUBSCRIBE).await
     }
     .await;
     world.settle(result)
@@ -943,7 +924,7 @@ async fn subscribe_one_more(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
         let channel = fresh_channel("feature-sync-beyond")?;
         world.sync_mut().refused = Some(channel.clone());
-        subscribe_pending(world, &channel, sc::TOO_MANY_CHANNELS).await
+        channel_pending(world, subscribe, &channel, sc::TOO_MANY_CHANNELS).await
     }
     .await;
     world.settle(result)
@@ -953,37 +934,17 @@ async fn subscribe_one_more(world: &mut DxWorld) -> Result<(), StepError> {
 async fn subscribe_refused_again(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
         let channel = refused_channel(world)?;
-        subscribe_pending(world, &channel, sc::TOO_MANY_CHANNELS).await
+        channel_pending(world, subscribe, &channel, sc::TOO_MANY_CHANNELS).await
     }
     .await;
     world.settle(result)
-}
-
-/// Sends `UNSUBSCRIBE` for `channel` and remembers it as pending.
-async fn unsubscribe_pending(
-    world: &mut DxWorld,
-    channel: &ChannelName,
-    clause: Clause,
-) -> Result<(), StepError> {
-    let request = next_request(world);
-    let frame = ClientFrame::Unsubscribe {
-        request,
-        channel: channel.clone(),
-    };
-    let pending = Pending {
-        request,
-        channel: Some(channel.as_str().as_bytes().to_vec()),
-        clause,
-        payload: Vec::new(),
-    };
-    send_pending(world, frame.encode(), pending).await
 }
 
 #[when("I unsubscribe from my first channel")]
 async fn unsubscribe_first(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
         let channel = first_subscribed(world)?;
-        unsubscribe_pending(world, &channel, sc::UNSUBSCRIBED).await
+        channel_pending(world, unsubscribe, &channel, sc::UNSUBSCRIBED).await
     }
     .await;
     world.settle(result)
@@ -993,7 +954,7 @@ async fn unsubscribe_first(world: &mut DxWorld) -> Result<(), StepError> {
 async fn unsubscribe_that(world: &mut DxWorld) -> Result<(), StepError> {
     let result = async {
         let channel = pending_channel(&pending(world)?)?;
-        unsubscribe_pending(world, &channel, sc::NOBODY_SUBSCRIBED).await
+        channel_pending(world, unsubscribe, &channel, sc::NOBODY_SUBSCRIBED).await
     }
     .await;
     world.settle(result)
@@ -1008,12 +969,7 @@ async fn presence_of_nobody(world: &mut DxWorld) -> Result<(), StepError> {
             request,
             channel: channel.clone(),
         };
-        let pending = Pending {
-            request,
-            channel: Some(channel.as_str().as_bytes().to_vec()),
-            clause: sc::NOBODY_SUBSCRIBED,
-            payload: Vec::new(),
-        };
+        let pending = Pending::on(request, &channel, sc::NOBODY_SUBSCRIBED);
         send_pending(world, frame.encode(), pending).await
     }
     .await;
