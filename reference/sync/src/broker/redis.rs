@@ -42,19 +42,31 @@ use super::{Broker, BrokerError, Delivery, Envelope, FeedItem, Published};
 use crate::buffer::{Replay, Stored};
 use crate::channel::{ChannelName, Position};
 
-/// Assigns the next offset, appends to the history and publishes, atomically.
-/// KEYS: head hash, log stream. ARGV: epoch for a new history, sender, payload, max length,
-/// retention (ms), ticket (0: none), origin instance, pub/sub channel.
-/// Returns {epoch, offset, instances listening}.
-const APPEND: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+/// The start of the scripts that use a channel's history: its epoch in `epoch`, the history
+/// created (a new epoch from ARGV[1], an empty log) when the channel had none.
+/// KEYS: head hash, log stream.
+macro_rules! open_history {
+    () => {
+        r"
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'last', 0)
 end
+"
+    };
+}
+
+/// Assigns the next offset, appends to the history and publishes, atomically.
+/// KEYS: head hash, log stream. ARGV: epoch for a new history, sender, payload, max length,
+/// retention (ms), ticket (0: none), origin instance, pub/sub channel.
+/// Returns {epoch, offset, instances listening}.
+const APPEND: &str = concat!(
+    open_history!(),
+    r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local last = redis.call('HINCRBY', KEYS[1], 'last', 1)
 local offset = string.format('%d', last)
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], offset .. '-0', 's', ARGV[2], 'p', ARGV[3], 't', now)
@@ -63,21 +75,19 @@ redis.call('PEXPIRE', KEYS[2], ARGV[5])
 local header = 'M' .. epoch .. ' ' .. offset .. ' ' .. ARGV[6] .. ' ' .. ARGV[7] .. ' ' .. string.len(ARGV[2]) .. '\n'
 local listening = redis.call('PUBLISH', ARGV[8], header .. ARGV[2] .. ARGV[3])
 return {epoch, offset, listening}
-";
+"
+);
 
 /// The channel's epoch and last offset, its history created when it had none.
 /// KEYS: head hash, log stream. ARGV: epoch for a new history, retention (ms).
-const HEAD: &str = r"
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'last', 0)
-end
+const HEAD: &str = concat!(
+    open_history!(),
+    r"
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return {epoch, redis.call('HGET', KEYS[1], 'last')}
-";
+"
+);
 
 /// What a replay after a position can use: {0} when the epoch is not the channel's or the
 /// position lies beyond its last message; else {1, now (ms), entries after the position}.
