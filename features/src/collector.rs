@@ -115,6 +115,8 @@ impl Running {
             verdict: self.verdict.unwrap_or(Verdict::Pass),
             cases: self.steps,
             duration: self.started.elapsed(),
+            position: None,
+            expected: None,
         }
     }
 }

@@ -18,6 +18,9 @@ mod step_error;
 mod steps;
 mod world;
 
-pub use runner::{FeaturesError, default_features_dir, run_features};
+pub use runner::{
+    FeaturesError, default_features_dir, run_features, run_selected_features,
+    scenarios_not_verified,
+};
 pub use step_error::StepError;
 pub use world::DxWorld;

@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use cucumber::World as _;
-use dx_conformance::Target;
-use dx_conformance::check::selected;
-use dx_conformance::verdict::CheckResult;
+use dx_conformance::verdict::{CheckResult, Verdict};
+use dx_conformance::{Selection, Target};
 use futures_util::FutureExt as _;
 
 use crate::collector::Collector;
@@ -79,12 +78,22 @@ pub async fn run_features(
     tags: &[String],
     features_dir: &Path,
 ) -> Result<Vec<CheckResult>, FeaturesError> {
+    run_selected_features(target, &Selection::tags(tags.iter().cloned()), features_dir).await
+}
+
+/// [`run_features`] for the scenarios `selection` selects by id, tag or area (`--tags`,
+/// `--only`, `--skip`).
+pub async fn run_selected_features(
+    target: &Target,
+    selection: &Selection,
+    features_dir: &Path,
+) -> Result<Vec<CheckResult>, FeaturesError> {
     if !features_dir.is_dir() {
         return Err(FeaturesError::NoFeatures(features_dir.to_path_buf()));
     }
     let _turn = ONE_RUN_AT_A_TIME.lock().await;
     let target = target.clone();
-    let wanted = tags.to_vec();
+    let wanted = selection.clone();
     let collector = DxWorld::cucumber()
         .max_concurrent_scenarios(1)
         .before(move |_, _, _, world| {
@@ -94,7 +103,10 @@ pub async fn run_features(
         .with_writer(Collector::default())
         .with_default_cli()
         .filter_run(features_dir.to_path_buf(), move |feature, rule, sc| {
-            selected(&scenario::tags(feature, rule, sc), &wanted)
+            wanted.selects(
+                &scenario::id(feature, sc),
+                &scenario::tags(feature, rule, sc),
+            )
         })
         .await;
     let (results, parse_errors) = collector.finish();
@@ -102,6 +114,72 @@ pub async fn run_features(
         Ok(results)
     } else {
         Err(FeaturesError::Parse(parse_errors))
+    }
+}
+
+/// Every scenario under `features_dir` that `selection` selects, each reported as not
+/// verified with `reason`, without running anything: for a target the scenarios cannot run
+/// against (no discovery document), so the report still accounts for each of them.
+pub fn scenarios_not_verified(
+    features_dir: &Path,
+    selection: &Selection,
+    reason: &str,
+) -> Result<Vec<CheckResult>, FeaturesError> {
+    use cucumber::feature::Ext as _;
+    use cucumber::gherkin::{Feature, GherkinEnv};
+
+    if !features_dir.is_dir() {
+        return Err(FeaturesError::NoFeatures(features_dir.to_path_buf()));
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(features_dir)
+        .map_err(|e| FeaturesError::Parse(vec![e.to_string()]))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "feature"))
+        .collect();
+    paths.sort();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let feature = Feature::parse_path(&path, GherkinEnv::default())
+            .map_err(|e| e.to_string())
+            .and_then(|f| f.expand_examples().map_err(|e| e.to_string()));
+        let feature = match feature {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        let plain = feature.scenarios.iter().map(|sc| (None, sc));
+        let ruled = feature
+            .rules
+            .iter()
+            .flat_map(|r| r.scenarios.iter().map(move |sc| (Some(r), sc)));
+        for (rule, sc) in plain.chain(ruled) {
+            let tags = scenario::tags(&feature, rule, sc);
+            let id = scenario::id(&feature, sc);
+            if !selection.selects(&id, &tags) {
+                continue;
+            }
+            results.push(CheckResult {
+                id,
+                property: None,
+                title: scenario::title(sc),
+                statement: None,
+                requirements: scenario::requirements(&tags),
+                tags,
+                verdict: Verdict::NotVerified(reason.to_owned()),
+                cases: 0,
+                duration: std::time::Duration::ZERO,
+                position: None,
+                expected: None,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(results)
+    } else {
+        Err(FeaturesError::Parse(errors))
     }
 }
 

@@ -35,6 +35,115 @@ impl Default for CaseConfig {
     }
 }
 
+/// Where a case stands in its check: the check's `driver`-th call of [`for_each`] or
+/// [`for_all`] (counting from 1, calls made inside another driver's cases not counted) and
+/// the `case`-th case of that call. A replay runs only that case (spec/conformance.md,
+/// "Replaying a failure").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CasePosition {
+    /// Which driver call of the check.
+    pub driver: u32,
+    /// Which case of that call.
+    pub case: u32,
+}
+
+/// The position bookkeeping of one running check.
+struct Trace {
+    /// The ordinal the next top-level driver call gets.
+    next_driver: std::cell::Cell<u32>,
+    /// How many driver calls are running (more than one: nested in another's case).
+    depth: std::cell::Cell<u32>,
+    /// The first failing case's position.
+    failed_at: std::cell::Cell<Option<CasePosition>>,
+    /// When replaying: the only case to run.
+    focus: Option<CasePosition>,
+}
+
+tokio::task_local! {
+    static TRACE: Trace;
+}
+
+/// Runs a check's future, recording where its first failing case stood; with `focus`, every
+/// driver call runs only that one case (the others pass without running).
+pub async fn traced<F: Future>(
+    focus: Option<CasePosition>,
+    check: F,
+) -> (F::Output, Option<CasePosition>) {
+    let trace = Trace {
+        next_driver: std::cell::Cell::new(1),
+        depth: std::cell::Cell::new(0),
+        failed_at: std::cell::Cell::new(None),
+        focus,
+    };
+    TRACE
+        .scope(trace, async move {
+            let output = check.await;
+            let failed_at = TRACE.with(|t| t.failed_at.get());
+            (output, failed_at)
+        })
+        .await
+}
+
+/// One driver call's place in the trace: its ordinal when it is a top-level call of a
+/// traced check. Dropping it leaves the call.
+struct DriverCall {
+    ordinal: Option<u32>,
+    focus: Option<CasePosition>,
+}
+
+impl DriverCall {
+    fn enter() -> Self {
+        TRACE
+            .try_with(|t| {
+                let depth = t.depth.get();
+                t.depth.set(depth + 1);
+                if depth > 0 {
+                    return Self {
+                        ordinal: None,
+                        focus: None,
+                    };
+                }
+                let ordinal = t.next_driver.get();
+                t.next_driver.set(ordinal + 1);
+                Self {
+                    ordinal: Some(ordinal),
+                    focus: t.focus,
+                }
+            })
+            .unwrap_or(Self {
+                ordinal: None,
+                focus: None,
+            })
+    }
+
+    /// With a focus: `None` when this call is not the focused one (it runs nothing), else
+    /// the one case to run.
+    fn focused_case(&self) -> Option<Option<u32>> {
+        match (self.focus, self.ordinal) {
+            (None, _) => Some(None),
+            (Some(focus), Some(ordinal)) if focus.driver == ordinal => Some(Some(focus.case)),
+            (Some(_), _) => None,
+        }
+    }
+
+    /// Records that case `case` of this call failed (the check's first failure wins).
+    fn failed(&self, case: u32) {
+        if let Some(driver) = self.ordinal {
+            let _ = TRACE.try_with(|t| {
+                if t.failed_at.get().is_none() {
+                    t.failed_at.set(Some(CasePosition { driver, case }));
+                }
+            });
+        }
+    }
+}
+
+impl Drop for DriverCall {
+    fn drop(&mut self) {
+        let _ = TRACE.try_with(|t| t.depth.set(t.depth.get().saturating_sub(1)));
+    }
+}
+
 /// One failing case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseFailure {
@@ -170,15 +279,24 @@ where
     Fut: Future<Output = Result<(), CaseFailure>> + 'a,
 {
     use futures_util::stream::{self, StreamExt};
-    let mut results = stream::iter(members.iter().map(|m| {
+    let call = DriverCall::enter();
+    let Some(only) = call.focused_case() else {
+        return CaseOutcome::Passed { cases: 0 };
+    };
+    let chosen = members
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| only.is_none_or(|case| u32::try_from(*i + 1) == Ok(case)));
+    let mut results = stream::iter(chosen.map(|(i, m)| {
         let run = test(m);
-        async move { (m, run.await) }
+        async move { (i, m, run.await) }
     }))
     .buffered(concurrency.max(1));
     let mut cases = 0;
-    while let Some((member, result)) = results.next().await {
+    while let Some((index, member, result)) = results.next().await {
         cases += 1;
         if let Err(failure) = result {
+            call.failed(u32::try_from(index + 1).unwrap_or(u32::MAX));
             return CaseOutcome::Failed {
                 cases,
                 failure,
@@ -197,7 +315,12 @@ where
     F: FnMut(S::Value) -> Fut,
     Fut: Future<Output = Result<(), CaseFailure>>,
 {
+    let call = DriverCall::enter();
+    let Some(only) = call.focused_case() else {
+        return CaseOutcome::Passed { cases: 0 };
+    };
     let mut runner = runner(config);
+    let mut ran = 0;
     for case in 1..=config.cases {
         let mut tree = match strategy.new_tree(&mut runner) {
             Ok(t) => t,
@@ -212,10 +335,17 @@ where
                 };
             }
         };
+        if only.is_some_and(|focus| focus != case) {
+            // Replaying one case: the cases before it are generated (so the generator's
+            // state is the same) but not run.
+            continue;
+        }
+        ran += 1;
         let input = tree.current();
         let Err(failure) = test(input).await else {
             continue;
         };
+        call.failed(case);
         let mut best = (failure, format!("{:#?}", tree.current()));
         let mut steps = 0;
         if tree.simplify() {
@@ -239,14 +369,12 @@ where
             }
         }
         return CaseOutcome::Failed {
-            cases: case,
+            cases: ran,
             failure: best.0,
             counterexample: best.1,
         };
     }
-    CaseOutcome::Passed {
-        cases: config.cases,
-    }
+    CaseOutcome::Passed { cases: ran }
 }
 
 fn runner(config: CaseConfig) -> TestRunner {
@@ -359,5 +487,76 @@ mod tests {
         };
         assert_eq!(collect(7).await, collect(7).await);
         assert_ne!(collect(7).await, collect(8).await);
+    }
+
+    #[tokio::test]
+    async fn a_traced_check_records_its_first_failing_case_and_a_focus_runs_only_it() {
+        let check = |seen: std::rc::Rc<std::cell::RefCell<Vec<(u32, u32)>>>| async move {
+            let members: Vec<u32> = (0..5).collect();
+            let first = for_each(&members, |m| {
+                let seen = seen.clone();
+                async move {
+                    seen.borrow_mut().push((1, *m));
+                    Ok(())
+                }
+            })
+            .await;
+            let second = for_all(0u32..1000, CaseConfig { cases: 50, seed: 3 }, |n| {
+                let seen = seen.clone();
+                async move {
+                    seen.borrow_mut().push((2, n));
+                    // A nested driver inside a case is not counted as a step of the check.
+                    let nested = for_each(&[n], |_| async { Ok(()) }).await;
+                    assert!(!nested.is_failed());
+                    if n >= 600 {
+                        Err(CaseFailure::plain("n < 600", n.to_string()))
+                    } else {
+                        Ok(())
+                    }
+                }
+            })
+            .await;
+            first.followed_by(second)
+        };
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (outcome, position) = traced(None, check(seen.clone())).await;
+        let CaseOutcome::Failed { counterexample, .. } = &outcome else {
+            panic!("{outcome:?}");
+        };
+        let position = position.expect("the failing case's position");
+        assert_eq!(position.driver, 2);
+        assert_eq!(counterexample, "600");
+        let first_run = seen.borrow().len();
+        assert!(first_run > 5);
+
+        // The replay: nothing of step 1 runs, and step 2 runs only the failing case (then
+        // shrinks it the same way).
+        let again = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (replayed, replay_position) = traced(Some(position), check(again.clone())).await;
+        assert_eq!(replayed, outcome_with_cases(&outcome, 1));
+        assert_eq!(replay_position, Some(position));
+        assert!(again.borrow().iter().all(|(step, _)| *step == 2));
+        assert!(again.borrow().len() < first_run);
+
+        // A focus on a member of an enumeration runs only that member.
+        let only = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let focus = CasePosition { driver: 1, case: 4 };
+        let _ = traced(Some(focus), check(only.clone())).await;
+        assert_eq!(only.borrow().as_slice(), [(1, 3)]);
+    }
+
+    fn outcome_with_cases(outcome: &CaseOutcome, cases: u32) -> CaseOutcome {
+        match outcome.clone() {
+            CaseOutcome::Failed {
+                failure,
+                counterexample,
+                ..
+            } => CaseOutcome::Failed {
+                cases,
+                failure,
+                counterexample,
+            },
+            passed => passed,
+        }
     }
 }

@@ -76,31 +76,9 @@ pub fn tags_of(spec: &PropertySpec) -> Vec<String> {
     tags
 }
 
-/// Whether a check with `tags` is selected by `wanted` (any match; empty selects all).
-pub fn selected(tags: &[String], wanted: &[String]) -> bool {
-    wanted.is_empty()
-        || wanted.iter().any(|w| {
-            let w = w.trim_start_matches('@');
-            tags.iter().any(|t| t.eq_ignore_ascii_case(w))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tag_selection_is_any_match_and_case_insensitive() {
-        let tags = vec![
-            "p06".to_owned(),
-            "error".to_owned(),
-            "conformance".to_owned(),
-        ];
-        assert!(selected(&tags, &[]));
-        assert!(selected(&tags, &["@P06".to_owned()]));
-        assert!(selected(&tags, &["auth".to_owned(), "error".to_owned()]));
-        assert!(!selected(&tags, &["p07".to_owned()]));
-    }
 
     #[test]
     fn outcomes_map_to_verdicts() {

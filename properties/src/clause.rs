@@ -574,6 +574,13 @@ pub mod conformance {
         "Checks and verdicts",
         "A transport error during a check (refused connection, reset, timeout) is a failure with the error as the actual result, not a reason for \"not verified\": a target that stops answering under test has failed.",
     );
+
+    /// A check that does not end in time has failed.
+    pub const CHECK_TIME_LIMIT: Clause = clause(
+        "spec/conformance.md",
+        "Checks and verdicts",
+        "A check still running when its time limit (`--timeout`, 120 seconds by default) passes is stopped and fails: a target too slow to be checked has not shown that it conforms.",
+    );
 }
 
 /// `spec/properties.toml`, for properties whose statement is the expectation itself.

@@ -82,6 +82,9 @@ pub struct Discovery {
     pub fault_hooks: Option<FaultHooks>,
     /// The whole document, for areas later checks read.
     pub raw: Value,
+    /// `sha256:` and the hex SHA-256 of the document as served, so a report says which
+    /// description of the target its verdicts were judged against.
+    pub hash: String,
 }
 
 #[derive(Deserialize)]
@@ -119,7 +122,9 @@ impl Discovery {
     pub fn parse(body: &[u8]) -> Result<Self, DiscoveryError> {
         let raw: Value =
             serde_json::from_slice(body).map_err(|e| DiscoveryError::NotJson(e.to_string()))?;
-        Self::from_value(raw)
+        let mut discovery = Self::from_value(raw)?;
+        discovery.hash = sha256_hex(body);
+        Ok(discovery)
     }
 
     /// Validates an already parsed document.
@@ -140,6 +145,7 @@ impl Discovery {
             endpoints: typed.endpoints,
             limits: typed.limits,
             fault_hooks: typed.fault_hooks,
+            hash: sha256_hex(raw.to_string().as_bytes()),
             raw,
         })
     }
@@ -153,6 +159,14 @@ impl Discovery {
     pub fn offers(&self, area: &str) -> bool {
         self.raw.get(area).is_some_and(|v| !v.is_null())
     }
+}
+
+/// `sha256:` and the hex digest of `bytes`.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 #[cfg(test)]

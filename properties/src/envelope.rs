@@ -36,8 +36,9 @@ pub struct Envelope {
 pub struct Rules {
     /// The development profile may add `details.debug`.
     pub development: bool,
-    /// `limits.max_body_bytes`, which every 413 states.
-    pub max_body_bytes: u64,
+    /// `limits.max_body_bytes`, which every 413 states; `None` for a target without a
+    /// discovery document, whose 413s need only state some limit.
+    pub max_body_bytes: Option<u64>,
 }
 
 impl Rules {
@@ -45,9 +46,16 @@ impl Rules {
     pub fn of(discovery: &Discovery) -> Self {
         Self {
             development: discovery.profile == "development",
-            max_body_bytes: discovery.limits.max_body_bytes,
+            max_body_bytes: Some(discovery.limits.max_body_bytes),
         }
     }
+
+    /// The rules for a target without a discovery document: no profile is published, so
+    /// none of the development profile's allowances apply, and no limit is known.
+    pub const UNDESCRIBED: Self = Self {
+        development: false,
+        max_body_bytes: None,
+    };
 }
 
 /// How far `timestamp` may be from the `Date` header.
@@ -305,13 +313,19 @@ fn check_details(
         },
         4013 => {
             let limit = map.get("max_body_bytes").and_then(Value::as_u64);
-            if limit != Some(rules.max_body_bytes) {
+            let stated = match rules.max_body_bytes {
+                Some(published) => limit == Some(published),
+                None => limit.is_some(),
+            };
+            if !stated {
+                let published = rules
+                    .max_body_bytes
+                    .map_or_else(|| "unpublished".to_owned(), |l| l.to_string());
                 return Err(fail(
                     &ef::MAX_BODY_BYTES,
                     format!(
-                        "error.details.max_body_bytes is {}, the published limit is {}",
+                        "error.details.max_body_bytes is {}, the published limit is {published}",
                         shown(map.get("max_body_bytes")),
-                        rules.max_body_bytes
                     ),
                 ));
             }
@@ -508,7 +522,7 @@ mod tests {
 
     const RULES: Rules = Rules {
         development: false,
-        max_body_bytes: 1024,
+        max_body_bytes: Some(1024),
     };
 
     fn now() -> String {

@@ -1,31 +1,44 @@
 //! Runs the selected property checks against a target and collects a [`Report`].
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::cases::CaseConfig;
-use crate::check::{selected, tags_of};
+use crate::cases::{CaseConfig, CasePosition, traced};
+use crate::check::tags_of;
 use crate::checks;
-use crate::spec::{SpecError, properties};
-use crate::target::Target;
-use crate::verdict::{CheckResult, Summary, Verdict};
+use crate::clause::conformance as cc;
+use crate::expected::Notice;
+use crate::selection::Selection;
+use crate::spec::{PropertySpec, SpecError, properties};
+use crate::target::{Bare, Target};
+use crate::verdict::{CheckResult, Failure, Summary, Verdict};
+
+/// The default of `--timeout`: the most one check may take.
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Case count and seed.
     pub cases: CaseConfig,
-    /// `--tags`: run checks with any of these tags; empty runs all.
-    pub tags: Vec<String>,
+    /// `--tags`, `--only` and `--skip`.
+    pub selection: Selection,
     /// `--jobs`: how many lanes of checks run at once (at least 1; see [`lane_of`]).
     pub jobs: usize,
+    /// `--timeout`: the most one check may take; past it the check fails.
+    pub timeout: Duration,
+    /// When replaying a failure: the one case each selected check runs.
+    pub focus: Option<CasePosition>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
             cases: CaseConfig::default(),
-            tags: Vec::new(),
+            selection: Selection::default(),
             jobs: default_jobs(),
+            timeout: DEFAULT_CHECK_TIMEOUT,
+            focus: None,
         }
     }
 }
@@ -69,11 +82,7 @@ pub fn area_member(area: &str) -> Option<&'static str> {
 
 /// Why a property cannot be verified before its check runs: the target does not offer its
 /// area (the reason spec/discovery.md words), or this suite has no check for it.
-fn precondition(
-    spec: &crate::spec::PropertySpec,
-    target: &Target,
-    has_check: bool,
-) -> Option<String> {
+fn precondition(spec: &PropertySpec, target: &Target, has_check: bool) -> Option<String> {
     if let Some(member) = area_member(&spec.area)
         && !target.discovery().offers(member)
     {
@@ -87,7 +96,7 @@ fn precondition(
 /// connection pool, one key and store), so an area is one lane; the client and sync checks
 /// isolate every case (a fresh client instance; fresh users on a fresh channel), so each of
 /// them is a lane of its own.
-pub fn lane_of(spec: &crate::spec::PropertySpec) -> String {
+pub fn lane_of(spec: &PropertySpec) -> String {
     match spec.area.as_str() {
         "client" | "sync" => format!("p{:02}", spec.number),
         area => area.to_owned(),
@@ -102,11 +111,76 @@ pub async fn run_properties(
     options: &RunOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<CheckResult>, SpecError> {
+    let available = checks::all();
+    run_lanes(options, progress, |spec| {
+        let check = available
+            .iter()
+            .find(|c| c.property == spec.number)
+            .copied();
+        async move {
+            match (precondition(spec, target, check.is_some()), check) {
+                (None, Some(check)) => (check.run)(target, options.cases).await.into_verdict(),
+                (reason, _) => (
+                    Verdict::NotVerified(reason.unwrap_or_else(|| NOT_YET_CHECKED.to_owned())),
+                    0,
+                ),
+            }
+        }
+    })
+    .await
+}
+
+/// Runs, against a server without a valid discovery document, the properties that have a
+/// form needing none (8, 12 and 26: `checks::undescribed`); every other selected property is
+/// not verified, with the reason (spec/conformance.md, "Targets without a discovery
+/// document").
+pub async fn run_undescribed(
+    bare: &Bare,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Vec<CheckResult>, SpecError> {
+    let available = checks::undescribed::all();
+    run_lanes(options, progress, |spec| {
+        let check = available
+            .iter()
+            .find(|c| c.property == spec.number)
+            .copied();
+        async move {
+            match check {
+                Some(check) => (check.run)(bare, options.cases).await.into_verdict(),
+                None => (Verdict::NotVerified(undescribed_reason(spec, bare)), 0),
+            }
+        }
+    })
+    .await
+}
+
+/// Why a property without a no-discovery form is not verified against `bare`.
+pub fn undescribed_reason(spec: &PropertySpec, bare: &Bare) -> String {
+    let unknown = match area_member(&spec.area) {
+        Some(member) => format!("`{member}` unknown"),
+        None if spec.needs_conformance_profile => "profile and fault hooks unknown".to_owned(),
+        None => "limits and routes unknown".to_owned(),
+    };
+    format!("no discovery document: {unknown} ({})", bare.problem())
+}
+
+/// Runs the selected properties in lanes, each by `run`, and returns them in property order.
+async fn run_lanes<'s, F, Fut>(
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+    run: F,
+) -> Result<Vec<CheckResult>, SpecError>
+where
+    F: Fn(&'s PropertySpec) -> Fut,
+    Fut: Future<Output = (Verdict, u32)>,
+{
     use futures_util::stream::{self, StreamExt};
 
-    let mut lanes: Vec<(String, Vec<&crate::spec::PropertySpec>)> = Vec::new();
+    let mut lanes: Vec<(String, Vec<&'s PropertySpec>)> = Vec::new();
     for spec in properties()? {
-        if !selected(&tags_of(spec), &options.tags) {
+        let id = format!("p{:02}", spec.number);
+        if !options.selection.selects(&id, &tags_of(spec)) {
             continue;
         }
         let lane = lane_of(spec);
@@ -119,11 +193,12 @@ pub async fn run_properties(
     // never spans an await.
     let progress = std::cell::RefCell::new(progress);
     let progress = &progress;
+    let run = &run;
     let mut results: Vec<CheckResult> = stream::iter(lanes)
         .map(|(_, specs)| async move {
             let mut done = Vec::new();
             for spec in specs {
-                done.push(run_one(spec, target, options, progress).await);
+                done.push(run_one(spec, options, progress, run(spec)).await);
             }
             done
         })
@@ -135,12 +210,12 @@ pub async fn run_properties(
     Ok(results)
 }
 
-/// Runs one property's check (or says why it cannot run).
+/// Runs one property's check within the time limit and reports it.
 async fn run_one(
-    spec: &crate::spec::PropertySpec,
-    target: &Target,
+    spec: &PropertySpec,
     options: &RunOptions,
     progress: &std::cell::RefCell<&mut dyn FnMut(Progress<'_>)>,
+    check: impl Future<Output = (Verdict, u32)>,
 ) -> CheckResult {
     let id = format!("p{:02}", spec.number);
     (progress.borrow_mut())(Progress::Started {
@@ -148,15 +223,11 @@ async fn run_one(
         title: &spec.title,
     });
     let started = Instant::now();
-    let available = checks::all();
-    let check = available.iter().find(|c| c.property == spec.number);
-    let (verdict, cases) = match (precondition(spec, target, check.is_some()), check) {
-        (None, Some(check)) => (check.run)(target, options.cases).await.into_verdict(),
-        (reason, _) => (
-            Verdict::NotVerified(reason.unwrap_or_else(|| NOT_YET_CHECKED.to_owned())),
-            0,
-        ),
-    };
+    let ((verdict, cases), position) =
+        match tokio::time::timeout(options.timeout, traced(options.focus, check)).await {
+            Ok(done) => done,
+            Err(_) => ((timed_out(options.timeout), 0), None),
+        };
     let result = CheckResult {
         id,
         property: Some(spec.number),
@@ -164,12 +235,27 @@ async fn run_one(
         statement: Some(spec.statement.clone()),
         requirements: spec.requirements.clone(),
         tags: tags_of(spec),
+        position: position.filter(|_| verdict.is_fail()),
         verdict,
         cases,
         duration: started.elapsed(),
+        expected: None,
     };
     (progress.borrow_mut())(Progress::Finished(&result));
     result
+}
+
+/// The verdict of a check stopped at its time limit.
+pub fn timed_out(limit: Duration) -> Verdict {
+    Verdict::Fail(Failure {
+        expected: cc::CHECK_TIME_LIMIT.cite(),
+        actual: format!(
+            "the check was still running after {} s (--timeout): the target stopped answering, or answers too slowly to be checked",
+            limit.as_secs()
+        ),
+        counterexample: None,
+        replay: None,
+    })
 }
 
 /// Runs one property's check (for `cargo test` wrappers).
@@ -180,8 +266,9 @@ pub async fn run_property(
 ) -> Result<CheckResult, SpecError> {
     let options = RunOptions {
         cases,
-        tags: vec![format!("p{number:02}")],
+        selection: Selection::tags([format!("p{number:02}")]),
         jobs: 1,
+        ..RunOptions::default()
     };
     let mut results = run_properties(target, &options, &mut |_| {}).await?;
     results.pop().ok_or_else(|| SpecError {
@@ -197,18 +284,40 @@ pub struct Report {
     pub target: String,
     /// Every instance checked (`--target` given several times), the target first.
     pub instances: Vec<String>,
-    /// `name version` of the implementation (and its mutant, if any).
-    pub implementation: (String, String),
-    /// The active mutant, for deliberately broken reference builds.
-    pub mutant: Option<String>,
-    /// The target's profile.
-    pub profile: String,
+    /// What the discovery document says of the target; `None` without a valid document.
+    pub described: Option<Described>,
+    /// Why the target has no valid discovery document, or could not be reached.
+    pub problem: Option<String>,
+    /// This suite's version.
+    pub suite_version: String,
     /// The generator seed.
     pub seed: u64,
+    /// Generated cases per property.
+    pub cases: u32,
     /// The results, properties first, then scenarios.
     pub results: Vec<CheckResult>,
+    /// What the expected-failures file led to beyond the verdicts (expired entries, entries
+    /// whose check passes).
+    pub notices: Vec<Notice>,
+    /// For each failed check saved as a replay file: its id and the command that replays it.
+    pub replays: Vec<(String, String)>,
     /// Total wall time.
     pub duration: Duration,
+}
+
+/// What the discovery document says of a target, for the report's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    /// `implementation.name`.
+    pub name: String,
+    /// `implementation.version`.
+    pub version: String,
+    /// The active mutant, for deliberately broken reference builds.
+    pub mutant: Option<String>,
+    /// The profile.
+    pub profile: String,
+    /// `sha256:` and the hex digest of the document as served.
+    pub discovery_hash: String,
 }
 
 impl Report {
@@ -216,20 +325,85 @@ impl Report {
     pub fn new(target: &Target, seed: u64, results: Vec<CheckResult>, duration: Duration) -> Self {
         let d = target.discovery();
         Self {
-            target: target.base_url().as_str().trim_end_matches('/').to_owned(),
+            target: base_of(target.base_url()),
             instances: target
                 .instances()
                 .iter()
-                .map(|t| t.base_url().as_str().trim_end_matches('/').to_owned())
+                .map(|t| base_of(t.base_url()))
                 .collect(),
-            implementation: (
-                d.implementation.name.clone(),
-                d.implementation.version.clone(),
-            ),
-            mutant: d.implementation.mutant.clone(),
-            profile: d.profile.clone(),
+            described: Some(Described {
+                name: d.implementation.name.clone(),
+                version: d.implementation.version.clone(),
+                mutant: d.implementation.mutant.clone(),
+                profile: d.profile.clone(),
+                discovery_hash: d.hash.clone(),
+            }),
+            problem: None,
+            suite_version: SUITE_VERSION.to_owned(),
             seed,
+            cases: crate::cases::DEFAULT_CASES,
             results,
+            notices: Vec::new(),
+            replays: Vec::new(),
+            duration,
+        }
+    }
+
+    /// A report for a server without a valid discovery document.
+    pub fn undescribed(
+        bare: &Bare,
+        seed: u64,
+        results: Vec<CheckResult>,
+        duration: Duration,
+    ) -> Self {
+        let base = base_of(bare.base_url());
+        Self {
+            instances: vec![base.clone()],
+            target: base,
+            described: None,
+            problem: Some(bare.problem().to_string()),
+            suite_version: SUITE_VERSION.to_owned(),
+            seed,
+            cases: crate::cases::DEFAULT_CASES,
+            results,
+            notices: Vec::new(),
+            replays: Vec::new(),
+            duration,
+        }
+    }
+
+    /// A report for a target that could not be reached at all: one failing entry saying so,
+    /// so a dashboard reading the report file shows the run failed, and why.
+    pub fn unreachable(url: &str, error: &str, seed: u64, duration: Duration) -> Self {
+        let entry = CheckResult {
+            id: "target".into(),
+            property: None,
+            title: "The target answers".into(),
+            statement: None,
+            requirements: Vec::new(),
+            tags: Vec::new(),
+            verdict: Verdict::Fail(Failure {
+                expected: cc::TRANSPORT.cite(),
+                actual: error.to_owned(),
+                counterexample: None,
+                replay: Some(format!("curl -i '{url}/.well-known/dx-www'")),
+            }),
+            cases: 0,
+            duration,
+            position: None,
+            expected: None,
+        };
+        Self {
+            target: url.trim_end_matches('/').to_owned(),
+            instances: vec![url.trim_end_matches('/').to_owned()],
+            described: None,
+            problem: Some(error.to_owned()),
+            suite_version: SUITE_VERSION.to_owned(),
+            seed,
+            cases: crate::cases::DEFAULT_CASES,
+            results: vec![entry],
+            notices: Vec::new(),
+            replays: Vec::new(),
             duration,
         }
     }
@@ -239,10 +413,41 @@ impl Report {
         Summary::of(&self.results)
     }
 
-    /// 1 when anything failed, else 0.
+    /// 1 when anything failed (an expected failure does not count) or the expected-failures
+    /// file needs attention, else 0.
     pub fn exit_code(&self) -> i32 {
-        i32::from(self.summary().fail > 0)
+        i32::from(self.summary().fail > 0 || self.notices.iter().any(Notice::fails_run))
     }
+
+    /// `name version` of the implementation, or what stands in for it.
+    pub fn implementation(&self) -> String {
+        match &self.described {
+            Some(d) => format!("{} {}", d.name, d.version),
+            None => "unknown (no discovery document)".to_owned(),
+        }
+    }
+
+    /// The command replaying check `id`'s failure, when it was saved.
+    pub fn replay_of(&self, id: &str) -> Option<&str> {
+        self.replays
+            .iter()
+            .find(|(check, _)| check == id)
+            .map(|(_, command)| command.as_str())
+    }
+
+    /// The profile, or what stands in for it.
+    pub fn profile(&self) -> &str {
+        self.described
+            .as_ref()
+            .map_or("unknown", |d| d.profile.as_str())
+    }
+}
+
+/// This suite's version, as reports record it.
+pub const SUITE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn base_of(url: &url::Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ pub const PROPERTIES_TOML: &str = include_str!("../../spec/properties.toml");
 pub const ERROR_CODES_TOML: &str = include_str!("../../spec/error-codes.toml");
 /// The raw text of `spec/discovery.schema.json`.
 pub const DISCOVERY_SCHEMA_JSON: &str = include_str!("../../spec/discovery.schema.json");
+/// `spec/report.schema.json`: the shape of the JSON report.
+pub const REPORT_SCHEMA_JSON: &str = include_str!("../../spec/report.schema.json");
 
 /// One property of `spec/properties.toml`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

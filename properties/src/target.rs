@@ -66,6 +66,52 @@ impl TargetSpec {
     }
 }
 
+/// What answered at a target URL.
+#[derive(Debug)]
+pub enum Reached {
+    /// A target with a valid discovery document: every check can run.
+    Described(Box<Target>),
+    /// A server that answers but has no valid discovery document: only the checks that need
+    /// none can run.
+    Undescribed(Box<Bare>),
+}
+
+/// A server that answers but publishes no valid discovery document (`python3 -m
+/// http.server`, a proxy's error page, a dx-www target behind a misrouted path). The suite
+/// knows nothing of its limits, routes or profile, so it runs only what every HTTP server
+/// can be asked (spec/conformance.md, "Targets without a discovery document").
+#[derive(Debug)]
+pub struct Bare {
+    http: HttpClient,
+    problem: TargetError,
+}
+
+impl Bare {
+    /// The HTTP client (no rate-limit partition: the target published none).
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &Url {
+        self.http.base()
+    }
+
+    /// Why the discovery document is missing or unusable.
+    pub fn problem(&self) -> &TargetError {
+        &self.problem
+    }
+
+    /// Sends raw bytes to the target.
+    pub async fn send_raw(
+        &self,
+        request: &crate::raw::RawRequest,
+        limit: std::time::Duration,
+    ) -> Result<crate::raw::RawAnswer, String> {
+        crate::raw::send_raw(self.base_url(), request, limit).await
+    }
+}
+
 /// A connected target: its base URL, HTTP client and validated discovery document.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -80,8 +126,20 @@ pub struct Target {
 }
 
 impl Target {
-    /// Starts or reaches the target and reads its discovery document.
+    /// Starts or reaches the target and reads its discovery document; a target without a
+    /// valid one is an error here (see [`Target::reach`] for one that still runs what it can).
     pub async fn connect(spec: TargetSpec) -> Result<Self, TargetError> {
+        match Self::reach(spec).await? {
+            Reached::Described(target) => Ok(*target),
+            Reached::Undescribed(bare) => Err(bare.problem),
+        }
+    }
+
+    /// Starts or reaches the target and reads its discovery document. A target that answers
+    /// but has no valid discovery document is [`Reached::Undescribed`]: the suite still runs
+    /// the checks that need none (spec/conformance.md, "Targets without a discovery
+    /// document"). Only a target that does not answer at all is an error.
+    pub async fn reach(spec: TargetSpec) -> Result<Reached, TargetError> {
         let (base, embedded) = match spec {
             TargetSpec::Url(url) => (parse_base(&url)?, None),
             TargetSpec::Embedded(config) => {
@@ -96,12 +154,19 @@ impl Target {
         let http = HttpClient::new(base)?;
         let exchange = http.send(RequestSpec::get(DISCOVERY_PATH)).await?;
         if !exchange.status.is_success() {
-            return Err(TargetError::NoDiscovery {
+            let problem = TargetError::NoDiscovery {
                 url: http.base().as_str().trim_end_matches('/').to_owned(),
                 status: exchange.status.as_u16(),
-            });
+            };
+            return Ok(Reached::Undescribed(Box::new(Bare { http, problem })));
         }
-        let discovery = Discovery::parse(&exchange.body)?;
+        let discovery = match Discovery::parse(&exchange.body) {
+            Ok(d) => d,
+            Err(e) => {
+                let problem = TargetError::Discovery(e);
+                return Ok(Reached::Undescribed(Box::new(Bare { http, problem })));
+            }
+        };
         let http = match discovery
             .raw
             .pointer("/rate_limits/partition_header")
@@ -110,13 +175,13 @@ impl Target {
             Some(header) if discovery.is_conformance() => http.with_partition_header(header),
             _ => http,
         };
-        Ok(Self {
+        Ok(Reached::Described(Box::new(Self {
             http,
             discovery,
             embedded,
             client: None,
             others: Vec::new(),
-        })
+        })))
     }
 
     /// The same deployment reached through more instances: the checks that span

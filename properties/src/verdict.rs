@@ -65,6 +65,19 @@ pub struct CheckResult {
     pub cases: u32,
     /// How long it took.
     pub duration: Duration,
+    /// For a failed property check: where the failing case stands in the check, so a
+    /// replay runs only that case.
+    pub position: Option<crate::cases::CasePosition>,
+    /// For a failure listed in the expected-failures file: its entry. Such a failure is
+    /// reported but does not fail the run.
+    pub expected: Option<crate::expected::Known>,
+}
+
+impl CheckResult {
+    /// Whether this result fails the run: a failure nobody listed as expected.
+    pub fn fails_run(&self) -> bool {
+        self.verdict.is_fail() && self.expected.is_none()
+    }
 }
 
 /// Counts per verdict.
@@ -72,8 +85,10 @@ pub struct CheckResult {
 pub struct Summary {
     /// Passed.
     pub pass: usize,
-    /// Failed.
+    /// Failed (expected failures not counted).
     pub fail: usize,
+    /// Failed as the expected-failures file says they do.
+    pub expected_fail: usize,
     /// Not verified.
     pub not_verified: usize,
 }
@@ -83,10 +98,11 @@ impl Summary {
     pub fn of(results: &[CheckResult]) -> Self {
         let mut s = Self::default();
         for r in results {
-            match r.verdict {
-                Verdict::Pass => s.pass += 1,
-                Verdict::Fail(_) => s.fail += 1,
-                Verdict::NotVerified(_) => s.not_verified += 1,
+            match (&r.verdict, &r.expected) {
+                (Verdict::Pass, _) => s.pass += 1,
+                (Verdict::Fail(_), None) => s.fail += 1,
+                (Verdict::Fail(_), Some(_)) => s.expected_fail += 1,
+                (Verdict::NotVerified(_), _) => s.not_verified += 1,
             }
         }
         s

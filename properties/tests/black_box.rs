@@ -193,8 +193,9 @@ async fn concurrent_lanes_run_each_check_once_in_property_order() {
                 cases: 5,
                 ..CaseConfig::default()
             },
-            tags: tags.clone(),
+            selection: dx_conformance::Selection::tags(tags.clone()),
             jobs,
+            ..RunOptions::default()
         };
         let mut started = 0;
         let results = run_properties(&target, &options, &mut |event| {

@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use dx_conformance::check::tags_of;
-use dx_conformance::report::{Format, render, verdict_cell};
-use dx_conformance::{CaseConfig, CheckResult, Progress, Report, RunOptions, Target, TargetSpec};
+use dx_conformance::expected::ExpectedFailures;
+use dx_conformance::replay::{ReplayFile, Replayed, replay_command};
+use dx_conformance::report::{Format, render, truncate, verdict_cell};
+use dx_conformance::{
+    CaseConfig, CheckResult, Progress, Reached, Report, RunOptions, Selection, Target, TargetSpec,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Conformance suite for dx-www deployments.
@@ -24,8 +28,27 @@ struct Cli {
 enum Command {
     /// Run the checks against a target and print the report.
     Run(RunArgs),
-    /// List the checks and their tags without running them.
+    /// List the checks, their requirement ids, what they need and their tags.
     List,
+    /// Run the one failing case a replay file recorded, and say whether it fails the same way.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The replay file a failed run wrote (`dx-replays/pNN.json`).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The deployment to replay against (default: the recorded target; the embedded
+    /// reference when the failure was found there).
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// The most the check may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+    /// Folder of .feature files, for a scenario's replay (default: the suite's own).
+    #[arg(long, value_name = "DIR")]
+    features: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,14 +61,32 @@ struct RunArgs {
     /// Run only checks with any of these tags (comma-separated; e.g. @p06,@error).
     #[arg(long, value_delimiter = ',', value_name = "TAGS")]
     tags: Vec<String>,
+    /// Run only the checks matching any of these ids, tags or areas (comma-separated; e.g.
+    /// p06,errors:12,sync).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    only: Vec<String>,
+    /// Leave out the checks matching any of these ids, tags or areas (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    skip: Vec<String>,
     /// Report format (default: terminal; with several --out, each file's extension names its
     /// format instead).
-    #[arg(long, value_parser = ["terminal", "json", "junit", "markdown"])]
+    #[arg(long, value_parser = ["terminal", "json", "junit", "markdown", "html"])]
     format: Option<String>,
     /// Write the report to FILE instead of standard output. Give it several times to write
-    /// several formats from one run: .json, .xml (JUnit), .md (Markdown), .txt (terminal).
+    /// several formats from one run: .json, .xml (JUnit), .md (Markdown), .html, .txt
+    /// (terminal). The file is written whatever happens, an unreachable target included.
     #[arg(long, value_name = "FILE")]
     out: Vec<PathBuf>,
+    /// The most one check may take, in seconds; past it the check fails.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+    /// A TOML file of checks known to fail, each with a reason and an expiry date: they are
+    /// reported but do not fail the run until they expire.
+    #[arg(long, value_name = "FILE")]
+    expected_failures: Option<PathBuf>,
+    /// Where each failure is saved as a replay file (`dx-conformance replay FILE`).
+    #[arg(long, value_name = "DIR", default_value = "dx-replays")]
+    replay_dir: PathBuf,
     /// Generated cases per property (at least 1).
     #[arg(long, default_value_t = dx_conformance::cases::DEFAULT_CASES, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     cases: u32,
@@ -71,20 +112,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::List => list(),
-        Command::Run(args) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("dx-conformance: cannot start the async runtime: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            runtime.block_on(run(args))
-        }
+        Command::Run(args) => match runtime() {
+            Ok(rt) => rt.block_on(run(args)),
+            Err(code) => code,
+        },
+        Command::Replay(args) => match runtime() {
+            Ok(rt) => rt.block_on(replay(args)),
+            Err(code) => code,
+        },
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("dx-conformance: cannot start the async runtime: {e}");
+            ExitCode::from(2)
+        })
 }
 
 fn list() -> ExitCode {
@@ -99,9 +145,13 @@ fn list() -> ExitCode {
         .iter()
         .map(|c| c.property)
         .collect();
+    let undescribed: Vec<u8> = dx_conformance::checks::undescribed::all()
+        .iter()
+        .map(|c| c.property)
+        .collect();
     let mut text = format!(
-        "{:<6} {:<40} {:<14} {:<12} TAGS\n",
-        "CHECK", "TITLE", "REQUIREMENTS", "STATUS"
+        "{:<16} {:<40} {:<14} {:<8} {:<58} TAGS\n",
+        "CHECK", "TITLE", "REQUIREMENTS", "STATUS", "NEEDS"
     );
     for p in specs {
         let status = if implemented.contains(&p.number) {
@@ -110,19 +160,56 @@ fn list() -> ExitCode {
             "pending"
         };
         text.push_str(&format!(
-            "p{:02}    {:<40} {:<14} {:<12} {}\n",
+            "p{:02}              {:<40} {:<14} {:<8} {:<58} {}\n",
             p.number,
             p.title,
             p.requirements.join(","),
             status,
+            needs(p, undescribed.contains(&p.number)),
             tags_of(p).join(",")
         ));
     }
-    text.push_str(&format!(
-        "\nScenarios: the .feature files under {}\n",
-        dx_features::default_features_dir().display()
-    ));
+    let dir = dx_features::default_features_dir();
+    match dx_features::scenarios_not_verified(&dir, &Selection::default(), "") {
+        Ok(scenarios) => {
+            for s in scenarios {
+                text.push_str(&format!(
+                    "{:<16} {:<40} {:<14} {:<8} {:<58} {}\n",
+                    s.id,
+                    truncate(&s.title, 40),
+                    s.requirements.join(","),
+                    "checked",
+                    "the discovery document",
+                    s.tags.join(",")
+                ));
+            }
+        }
+        Err(e) => text.push_str(&format!("\nscenarios: {e}\n")),
+    }
     write_stdout(&text)
+}
+
+/// What a property's check needs of a target, for `list`.
+fn needs(p: &dx_conformance::spec::PropertySpec, runs_undescribed: bool) -> String {
+    let mut needs = Vec::new();
+    if runs_undescribed {
+        needs.push("nothing (a form runs without discovery)".to_owned());
+    }
+    if let Some(member) = dx_conformance::runner::area_member(&p.area) {
+        needs.push(format!("discovery `{member}`"));
+    } else if !runs_undescribed {
+        needs.push("the discovery document".to_owned());
+    }
+    if p.needs_conformance_profile {
+        needs.push("conformance profile".to_owned());
+    }
+    if p.area == "client" {
+        needs.push("client .wasm".to_owned());
+    }
+    if p.area == "sync" {
+        needs.push("several instances (optional)".to_owned());
+    }
+    needs.join("; ")
 }
 
 /// Writes `text` to standard output. A reader that stops early (`| head`) closes the pipe:
@@ -148,87 +235,214 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let started = Instant::now();
-    let spec = TargetSpec::resolve(args.target.first().map(String::as_str));
-    let target = match Target::connect(spec).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("dx-conformance: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut others = Vec::new();
-    for url in args.target.iter().skip(1) {
-        match Target::connect(TargetSpec::Url(url.clone())).await {
-            Ok(t) => others.push(t),
+    let expected = match &args.expected_failures {
+        Some(path) => match ExpectedFailures::load(path) {
+            Ok(e) => Some(e),
             Err(e) => {
-                eprintln!("dx-conformance: instance {url}: {e}");
+                eprintln!("dx-conformance: {e}");
                 return ExitCode::from(2);
             }
-        }
-    }
-    let target = target.with_instances(others);
-    let target = match &args.client {
+        },
+        None => None,
+    };
+    let client = match &args.client {
         Some(path) => match std::fs::read(path) {
-            Ok(wasm) => target.with_client(path.display().to_string(), wasm),
+            Ok(wasm) => Some((path.display().to_string(), wasm)),
             Err(e) => {
                 eprintln!("dx-conformance: --client {}: {e}", path.display());
                 return ExitCode::from(2);
             }
         },
-        None => target,
+        None => None,
     };
+    let started = Instant::now();
     let seed = args.seed.unwrap_or_else(|| CaseConfig::default().seed);
     let options = RunOptions {
         cases: CaseConfig {
             cases: args.cases,
             seed,
         },
-        tags: args.tags.clone(),
+        selection: Selection {
+            tags: args.tags.clone(),
+            only: args.only.clone(),
+            skip: args.skip.clone(),
+        },
         jobs: args
             .jobs
             .map_or_else(dx_conformance::runner::default_jobs, |n| n as usize),
+        timeout: Duration::from_secs(args.timeout),
+        focus: None,
     };
+    let features_dir = args
+        .features
+        .clone()
+        .unwrap_or_else(dx_features::default_features_dir);
     let display = Display::new();
-    display.header(&target);
 
-    let mut results =
-        match dx_conformance::run_properties(&target, &options, &mut |event| display.event(&event))
+    let spec = TargetSpec::resolve(args.target.first().map(String::as_str));
+    let shown_url = match &spec {
+        TargetSpec::Url(url) => url.clone(),
+        TargetSpec::Embedded(_) => "the embedded reference".to_owned(),
+    };
+    let reached = match Target::reach(spec).await {
+        Ok(r) => r,
+        Err(e) => {
+            display.finish();
+            eprintln!("dx-conformance: {e}");
+            let report = Report::unreachable(&shown_url, &e.to_string(), seed, started.elapsed());
+            return finish(report, &outputs, false, &args, ExitCode::from(2));
+        }
+    };
+    let (mut report, embedded) = match reached {
+        Reached::Undescribed(bare) => {
+            display.line(&format!(
+                "dx-conformance: {} has no valid discovery document ({}); running only the checks that need none",
+                bare.base_url().as_str().trim_end_matches('/'),
+                bare.problem()
+            ));
+            if args.target.len() > 1 {
+                display.line(
+                    "  the other instances given are not checked without a discovery document",
+                );
+            }
+            let mut results = match dx_conformance::run_undescribed(&bare, &options, &mut |event| {
+                display.event(&event)
+            })
             .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                display.finish();
-                eprintln!("dx-conformance: {e}");
-                return ExitCode::from(2);
-            }
-        };
-    if !args.no_features {
-        let dir = args
-            .features
-            .clone()
-            .unwrap_or_else(dx_features::default_features_dir);
-        display.started("features", &format!("scenarios in {}", dir.display()));
-        match dx_features::run_features(&target, &args.tags, &dir).await {
-            Ok(scenarios) => {
-                display.stopped("features");
-                for s in &scenarios {
-                    display.finished(s);
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    display.finish();
+                    eprintln!("dx-conformance: {e}");
+                    return ExitCode::from(2);
                 }
-                results.extend(scenarios);
+            };
+            if !args.no_features {
+                let reason = format!(
+                    "no discovery document: scenarios read the target's routes, limits and areas from it; {}",
+                    bare.problem()
+                );
+                match dx_features::scenarios_not_verified(
+                    &features_dir,
+                    &options.selection,
+                    &reason,
+                ) {
+                    Ok(scenarios) => results.extend(scenarios),
+                    Err(e) => {
+                        display.finish();
+                        eprintln!("dx-conformance: cannot read the scenarios: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
             }
-            Err(e) => {
-                display.finish();
-                eprintln!("dx-conformance: cannot run the scenarios: {e}");
-                return ExitCode::from(2);
+            display.finish();
+            (
+                Report::undescribed(&bare, seed, results, started.elapsed()),
+                false,
+            )
+        }
+        Reached::Described(target) => {
+            let mut others = Vec::new();
+            for url in args.target.iter().skip(1) {
+                match Target::connect(TargetSpec::Url(url.clone())).await {
+                    Ok(t) => others.push(t),
+                    Err(e) => {
+                        display.finish();
+                        eprintln!("dx-conformance: instance {url}: {e}");
+                        let report = Report::unreachable(
+                            url,
+                            &format!("instance {url}: {e}"),
+                            seed,
+                            started.elapsed(),
+                        );
+                        return finish(report, &outputs, false, &args, ExitCode::from(2));
+                    }
+                }
             }
+            let mut target = target.with_instances(others);
+            if let Some((source, wasm)) = client.clone() {
+                target = target.with_client(source, wasm);
+            }
+            display.header(&target);
+            let mut results =
+                match dx_conformance::run_properties(&target, &options, &mut |event| {
+                    display.event(&event)
+                })
+                .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        display.finish();
+                        eprintln!("dx-conformance: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+            if !args.no_features {
+                display.started(
+                    "features",
+                    &format!("scenarios in {}", features_dir.display()),
+                );
+                match dx_features::run_selected_features(&target, &options.selection, &features_dir)
+                    .await
+                {
+                    Ok(scenarios) => {
+                        display.stopped("features");
+                        for s in &scenarios {
+                            display.finished(s);
+                        }
+                        results.extend(scenarios);
+                    }
+                    Err(e) => {
+                        display.finish();
+                        eprintln!("dx-conformance: cannot run the scenarios: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            display.finish();
+            (
+                Report::new(&target, seed, results, started.elapsed()),
+                target.is_embedded(),
+            )
+        }
+    };
+    report.cases = args.cases;
+    if let Some(expected) = &expected {
+        report.notices = expected.apply_today(&mut report.results);
+    }
+    let code = if report.exit_code() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    finish(report, &outputs, embedded, &args, code)
+}
+
+/// Saves every failure as a replay file, writes the report to each output and returns `code`
+/// (or 2 when a report cannot be written).
+fn finish(
+    mut report: Report,
+    outputs: &[(Format, Option<&std::path::Path>)],
+    embedded: bool,
+    args: &RunArgs,
+    code: ExitCode,
+) -> ExitCode {
+    let replayable: Vec<ReplayFile> = report
+        .results
+        .iter()
+        .filter(|r| r.property.is_some() || r.id.contains(':'))
+        .filter_map(|r| ReplayFile::of(&report, r, embedded))
+        .collect();
+    for file in replayable {
+        match file.write_into(&args.replay_dir) {
+            Ok(path) => report
+                .replays
+                .push((file.check.clone(), replay_command(&path))),
+            Err(e) => eprintln!("dx-conformance: cannot save a replay file: {e}"),
         }
     }
-    display.finish();
-
-    let report = Report::new(&target, seed, results, started.elapsed());
     for (format, path) in outputs {
-        let text = render(&report, format);
+        let text = render(&report, *format);
         match path {
             Some(path) => {
                 if let Err(e) = std::fs::write(path, text) {
@@ -252,10 +466,118 @@ async fn run(args: RunArgs) -> ExitCode {
             }
         }
     }
-    if report.exit_code() == 0 {
-        ExitCode::SUCCESS
-    } else {
+    for (id, command) in &report.replays {
+        eprintln!("{id} failed; replay it with: {command}");
+    }
+    code
+}
+
+async fn replay(args: ReplayArgs) -> ExitCode {
+    let file = match ReplayFile::load(&args.file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("dx-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let spec = match (&args.target, file.embedded) {
+        (Some(url), _) => TargetSpec::Url(url.clone()),
+        (None, true) => TargetSpec::resolve(None),
+        (None, false) => TargetSpec::Url(file.target.clone()),
+    };
+    let options = file.run_options(Duration::from_secs(args.timeout));
+    eprintln!(
+        "dx-conformance: replaying {} {} (seed {}, {} cases{})",
+        file.check,
+        file.title,
+        file.seed,
+        file.cases,
+        file.position
+            .map(|p| format!(", case {} of step {}", p.case, p.driver))
+            .unwrap_or_default()
+    );
+    let reached = match Target::reach(spec).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dx-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let results = match (&reached, file.is_property()) {
+        (Reached::Described(target), true) => {
+            dx_conformance::run_properties(target, &options, &mut |_| {}).await
+        }
+        (Reached::Undescribed(bare), true) => {
+            dx_conformance::run_undescribed(bare, &options, &mut |_| {}).await
+        }
+        (Reached::Described(target), false) => {
+            let dir = args
+                .features
+                .clone()
+                .unwrap_or_else(dx_features::default_features_dir);
+            match dx_features::run_selected_features(target, &options.selection, &dir).await {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    eprintln!("dx-conformance: cannot run the scenario: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        (Reached::Undescribed(bare), false) => {
+            eprintln!(
+                "dx-conformance: {} has no valid discovery document ({}); a scenario needs one",
+                bare.base_url(),
+                bare.problem()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let result = match results {
+        Ok(mut r) if !r.is_empty() => r.remove(0),
+        Ok(_) => {
+            eprintln!("dx-conformance: this suite has no check {}", file.check);
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("dx-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut text = format!(
+        "Recorded:  {}\n           expected: {}\n",
+        file.failure.actual.lines().next().unwrap_or(""),
+        file.failure.expected
+    );
+    let outcome = Replayed::judge(&file.failure, &result.verdict);
+    match &outcome {
+        Replayed::Same(f) => text.push_str(&format!(
+            "Replayed:  fails again the same way\nActual:    {}\n",
+            f.actual
+        )),
+        Replayed::Different(f) => text.push_str(&format!(
+            "Replayed:  fails again, differently\nExpected:  {}\nActual:    {}\nCounterexample: {}\n",
+            f.expected,
+            f.actual,
+            f.counterexample.as_deref().unwrap_or("(none)")
+        )),
+        Replayed::Passed => text.push_str("Replayed:  passes now\n"),
+        Replayed::NotVerified(why) => {
+            text.push_str(&format!("Replayed:  not verified: {why}\n"));
+        }
+    }
+    if let dx_conformance::Verdict::Fail(f) = &result.verdict
+        && let Some(exchange) = &f.replay
+    {
+        text.push_str(&format!("Exchange:  {exchange}\n"));
+    }
+    let written = write_stdout(&text);
+    if written != ExitCode::SUCCESS {
+        return written;
+    }
+    if outcome.failed() {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

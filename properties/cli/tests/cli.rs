@@ -85,8 +85,18 @@ fn a_broken_target_fails_and_the_report_names_the_property() {
     let mut config = Config::conformance();
     config.mutations = Mutations::with(Some(Mutant::LeaksInternals));
     let (_reference, url) = start_reference(config);
+    let replays = temp_dir("mutant");
     let out = run(
-        &["run", "--target", &url, "--tags", "@p26", "--no-features"],
+        &[
+            "run",
+            "--target",
+            &url,
+            "--tags",
+            "@p26",
+            "--no-features",
+            "--replay-dir",
+            replays.to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
@@ -95,9 +105,23 @@ fn a_broken_target_fails_and_the_report_names_the_property() {
         text.contains("=== FAIL p26 Error Response Sanitization [7.5]"),
         "{text}"
     );
-    assert!(text.contains("Replay:         curl"), "{text}");
+    assert!(text.contains("Exchange:       curl"), "{text}");
     assert!(text.contains("Counterexample:"), "{text}");
     assert!(text.contains("mutant:         leaks-internals"), "{text}");
+    let file = replays.join("p26.json");
+    assert!(
+        text.contains(&format!(
+            "Replay:         dx-conformance replay {}",
+            file.display()
+        )),
+        "{text}"
+    );
+    // The failure found against the mutant replays from its file, and fails the same way.
+    let out = run(&["replay", file.to_str().unwrap()], &[]);
+    let replayed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{replayed}");
+    assert!(replayed.contains("fails again the same way"), "{replayed}");
+    std::fs::remove_dir_all(replays).ok();
 }
 
 #[test]
@@ -154,7 +178,7 @@ fn one_run_writes_a_report_file_in_every_format() {
     let dir = std::env::temp_dir().join(format!("dx-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let formats = [
-        ("xml", "<testsuites"),
+        ("xml", "<testsuite "),
         ("md", "| check | title |"),
         ("json", "\"summary\""),
         ("txt", "dx-conformance report"),
@@ -200,7 +224,7 @@ fn one_run_writes_a_report_file_in_every_format() {
     assert!(
         std::fs::read_to_string(&path)
             .unwrap()
-            .contains("<testsuites")
+            .contains("<testsuite ")
     );
     std::fs::remove_dir_all(dir).ok();
 }
@@ -215,6 +239,9 @@ fn usage_and_unreachable_targets_exit_2() {
         ],
         vec!["run", "--jobs", "0"],
         vec!["run", "--cases", "0"],
+        vec!["run", "--timeout", "0"],
+        vec!["run", "--expected-failures", "/nonexistent/expected.toml"],
+        vec!["replay", "/nonexistent/p06.json"],
         vec!["run", "--target", "ftp://example.invalid"],
         vec!["run", "--target", "http://127.0.0.1:1"],
         vec![
@@ -243,7 +270,21 @@ fn list_shows_every_property_with_its_status() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().filter(|l| l.starts_with('p')).count(), 26);
-    assert!(text.contains("p06    Mutex Poisoning Recovery"));
+    assert!(text.contains("p06              Mutex Poisoning Recovery"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("p12") && l.contains("nothing (a form runs without discovery)")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("p22") && l.contains("several instances")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("errors:")),
+        "scenarios are listed: {text}"
+    );
     assert!(
         text.lines()
             .any(|l| l.starts_with("p06") && l.contains("checked"))
@@ -275,4 +316,342 @@ fn list_into_a_closed_pipe_ends_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
+
+/// A program the test needs: its path, or `None` where it is missing (a failure under CI,
+/// which installs it).
+fn tool(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{name} is missing; .ci/run installs it"
+        );
+        eprintln!("{name} is not installed here: that part of the test is skipped");
+    }
+    found
+}
+
+/// Validates a JUnit file against Maven Surefire's report schema (test data).
+fn validates_against_surefire(path: &std::path::Path) {
+    let Some(xmllint) = tool("xmllint") else {
+        return;
+    };
+    let xsd = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/surefire-test-report-3.0.xsd"
+    );
+    let out = Command::new(xmllint)
+        .args(["--noout", "--schema", xsd])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The DOM headless Chromium builds from an HTML report.
+fn rendered_dom(path: &std::path::Path) -> Option<String> {
+    let chromium = tool("chromium")?;
+    let profile = std::env::temp_dir().join(format!("dx-chromium-{}", std::process::id()));
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", path.display()))
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(profile).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A plain web server that is no dx-www target, like `python3 -m http.server` in an empty
+/// folder: every request gets 404 with an HTML page and none of dx-www's headers.
+fn plain_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                let _ = stream.read(&mut buf);
+                let body =
+                    "<html><body><h1>Error response</h1><p>Error code: 404</p></body></html>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.0 404 File not found\r\nServer: SimpleHTTP/0.6\r\nContent-Type: text/html;charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+/// A server that accepts connections and then either never answers or resets them.
+fn broken_server(hang: bool) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            if hang {
+                held.push(stream);
+            } else {
+                // A zero linger turns the close into a reset.
+                let socket = socket2::SockRef::from(&stream);
+                let _ = socket.set_linger(Some(std::time::Duration::ZERO));
+                drop(stream);
+            }
+        }
+    });
+    url
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dx-cli-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_server_without_discovery_gets_the_checks_that_need_none_and_a_report_in_every_format() {
+    let url = plain_server();
+    let dir = temp_dir("plain");
+    let (json, xml, html) = (dir.join("r.json"), dir.join("r.xml"), dir.join("r.html"));
+    let replays = dir.join("replays");
+    let out = run(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--cases",
+            "10",
+            "--out",
+            json.to_str().unwrap(),
+            "--out",
+            xml.to_str().unwrap(),
+            "--out",
+            html.to_str().unwrap(),
+            "--replay-dir",
+            replays.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no valid discovery document"), "{stderr}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(report["implementation"].is_null());
+    assert!(report["problem"].as_str().unwrap().contains("HTTP 404"));
+    for (id, verdict) in verdicts(&report) {
+        match id.as_str() {
+            // The envelope, the headers and (through the request id every answer carries)
+            // sanitization's observer: a plain server has none of them.
+            "p08" | "p12" | "p26" => assert_eq!(verdict, "fail", "{id}"),
+            _ => assert_eq!(verdict, "not_verified", "{id}"),
+        }
+    }
+    let p12 = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "p12")
+        .unwrap();
+    assert!(
+        p12["failure"]["actual"]
+            .as_str()
+            .unwrap()
+            .contains("no content-security-policy header"),
+        "{p12}"
+    );
+    let p01 = &report["checks"][0];
+    assert!(
+        p01["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no discovery document: `auth` unknown")
+    );
+    validates_against_surefire(&xml);
+    if let Some(dom) = rendered_dom(&html) {
+        assert_eq!(dom.matches("<tr class=\"fail\"").count(), 3, "{dom}");
+        assert!(dom.matches("<tr class=\"not-verified\"").count() > 100);
+        assert!(dom.contains("dx-conformance replay"));
+        assert!(
+            !dom.contains("http://") || dom.contains(&url),
+            "no external asset"
+        );
+    }
+    let html_text = std::fs::read_to_string(&html).unwrap();
+    for external in ["<link", "<script", "<img", "src=", "@import", "url("] {
+        assert!(!html_text.contains(external), "self-contained: {external}");
+    }
+    // Each failure was saved, and replays the same way.
+    for id in ["p08", "p12", "p26"] {
+        let file = replays.join(format!("{id}.json"));
+        assert!(file.is_file(), "{id}");
+        let out = run(&["replay", file.to_str().unwrap()], &[]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{id}: {text}");
+        assert!(text.contains("fails again the same way"), "{id}: {text}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn expected_failures_are_reported_without_failing_the_run_until_they_expire() {
+    let url = plain_server();
+    let dir = temp_dir("expected");
+    let file = dir.join("expected.toml");
+    let entries = |p12_expires: &str| {
+        format!(
+            "[[failure]]\nid = \"p08\"\nreason = \"a proxy answers errors (OPS-1)\"\nexpires = \"2099-01-01\"\n\n\
+             [[failure]]\nid = \"p12\"\nreason = \"headers come from the CDN (OPS-2)\"\nexpires = \"{p12_expires}\"\n\n\
+             [[failure]]\nid = \"p26\"\nreason = \"no request ids yet (OPS-3)\"\nexpires = \"2099-01-01\"\n\n\
+             [[failure]]\nid = \"p01\"\nreason = \"no auth on staging\"\nexpires = \"2099-01-01\"\n"
+        )
+    };
+    let json = dir.join("r.json");
+    let args = [
+        "run",
+        "--target",
+        &url,
+        "--cases",
+        "5",
+        "--no-features",
+        "--expected-failures",
+        file.to_str().unwrap(),
+        "--out",
+        json.to_str().unwrap(),
+        "--replay-dir",
+        dir.join("replays").to_str().unwrap(),
+    ]
+    .map(str::to_owned);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    std::fs::write(&file, entries("2099-01-01")).unwrap();
+    let out = run(&args, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["summary"]["expected_fail"], 3);
+    assert_eq!(report["summary"]["fail"], 0);
+    assert_eq!(report["notices"][0]["fails_run"], false, "p01 was not run");
+
+    std::fs::write(&file, entries("2020-01-01")).unwrap();
+    let out = run(&args, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["summary"]["fail"], 1);
+    let messages: Vec<&str> = report["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("p12") && m.contains("expired on 2020-01-01"))
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn unreachable_hanging_and_resetting_targets_still_write_a_report() {
+    let dir = temp_dir("broken");
+    for (name, url) in [
+        ("refused", "http://127.0.0.1:1".to_owned()),
+        ("reset", broken_server(false)),
+        ("hang", broken_server(true)),
+    ] {
+        let xml = dir.join(format!("{name}.xml"));
+        let json = dir.join(format!("{name}.json"));
+        let out = run(
+            &[
+                "run",
+                "--target",
+                &url,
+                "--out",
+                xml.to_str().unwrap(),
+                "--out",
+                json.to_str().unwrap(),
+                "--replay-dir",
+                dir.join("replays").to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(
+            verdicts(&report).get("target").map(String::as_str),
+            Some("fail"),
+            "{name}"
+        );
+        assert!(
+            report["problem"].as_str().unwrap().contains("unreachable"),
+            "{name}: {report}"
+        );
+        validates_against_surefire(&xml);
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn only_and_skip_select_checks_by_id_tag_and_area() {
+    let out = run(
+        &[
+            "run",
+            "--only",
+            "security-headers,@p06,errors:1",
+            "--skip",
+            "p06",
+            "--cases",
+            "3",
+            "--no-features",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        verdicts(&report).into_iter().collect::<Vec<_>>(),
+        [("p12".to_owned(), "pass".to_owned())]
+    );
 }

@@ -10,6 +10,7 @@ pub mod security_headers;
 pub mod server;
 mod support;
 pub mod sync;
+pub mod undescribed;
 
 pub use support::{marker, unique_scope};
 

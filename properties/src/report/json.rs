@@ -1,10 +1,14 @@
-//! The JSON report (its shape is in spec/conformance.md).
+//! The JSON report: its schema is `spec/report.schema.json`, described in
+//! spec/conformance.md, "Reports".
 
 use serde_json::{Value, json};
 
 use super::millis;
 use crate::runner::Report;
 use crate::verdict::Verdict;
+
+/// The version of the report's shape (`spec/report.schema.json`).
+pub const REPORT_FORMAT: u32 = 1;
 
 /// One JSON object describing the whole run.
 pub fn render_json(report: &Report) -> String {
@@ -17,6 +21,10 @@ pub fn render_json(report: &Report) -> String {
                 Verdict::NotVerified(why) => (json!(why), Value::Null),
                 Verdict::Fail(f) => (Value::Null, json!(f)),
             };
+            let expected = r.expected.as_ref().map_or(
+                Value::Null,
+                |k| json!({ "reason": k.reason, "expires": k.expires.to_string() }),
+            );
             json!({
                 "id": r.id,
                 "property": r.property,
@@ -28,23 +36,46 @@ pub fn render_json(report: &Report) -> String {
                 "cases": r.cases,
                 "duration_ms": millis(r.duration),
                 "failure": failure,
+                "expected_failure": expected,
+                "replay": report.replay_of(&r.id),
             })
         })
         .collect();
-    let mut implementation =
-        json!({ "name": report.implementation.0, "version": report.implementation.1 });
-    if let Some(m) = &report.mutant {
-        implementation["mutant"] = json!(m);
-    }
+    let (implementation, profile, discovery) = match &report.described {
+        Some(d) => {
+            let mut implementation = json!({ "name": d.name, "version": d.version });
+            if let Some(m) = &d.mutant {
+                implementation["mutant"] = json!(m);
+            }
+            (
+                implementation,
+                json!(d.profile),
+                json!({ "hash": d.discovery_hash }),
+            )
+        }
+        None => (Value::Null, Value::Null, Value::Null),
+    };
+    let notices: Vec<Value> = report
+        .notices
+        .iter()
+        .map(|n| json!({ "message": n.message(), "fails_run": n.fails_run() }))
+        .collect();
     let doc = json!({
+        "report_format": REPORT_FORMAT,
+        "suite": { "name": "dx-conformance", "version": report.suite_version },
         "target": report.target,
         "instances": report.instances,
         "implementation": implementation,
-        "profile": report.profile,
+        "profile": profile,
+        "discovery": discovery,
+        "problem": report.problem,
         "seed": report.seed,
+        "cases": report.cases,
         "duration_ms": millis(report.duration),
         "checks": checks,
+        "notices": notices,
         "summary": report.summary(),
+        "exit_code": report.exit_code(),
     });
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -1,13 +1,15 @@
-//! JUnit XML: one test suite, one test case per check; a failure is `<failure>`, not verified
-//! is `<skipped>` with the reason.
+//! JUnit XML in the form of Maven Surefire's `surefire-test-report-3.0.xsd`, which CI
+//! dashboards (Jenkins, GitLab, GitHub's test reporters) read: one `testsuite` whose
+//! properties record the run, a `testcase` per check (its name and classname), a failure as
+//! `<failure>` with the expectation as its message and the evidence and replay command as its
+//! text, a not-verified check or an expected failure as `<skipped>` with the reason.
 
 use std::fmt::Write as _;
 
-use super::millis;
+use super::{header_facts, millis};
 use crate::runner::Report;
 use crate::verdict::Verdict;
 
-/// Escapes text for XML attributes and content.
 fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -18,75 +20,112 @@ fn xml(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            '\u{fffe}' | '\u{ffff}' => {}
             c => out.push(c),
         }
     }
     out
 }
 
-/// The report as JUnit XML.
+/// Seconds with three decimals, as Surefire's `SUREFIRE_TIME` allows.
+fn time(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// One `testsuite` document.
 pub fn render_junit(report: &Report) -> String {
     let s = report.summary();
+    let failing_notices = report.notices.iter().filter(|n| n.fails_run()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"dx-conformance\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        report.results.len(),
-        s.fail,
-        s.not_verified,
-        report.duration.as_secs_f64()
+        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">",
+        xml(&format!("dx-conformance {}", report.target)),
+        report.results.len() + failing_notices,
+        s.fail + failing_notices,
+        s.not_verified + s.expected_fail,
+        time(millis(report.duration))
     );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        xml(&format!(
-            "dx-conformance {} ({})",
-            report.target, report.profile
-        )),
-        report.results.len(),
-        s.fail,
-        s.not_verified,
-        report.duration.as_secs_f64()
-    );
+    out.push_str("  <properties>\n");
+    for (label, value) in header_facts(report) {
+        let _ = writeln!(
+            out,
+            "    <property name=\"{}\" value=\"{}\"/>",
+            xml(label),
+            xml(&value)
+        );
+    }
+    out.push_str("  </properties>\n");
     for r in &report.results {
+        let area = r
+            .tags
+            .iter()
+            .find(|t| !t.starts_with('p') || t.len() != 3)
+            .map_or("target", String::as_str);
         let name = format!("{} {} [{}]", r.id, r.title, r.requirements.join(", "));
         let _ = write!(
             out,
-            "    <testcase classname=\"dx-conformance\" name=\"{}\" time=\"{:.3}\"",
+            "  <testcase classname=\"dx-conformance.{}\" name=\"{}\" time=\"{}\"",
+            xml(area),
             xml(&name),
-            millis(r.duration) as f64 / 1000.0
+            time(millis(r.duration))
         );
-        match &r.verdict {
-            Verdict::Pass => out.push_str("/>\n"),
-            Verdict::NotVerified(why) => {
+        let evidence = |f: &crate::verdict::Failure| {
+            let mut text = String::new();
+            if let Some(st) = &r.statement {
+                let _ = writeln!(text, "Statement: {st}");
+            }
+            let _ = writeln!(text, "Expected: {}\nActual: {}", f.expected, f.actual);
+            if let Some(c) = &f.counterexample {
+                let _ = writeln!(text, "Counterexample: {c}");
+            }
+            if let Some(exchange) = &f.replay {
+                let _ = writeln!(text, "Exchange: {exchange}");
+            }
+            if let Some(command) = report.replay_of(&r.id) {
+                let _ = writeln!(text, "Replay: {command}");
+            }
+            text
+        };
+        match (&r.verdict, &r.expected) {
+            (Verdict::Pass, _) => out.push_str("/>\n"),
+            (Verdict::NotVerified(why), _) => {
                 let _ = writeln!(
                     out,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                    xml(why)
+                    ">\n    <skipped message=\"{}\"/>\n  </testcase>",
+                    xml(&format!("not verified: {why}"))
                 );
             }
-            Verdict::Fail(f) => {
-                let mut text = String::new();
-                if let Some(st) = &r.statement {
-                    let _ = writeln!(text, "Statement: {st}");
-                }
-                let _ = writeln!(text, "Expected: {}\nActual: {}", f.expected, f.actual);
-                if let Some(c) = &f.counterexample {
-                    let _ = writeln!(text, "Counterexample: {c}");
-                }
-                if let Some(r) = &f.replay {
-                    let _ = writeln!(text, "Replay: {r}");
-                }
+            (Verdict::Fail(f), Some(known)) => {
                 let _ = writeln!(
                     out,
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                    ">\n    <skipped message=\"{}\"/>\n    <system-out>{}</system-out>\n  </testcase>",
+                    xml(&format!(
+                        "expected failure until {}: {}",
+                        known.expires, known.reason
+                    )),
+                    xml(&evidence(f))
+                );
+            }
+            (Verdict::Fail(f), None) => {
+                let _ = writeln!(
+                    out,
+                    ">\n    <failure message=\"{}\" type=\"dx-conformance.violation\">{}</failure>\n  </testcase>",
                     xml(&f.expected),
-                    xml(&text)
+                    xml(&evidence(f))
                 );
             }
         }
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
+    for notice in report.notices.iter().filter(|n| n.fails_run()) {
+        let _ = writeln!(
+            out,
+            "  <testcase classname=\"dx-conformance.expected-failures\" name=\"{}\" time=\"0.000\">\n    <failure message=\"{}\" type=\"dx-conformance.expected-failures\"/>\n  </testcase>",
+            xml(&notice.message()),
+            xml(&notice.message())
+        );
+    }
+    out.push_str("</testsuite>\n");
     out
 }
 
@@ -97,8 +136,15 @@ mod tests {
     #[test]
     fn escapes_markup_and_control_characters() {
         assert_eq!(
-            xml("<a href=\"x\">&'\u{1}"),
+            xml("<a href=\"x\">&'\u{1}\u{ffff}"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
         );
+    }
+
+    #[test]
+    fn times_have_three_decimals() {
+        assert_eq!(time(0), "0.000");
+        assert_eq!(time(1500), "1.500");
+        assert_eq!(time(61_005), "61.005");
     }
 }

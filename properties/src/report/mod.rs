@@ -1,18 +1,25 @@
-//! Report formats: terminal (the default), JSON, JUnit XML and Markdown. Each shows, per
-//! check, id, title, requirement ids, verdict, cases and time, and for a failure the statement,
-//! what was expected, what came back, the counterexample and the replay line.
+//! Report formats: terminal (the default), JSON, JUnit XML, Markdown and HTML. Each records
+//! the target, its discovery document's hash, the suite version, the seed and the duration,
+//! and shows, per check, id, title, requirement ids, verdict, cases and time, and for a
+//! failure the statement, what was expected, what came back, the counterexample, the
+//! exchange and the command that replays it.
 
+mod html;
 mod json;
 mod junit;
 mod markdown;
 mod terminal;
 
+pub use html::render_html;
 pub use json::render_json;
 pub use junit::render_junit;
 pub use markdown::render_markdown;
-pub use terminal::{render_terminal, verdict_cell};
+pub use terminal::{render_terminal, truncate, verdict_cell};
 
 use std::time::Duration;
+
+use crate::runner::Report;
+use crate::verdict::{CheckResult, Verdict};
 
 /// The available formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +32,8 @@ pub enum Format {
     Junit,
     /// Markdown for pull requests and wikis.
     Markdown,
+    /// One self-contained HTML page.
+    Html,
 }
 
 impl Format {
@@ -35,6 +44,7 @@ impl Format {
             "json" => Some(Self::Json),
             "junit" => Some(Self::Junit),
             "markdown" | "md" => Some(Self::Markdown),
+            "html" => Some(Self::Html),
             _ => None,
         }
     }
@@ -46,6 +56,7 @@ impl Format {
             "xml" => Some(Self::Junit),
             "md" => Some(Self::Markdown),
             "txt" => Some(Self::Terminal),
+            "html" | "htm" => Some(Self::Html),
             _ => None,
         }
     }
@@ -58,7 +69,71 @@ pub fn render(report: &crate::runner::Report, format: Format) -> String {
         Format::Json => render_json(report),
         Format::Junit => render_junit(report),
         Format::Markdown => render_markdown(report),
+        Format::Html => render_html(report),
     }
+}
+
+/// The verdict as reports word it: an expected failure is told apart from a failure.
+pub fn verdict_word(result: &CheckResult) -> &'static str {
+    match (&result.verdict, &result.expected) {
+        (Verdict::Pass, _) => "pass",
+        (Verdict::Fail(_), None) => "fail",
+        (Verdict::Fail(_), Some(_)) => "expected failure",
+        (Verdict::NotVerified(_), _) => "not verified",
+    }
+}
+
+/// The one-line explanation beside a verdict: why not verified, or why a failure is
+/// expected.
+pub fn verdict_note(result: &CheckResult) -> Option<String> {
+    match (&result.verdict, &result.expected) {
+        (Verdict::NotVerified(why), _) => Some(why.clone()),
+        (Verdict::Fail(_), Some(known)) => Some(format!(
+            "{} (expected until {})",
+            known.reason, known.expires
+        )),
+        _ => None,
+    }
+}
+
+/// The header facts every format records, as label and value.
+pub fn header_facts(report: &Report) -> Vec<(&'static str, String)> {
+    let mut facts = vec![("target", report.target.clone())];
+    if report.instances.len() > 1 {
+        facts.push(("instances", report.instances.join(", ")));
+    }
+    facts.push(("implementation", report.implementation()));
+    if let Some(d) = &report.described {
+        if let Some(m) = &d.mutant {
+            facts.push(("mutant", format!("{m} (deliberately broken build)")));
+        }
+        facts.push(("profile", d.profile.clone()));
+        facts.push(("discovery", d.discovery_hash.clone()));
+    }
+    if let Some(problem) = &report.problem {
+        facts.push(("problem", problem.clone()));
+    }
+    facts.push(("suite", format!("dx-conformance {}", report.suite_version)));
+    facts.push(("seed", report.seed.to_string()));
+    facts.push(("cases", format!("{} per property", report.cases)));
+    facts.push(("duration", seconds(report.duration)));
+    facts
+}
+
+/// The summary sentence: counts per verdict.
+pub fn summary_line(report: &Report) -> String {
+    let s = report.summary();
+    let mut line = format!(
+        "{} checks: {} passed, {} failed",
+        report.results.len(),
+        s.pass,
+        s.fail
+    );
+    if s.expected_fail > 0 {
+        line.push_str(&format!(", {} failed as expected", s.expected_fail));
+    }
+    line.push_str(&format!(", {} not verified", s.not_verified));
+    line
 }
 
 fn millis(d: Duration) -> u64 {
@@ -72,7 +147,8 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::Report;
+    use crate::expected::{Known, Notice};
+    use crate::runner::{Described, Report};
     use crate::verdict::{CheckResult, Failure, Verdict};
 
     fn result(id: &str, verdict: Verdict) -> CheckResult {
@@ -86,33 +162,58 @@ mod tests {
             verdict,
             cases: 12,
             duration: Duration::from_millis(1500),
+            position: None,
+            expected: None,
         }
     }
 
-    fn report() -> Report {
+    fn failure(expected: &str) -> Verdict {
+        Verdict::Fail(Failure {
+            expected: expected.into(),
+            actual: "HTTP 500\n```\nbody\n```".into(),
+            counterexample: Some("[Poison(1)]".into()),
+            replay: Some("curl -i 'http://127.0.0.1:9/x'".into()),
+        })
+    }
+
+    /// A report with every kind of entry: a failure with a saved replay, a pass, a
+    /// not-verified check, an expected failure, and an expected-failures notice.
+    pub(crate) fn report() -> Report {
+        let mut expected = result("p12", failure("spec/security.md: six headers"));
+        expected.title = "Security Headers Presence".into();
+        expected.tags = vec!["p12".into(), "security-headers".into()];
+        expected.expected = Some(Known {
+            reason: "HSTS comes from the CDN (OPS-142)".into(),
+            expires: "2027-03-01".parse().unwrap(),
+        });
         Report {
             target: "http://127.0.0.1:9".into(),
             instances: vec!["http://127.0.0.1:9".into(), "http://127.0.0.1:10".into()],
-            implementation: ("dx-reference".into(), "0.1.0".into()),
-            mutant: Some("mutex-not-recovered".into()),
-            profile: "conformance".into(),
+            described: Some(Described {
+                name: "dx-reference".into(),
+                version: "0.1.0".into(),
+                mutant: Some("mutex-not-recovered".into()),
+                profile: "conformance".into(),
+                discovery_hash: format!("sha256:5e1f{}", "0".repeat(60)),
+            }),
+            problem: None,
+            suite_version: "0.1.0".into(),
             seed: 42,
+            cases: 100,
             results: vec![
-                result(
-                    "p06",
-                    Verdict::Fail(Failure {
-                        expected: "HTTP 200 | recovered".into(),
-                        actual: "HTTP 500\nbody".into(),
-                        counterexample: Some("[Poison(1)]".into()),
-                        replay: Some("curl -i 'http://127.0.0.1:9/x'".into()),
-                    }),
-                ),
+                result("p06", failure("HTTP 200 | recovered")),
                 result("p07", Verdict::Pass),
                 result(
                     "p01",
                     Verdict::NotVerified("target does not offer `auth`".into()),
                 ),
+                expected,
             ],
+            notices: vec![Notice::NowPasses { id: "p14".into() }],
+            replays: vec![(
+                "p06".into(),
+                "dx-conformance replay dx-replays/p06.json".into(),
+            )],
             duration: Duration::from_secs(2),
         }
     }
@@ -121,16 +222,43 @@ mod tests {
     fn every_format_shows_verdicts_and_failure_evidence() {
         let r = report();
         assert_eq!(r.exit_code(), 1);
-        for format in ["terminal", "json", "junit", "markdown", "md"] {
+        for format in ["terminal", "json", "junit", "markdown", "md", "html"] {
             let text = render(&r, Format::parse(format).unwrap());
-            assert!(text.contains("curl -i"), "{format}: replay line");
+            assert!(text.contains("curl -i"), "{format}: exchange");
+            assert!(
+                text.contains("dx-conformance replay dx-replays/p06.json"),
+                "{format}: replay command"
+            );
             assert!(text.contains("Poison(1)"), "{format}: counterexample");
             assert!(
                 text.contains("does not offer"),
                 "{format}: not-verified reason"
             );
+            assert!(text.contains("OPS-142"), "{format}: expected failure");
+            assert!(text.contains("sha256:5e1f"), "{format}: discovery hash");
+            assert!(text.contains("p14"), "{format}: notice");
         }
         assert_eq!(Format::parse("yaml"), None);
+    }
+
+    #[test]
+    fn formats_follow_extensions() {
+        for (name, format) in [
+            ("r.json", Some(Format::Json)),
+            ("r.xml", Some(Format::Junit)),
+            ("r.md", Some(Format::Markdown)),
+            ("r.txt", Some(Format::Terminal)),
+            ("r.html", Some(Format::Html)),
+            ("r.htm", Some(Format::Html)),
+            ("r.yaml", None),
+            ("r", None),
+        ] {
+            assert_eq!(
+                Format::from_extension(std::path::Path::new(name)),
+                format,
+                "{name}"
+            );
+        }
     }
 
     #[test]
@@ -139,7 +267,7 @@ mod tests {
         assert_eq!(json["implementation"]["mutant"], "mutex-not-recovered");
         assert_eq!(
             json["summary"],
-            serde_json::json!({"pass": 1, "fail": 1, "not_verified": 1})
+            serde_json::json!({"pass": 1, "fail": 1, "expected_fail": 1, "not_verified": 1})
         );
         let checks = json["checks"].as_array().unwrap();
         assert_eq!(checks[0]["verdict"], "fail");
@@ -148,22 +276,97 @@ mod tests {
         assert_eq!(checks[2]["verdict"], "not_verified");
         assert!(checks[2]["failure"].is_null());
         assert_eq!(checks[1]["duration_ms"], 1500);
+        assert_eq!(checks[3]["expected_failure"]["expires"], "2027-03-01");
+        assert_eq!(json["exit_code"], 1);
     }
 
     #[test]
     fn junit_maps_fail_and_not_verified() {
         let xml = render_junit(&report());
-        assert!(xml.contains("tests=\"3\" failures=\"1\" skipped=\"1\""));
-        assert!(xml.contains("<failure message=\"HTTP 200 | recovered\">"));
-        assert!(xml.contains("<skipped message=\"target does not offer `auth`\"/>"));
+        assert!(xml.contains("tests=\"5\" failures=\"2\" errors=\"0\" skipped=\"2\""));
+        assert!(xml.contains("<failure message=\"HTTP 200 | recovered\""));
+        assert!(xml.contains("<skipped message=\"not verified: target does not offer `auth`\"/>"));
         assert!(xml.contains("&lt;always&gt; &amp; &quot;forever&quot;"));
     }
 
     #[test]
-    fn markdown_escapes_table_cells() {
+    fn markdown_escapes_table_cells_and_fences() {
         let md = render_markdown(&report());
         assert!(md.contains("| p06 | Mutex Poisoning Recovery | 2.1 | **fail** |"));
         assert!(md.contains("HTTP 200 \\| recovered"));
-        assert!(md.contains("mutant `mutex-not-recovered`"));
+        assert!(md.contains("mutex-not-recovered"));
+        assert!(
+            md.contains("````text\nHTTP 500"),
+            "a fence longer than any inside"
+        );
+    }
+
+    /// Validates `json` against `spec/report.schema.json`.
+    pub(crate) fn validate_report(json: &serde_json::Value) -> Result<(), String> {
+        let schema: serde_json::Value =
+            serde_json::from_str(crate::spec::REPORT_SCHEMA_JSON).map_err(|e| e.to_string())?;
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.enable_format_assertions();
+        let url = "https://dx-www.invalid/spec/report.schema.json";
+        compiler
+            .add_resource(url, schema)
+            .map_err(|e| e.to_string())?;
+        let index = compiler
+            .compile(url, &mut schemas)
+            .map_err(|e| e.to_string())?;
+        schemas.validate(json, index).map_err(|e| format!("{e:#}"))
+    }
+
+    #[test]
+    fn json_reports_match_their_schema_and_the_schema_refuses_what_they_never_are() {
+        let reports = [
+            report(),
+            Report::unreachable("http://127.0.0.1:1", "refused", 1, Duration::ZERO),
+        ];
+        for r in &reports {
+            let json: serde_json::Value = serde_json::from_str(&render_json(r)).unwrap();
+            validate_report(&json).unwrap();
+        }
+        let good: serde_json::Value = serde_json::from_str(&render_json(&report())).unwrap();
+        let broken = [
+            ("/checks/0/verdict", serde_json::json!("passed")),
+            ("/checks/1/failure", serde_json::json!({"expected": "x"})),
+            ("/checks/2/reason", serde_json::Value::Null),
+            ("/summary/fail", serde_json::json!(-1)),
+            ("/discovery/hash", serde_json::json!("md5:00")),
+            (
+                "/checks/3/expected_failure/expires",
+                serde_json::json!("soon"),
+            ),
+        ];
+        for (pointer, value) in broken {
+            let mut bad = good.clone();
+            *bad.pointer_mut(pointer).unwrap() = value;
+            assert!(validate_report(&bad).is_err(), "{pointer}");
+        }
+    }
+
+    #[test]
+    fn snapshots_of_every_format() {
+        let r = report();
+        insta::assert_snapshot!("terminal", render_terminal(&r));
+        insta::assert_snapshot!("json", render_json(&r));
+        insta::assert_snapshot!("junit", render_junit(&r));
+        insta::assert_snapshot!("markdown", render_markdown(&r));
+        insta::assert_snapshot!("html", render_html(&r));
+    }
+
+    #[test]
+    fn snapshots_of_a_target_without_a_discovery_document_and_an_unreachable_one() {
+        let unreachable = Report::unreachable(
+            "http://127.0.0.1:1/",
+            "target unreachable: connection refused",
+            42,
+            Duration::from_millis(3),
+        );
+        assert_eq!(unreachable.exit_code(), 1);
+        insta::assert_snapshot!("unreachable_terminal", render_terminal(&unreachable));
+        insta::assert_snapshot!("unreachable_junit", render_junit(&unreachable));
     }
 }

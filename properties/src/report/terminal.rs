@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::seconds;
+use super::{header_facts, seconds, summary_line};
 use crate::runner::Report;
 use crate::verdict::{CheckResult, Verdict};
 
@@ -16,7 +16,19 @@ pub fn verdict_cell(v: &Verdict) -> String {
     }
 }
 
-fn truncate(s: &str, width: usize) -> String {
+/// A result's verdict cell, an expected failure told apart.
+fn result_cell(r: &CheckResult) -> String {
+    match &r.expected {
+        Some(known) if r.verdict.is_fail() => format!(
+            "EXPECTED FAILURE: {} (until {})",
+            known.reason, known.expires
+        ),
+        _ => verdict_cell(&r.verdict),
+    }
+}
+
+/// `s` cut to `width` characters, with an ellipsis when cut.
+pub fn truncate(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         s.to_owned()
     } else {
@@ -28,15 +40,10 @@ fn truncate(s: &str, width: usize) -> String {
 /// The report as plain text for a terminal.
 pub fn render_terminal(report: &Report) -> String {
     let mut out = String::new();
-    let (name, version) = &report.implementation;
     let _ = writeln!(out, "dx-conformance report");
-    let _ = writeln!(out, "  target:         {}", report.target);
-    let _ = writeln!(out, "  implementation: {name} {version}");
-    if let Some(m) = &report.mutant {
-        let _ = writeln!(out, "  mutant:         {m} (deliberately broken build)");
+    for (label, value) in header_facts(report) {
+        let _ = writeln!(out, "  {:<16}{value}", format!("{label}:"));
     }
-    let _ = writeln!(out, "  profile:        {}", report.profile);
-    let _ = writeln!(out, "  seed:           {}", report.seed);
     out.push('\n');
 
     let title_w = report
@@ -72,7 +79,7 @@ pub fn render_terminal(report: &Report) -> String {
             truncate(&r.requirements.join(","), req_w),
             r.cases,
             seconds(r.duration),
-            verdict_cell(&r.verdict)
+            result_cell(r)
         );
     }
     let failures: Vec<&CheckResult> = report
@@ -84,7 +91,12 @@ pub fn render_terminal(report: &Report) -> String {
         if let Verdict::Fail(f) = &r.verdict {
             let _ = writeln!(
                 out,
-                "\n=== FAIL {} {} [{}]",
+                "\n=== {} {} {} [{}]",
+                if r.expected.is_some() {
+                    "EXPECTED FAILURE"
+                } else {
+                    "FAIL"
+                },
                 r.id,
                 r.title,
                 r.requirements.join(", ")
@@ -97,20 +109,22 @@ pub fn render_terminal(report: &Report) -> String {
             if let Some(c) = &f.counterexample {
                 let _ = writeln!(out, "Counterexample: {}", indent(c));
             }
-            if let Some(replay) = &f.replay {
-                let _ = writeln!(out, "Replay:         {replay}");
+            if let Some(exchange) = &f.replay {
+                let _ = writeln!(out, "Exchange:       {exchange}");
+            }
+            if let Some(command) = report.replay_of(&r.id) {
+                let _ = writeln!(out, "Replay:         {command}");
             }
         }
     }
-    let s = report.summary();
+    for notice in &report.notices {
+        let _ = writeln!(out, "\nExpected failures: {}", notice.message());
+    }
     let _ = writeln!(
         out,
-        "\n{} checks in {}: {} passed, {} failed, {} not verified",
-        report.results.len(),
-        seconds(report.duration),
-        s.pass,
-        s.fail,
-        s.not_verified
+        "\n{} in {}",
+        summary_line(report),
+        seconds(report.duration)
     );
     out
 }

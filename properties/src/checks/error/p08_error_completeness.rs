@@ -801,7 +801,8 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
             method,
             chunked,
         } => {
-            let size = usize::try_from(rules.max_body_bytes + 1).unwrap_or(usize::MAX);
+            let size = usize::try_from(observer.target.discovery().limits.max_body_bytes + 1)
+                .unwrap_or(usize::MAX);
             let mut request = RequestSpec::new(method.clone(), path.clone())
                 .header("content-type", "application/json")
                 .body(vec![b' '; size]);
@@ -854,7 +855,8 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
             expect_accepted(&ex)
         }
         Case::AtLimit { path, chunked } => {
-            let limit = usize::try_from(rules.max_body_bytes).unwrap_or(usize::MAX);
+            let limit = usize::try_from(observer.target.discovery().limits.max_body_bytes)
+                .unwrap_or(usize::MAX);
             let mut request = RequestSpec::new(Method::POST, path.clone())
                 .header("content-type", "application/json")
                 .body(padded_report(limit));
@@ -1381,7 +1383,9 @@ async fn run_generated(
             let Some(route) = routes.get(route % routes.len().max(1)) else {
                 return Ok(());
             };
-            let size = usize::try_from(rules.max_body_bytes).unwrap_or(usize::MAX / 2) + extra;
+            let size = usize::try_from(observer.target.discovery().limits.max_body_bytes)
+                .unwrap_or(usize::MAX / 2)
+                + extra;
             let method = route.methods[0].clone();
             let mut request = RequestSpec::new(method.clone(), route.path.clone())
                 .header("content-type", "application/json")

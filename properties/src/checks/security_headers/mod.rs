@@ -17,6 +17,13 @@ pub struct HeaderRules {
 }
 
 impl HeaderRules {
+    /// The rules where nothing is published: no development allowances, and no
+    /// `includeSubDomains` promised.
+    pub const STRICT: Self = Self {
+        relaxed: false,
+        include_subdomains: false,
+    };
+
     /// The rules for `target`.
     pub fn of(target: &crate::target::Target) -> Self {
         let d = target.discovery();

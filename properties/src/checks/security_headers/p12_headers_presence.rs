@@ -120,15 +120,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         let generated = for_all(
             (
                 "/[a-zA-Z0-9._~-]{0,24}(/[a-zA-Z0-9._~-]{0,12}){0,3}",
-                proptest::sample::select(vec![
-                    Method::GET,
-                    Method::POST,
-                    Method::PUT,
-                    Method::PATCH,
-                    Method::DELETE,
-                    Method::OPTIONS,
-                    Method::HEAD,
-                ]),
+                crate::checks::undescribed::methods(),
             ),
             config,
             |(path, method)| async move {
