@@ -78,7 +78,13 @@ pub async fn run_features(
     tags: &[String],
     features_dir: &Path,
 ) -> Result<Vec<CheckResult>, FeaturesError> {
-    run_selected_features(target, &Selection::tags(tags.iter().cloned()), features_dir).await
+    // Boxed: cucumber's runner is a large future, and a test thread's stack is small.
+    Box::pin(run_selected_features(
+        target,
+        &Selection::tags(tags.iter().cloned()),
+        features_dir,
+    ))
+    .await
 }
 
 /// [`run_features`] for the scenarios `selection` selects by id, tag or area (`--tags`,
@@ -94,21 +100,23 @@ pub async fn run_selected_features(
     let _turn = ONE_RUN_AT_A_TIME.lock().await;
     let target = target.clone();
     let wanted = selection.clone();
-    let collector = DxWorld::cucumber()
-        .max_concurrent_scenarios(1)
-        .before(move |_, _, _, world| {
-            world.set_target(target.clone());
-            async {}.boxed_local()
-        })
-        .with_writer(Collector::default())
-        .with_default_cli()
-        .filter_run(features_dir.to_path_buf(), move |feature, rule, sc| {
-            wanted.selects(
-                &scenario::id(feature, sc),
-                &scenario::tags(feature, rule, sc),
-            )
-        })
-        .await;
+    let collector = Box::pin(
+        DxWorld::cucumber()
+            .max_concurrent_scenarios(1)
+            .before(move |_, _, _, world| {
+                world.set_target(target.clone());
+                async {}.boxed_local()
+            })
+            .with_writer(Collector::default())
+            .with_default_cli()
+            .filter_run(features_dir.to_path_buf(), move |feature, rule, sc| {
+                wanted.selects(
+                    &scenario::id(feature, sc),
+                    &scenario::tags(feature, rule, sc),
+                )
+            }),
+    )
+    .await;
     let (results, parse_errors) = collector.finish();
     if parse_errors.is_empty() {
         Ok(results)
