@@ -10,18 +10,11 @@ use dx_security::csrf::session::session_store_suite;
 use dx_security::csrf::{RedisSessions, SessionStore};
 use dx_security::rate_limit::{RateLimitError, RateLimitStore, RedisStore, RedisTime, suite};
 
+#[path = "../../test_services.rs"]
+mod test_services;
+
 fn redis_url() -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("DX_REQUIRE_REDIS").is_err(),
-                "DX_REQUIRE_REDIS is set but REDIS_URL is not"
-            );
-            eprintln!("skipped: set REDIS_URL=redis://… to run the Redis store suites");
-            None
-        }
-    }
+    test_services::redis_url("the Redis store suites")
 }
 
 fn client(url: &str) -> redis::Client {

@@ -16,18 +16,11 @@ use dx_server::config::LimitSpec;
 use dx_sync::frame::{ClientFrame, ServerFrame, code};
 use dx_sync::{ChannelName, Position};
 
+#[path = "../../test_services.rs"]
+mod test_services;
+
 fn redis_url() -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("DX_REQUIRE_REDIS").is_err(),
-                "DX_REQUIRE_REDIS is set but REDIS_URL is not"
-            );
-            eprintln!("skipped: set REDIS_URL=redis://… to run the two-instance tests");
-            None
-        }
-    }
+    test_services::redis_url("the two-instance tests")
 }
 
 /// Two instances on one Redis, signing with one key (so they share the CSRF secret).

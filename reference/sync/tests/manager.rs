@@ -539,6 +539,10 @@ proptest! {
 }
 
 #[cfg(feature = "redis")]
+#[path = "../../test_services.rs"]
+mod test_services;
+
+#[cfg(feature = "redis")]
 mod on_redis {
     //! Two instances sharing one Redis: every guarantee holds across them, a resume on the
     //! other instance included. Runs when `REDIS_URL` is set (CI sets it, with
@@ -548,16 +552,7 @@ mod on_redis {
     use dx_sync::broker::redis::{RedisBroker, RedisBrokerConfig};
 
     pub(super) fn redis_url() -> Option<String> {
-        match std::env::var("REDIS_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                assert!(
-                    std::env::var("DX_REQUIRE_REDIS").is_err(),
-                    "DX_REQUIRE_REDIS is set but REDIS_URL is not"
-                );
-                None
-            }
-        }
+        test_services::redis_url("the model on two instances sharing Redis")
     }
 
     /// Deletes every key under `prefix`.

@@ -17,18 +17,11 @@ use dx_sync::frame::{ClientFrame, ServerFrame};
 use dx_sync::manager::{SyncConfig, WebSocketManager};
 use dx_sync::{ChannelName, Position};
 
+#[path = "../../test_services.rs"]
+mod test_services;
+
 fn redis_url() -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("DX_REQUIRE_REDIS").is_err(),
-                "DX_REQUIRE_REDIS is set but REDIS_URL is not"
-            );
-            eprintln!("skipped: set REDIS_URL=redis://… to run the Redis broker tests");
-            None
-        }
-    }
+    test_services::redis_url("the Redis broker tests")
 }
 
 fn settings(prefix: &str, lease: Duration) -> RedisBrokerConfig {
