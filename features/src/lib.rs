@@ -19,8 +19,8 @@ mod steps;
 mod world;
 
 pub use runner::{
-    FeaturesError, default_features_dir, run_features, run_selected_features,
-    scenarios_not_verified,
+    FeaturesError, ScenarioEntry, default_features_dir, list_scenarios, run_features,
+    run_selected_features, scenarios_not_verified,
 };
 pub use step_error::StepError;
 pub use world::DxWorld;

@@ -125,14 +125,25 @@ pub async fn run_selected_features(
     }
 }
 
-/// Every scenario under `features_dir` that `selection` selects, each reported as not
-/// verified with `reason`, without running anything: for a target the scenarios cannot run
-/// against (no discovery document), so the report still accounts for each of them.
-pub fn scenarios_not_verified(
+/// A scenario as a listing shows it, without running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioEntry {
+    /// `<feature file stem>:<line>`.
+    pub id: String,
+    /// The scenario's title.
+    pub title: String,
+    /// Requirement ids from its `req-` tags.
+    pub requirements: Vec<String>,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+/// Every scenario under `features_dir` that `selection` selects (outline rows expanded), in
+/// file order, without running any.
+pub fn list_scenarios(
     features_dir: &Path,
     selection: &Selection,
-    reason: &str,
-) -> Result<Vec<CheckResult>, FeaturesError> {
+) -> Result<Vec<ScenarioEntry>, FeaturesError> {
     use cucumber::feature::Ext as _;
     use cucumber::gherkin::{Feature, GherkinEnv};
 
@@ -145,7 +156,7 @@ pub fn scenarios_not_verified(
         .filter(|p| p.extension().is_some_and(|x| x == "feature"))
         .collect();
     paths.sort();
-    let mut results = Vec::new();
+    let mut entries = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
         let feature = Feature::parse_path(&path, GherkinEnv::default())
@@ -166,29 +177,47 @@ pub fn scenarios_not_verified(
         for (rule, sc) in plain.chain(ruled) {
             let tags = scenario::tags(&feature, rule, sc);
             let id = scenario::id(&feature, sc);
-            if !selection.selects(&id, &tags) {
-                continue;
+            if selection.selects(&id, &tags) {
+                entries.push(ScenarioEntry {
+                    id,
+                    title: scenario::title(sc),
+                    requirements: scenario::requirements(&tags),
+                    tags,
+                });
             }
-            results.push(CheckResult {
-                id,
-                property: None,
-                title: scenario::title(sc),
-                statement: None,
-                requirements: scenario::requirements(&tags),
-                tags,
-                verdict: Verdict::NotVerified(reason.to_owned()),
-                cases: 0,
-                duration: std::time::Duration::ZERO,
-                position: None,
-                expected: None,
-            });
         }
     }
     if errors.is_empty() {
-        Ok(results)
+        Ok(entries)
     } else {
         Err(FeaturesError::Parse(errors))
     }
+}
+
+/// Every scenario [`list_scenarios`] selects, each reported as not verified with `reason`:
+/// for a target the scenarios cannot run against (no discovery document), so the report
+/// still accounts for each of them.
+pub fn scenarios_not_verified(
+    features_dir: &Path,
+    selection: &Selection,
+    reason: &str,
+) -> Result<Vec<CheckResult>, FeaturesError> {
+    Ok(list_scenarios(features_dir, selection)?
+        .into_iter()
+        .map(|s| CheckResult {
+            id: s.id,
+            property: None,
+            title: s.title,
+            statement: None,
+            requirements: s.requirements,
+            tags: s.tags,
+            verdict: Verdict::NotVerified(reason.to_owned()),
+            cases: 0,
+            duration: std::time::Duration::ZERO,
+            position: None,
+            expected: None,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -122,13 +122,17 @@ impl Discovery {
     pub fn parse(body: &[u8]) -> Result<Self, DiscoveryError> {
         let raw: Value =
             serde_json::from_slice(body).map_err(|e| DiscoveryError::NotJson(e.to_string()))?;
-        let mut discovery = Self::from_value(raw)?;
-        discovery.hash = sha256_hex(body);
-        Ok(discovery)
+        Self::validated(raw, sha256_hex(body))
     }
 
-    /// Validates an already parsed document.
+    /// Validates an already parsed document (its hash is that of its compact serialization).
     pub fn from_value(raw: Value) -> Result<Self, DiscoveryError> {
+        let hash = sha256_hex(raw.to_string().as_bytes());
+        Self::validated(raw, hash)
+    }
+
+    /// Validates `raw`, served with the hash `hash`.
+    fn validated(raw: Value, hash: String) -> Result<Self, DiscoveryError> {
         let compiled = SCHEMA
             .as_ref()
             .map_err(|e| DiscoveryError::BadSchema(e.clone()))?;
@@ -145,7 +149,7 @@ impl Discovery {
             endpoints: typed.endpoints,
             limits: typed.limits,
             fault_hooks: typed.fault_hooks,
-            hash: sha256_hex(raw.to_string().as_bytes()),
+            hash,
             raw,
         })
     }

@@ -321,62 +321,49 @@ pub struct Described {
 }
 
 impl Report {
-    /// A report for `target` with `results`.
-    pub fn new(target: &Target, seed: u64, results: Vec<CheckResult>, duration: Duration) -> Self {
+    /// A report for `target` with `results`, generated with `cases`.
+    pub fn new(
+        target: &Target,
+        cases: CaseConfig,
+        results: Vec<CheckResult>,
+        duration: Duration,
+    ) -> Self {
         let d = target.discovery();
-        Self {
-            target: base_of(target.base_url()),
-            instances: target
-                .instances()
-                .iter()
-                .map(|t| base_of(t.base_url()))
-                .collect(),
-            described: Some(Described {
-                name: d.implementation.name.clone(),
-                version: d.implementation.version.clone(),
-                mutant: d.implementation.mutant.clone(),
-                profile: d.profile.clone(),
-                discovery_hash: d.hash.clone(),
-            }),
-            problem: None,
-            suite_version: SUITE_VERSION.to_owned(),
-            seed,
-            cases: crate::cases::DEFAULT_CASES,
-            results,
-            notices: Vec::new(),
-            replays: Vec::new(),
-            duration,
-        }
+        let mut report = Self::of(base_of(target.base_url()), cases, results, duration);
+        report.instances = target
+            .instances()
+            .iter()
+            .map(|t| base_of(t.base_url()))
+            .collect();
+        report.described = Some(Described {
+            name: d.implementation.name.clone(),
+            version: d.implementation.version.clone(),
+            mutant: d.implementation.mutant.clone(),
+            profile: d.profile.clone(),
+            discovery_hash: d.hash.clone(),
+        });
+        report
     }
 
     /// A report for a server without a valid discovery document.
     pub fn undescribed(
         bare: &Bare,
-        seed: u64,
+        cases: CaseConfig,
         results: Vec<CheckResult>,
         duration: Duration,
     ) -> Self {
-        let base = base_of(bare.base_url());
-        Self {
-            instances: vec![base.clone()],
-            target: base,
-            described: None,
-            problem: Some(bare.problem().to_string()),
-            suite_version: SUITE_VERSION.to_owned(),
-            seed,
-            cases: crate::cases::DEFAULT_CASES,
-            results,
-            notices: Vec::new(),
-            replays: Vec::new(),
-            duration,
-        }
+        let mut report = Self::of(base_of(bare.base_url()), cases, results, duration);
+        report.problem = Some(bare.problem().to_string());
+        report
     }
 
-    /// A report for a target that could not be reached at all: one failing entry saying so,
-    /// so a dashboard reading the report file shows the run failed, and why.
-    pub fn unreachable(url: &str, error: &str, seed: u64, duration: Duration) -> Self {
+    /// A report for a target that could not be reached at all: one failing entry saying so
+    /// ([`UNREACHABLE`]), so a dashboard reading the report file shows the run failed, and
+    /// why.
+    pub fn unreachable(url: &str, error: &str, cases: CaseConfig, duration: Duration) -> Self {
+        let url = url.trim_end_matches('/');
         let entry = CheckResult {
-            id: "target".into(),
+            id: UNREACHABLE.into(),
             property: None,
             title: "The target answers".into(),
             statement: None,
@@ -393,15 +380,27 @@ impl Report {
             position: None,
             expected: None,
         };
+        let mut report = Self::of(url.to_owned(), cases, vec![entry], duration);
+        report.problem = Some(error.to_owned());
+        report
+    }
+
+    /// What every report starts from: one instance, nothing described.
+    fn of(
+        target: String,
+        cases: CaseConfig,
+        results: Vec<CheckResult>,
+        duration: Duration,
+    ) -> Self {
         Self {
-            target: url.trim_end_matches('/').to_owned(),
-            instances: vec![url.trim_end_matches('/').to_owned()],
+            instances: vec![target.clone()],
+            target,
             described: None,
-            problem: Some(error.to_owned()),
+            problem: None,
             suite_version: SUITE_VERSION.to_owned(),
-            seed,
-            cases: crate::cases::DEFAULT_CASES,
-            results: vec![entry],
+            seed: cases.seed,
+            cases: cases.cases,
+            results,
             notices: Vec::new(),
             replays: Vec::new(),
             duration,
@@ -434,14 +433,10 @@ impl Report {
             .find(|(check, _)| check == id)
             .map(|(_, command)| command.as_str())
     }
-
-    /// The profile, or what stands in for it.
-    pub fn profile(&self) -> &str {
-        self.described
-            .as_ref()
-            .map_or("unknown", |d| d.profile.as_str())
-    }
 }
+
+/// The id of the one entry of a report on a target that could not be reached: no check ran.
+pub const UNREACHABLE: &str = "target";
 
 /// This suite's version, as reports record it.
 pub const SUITE_VERSION: &str = env!("CARGO_PKG_VERSION");

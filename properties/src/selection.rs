@@ -38,11 +38,6 @@ impl Selection {
             && (self.only.is_empty() || self.only.iter().any(matches))
             && !self.skip.iter().any(matches)
     }
-
-    /// Whether every check is selected.
-    pub fn is_everything(&self) -> bool {
-        self.tags.is_empty() && self.only.is_empty() && self.skip.is_empty()
-    }
 }
 
 /// A term without its leading `@` and surrounding blanks.
@@ -104,7 +99,5 @@ mod tests {
         };
         assert!(selection.selects("errors:12", &["error".into()]));
         assert!(!selection.selects("errors:13", &["error".into()]));
-        assert!(Selection::default().is_everything());
-        assert!(!Selection::tags(["p06"]).is_everything());
     }
 }

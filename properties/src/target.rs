@@ -101,15 +101,6 @@ impl Bare {
     pub fn problem(&self) -> &TargetError {
         &self.problem
     }
-
-    /// Sends raw bytes to the target.
-    pub async fn send_raw(
-        &self,
-        request: &crate::raw::RawRequest,
-        limit: std::time::Duration,
-    ) -> Result<crate::raw::RawAnswer, String> {
-        crate::raw::send_raw(self.base_url(), request, limit).await
-    }
 }
 
 /// A connected target: its base URL, HTTP client and validated discovery document.

@@ -52,7 +52,7 @@ async fn assert_caught(mutant: Mutant) {
     assert!(!failure.expected.is_empty() && !failure.actual.is_empty());
     let report = Report::new(
         &target,
-        CaseConfig::default().seed,
+        CaseConfig::default(),
         vec![result],
         std::time::Duration::ZERO,
     );

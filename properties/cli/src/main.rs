@@ -170,7 +170,7 @@ fn list() -> ExitCode {
         ));
     }
     let dir = dx_features::default_features_dir();
-    match dx_features::scenarios_not_verified(&dir, &Selection::default(), "") {
+    match dx_features::list_scenarios(&dir, &Selection::default()) {
         Ok(scenarios) => {
             for s in scenarios {
                 text.push_str(&format!(
@@ -278,22 +278,71 @@ async fn run(args: RunArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(dx_features::default_features_dir);
     let display = Display::new();
+    let checked = check(&args, &options, &features_dir, client, &display, started).await;
+    display.finish();
+    match checked {
+        Ok((mut report, embedded)) => {
+            if let Some(expected) = &expected {
+                report.notices = expected.apply_today(&mut report.results);
+            }
+            let code = if report.exit_code() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+            finish(report, &outputs, embedded, &args, code)
+        }
+        Err(Stop::Usage(message)) => {
+            eprintln!("dx-conformance: {message}");
+            ExitCode::from(2)
+        }
+        Err(Stop::Unreachable(report)) => {
+            eprintln!(
+                "dx-conformance: {}",
+                report.problem.as_deref().unwrap_or("unreachable")
+            );
+            finish(*report, &outputs, false, &args, ExitCode::from(2))
+        }
+    }
+}
 
+/// Why a run ends without the verdicts of its checks.
+enum Stop {
+    /// The suite cannot run as asked (its own spec or scenarios unreadable): exit code 2.
+    Usage(String),
+    /// The target (or one of its instances) does not answer: a report saying so, exit code 2.
+    Unreachable(Box<Report>),
+}
+
+/// Reaches the target and runs the selected checks and scenarios on it: all of them against
+/// a described target, the no-discovery forms against an undescribed one. Returns the report
+/// and whether the target was the embedded reference.
+async fn check(
+    args: &RunArgs,
+    options: &RunOptions,
+    features_dir: &std::path::Path,
+    client: Option<(String, Vec<u8>)>,
+    display: &Display,
+    started: Instant,
+) -> Result<(Report, bool), Stop> {
     let spec = TargetSpec::resolve(args.target.first().map(String::as_str));
     let shown_url = match &spec {
         TargetSpec::Url(url) => url.clone(),
         TargetSpec::Embedded(_) => "the embedded reference".to_owned(),
     };
-    let reached = match Target::reach(spec).await {
-        Ok(r) => r,
-        Err(e) => {
-            display.finish();
-            eprintln!("dx-conformance: {e}");
-            let report = Report::unreachable(&shown_url, &e.to_string(), seed, started.elapsed());
-            return finish(report, &outputs, false, &args, ExitCode::from(2));
-        }
+    let unreachable = |url: &str, problem: String| {
+        Stop::Unreachable(Box::new(Report::unreachable(
+            url,
+            &problem,
+            options.cases,
+            started.elapsed(),
+        )))
     };
-    let (mut report, embedded) = match reached {
+    let usage = |e: &dyn std::fmt::Display| Stop::Usage(e.to_string());
+    let reached = Target::reach(spec)
+        .await
+        .map_err(|e| unreachable(&shown_url, e.to_string()))?;
+    match reached {
         Reached::Undescribed(bare) => {
             display.line(&format!(
                 "dx-conformance: {} has no valid discovery document ({}); running only the checks that need none",
@@ -305,117 +354,64 @@ async fn run(args: RunArgs) -> ExitCode {
                     "  the other instances given are not checked without a discovery document",
                 );
             }
-            let mut results = match dx_conformance::run_undescribed(&bare, &options, &mut |event| {
-                display.event(&event)
-            })
-            .await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    display.finish();
-                    eprintln!("dx-conformance: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+            let mut results =
+                dx_conformance::run_undescribed(&bare, options, &mut |event| display.event(&event))
+                    .await
+                    .map_err(|e| usage(&e))?;
             if !args.no_features {
                 let reason = format!(
                     "no discovery document: scenarios read the target's routes, limits and areas from it; {}",
                     bare.problem()
                 );
-                match dx_features::scenarios_not_verified(
-                    &features_dir,
-                    &options.selection,
-                    &reason,
-                ) {
-                    Ok(scenarios) => results.extend(scenarios),
-                    Err(e) => {
-                        display.finish();
-                        eprintln!("dx-conformance: cannot read the scenarios: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
+                let scenarios =
+                    dx_features::scenarios_not_verified(features_dir, &options.selection, &reason)
+                        .map_err(|e| usage(&format!("cannot read the scenarios: {e}")))?;
+                results.extend(scenarios);
             }
-            display.finish();
-            (
-                Report::undescribed(&bare, seed, results, started.elapsed()),
+            Ok((
+                Report::undescribed(&bare, options.cases, results, started.elapsed()),
                 false,
-            )
+            ))
         }
         Reached::Described(target) => {
             let mut others = Vec::new();
             for url in args.target.iter().skip(1) {
-                match Target::connect(TargetSpec::Url(url.clone())).await {
-                    Ok(t) => others.push(t),
-                    Err(e) => {
-                        display.finish();
-                        eprintln!("dx-conformance: instance {url}: {e}");
-                        let report = Report::unreachable(
-                            url,
-                            &format!("instance {url}: {e}"),
-                            seed,
-                            started.elapsed(),
-                        );
-                        return finish(report, &outputs, false, &args, ExitCode::from(2));
-                    }
-                }
+                let other = Target::connect(TargetSpec::Url(url.clone()))
+                    .await
+                    .map_err(|e| unreachable(url, format!("instance {url}: {e}")))?;
+                others.push(other);
             }
             let mut target = target.with_instances(others);
-            if let Some((source, wasm)) = client.clone() {
+            if let Some((source, wasm)) = client {
                 target = target.with_client(source, wasm);
             }
             display.header(&target);
-            let mut results =
-                match dx_conformance::run_properties(&target, &options, &mut |event| {
-                    display.event(&event)
-                })
-                .await
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        display.finish();
-                        eprintln!("dx-conformance: {e}");
-                        return ExitCode::from(2);
-                    }
-                };
+            let mut results = dx_conformance::run_properties(&target, options, &mut |event| {
+                display.event(&event)
+            })
+            .await
+            .map_err(|e| usage(&e))?;
             if !args.no_features {
                 display.started(
                     "features",
                     &format!("scenarios in {}", features_dir.display()),
                 );
-                match dx_features::run_selected_features(&target, &options.selection, &features_dir)
-                    .await
-                {
-                    Ok(scenarios) => {
-                        display.stopped("features");
-                        for s in &scenarios {
-                            display.finished(s);
-                        }
-                        results.extend(scenarios);
-                    }
-                    Err(e) => {
-                        display.finish();
-                        eprintln!("dx-conformance: cannot run the scenarios: {e}");
-                        return ExitCode::from(2);
-                    }
+                let scenarios =
+                    dx_features::run_selected_features(&target, &options.selection, features_dir)
+                        .await
+                        .map_err(|e| usage(&format!("cannot run the scenarios: {e}")))?;
+                display.stopped("features");
+                for s in &scenarios {
+                    display.finished(s);
                 }
+                results.extend(scenarios);
             }
-            display.finish();
-            (
-                Report::new(&target, seed, results, started.elapsed()),
+            Ok((
+                Report::new(&target, options.cases, results, started.elapsed()),
                 target.is_embedded(),
-            )
+            ))
         }
-    };
-    report.cases = args.cases;
-    if let Some(expected) = &expected {
-        report.notices = expected.apply_today(&mut report.results);
     }
-    let code = if report.exit_code() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    };
-    finish(report, &outputs, embedded, &args, code)
 }
 
 /// Saves every failure as a replay file, writes the report to each output and returns `code`
@@ -430,7 +426,6 @@ fn finish(
     let replayable: Vec<ReplayFile> = report
         .results
         .iter()
-        .filter(|r| r.property.is_some() || r.id.contains(':'))
         .filter_map(|r| ReplayFile::of(&report, r, embedded))
         .collect();
     for file in replayable {
@@ -693,7 +688,7 @@ impl Display {
             r.title,
             r.cases,
             r.duration.as_secs_f64(),
-            verdict_cell(&r.verdict)
+            verdict_cell(r)
         ));
     }
 

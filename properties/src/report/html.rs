@@ -5,25 +5,11 @@
 
 use std::fmt::Write as _;
 
-use super::{header_facts, seconds, summary_line, verdict_note, verdict_word};
+use super::{
+    escape_markup as esc, header_facts, seconds, summary_line, verdict_note, verdict_word,
+};
 use crate::runner::Report;
 use crate::verdict::{CheckResult, Verdict};
-
-/// Escapes text for element content and quoted attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1f24;background:#fff}
@@ -147,17 +133,4 @@ fn row(out: &mut String, report: &Report, r: &CheckResult) {
         r.cases,
         esc(&seconds(r.duration))
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markup_is_escaped() {
-        assert_eq!(
-            esc("<script>alert('x')</script> & \"y\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
-        );
-    }
 }

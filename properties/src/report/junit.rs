@@ -6,26 +6,9 @@
 
 use std::fmt::Write as _;
 
-use super::{header_facts, millis};
+use super::{escape_markup as xml, header_facts, millis};
 use crate::runner::Report;
 use crate::verdict::Verdict;
-
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            '\u{fffe}' | '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Seconds with three decimals, as Surefire's `SUREFIRE_TIME` allows.
 fn time(ms: u64) -> String {
@@ -135,6 +118,11 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_control_characters() {
+        use super::xml;
+        assert_eq!(
+            xml("<script>alert('x')</script>"),
+            "&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;"
+        );
         assert_eq!(
             xml("<a href=\"x\">&'\u{1}\u{ffff}"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"

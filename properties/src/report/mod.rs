@@ -136,6 +136,25 @@ pub fn summary_line(report: &Report) -> String {
     line
 }
 
+/// `s` escaped for XML and HTML text and quoted attribute values, without the characters
+/// XML 1.0 cannot carry (control characters other than tab and line ends, U+FFFE, U+FFFF).
+pub(crate) fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            '\u{fffe}' | '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -322,7 +341,12 @@ mod tests {
     fn json_reports_match_their_schema_and_the_schema_refuses_what_they_never_are() {
         let reports = [
             report(),
-            Report::unreachable("http://127.0.0.1:1", "refused", 1, Duration::ZERO),
+            Report::unreachable(
+                "http://127.0.0.1:1",
+                "refused",
+                crate::CaseConfig::default(),
+                Duration::ZERO,
+            ),
         ];
         for r in &reports {
             let json: serde_json::Value = serde_json::from_str(&render_json(r)).unwrap();
@@ -362,7 +386,10 @@ mod tests {
         let unreachable = Report::unreachable(
             "http://127.0.0.1:1/",
             "target unreachable: connection refused",
-            42,
+            crate::CaseConfig {
+                cases: 100,
+                seed: 42,
+            },
             Duration::from_millis(3),
         );
         assert_eq!(unreachable.exit_code(), 1);

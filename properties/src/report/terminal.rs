@@ -3,27 +3,17 @@
 
 use std::fmt::Write as _;
 
-use super::{header_facts, seconds, summary_line};
+use super::{header_facts, seconds, summary_line, verdict_note, verdict_word};
 use crate::runner::Report;
 use crate::verdict::{CheckResult, Verdict};
 
-/// The verdict column's text.
-pub fn verdict_cell(v: &Verdict) -> String {
-    match v {
-        Verdict::Pass => "PASS".into(),
-        Verdict::Fail(_) => "FAIL".into(),
-        Verdict::NotVerified(why) => format!("NOT VERIFIED: {why}"),
-    }
-}
-
-/// A result's verdict cell, an expected failure told apart.
-fn result_cell(r: &CheckResult) -> String {
-    match &r.expected {
-        Some(known) if r.verdict.is_fail() => format!(
-            "EXPECTED FAILURE: {} (until {})",
-            known.reason, known.expires
-        ),
-        _ => verdict_cell(&r.verdict),
+/// A result's verdict cell: the verdict as reports word it (an expected failure told
+/// apart), and its note.
+pub fn verdict_cell(r: &CheckResult) -> String {
+    let word = verdict_word(r).to_uppercase();
+    match verdict_note(r) {
+        Some(note) => format!("{word}: {note}"),
+        None => word,
     }
 }
 
@@ -79,7 +69,7 @@ pub fn render_terminal(report: &Report) -> String {
             truncate(&r.requirements.join(","), req_w),
             r.cases,
             seconds(r.duration),
-            result_cell(r)
+            verdict_cell(r)
         );
     }
     let failures: Vec<&CheckResult> = report
