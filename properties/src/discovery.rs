@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::spec::DISCOVERY_SCHEMA_JSON;
+use crate::spec::{CompiledSchema, DISCOVERY_SCHEMA_JSON};
 
 /// Where a target publishes its discovery document.
 pub const DISCOVERY_PATH: &str = "/.well-known/dx-www";
@@ -98,24 +98,8 @@ struct Typed {
     fault_hooks: Option<FaultHooks>,
 }
 
-struct CompiledSchema {
-    schemas: boon::Schemas,
-    index: boon::SchemaIndex,
-}
-
-static SCHEMA: LazyLock<Result<CompiledSchema, String>> = LazyLock::new(|| {
-    let schema: Value = serde_json::from_str(DISCOVERY_SCHEMA_JSON).map_err(|e| e.to_string())?;
-    let mut schemas = boon::Schemas::new();
-    let mut compiler = boon::Compiler::new();
-    let url = "https://dx-www.invalid/spec/discovery.schema.json";
-    compiler
-        .add_resource(url, schema)
-        .map_err(|e| e.to_string())?;
-    let index = compiler
-        .compile(url, &mut schemas)
-        .map_err(|e| e.to_string())?;
-    Ok(CompiledSchema { schemas, index })
-});
+static SCHEMA: LazyLock<Result<CompiledSchema, String>> =
+    LazyLock::new(|| CompiledSchema::compile(DISCOVERY_SCHEMA_JSON, "discovery.schema.json"));
 
 impl Discovery {
     /// Parses and validates a document.
@@ -136,10 +120,7 @@ impl Discovery {
         let compiled = SCHEMA
             .as_ref()
             .map_err(|e| DiscoveryError::BadSchema(e.clone()))?;
-        compiled
-            .schemas
-            .validate(&raw, compiled.index)
-            .map_err(|e| DiscoveryError::Schema(format!("{e:#}")))?;
+        compiled.validate(&raw).map_err(DiscoveryError::Schema)?;
         let typed: Typed = serde_json::from_value(raw.clone())
             .map_err(|e| DiscoveryError::Schema(e.to_string()))?;
         Ok(Self {

@@ -125,6 +125,44 @@ pub fn error_code_by_wire(wire: &str) -> Option<&'static ErrorCodeSpec> {
     error_codes().ok()?.iter().find(|c| c.wire == wire)
 }
 
+/// One of `spec/`'s JSON Schemas (draft 2020-12), compiled once, with format assertions
+/// on (so a `date` member must be a date).
+pub struct CompiledSchema {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
+}
+
+impl std::fmt::Debug for CompiledSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledSchema").finish_non_exhaustive()
+    }
+}
+
+impl CompiledSchema {
+    /// Compiles the schema `text`, known as `spec/<name>`.
+    pub fn compile(text: &str, name: &str) -> Result<Self, String> {
+        let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.enable_format_assertions();
+        let url = format!("https://dx-www.invalid/spec/{name}");
+        compiler
+            .add_resource(&url, schema)
+            .map_err(|e| e.to_string())?;
+        let index = compiler
+            .compile(&url, &mut schemas)
+            .map_err(|e| e.to_string())?;
+        Ok(Self { schemas, index })
+    }
+
+    /// Validates `value`; the error lists every violation.
+    pub fn validate(&self, value: &serde_json::Value) -> Result<(), String> {
+        self.schemas
+            .validate(value, self.index)
+            .map_err(|e| format!("{e:#}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

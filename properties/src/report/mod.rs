@@ -322,19 +322,8 @@ mod tests {
 
     /// Validates `json` against `spec/report.schema.json`.
     pub(crate) fn validate_report(json: &serde_json::Value) -> Result<(), String> {
-        let schema: serde_json::Value =
-            serde_json::from_str(crate::spec::REPORT_SCHEMA_JSON).map_err(|e| e.to_string())?;
-        let mut schemas = boon::Schemas::new();
-        let mut compiler = boon::Compiler::new();
-        compiler.enable_format_assertions();
-        let url = "https://dx-www.invalid/spec/report.schema.json";
-        compiler
-            .add_resource(url, schema)
-            .map_err(|e| e.to_string())?;
-        let index = compiler
-            .compile(url, &mut schemas)
-            .map_err(|e| e.to_string())?;
-        schemas.validate(json, index).map_err(|e| format!("{e:#}"))
+        crate::spec::CompiledSchema::compile(crate::spec::REPORT_SCHEMA_JSON, "report.schema.json")?
+            .validate(json)
     }
 
     #[test]
