@@ -16,6 +16,9 @@ pub struct Observer<'t> {
     pub target: &'t Target,
     /// Its envelope rules.
     pub rules: Rules,
+    /// Whether each request goes to the next of the target's instances
+    /// ([`Target::next_instance`]) instead of always the first.
+    spread: bool,
 }
 
 impl<'t> Observer<'t> {
@@ -24,6 +27,26 @@ impl<'t> Observer<'t> {
         Self {
             target,
             rules: Rules::of(target.discovery()),
+            spread: false,
+        }
+    }
+
+    /// An observer that sends each request to the next of `target`'s instances in turn: for
+    /// checks of state every instance behind one URL shares (spec/conformance.md, "Several
+    /// instances"). Each exchange records the URL, and so the instance, that answered it.
+    pub fn spread(target: &'t Target) -> Self {
+        Self {
+            spread: true,
+            ..Self::new(target)
+        }
+    }
+
+    /// The instance the next request goes to.
+    pub fn instance(&self) -> &'t Target {
+        if self.spread {
+            self.target.next_instance()
+        } else {
+            self.target
         }
     }
 
@@ -53,7 +76,7 @@ impl<'t> Observer<'t> {
             .filter(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
             .map(|(_, v)| v.clone())
             .collect();
-        let exchange = self.target.http().send(request).await?;
+        let exchange = self.instance().http().send(request).await?;
         check_request_id(&exchange, &sent)?;
         if exchange.status.is_success() {
             let mut judged = exchange.clone();

@@ -2,6 +2,7 @@
 //! reference. Connecting fetches and validates the discovery document first.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use url::Url;
 
@@ -114,6 +115,9 @@ pub struct Target {
     /// The other instances of the same deployment (`--target URL --target URL`), which
     /// the cross-instance checks spread their connections over.
     others: Vec<Target>,
+    /// The instance [`Target::next_instance`] answers next, shared by the clones of a target
+    /// so that concurrent cases keep rotating as one load balancer would.
+    turn: Arc<AtomicUsize>,
 }
 
 impl Target {
@@ -172,6 +176,7 @@ impl Target {
             embedded,
             client: None,
             others: Vec::new(),
+            turn: Arc::new(AtomicUsize::new(0)),
         })))
     }
 
@@ -186,6 +191,20 @@ impl Target {
     /// Every instance: this one first, then the others in the order given.
     pub fn instances(&self) -> Vec<&Target> {
         std::iter::once(self).chain(self.others.iter()).collect()
+    }
+
+    /// The instances in turn, as a round-robin load balancer hands out requests: this one,
+    /// then each other one, then this one again. With one instance, always this one. The
+    /// checks of state that instances share (accounts and revocations, rate-limit counts,
+    /// CSRF sessions) send each request to the next instance, so a deployment whose
+    /// instances do not share that state fails them (spec/conformance.md, "Several
+    /// instances").
+    pub fn next_instance(&self) -> &Target {
+        let count = self.others.len() + 1;
+        match self.turn.fetch_add(1, Ordering::Relaxed) % count {
+            0 => self,
+            i => &self.others[i - 1],
+        }
     }
 
     /// Runs the client checks on `wasm` (read from `source`) instead of the client the

@@ -141,7 +141,7 @@ impl<'t> AuthApi<'t> {
     /// The auth routes of `target` as `area` publishes them.
     pub fn new(target: &'t Target, area: &'t AuthArea) -> Self {
         Self {
-            observer: Observer::new(target),
+            observer: Observer::spread(target),
             area,
         }
     }
@@ -185,7 +185,7 @@ impl<'t> AuthApi<'t> {
         &self,
         request: RequestSpec,
     ) -> Result<Exchange, crate::http::TransportError> {
-        self.observer.target.http().send(request).await
+        self.observer.instance().http().send(request).await
     }
 
     /// `POST register`.

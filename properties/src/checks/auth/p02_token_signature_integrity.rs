@@ -293,7 +293,7 @@ async fn refused(api: AuthApi<'_>, case: &Case) -> Result<(), CaseFailure> {
             return still_serving(api).await;
         }
         Probe::MeRaw(bytes) => {
-            let target = api.observer.target;
+            let target = api.observer.instance();
             let host = target
                 .base_url()
                 .host_str()

@@ -181,7 +181,7 @@ impl<'t> CsrfApi<'t> {
     /// The API of `target`.
     pub fn new(target: &'t Target, area: &'t CsrfArea) -> Self {
         Self {
-            observer: Observer::new(target),
+            observer: Observer::spread(target),
             area,
         }
     }

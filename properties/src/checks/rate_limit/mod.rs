@@ -114,6 +114,7 @@ pub async fn hit(
     partition: &str,
 ) -> Result<Exchange, CaseFailure> {
     Ok(target
+        .next_instance()
         .http()
         .send(RequestSpec::get(&policy.path).header(&area.partition, partition))
         .await?)
@@ -132,6 +133,7 @@ pub async fn hit_forged(
         std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
     };
     Ok(target
+        .next_instance()
         .http()
         .send(
             RequestSpec::get(&policy.path)
