@@ -715,6 +715,10 @@ pub mod client {
 
 /// Every clause, for the test that keeps them in their files.
 pub const ALL: &[&Clause] = &[
+    &should::REHASH,
+    &should::SAME_WORK,
+    &should::LOGGED_ID,
+    &should::NO_VERSION,
     &error_format::ENVELOPE,
     &error_format::MEMBERS,
     &error_format::ABSENT_OMITTED,
@@ -1151,7 +1155,11 @@ pub mod security {
         "SHALL be refused with 403 `CSRF_INVALID` unless its session cookie names a live session and it carries a token that is well-formed, issued by this server, issued to that session and younger than `csrf.ttl_seconds`.",
     );
     /// Ended sessions.
-    pub const ENDED: Clause = clause(FILE, CSRF, "an ended session's tokens SHALL be refused.");
+    pub const ENDED: Clause = clause(
+        FILE,
+        CSRF,
+        "an ended session's tokens SHALL be refused by every instance.",
+    );
     /// Either place.
     pub const EITHER_PLACE: Clause = clause(
         FILE,
@@ -1163,6 +1171,37 @@ pub mod security {
         FILE,
         CSRF,
         "Every CSRF refusal SHALL carry `details.reason`, one of `missing`, `malformed`, `invalid`, `expired`, `session-mismatch`, `no-session` and `cross-site`.",
+    );
+}
+
+/// The SHOULD sentences of `spec/`, one per SHOULD-level check (`--strict`; spec/conformance.md,
+/// "SHOULD-level checks").
+pub mod should {
+    use super::{Clause, clause};
+
+    /// `s01`.
+    pub const REHASH: Clause = clause(
+        "spec/auth.md",
+        "Passwords",
+        "When a login succeeds against a hash with weaker parameters, the server SHOULD replace it with a hash of the current parameters.",
+    );
+    /// `s02`.
+    pub const SAME_WORK: Clause = clause(
+        "spec/auth.md",
+        "Passwords",
+        "The server SHOULD spend the same hashing work in both cases (the reference verifies against a decoy hash when there is no account), so the time does not tell them apart either.",
+    );
+    /// `s03`.
+    pub const LOGGED_ID: Clause = clause(
+        "spec/error-format.md",
+        "Request ids",
+        "Log lines written while serving a request SHOULD carry the id, so an operator can go from a client's report to the server's log.",
+    );
+    /// `s04`.
+    pub const NO_VERSION: Clause = clause(
+        "spec/security.md",
+        "Security headers",
+        "A response SHOULD NOT reveal the software that produced it or its version: no `X-Powered-By` header, and no version number (no digit) in a `Server` header.",
     );
 }
 

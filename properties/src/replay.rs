@@ -191,6 +191,8 @@ impl ReplayFile {
             jobs: 1,
             timeout,
             focus: self.position,
+            // Selects the one recorded check; a SHOULD-level one runs only under `--strict`.
+            strict: true,
         }
     }
 

@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// When replaying a failure: the one case each selected check runs.
     pub focus: Option<CasePosition>,
+    /// `--strict`: the SHOULD-level checks run too, after the properties
+    /// (`checks::recommended`).
+    pub strict: bool,
 }
 
 impl Default for RunOptions {
@@ -39,6 +42,7 @@ impl Default for RunOptions {
             jobs: default_jobs(),
             timeout: DEFAULT_CHECK_TIMEOUT,
             focus: None,
+            strict: false,
         }
     }
 }
@@ -112,7 +116,7 @@ pub async fn run_properties(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<CheckResult>, SpecError> {
     let available = checks::all();
-    run_lanes(options, progress, |spec| {
+    let mut results = run_lanes(options, progress, |spec| {
         let check = available
             .iter()
             .find(|c| c.property == spec.number)
@@ -127,7 +131,12 @@ pub async fn run_properties(
             }
         }
     })
-    .await
+    .await?;
+    if options.strict {
+        let selects = |id: &str, tags: &[String]| options.selection.selects(id, tags);
+        results.extend(checks::recommended::run(target, options.cases, &selects, progress).await);
+    }
+    Ok(results)
 }
 
 /// Runs, against a server without a valid discovery document, the properties that have a
@@ -140,7 +149,7 @@ pub async fn run_undescribed(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<CheckResult>, SpecError> {
     let available = checks::undescribed::all();
-    run_lanes(options, progress, |spec| {
+    let mut results = run_lanes(options, progress, |spec| {
         let check = available
             .iter()
             .find(|c| c.property == spec.number)
@@ -152,7 +161,16 @@ pub async fn run_undescribed(
             }
         }
     })
-    .await
+    .await?;
+    if options.strict {
+        let selects = |id: &str, tags: &[String]| options.selection.selects(id, tags);
+        let reason = format!("no discovery document: routes unknown ({})", bare.problem());
+        results.extend(
+            checks::recommended::run_undescribed(bare, options.cases, &selects, &reason, progress)
+                .await,
+        );
+    }
+    Ok(results)
 }
 
 /// Why a property without a no-discovery form is not verified against `bare`.

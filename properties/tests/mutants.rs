@@ -6,7 +6,9 @@
 
 use dx_conformance::embedded::EmbeddedReference;
 use dx_conformance::report::{Format, render};
-use dx_conformance::{CaseConfig, Report, Target, Verdict, run_property};
+use dx_conformance::{
+    CaseConfig, Report, RunOptions, Selection, Target, Verdict, run_properties, run_property,
+};
 use dx_server::{Mutant, Mutations};
 
 /// Whether this build serves a client (dx-server's build.rs needs the wasm32 target); the
@@ -208,7 +210,7 @@ async fn client_truncated_ok_breaks_property_11() {
 #[test]
 fn every_mutant_has_a_test() {
     // Adding a mutant without a test above makes this fail.
-    assert_eq!(Mutant::ALL.len(), 34);
+    assert_eq!(Mutant::ALL.len(), 36);
 }
 
 #[tokio::test]
@@ -239,4 +241,46 @@ async fn sync_presence_kept_breaks_property_24() {
 #[tokio::test]
 async fn sync_ack_without_subscriber_breaks_property_25() {
     assert_caught(Mutant::SyncAckWithoutSubscriber).await;
+}
+
+/// A mutant that breaks a SHOULD-level check: `--strict` catches it, the default run does not
+/// run that check at all.
+async fn assert_should_caught(mutant: Mutant) {
+    let id = mutant.breaks_should().expect("a SHOULD-level mutant");
+    let mut config = EmbeddedReference::default_config();
+    config.mutations = Mutations::with(Some(mutant));
+    let target = Target::embedded(config).await.expect("target");
+    let mut options = RunOptions {
+        selection: Selection::tags([id.to_owned()]),
+        jobs: 1,
+        ..RunOptions::default()
+    };
+    let results = run_properties(&target, &options, &mut |_| {})
+        .await
+        .expect("spec");
+    assert!(results.is_empty(), "{id} ran without --strict: {results:?}");
+    options.strict = true;
+    let results = run_properties(&target, &options, &mut |_| {})
+        .await
+        .expect("spec");
+    let [result] = results.as_slice() else {
+        panic!("one result for {id}: {results:?}");
+    };
+    assert_eq!(result.id, id);
+    assert!(
+        result.verdict.is_fail(),
+        "mutant {} was not caught by {id}: {:?}",
+        mutant.name(),
+        result.verdict
+    );
+}
+
+#[tokio::test]
+async fn login_without_decoy_breaks_s02() {
+    assert_should_caught(Mutant::LoginWithoutDecoy).await;
+}
+
+#[tokio::test]
+async fn server_version_shown_breaks_s04() {
+    assert_should_caught(Mutant::ServerVersionShown).await;
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use dx_conformance::check::tags_of;
+use dx_conformance::checks::recommended::Form;
 use dx_conformance::expected::ExpectedFailures;
 use dx_conformance::replay::{ReplayFile, Replayed, replay_command};
 use dx_conformance::report::{Format, render, truncate, verdict_cell};
@@ -106,6 +107,10 @@ struct RunArgs {
     /// A client .wasm to check instead of the one the target publishes (Properties 9-11).
     #[arg(long, value_name = "FILE")]
     client: Option<PathBuf>,
+    /// Also run the SHOULD-level checks (`sNN`, spec/conformance.md): a failure of one then
+    /// fails the run.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn main() -> ExitCode {
@@ -169,6 +174,26 @@ fn list() -> ExitCode {
             tags_of(p).join(",")
         ));
     }
+    for r in dx_conformance::checks::recommended::all() {
+        let status = match r.form {
+            Form::Checked { .. } => "checked",
+            Form::Unobservable(_) => "n/a",
+        };
+        let needs = if r.needs_discovery() {
+            "--strict; the discovery document"
+        } else {
+            "--strict; nothing (a form runs without discovery)"
+        };
+        text.push_str(&format!(
+            "{:<16} {:<40} {:<14} {:<8} {:<58} {}\n",
+            r.id,
+            truncate(r.title, 40),
+            "-",
+            status,
+            needs,
+            r.tags().join(",")
+        ));
+    }
     let dir = dx_features::default_features_dir();
     match dx_features::list_scenarios(&dir, &Selection::default()) {
         Ok(scenarios) => {
@@ -206,7 +231,9 @@ fn needs(p: &dx_conformance::spec::PropertySpec, runs_undescribed: bool) -> Stri
     if p.area == "client" {
         needs.push("client .wasm".to_owned());
     }
-    if p.area == "sync" {
+    // The checks that spread over every instance given (spec/conformance.md, "Several
+    // instances").
+    if matches!(p.area.as_str(), "sync" | "auth" | "rate-limit" | "csrf") {
         needs.push("several instances (optional)".to_owned());
     }
     needs.join("; ")
@@ -272,6 +299,7 @@ async fn run(args: RunArgs) -> ExitCode {
             .map_or_else(dx_conformance::runner::default_jobs, |n| n as usize),
         timeout: Duration::from_secs(args.timeout),
         focus: None,
+        strict: args.strict,
     };
     let features_dir = args
         .features

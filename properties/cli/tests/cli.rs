@@ -282,8 +282,24 @@ fn list_shows_every_property_with_its_status() {
         "{text}"
     );
     assert!(
+        text.lines()
+            .any(|l| l.starts_with("p05") && l.contains("several instances")),
+        "{text}"
+    );
+    assert!(
         text.lines().any(|l| l.starts_with("errors:")),
         "scenarios are listed: {text}"
+    );
+    // The SHOULD-level checks, each with what it needs.
+    let should: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with('s') && l.as_bytes().get(1).is_some_and(u8::is_ascii_digit))
+        .collect();
+    assert_eq!(should.len(), 4, "{text}");
+    assert!(should.iter().all(|l| l.contains("--strict")), "{text}");
+    assert!(
+        should[0].contains("n/a") && should[1].contains("checked"),
+        "{text}"
     );
     assert!(
         text.lines()
@@ -520,6 +536,84 @@ fn a_server_without_discovery_gets_the_checks_that_need_none_and_a_report_in_eve
         assert_eq!(out.status.code(), Some(1), "{id}: {text}");
         assert!(text.contains("fails again the same way"), "{id}: {text}");
     }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn strict_adds_the_should_level_checks() {
+    let url = plain_server();
+    let dir = temp_dir("strict");
+    let json = dir.join("r.json");
+    let replays = dir.join("replays");
+    let args = |target: &str, strict: bool| {
+        let mut a = vec![
+            "run".to_owned(),
+            "--only".to_owned(),
+            "should,p12".to_owned(),
+            "--no-features".to_owned(),
+            "--out".to_owned(),
+            json.to_str().unwrap().to_owned(),
+            "--replay-dir".to_owned(),
+            replays.to_str().unwrap().to_owned(),
+        ];
+        if !target.is_empty() {
+            a.extend(["--target".to_owned(), target.to_owned()]);
+        }
+        if strict {
+            a.push("--strict".to_owned());
+        }
+        a
+    };
+    let run_with = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = run(&a, &[]);
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (out, verdicts(&report), report)
+    };
+    // Without --strict, only the MUST-level check ran.
+    let (_, plain, _) = run_with(args(&url, false));
+    assert_eq!(plain.keys().collect::<Vec<_>>(), ["p12"]);
+    // With it, each SHOULD sentence has its entry: the plain server names its version.
+    let (out, strict, report) = run_with(args(&url, true));
+    assert_eq!(out.status.code(), Some(1));
+    let want = [
+        ("p12", "fail"),
+        ("s01", "not_verified"),
+        ("s02", "not_verified"),
+        ("s03", "not_verified"),
+        ("s04", "fail"),
+    ];
+    assert_eq!(
+        strict,
+        want.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>()
+    );
+    let s04 = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "s04")
+        .unwrap();
+    assert!(
+        s04["failure"]["actual"]
+            .as_str()
+            .unwrap()
+            .contains("Server: SimpleHTTP/0.6"),
+        "{s04}"
+    );
+    assert_eq!(
+        s04["tags"],
+        serde_json::json!(["s04", "should", "security-headers"])
+    );
+    let replayed = run(&["replay", replays.join("s04.json").to_str().unwrap()], &[]);
+    let text = String::from_utf8_lossy(&replayed.stdout);
+    assert!(text.contains("fails again the same way"), "{text}");
+    // The reference meets both observable SHOULDs.
+    let (out, reference, _) = run_with(args("", true));
+    assert_eq!(out.status.code(), Some(0), "{reference:?}");
+    assert_eq!(reference["s02"], "pass");
+    assert_eq!(reference["s04"], "pass");
     std::fs::remove_dir_all(dir).ok();
 }
 

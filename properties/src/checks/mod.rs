@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod error;
 pub mod query;
 pub mod rate_limit;
+pub mod recommended;
 pub mod security_headers;
 pub mod server;
 mod support;

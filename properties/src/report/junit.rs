@@ -43,7 +43,14 @@ pub fn render_junit(report: &Report) -> String {
         let area = r
             .tags
             .iter()
-            .find(|t| !t.starts_with('p') || t.len() != 3)
+            // The first tag that is not a check id (`pNN`, `sNN`) names the area.
+            .find(|t| {
+                let b = t.as_bytes();
+                !(b.len() == 3
+                    && matches!(b[0], b'p' | b's')
+                    && b[1..].iter().all(u8::is_ascii_digit))
+                    && t.as_str() != "should"
+            })
             .map_or("target", String::as_str);
         let name = format!("{} {} [{}]", r.id, r.title, r.requirements.join(", "));
         let _ = write!(

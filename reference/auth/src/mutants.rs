@@ -20,6 +20,9 @@ pub enum AuthMutant {
     RefreshExpiryStale,
     /// Revoked tokens are still accepted (Property 5).
     RevocationIgnored,
+    /// A login for an email with no account answers at once, without hashing, so its time
+    /// tells which emails have accounts (the SHOULD-level check `s02`).
+    LoginWithoutDecoy,
 }
 
 impl AuthMutant {
@@ -32,16 +35,19 @@ impl AuthMutant {
         Self::RefreshReuseUndetected,
         Self::RefreshExpiryStale,
         Self::RevocationIgnored,
+        Self::LoginWithoutDecoy,
     ];
 
-    /// The property whose check must fail against this mutant.
-    pub fn breaks_property(self) -> u8 {
+    /// The property whose check must fail against this mutant; `None` for one that breaks
+    /// a SHOULD-level check instead.
+    pub fn breaks_property(self) -> Option<u8> {
         match self {
-            Self::PasswordTruncated => 1,
-            Self::SignatureNotChecked | Self::RefreshAcceptedAsAccess => 2,
-            Self::ExpiryOffByOne => 3,
-            Self::RefreshReuseUndetected | Self::RefreshExpiryStale => 4,
-            Self::RevocationIgnored => 5,
+            Self::PasswordTruncated => Some(1),
+            Self::SignatureNotChecked | Self::RefreshAcceptedAsAccess => Some(2),
+            Self::ExpiryOffByOne => Some(3),
+            Self::RefreshReuseUndetected | Self::RefreshExpiryStale => Some(4),
+            Self::RevocationIgnored => Some(5),
+            Self::LoginWithoutDecoy => None,
         }
     }
 }

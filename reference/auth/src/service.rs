@@ -94,6 +94,13 @@ impl AuthService {
         let email = normalize_email(email)?;
         let password = normalize(password)?;
         let user = self.store.find_user(&email).await?;
+        if user.is_none()
+            && self
+                .mutations
+                .is(crate::mutants::AuthMutant::LoginWithoutDecoy)
+        {
+            return Err(AuthError::InvalidCredentials);
+        }
         let stored = user.as_ref().map_or_else(
             || Arc::clone(&self.decoy_hash),
             |u| u.password_hash.as_str().into(),

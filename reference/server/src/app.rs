@@ -128,27 +128,37 @@ pub fn router(state: SharedState) -> Router {
             .route(MINT_PATH, post(auth::mint));
     }
     let security = Arc::clone(&state.security);
-    app.route_layer(from_fn_with_state(
-        Arc::clone(&state),
-        boundary::route_boundary,
-    ))
-    .fallback(routes::not_found)
-    .layer(DefaultBodyLimit::max(config.max_body_bytes))
-    .layer(CsrfLayer::new(Arc::clone(&security.csrf)))
-    .layer(from_fn_with_state(
-        Arc::clone(&state),
-        body_limit::enforce_body_limit,
-    ))
-    .layer(security.rate_limit.clone())
-    .layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        config.request_timeout,
-    ))
-    .layer(from_fn_with_state(
-        Arc::clone(&state),
-        envelope::render_errors,
-    ))
-    .layer(from_fn(request_id::assign_request_id))
-    .layer(security.headers_layer.clone())
-    .with_state(state)
+    let announce = config
+        .mutations
+        .is(crate::mutants::Mutant::ServerVersionShown);
+    let app = app
+        .route_layer(from_fn_with_state(
+            Arc::clone(&state),
+            boundary::route_boundary,
+        ))
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(CsrfLayer::new(Arc::clone(&security.csrf)))
+        .layer(from_fn_with_state(
+            Arc::clone(&state),
+            body_limit::enforce_body_limit,
+        ))
+        .layer(security.rate_limit.clone())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(from_fn_with_state(
+            Arc::clone(&state),
+            envelope::render_errors,
+        ))
+        .layer(from_fn(request_id::assign_request_id))
+        .layer(security.headers_layer.clone())
+        .with_state(state);
+    if announce {
+        return app.layer(axum::middleware::map_response(
+            crate::mutants::announce_software,
+        ));
+    }
+    app
 }

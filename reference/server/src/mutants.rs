@@ -83,6 +83,10 @@ pub enum Mutant {
     SyncPresenceKept,
     /// Every publish with an ack requested is acknowledged (Property 25).
     SyncAckWithoutSubscriber,
+    /// Logins for unknown emails skip the decoy hash (the SHOULD-level check `s02`).
+    LoginWithoutDecoy,
+    /// Every response names the server and its version (the SHOULD-level check `s04`).
+    ServerVersionShown,
 }
 
 impl Mutant {
@@ -122,6 +126,8 @@ impl Mutant {
         Mutant::SyncSilentGap,
         Mutant::SyncPresenceKept,
         Mutant::SyncAckWithoutSubscriber,
+        Mutant::LoginWithoutDecoy,
+        Mutant::ServerVersionShown,
     ];
 
     /// The name used on the command line.
@@ -161,6 +167,8 @@ impl Mutant {
             Self::SyncSilentGap => "sync-silent-gap",
             Self::SyncPresenceKept => "sync-presence-kept",
             Self::SyncAckWithoutSubscriber => "sync-ack-without-subscriber",
+            Self::LoginWithoutDecoy => "login-without-decoy",
+            Self::ServerVersionShown => "server-version-shown",
         }
     }
 
@@ -174,6 +182,7 @@ impl Mutant {
             Self::RefreshReuseUndetected => Some(AuthMutant::RefreshReuseUndetected),
             Self::RefreshExpiryStale => Some(AuthMutant::RefreshExpiryStale),
             Self::RevocationIgnored => Some(AuthMutant::RevocationIgnored),
+            Self::LoginWithoutDecoy => Some(AuthMutant::LoginWithoutDecoy),
             _ => None,
         }
     }
@@ -217,7 +226,18 @@ impl Mutant {
         }
     }
 
-    /// The property whose check must fail against this mutant.
+    /// The SHOULD-level check (`--strict`) that must fail against this mutant, for the
+    /// mutants that break no property.
+    pub fn breaks_should(self) -> Option<&'static str> {
+        match self {
+            Self::LoginWithoutDecoy => Some("s02"),
+            Self::ServerVersionShown => Some("s04"),
+            _ => None,
+        }
+    }
+
+    /// The property whose check must fail against this mutant; 0 for a mutant that breaks a
+    /// SHOULD-level check instead ([`Mutant::breaks_should`]).
     pub fn breaks_property(self) -> u8 {
         match self {
             Self::MutexNotRecovered => 6,
@@ -229,7 +249,7 @@ impl Mutant {
             Self::ClientTrustsLength | Self::ClientTruncatedOk => 11,
             other => other
                 .auth()
-                .map(AuthMutant::breaks_property)
+                .and_then(AuthMutant::breaks_property)
                 .or_else(|| other.security().map(SecurityMutant::breaks_property))
                 .or_else(|| other.query().map(QueryMutant::breaks_property))
                 .or_else(|| other.sync().map(SyncMutant::breaks_property))
@@ -365,6 +385,18 @@ impl Cascade {
     }
 }
 
+/// The `server-version-shown` mutant: every response names the software and its version, as
+/// many frameworks do by default.
+pub async fn announce_software(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::SERVER,
+        http::HeaderValue::from_static(concat!("dx-reference/", env!("CARGO_PKG_VERSION"))),
+    );
+    headers.insert("x-powered-by", http::HeaderValue::from_static("axum/0.8"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,8 +407,16 @@ mod tests {
         for m in Mutant::ALL {
             let value = m.to_possible_value().map(|v| v.get_name().to_owned());
             assert_eq!(value.as_deref(), Some(m.name()));
-            assert!((1..=26).contains(&m.breaks_property()));
-            assert_eq!(m.auth().is_some(), m.breaks_property() <= 5);
+            assert_ne!(
+                (1..=26).contains(&m.breaks_property()),
+                m.breaks_should().is_some(),
+                "{}",
+                m.name()
+            );
+            assert_eq!(
+                m.auth().is_some(),
+                (1..=5).contains(&m.breaks_property()) || *m == Mutant::LoginWithoutDecoy
+            );
             assert_eq!(
                 m.security().is_some(),
                 (12..=18).contains(&m.breaks_property())
