@@ -9,6 +9,7 @@ Feature: End-to-end authentication flow
   Background:
     Given the target offers auth in the conformance profile
 
+  @id-lifecycle
   Scenario: Register, log in, use, refresh and log out
     When I register a new account with the password "correct horse battery staple"
     Then the response status is 201
@@ -31,6 +32,7 @@ Feature: End-to-end authentication flow
     And I refresh my tokens
     Then the response is an error envelope with code "TOKEN_REVOKED"
 
+  @id-refresh-replay
   Scenario: A replayed refresh token ends its family
     When I register a new account with the password "replay me"
     And I log in with my email and password
@@ -42,6 +44,7 @@ Feature: End-to-end authentication flow
     When I refresh my tokens
     Then the response is an error envelope with code "TOKEN_REVOKED"
 
+  @id-token-tamper
   Scenario: A token works only unchanged and only for its use
     When I register a new account with the password "only as issued"
     And I log in with my email and password
@@ -53,6 +56,7 @@ Feature: End-to-end authentication flow
     When I call the authenticated route with my access token
     Then the response status is 200
 
+  @id-bad-credentials
   Scenario Outline: Bad credentials are refused alike
     When I register a new account with the password "the right password"
     And I log in with <credentials>
@@ -66,6 +70,7 @@ Feature: End-to-end authentication flow
       | unknown email  | an unknown email and the password "whatever"  |
       | SQL in email   | the email "'or'1'='1@x.test" and the password "' OR '1'='1" |
 
+  @id-hostile-tokens
   Scenario Outline: Hostile tokens are refused
     When I call the authenticated route with <token>
     Then the response status is 401
@@ -80,6 +85,7 @@ Feature: End-to-end authentication flow
       | v2.public        | the token "v2.public.AAAAAAAAAAAAAAAA" |
       | too long         | a token of 10000 characters            |
 
+  @id-password-rules
   Scenario Outline: Passwords outside the rules are refused before any account is looked up
     When I register with a password of <bytes> bytes
     Then the response status is 422

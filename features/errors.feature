@@ -6,6 +6,7 @@ Feature: Error response format validation
   RFC 3339 timestamp. No error reveals anything internal, and no bad request
   stops the server from serving the next one.
 
+  @id-envelope
   Scenario Outline: A bad request is answered with a complete error envelope
     Given the target
     When <request>
@@ -30,7 +31,7 @@ Feature: Error response format validation
       | empty boundary       | I post the JSON {"boundary": "", "message": "probe"} to the client error endpoint     | 422    | VALIDATION_FAILED      | the error detail "field" is "boundary"                          |
       | duplicate member     | I post the text {"boundary": "a", "message": "m", "boundary": "b"} as JSON to the client error endpoint | 400 | BAD_REQUEST | the response has a non-empty "X-Request-Id" header |
 
-  @req-7.2
+  @req-7.2 @id-request-id-kept
   Scenario: A valid client-supplied request id is kept
     Given the target
     When I send "GET" to "/dx-conformance/no-such-page" with the request id "dx-conformance.req:42_A-b"
@@ -39,7 +40,7 @@ Feature: Error response format validation
     And the response is an error envelope with code "NOT_FOUND"
     And the envelope's request id is "dx-conformance.req:42_A-b"
 
-  @req-7.2
+  @req-7.2 @id-request-id-replaced
   Scenario Outline: An invalid request id is replaced by a generated one
     Given the target
     When <request>
@@ -54,6 +55,7 @@ Feature: Error response format validation
       | 200 characters | I send "GET" to "/dx-conformance/no-such-page" with a request id of 200 characters |
       | two headers    | I send "GET" to "/dx-conformance/no-such-page" with the request ids "id-1" and "id-2" |
 
+  @id-serves-after-bad-input
   Scenario: The server keeps serving after bad input
     Given the target
     When I send 5 rounds of every bad request at once
@@ -62,7 +64,7 @@ Feature: Error response format validation
     Then the response status is 200
     And the response body is the JSON {"status": "ok"}
 
-  @conformance @server @p26 @p07 @req-2.4 @req-7.5
+  @conformance @server @p26 @p07 @req-2.4 @req-7.5 @id-panic-sanitized
   Scenario: A panicking route answers a sanitized 500 and the server keeps serving
     Given the target is in the conformance profile
     When a route panics through the fault hooks with a secret marker in its panic message
@@ -74,7 +76,7 @@ Feature: Error response format validation
     Then the response status is 200
     And the response body is the JSON {"status": "ok"}
 
-  @conformance @server @p26 @req-7.5
+  @conformance @server @p26 @req-7.5 @id-client-error-hook
   Scenario: A client error raised through the fault hooks keeps its public message and suggestion
     Given the target is in the conformance profile
     When I raise error 1002 through the fault hooks with the message "Session token expired", the suggestion "Sign in again" and a secret source

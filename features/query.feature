@@ -5,7 +5,7 @@ Feature: Query module
   envelope with its type, table and operation and nothing internal (spec/query.md,
   spec/http-contract.md "Items").
 
-  @p19 @req-8.2
+  @p19 @req-8.2 @id-injection
   Scenario Outline: Injection payloads are stored and found as plain data
     Given the target offers the items API
     When I store an item named "<payload>"
@@ -14,14 +14,14 @@ Feature: Query module
     And another account's item is unchanged
 
     Examples:
-      | payload                                |
-      | '; DROP TABLE dx_items; --             |
-      | ' OR '1'='1                            |
-      | %_                                     |
-      | /* comment */ SELECT                   |
-      | Robert'); DROP TABLE Students;--       |
+      | case          | payload                                |
+      | drop table    | '; DROP TABLE dx_items; --             |
+      | or true       | ' OR '1'='1                            |
+      | like wildcard | %_                                     |
+      | comment       | /* comment */ SELECT                   |
+      | bobby tables  | Robert'); DROP TABLE Students;--       |
 
-  @p19 @req-8.2 @req-8.5
+  @p19 @req-8.2 @req-8.5 @id-read-after-write
   Scenario: A search after a write sees the write
     Given the target offers the items API
     When I store an item named "apple pie"
@@ -29,14 +29,14 @@ Feature: Query module
     When I store an item named "cherry pie"
     Then searching for "pie" lists both items
 
-  @p20 @req-8.3
+  @p20 @req-8.3 @id-pool-burst
   Scenario: A burst of requests stays within the pool
     Given the target offers the items API and its metrics
     When I send 40 listings at once
     Then every listing succeeded
     And the metrics show no more connections than the pool size
 
-  @p21 @req-8.4
+  @p21 @req-8.4 @id-duplicate-conflict
   Scenario: A duplicate name is a conflict that names its table and operation
     Given the target offers the items API
     When I store an item named "taken"
@@ -45,7 +45,7 @@ Feature: Query module
     And the error details name the type "constraint_violation", the table and the operation "insert"
     And the response reveals nothing internal
 
-  @p21 @req-8.4 @req-8.5
+  @p21 @req-8.4 @req-8.5 @id-timeout
   Scenario: A query past its timeout answers 504 and the server serves on
     Given the target offers the items API
     When I provoke a query past its timeout
@@ -54,7 +54,7 @@ Feature: Query module
     When I list my items
     Then the response status is 200
 
-  @p21 @req-8.4
+  @p21 @req-8.4 @id-hostile-listing
   Scenario Outline: A hostile listing parameter is refused with its name and changes nothing
     Given the target offers the items API
     When I list my items with "<parameters>"
@@ -75,7 +75,7 @@ Feature: Query module
       | q=%00            | q     |
       | sort=name        | sort  |
 
-  @p21 @req-8.4
+  @p21 @req-8.4 @id-hostile-item
   Scenario Outline: A hostile item is refused with the member named and changes nothing
     Given the target offers the items API
     When I store an item whose <member> is <shape>
@@ -84,9 +84,9 @@ Feature: Query module
     And another account's item is unchanged
 
     Examples:
-      | member | shape            |
-      | name   | empty            |
-      | name   | 257 bytes long   |
-      | name   | holding a NUL    |
-      | body   | 16385 bytes long |
-      | body   | holding a NUL    |
+      | case          | member | shape            |
+      | empty name    | name   | empty            |
+      | long name     | name   | 257 bytes long   |
+      | name with NUL | name   | holding a NUL    |
+      | long body     | body   | 16385 bytes long |
+      | body with NUL | body   | holding a NUL    |

@@ -4,25 +4,25 @@ Feature: Security middleware
   category with an exact sliding window; state-changing requests that carry
   cookies need a CSRF token bound to their session (spec/security.md).
 
-  @p12 @req-4.1 @req-4.2 @req-4.3 @req-4.4 @req-4.5 @req-4.6
+  @p12 @req-4.1 @req-4.2 @req-4.3 @req-4.4 @req-4.5 @req-4.6 @id-error-headers
   Scenario Outline: Error answers carry the security headers too
     When I send "<method>" to "<path>"
     Then the response status is <status>
     And the response carries the six security headers
 
     Examples:
-      | method | path                      | status |
-      | GET    | /health                   | 200    |
-      | GET    | /dx-conformance/no-such   | 404    |
-      | DELETE | /health                   | 405    |
+      | case      | method | path                      | status |
+      | ok        | GET    | /health                   | 200    |
+      | not found | GET    | /dx-conformance/no-such   | 404    |
+      | method    | DELETE | /health                   | 405    |
 
-  @p12 @req-4.1
+  @p12 @req-4.1 @id-malformed-body-headers
   Scenario: A malformed body's 400 carries the security headers
     When I post malformed JSON to the client error endpoint
     Then the response status is 400
     And the response carries the six security headers
 
-  @p13 @p14 @req-5.1 @req-5.2 @req-5.3 @conformance
+  @p13 @p14 @req-5.1 @req-5.2 @req-5.3 @conformance @id-retry-after
   Scenario: A spent budget is refused until Retry-After has passed
     Given the target limits the "api" category in the conformance profile
     When I spend the "api" budget in a fresh partition
@@ -33,7 +33,7 @@ Feature: Security middleware
     When I wait the Retry-After and send one more request in that partition
     Then the request is admitted
 
-  @p16 @p17 @p18 @req-6.1 @req-6.3 @req-6.4 @req-6.5 @req-6.6 @conformance
+  @p16 @p17 @p18 @req-6.1 @req-6.3 @req-6.4 @req-6.5 @req-6.6 @conformance @id-csrf-session
   Scenario: A session's token works in the header and in a form, and dies with its session
     Given the target offers CSRF in the conformance profile
     When I open a session at the token endpoint
@@ -53,7 +53,7 @@ Feature: Security middleware
     When I send "DELETE" to the token endpoint with my session and my token in the header
     Then the response is refused as CSRF with the reason "no-session"
 
-  @p17 @req-6.3 @conformance
+  @p17 @req-6.3 @conformance @id-hostile-csrf-tokens
   Scenario Outline: Hostile tokens are refused whatever their shape
     Given the target offers CSRF in the conformance profile
     When I open a session at the token endpoint
@@ -61,8 +61,8 @@ Feature: Security middleware
     Then the response is refused as CSRF with the reason "<reason>"
 
     Examples:
-      | token                                                                                             | reason    |
-      | x                                                                                                 | malformed |
-      | AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA  | invalid   |
-      | ====                                                                                              | malformed |
-      | ../../etc/passwd                                                                                  | malformed |
+      | case           | token                                                                                             | reason    |
+      | one character  | x                                                                                                 | malformed |
+      | right length   | AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA  | invalid   |
+      | padding only   | ====                                                                                              | malformed |
+      | path traversal | ../../etc/passwd                                                                                  | malformed |

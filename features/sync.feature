@@ -14,14 +14,14 @@ Feature: Sync refusals and hostile input
   Background:
     Given the target offers sync in the conformance profile
 
-  @req-9.1 @sync-immediate
+  @req-9.1 @sync-immediate @id-upgrade-no-token
   Scenario: An upgrade without a token is refused with 401 before switching protocols
     When I ask to upgrade to the sync endpoint without a token
     Then the response status is 401
     And the response is an error envelope with code "TOKEN_INVALID"
     And the response challenges the client with the "Bearer" scheme
 
-  @req-9.1 @sync-immediate
+  @req-9.1 @sync-immediate @id-upgrade-bad-token
   Scenario Outline: An upgrade whose token does not hold is refused with its token code
     When I ask to upgrade to the sync endpoint with <token> in <place>
     Then the response status is 401
@@ -38,25 +38,25 @@ Feature: Sync refusals and hostile input
       | revoked              | a revoked access token                               | the Authorization header | TOKEN_REVOKED |
       | revoked subprotocol  | a revoked access token                               | the subprotocol list     | TOKEN_REVOKED |
 
-  @req-9.1 @sync-immediate
+  @req-9.1 @sync-immediate @id-not-an-upgrade
   Scenario: A GET that is not an upgrade is answered 400
     When I send a GET that is not an upgrade to the sync endpoint
     Then the response status is 400
     And the response is an error envelope with code "BAD_REQUEST"
 
-  @req-9.1 @sync-immediate
+  @req-9.1 @sync-immediate @id-token-subprotocol
   Scenario: A browser's token may come as a dx-token. subprotocol, and dx-sync.1 is selected
     When I connect to the sync endpoint with no Authorization header, offering the subprotocols dx-sync.1 and dx-token. followed by my token
     Then the server selected the subprotocol "dx-sync.1"
     And my connection answers a SUBSCRIBE
 
-  @req-9.1 @sync-immediate
+  @req-9.1 @sync-immediate @id-bearer-subprotocol
   Scenario: A connection with a Bearer token that offers dx-sync.1 gets it selected
     When I connect to the sync endpoint with my token as Bearer, offering the subprotocol dx-sync.1
     Then the server selected the subprotocol "dx-sync.1"
     And my connection answers a SUBSCRIBE
 
-  @sync-immediate
+  @sync-immediate @id-text-frame
   Scenario: A text frame gets ERROR 4000 and close 1003, and no other connection notices
     Given I am connected to the sync endpoint
     And another user is connected and subscribed to my channel
@@ -65,7 +65,7 @@ Feature: Sync refusals and hostile input
     And the server closes the connection with 1003
     And the other user's connection is unaffected
 
-  @sync-immediate
+  @sync-immediate @id-frame-too-long
   Scenario Outline: A frame longer than max_payload + 1024 bytes gets ERROR 4013 and close 1009
     Given I am connected to the sync endpoint
     And another user is connected and subscribed to my channel
@@ -79,7 +79,7 @@ Feature: Sync refusals and hostile input
       | one byte over   | max_payload + 1025            |
       | four times over | 4 × (max_payload + 1024) + 1  |
 
-  @sync-immediate
+  @sync-immediate @id-frame-at-limit
   Scenario: A frame of exactly max_payload + 1024 bytes is read: its payload gets 4013, the connection stays open
     Given I am connected to the sync endpoint
     When I send a PUBLISH frame of max_payload + 1024 bytes to my channel
@@ -88,7 +88,7 @@ Feature: Sync refusals and hostile input
 
   # 305419896 is 0x12345678, the request the malformed frames carry where they get that
   # far: an ERROR that echoed its bytes in another order would show.
-  @sync-immediate
+  @sync-immediate @id-malformed-frame
   Scenario Outline: A malformed frame gets ERROR 4000 and the connection stays open
     Given I am connected to the sync endpoint
     When I send a frame that is <frame>
@@ -110,7 +110,7 @@ Feature: Sync refusals and hostile input
       | flag bit 7           | a PUBLISH with flag bit 7 set                    | 305419896 |
       | RESUME count         | a RESUME announcing two channels and holding one | 305419896 |
 
-  @sync-immediate
+  @sync-immediate @id-bad-channel
   Scenario Outline: A channel name outside the rule gets ERROR 4001 and the connection stays open
     Given I am connected to the sync endpoint
     When I send <frame> naming the channel <name>
@@ -127,20 +127,20 @@ Feature: Sync refusals and hostile input
       | NUL byte         | a SUBSCRIBE    | the bytes 61 00 62    |
       | invalid UTF-8    | a PUBLISH      | the bytes 72 6f ff fe |
 
-  @sync-immediate
+  @sync-immediate @id-resume-duplicate-channel
   Scenario: A RESUME that lists a channel twice gets ERROR 4001 and the connection stays open
     Given I am connected to the sync endpoint
     When I send a RESUME of my session that lists my channel twice
     Then I receive ERROR 4001 for that request on its channel
     And my connection answers a SUBSCRIBE
 
-  @sync-immediate
+  @sync-immediate @id-longest-channel
   Scenario: A channel name of 128 bytes using every allowed kind of character is subscribed
     Given I am connected to the sync endpoint
     When I subscribe to a channel whose name is 128 bytes of every allowed kind of character
     Then it is answered SUBSCRIBED
 
-  @sync-immediate
+  @sync-immediate @id-payload-limit
   Scenario: A payload of max_payload bytes is delivered; one byte more gets ERROR 4013 and is not
     Given I am connected to the sync endpoint
     And another user is connected and subscribed to my channel
@@ -152,7 +152,7 @@ Feature: Sync refusals and hostile input
     And the other user receives nothing more on my channel
     And my connection answers a SUBSCRIBE
 
-  @sync-immediate
+  @sync-immediate @id-channel-limit
   Scenario: A subscription beyond max_channels gets ERROR 5003, and the earlier ones hold
     Given I am connected to the sync endpoint
     And I am subscribed to max_channels channels of my own
@@ -169,7 +169,7 @@ Feature: Sync refusals and hostile input
     When I subscribe to the refused channel again
     Then it is answered SUBSCRIBED
 
-  @sync-waits
+  @sync-waits @id-publish-flood
   Scenario: A publish flood beyond publish_limit gets ERROR 1005 per refused publish; a subscriber gets the rest
     Given I am connected to the sync endpoint
     And another user is connected and subscribed to my channel
@@ -181,7 +181,7 @@ Feature: Sync refusals and hostile input
     When the publish window has passed
     Then a publish of mine is acknowledged again
 
-  @sync-waits
+  @sync-waits @id-token-lapses
   Scenario Outline: A token that stops holding gets ERROR and close 4001 within token_check_seconds
     Given I am connected to the sync endpoint with an access token valid for <ttl> seconds
     And another user is connected and subscribed to my channel
@@ -195,7 +195,7 @@ Feature: Sync refusals and hostile input
       | revoked | 600 | is revoked | 1004 |
       | expired | 3   | expires    | 1002 |
 
-  @sync-immediate
+  @sync-immediate @id-nobody-subscribed
   Scenario: PRESENCE and UNSUBSCRIBE of a channel nobody is subscribed to are answered normally
     Given I am connected to the sync endpoint
     When I ask for the presence on a channel nobody is subscribed to

@@ -17,6 +17,10 @@ pub fn tags(feature: &Feature, rule: Option<&Rule>, scenario: &Scenario) -> Vec<
         .chain(&scenario.tags);
     for tag in all {
         let tag = tag.trim_start_matches('@');
+        // The id tag names the scenario; it selects nothing else.
+        if tag.starts_with(ID_TAG) {
+            continue;
+        }
         if !out.iter().any(|t| t == tag) {
             out.push(tag.to_owned());
         }
@@ -33,7 +37,15 @@ pub fn requirements(tags: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// `<feature file stem>:<line>`; an outline row's line is its row in the `Examples` table.
+/// The tag prefix that names a scenario's stable id, e.g. `@id-envelope`.
+pub const ID_TAG: &str = "id-";
+
+/// The scenario's id: `<feature file stem>:<name>` for a scenario tagged `@id-<name>`, and for
+/// an outline row `<feature file stem>:<name>/<row>`, the row named by its first value (by
+/// convention a short `case` column) in lower case with runs of other characters as `-`. Ids
+/// stay the same when lines move, so expected-failures files and replay files outlive edits
+/// (spec/conformance.md). A scenario without the tag (a user's own features) is
+/// `<stem>:<line>`, an outline row's line being its row in the `Examples` table.
 pub fn id(feature: &Feature, scenario: &Scenario) -> String {
     let stem = feature
         .path
@@ -43,7 +55,36 @@ pub fn id(feature: &Feature, scenario: &Scenario) -> String {
             || feature.name.clone(),
             |s| s.to_string_lossy().into_owned(),
         );
-    format!("{stem}:{}", scenario.position.line)
+    let named = scenario
+        .tags
+        .iter()
+        .find_map(|t| t.trim_start_matches('@').strip_prefix(ID_TAG))
+        .filter(|name| !name.is_empty());
+    match (named, row_name(scenario)) {
+        (Some(name), Some(row)) => format!("{stem}:{name}/{}", slug(&row)),
+        (Some(name), None) => format!("{stem}:{name}"),
+        (None, _) => format!("{stem}:{}", scenario.position.line),
+    }
+}
+
+/// An outline row's first value.
+fn row_name(scenario: &Scenario) -> Option<String> {
+    let table = scenario.examples.first()?.table.as_ref()?;
+    table.rows.get(1)?.first().cloned()
+}
+
+/// `text` in lower case, every run of characters other than ASCII letters and digits as one
+/// `-`, none at either end.
+pub fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
 }
 
 /// The scenario's name; for an outline row, followed by the row's first value (by convention
@@ -76,6 +117,7 @@ Feature: Demo
   Scenario: Plain
     Given the target
 
+  @id-rows
   Scenario Outline: Row <case>
     Given the target
     When I send "GET" to "<path>"
@@ -84,7 +126,7 @@ Feature: Demo
     Examples:
       | case | path |
       | one  | /a   |
-      | two  | /b   |
+      | Two, 2! | /b |
 "#;
 
     fn feature() -> Feature {
@@ -109,11 +151,18 @@ Feature: Demo
     }
 
     #[test]
-    fn ids_are_stem_and_line_and_rows_have_their_own() {
+    fn ids_are_the_id_tag_and_rows_add_their_name() {
         let f = feature();
+        // No id tag: the line.
         assert_eq!(id(&f, &f.scenarios[0]), "errors:5");
-        assert_eq!(id(&f, &f.scenarios[1]), "errors:15");
-        assert_eq!(id(&f, &f.scenarios[2]), "errors:16");
+        assert_eq!(id(&f, &f.scenarios[1]), "errors:rows/one");
+        assert_eq!(id(&f, &f.scenarios[2]), "errors:rows/two-2");
+        assert!(
+            !tags(&f, None, &f.scenarios[1])
+                .iter()
+                .any(|t| t.starts_with("id"))
+        );
+        assert_eq!(slug("  A, b--C 1 "), "a-b-c-1");
     }
 
     #[test]
@@ -121,6 +170,6 @@ Feature: Demo
         let f = feature();
         assert_eq!(title(&f.scenarios[0]), "Plain");
         assert_eq!(title(&f.scenarios[1]), "Row one: one");
-        assert_eq!(title(&f.scenarios[2]), "Row two: two");
+        assert_eq!(title(&f.scenarios[2]), "Row Two, 2!: Two, 2!");
     }
 }

@@ -184,3 +184,38 @@ async fn a_broken_feature_file_is_an_error() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(matches!(err, FeaturesError::Parse(_)), "{err}");
 }
+
+#[test]
+fn every_scenario_of_the_suite_has_a_stable_id_of_its_own() {
+    let scenarios = dx_features::list_scenarios(
+        &default_features_dir(),
+        &dx_conformance::Selection::default(),
+    )
+    .unwrap();
+    assert!(scenarios.len() > 40);
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &scenarios {
+        let (stem, name) = s.id.split_once(':').unwrap();
+        assert!(!stem.is_empty(), "{}", s.id);
+        // Named by an `@id-` tag, not by a line that moves with every edit.
+        assert!(
+            !name.bytes().all(|b| b.is_ascii_digit()),
+            "{} ({}) has no @id- tag",
+            s.id,
+            s.title
+        );
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'/'),
+            "{}",
+            s.id
+        );
+        // A row is named by a short `case` column, not by a payload.
+        assert!(
+            !name.ends_with('/') && name.len() <= 48,
+            "{}: name the row with a short first column",
+            s.id
+        );
+        assert!(seen.insert(s.id.clone()), "{} twice", s.id);
+    }
+}
