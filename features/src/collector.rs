@@ -1,7 +1,9 @@
 //! A cucumber `Writer` that turns the runner's events into one `CheckResult` per scenario
 //! (an outline row counts as a scenario), instead of printing them.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 use cucumber::event::{self, Source};
@@ -13,9 +15,16 @@ use crate::scenario;
 use crate::step_error::StepError;
 use crate::world::DxWorld;
 
-/// The results of a run, as they arrive.
-#[derive(Debug, Default)]
+/// The results of a run, as they arrive. The state is shared ([`Collector::shared`]), so a
+/// run stopped at a scenario's time limit still gives up what finished before it.
+#[derive(Debug, Default, Clone)]
 pub struct Collector {
+    state: Rc<RefCell<Collected>>,
+}
+
+/// What a run has produced so far.
+#[derive(Debug, Default)]
+pub struct Collected {
     running: HashMap<Source<Scenario>, Running>,
     results: Vec<CheckResult>,
     parse_errors: Vec<String>,
@@ -24,31 +33,58 @@ pub struct Collector {
 /// A scenario that has started and not finished.
 #[derive(Debug)]
 struct Running {
+    feature: Source<Feature>,
+    rule: Option<Source<Rule>>,
     started: Instant,
     steps: u32,
     verdict: Option<Verdict>,
 }
 
 impl Collector {
-    /// The finished scenarios in the order they finished, and the feature files that could
-    /// not be read.
-    pub fn finish(self) -> (Vec<CheckResult>, Vec<String>) {
-        (self.results, self.parse_errors)
+    /// A handle on the same state, kept by the caller while cucumber owns the writer.
+    pub fn shared(&self) -> Self {
+        self.clone()
+    }
+
+    /// Takes the finished scenarios, in the order they finished, and the feature files that
+    /// could not be read.
+    pub fn take(&self) -> (Vec<CheckResult>, Vec<String>) {
+        let mut state = self.state.borrow_mut();
+        (
+            std::mem::take(&mut state.results),
+            std::mem::take(&mut state.parse_errors),
+        )
+    }
+
+    /// The scenario running for longer than `limit`, if any, as a result failing for it: the
+    /// run is then stopped.
+    pub fn overdue(&self, limit: std::time::Duration) -> Option<CheckResult> {
+        let state = self.state.borrow();
+        let (scenario, run) = state
+            .running
+            .iter()
+            .find(|(_, run)| run.started.elapsed() > limit)?;
+        let mut result = run.result(scenario);
+        result.verdict = dx_conformance::runner::timed_out(limit);
+        Some(result)
     }
 
     fn on_scenario(
         &mut self,
-        feature: &Feature,
-        rule: Option<&Rule>,
+        feature: &Source<Feature>,
+        rule: Option<&Source<Rule>>,
         scenario: &Source<Scenario>,
         event: event::Scenario<DxWorld>,
     ) {
         use event::Scenario as Ev;
+        let mut state = self.state.borrow_mut();
         match event {
             Ev::Started => {
-                self.running.insert(
+                state.running.insert(
                     scenario.clone(),
                     Running {
+                        feature: feature.clone(),
+                        rule: rule.cloned(),
                         started: Instant::now(),
                         steps: 0,
                         verdict: None,
@@ -56,12 +92,12 @@ impl Collector {
                 );
             }
             Ev::Step(step, ev) | Ev::Background(step, ev) => {
-                if let Some(run) = self.running.get_mut(scenario) {
+                if let Some(run) = state.running.get_mut(scenario) {
                     run.on_step(&step, ev);
                 }
             }
             Ev::Hook(which, event::Hook::Failed(_, info)) => {
-                if let Some(run) = self.running.get_mut(scenario) {
+                if let Some(run) = state.running.get_mut(scenario) {
                     run.settle(Verdict::Fail(Failure {
                         expected: format!("the {which} hook of the scenario to succeed"),
                         actual: panic_text(&info),
@@ -71,10 +107,10 @@ impl Collector {
                 }
             }
             Ev::Finished => {
-                if let Some(run) = self.running.remove(scenario) {
-                    let result = run.into_result(feature, rule, scenario);
+                if let Some(run) = state.running.remove(scenario) {
+                    let result = run.result(scenario);
                     tracing::debug!(id = %result.id, verdict = result.verdict.label(), "scenario finished");
-                    self.results.push(result);
+                    state.results.push(result);
                 }
             }
             Ev::Hook(..) | Ev::Log(_) => {}
@@ -103,16 +139,16 @@ impl Running {
         self.verdict.get_or_insert(verdict);
     }
 
-    fn into_result(self, feature: &Feature, rule: Option<&Rule>, sc: &Scenario) -> CheckResult {
-        let tags = scenario::tags(feature, rule, sc);
+    fn result(&self, sc: &Scenario) -> CheckResult {
+        let tags = scenario::tags(&self.feature, self.rule.as_deref(), sc);
         CheckResult {
-            id: scenario::id(feature, sc),
+            id: scenario::id(&self.feature, sc),
             property: None,
             title: scenario::title(sc),
             statement: None,
             requirements: scenario::requirements(&tags),
             tags,
-            verdict: self.verdict.unwrap_or(Verdict::Pass),
+            verdict: self.verdict.clone().unwrap_or(Verdict::Pass),
             cases: self.steps,
             duration: self.started.elapsed(),
             position: None,
@@ -167,7 +203,7 @@ impl Writer<DxWorld> for Collector {
         let event = match event {
             Ok(e) => e.into_inner(),
             Err(e) => {
-                self.parse_errors.push(e.to_string());
+                self.state.borrow_mut().parse_errors.push(e.to_string());
                 return;
             }
         };
@@ -239,7 +275,14 @@ mod tests {
 
     #[test]
     fn the_first_verdict_other_than_pass_wins() {
+        let feature = Feature::parse(
+            "Feature: F\n  Scenario: S\n    Given x\n",
+            gherkin::GherkinEnv::default(),
+        )
+        .unwrap();
         let mut run = Running {
+            feature: Source::new(feature),
+            rule: None,
             started: Instant::now(),
             steps: 0,
             verdict: None,

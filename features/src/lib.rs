@@ -20,7 +20,7 @@ mod world;
 
 pub use runner::{
     FeaturesError, ScenarioEntry, default_features_dir, list_scenarios, run_features,
-    run_selected_features, scenarios_not_verified,
+    run_selected_features, run_selected_features_within, scenarios_not_verified,
 };
 pub use step_error::StepError;
 pub use world::DxWorld;

@@ -1,7 +1,9 @@
 //! Runs the `.feature` files against a target through cucumber's own parser and runner, and
 //! reports one verdict per scenario in the suite's `CheckResult` form.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use cucumber::World as _;
 use dx_conformance::verdict::{CheckResult, Verdict};
@@ -88,40 +90,114 @@ pub async fn run_features(
 }
 
 /// [`run_features`] for the scenarios `selection` selects by id, tag or area (`--tags`,
-/// `--only`, `--skip`).
+/// `--only`, `--skip`), each within the default time limit of a check.
 pub async fn run_selected_features(
     target: &Target,
     selection: &Selection,
     features_dir: &Path,
 ) -> Result<Vec<CheckResult>, FeaturesError> {
+    run_selected_features_within(
+        target,
+        selection,
+        features_dir,
+        dx_conformance::runner::DEFAULT_CHECK_TIMEOUT,
+    )
+    .await
+}
+
+/// How often the running scenario's time is looked at.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// [`run_selected_features`] with a time limit per scenario (`--timeout`): a scenario still
+/// running after `limit` fails citing the limit (spec/conformance.md), and the run goes on
+/// with the scenarios after it, so a target that stops answering in one scenario never hangs
+/// the suite.
+pub async fn run_selected_features_within(
+    target: &Target,
+    selection: &Selection,
+    features_dir: &Path,
+    limit: Duration,
+) -> Result<Vec<CheckResult>, FeaturesError> {
     if !features_dir.is_dir() {
         return Err(FeaturesError::NoFeatures(features_dir.to_path_buf()));
     }
     let _turn = ONE_RUN_AT_A_TIME.lock().await;
-    let target = target.clone();
-    let wanted = selection.clone();
-    let collector = Box::pin(
-        DxWorld::cucumber()
-            .max_concurrent_scenarios(1)
-            .before(move |_, _, _, world| {
-                world.set_target(target.clone());
-                async {}.boxed_local()
-            })
-            .with_writer(Collector::default())
-            .with_default_cli()
-            .filter_run(features_dir.to_path_buf(), move |feature, rule, sc| {
-                wanted.selects(
-                    &scenario::id(feature, sc),
-                    &scenario::tags(feature, rule, sc),
-                )
-            }),
-    )
-    .await;
-    let (results, parse_errors) = collector.finish();
-    if parse_errors.is_empty() {
-        Ok(results)
-    } else {
-        Err(FeaturesError::Parse(parse_errors))
+    let mut results: Vec<CheckResult> = Vec::new();
+    loop {
+        let done: HashSet<String> = results.iter().map(|r| r.id.clone()).collect();
+        let collector = Collector::default();
+        let watched = collector.shared();
+        let target = target.clone();
+        let wanted = selection.clone();
+        let hook = PanicHook::save();
+        let run = Box::pin(
+            DxWorld::cucumber()
+                .max_concurrent_scenarios(1)
+                .before(move |_, _, _, world| {
+                    world.set_target(target.clone());
+                    async {}.boxed_local()
+                })
+                .with_writer(collector)
+                .with_default_cli()
+                .filter_run(features_dir.to_path_buf(), move |feature, rule, sc| {
+                    let id = scenario::id(feature, sc);
+                    !done.contains(&id) && wanted.selects(&id, &scenario::tags(feature, rule, sc))
+                }),
+        );
+        let overdue = watch(run, &watched, limit).await;
+        let (finished, parse_errors) = watched.take();
+        if !parse_errors.is_empty() {
+            return Err(FeaturesError::Parse(parse_errors));
+        }
+        results.extend(finished);
+        match overdue {
+            Some(stopped) => {
+                // cucumber restores the process's panic hook only when a run ends.
+                hook.restore();
+                tracing::warn!(id = %stopped.id, limit_s = limit.as_secs(), "scenario stopped at its time limit");
+                results.push(stopped);
+            }
+            None => return Ok(results),
+        }
+    }
+}
+
+/// Drives `run` to its end, or stops it when a scenario runs past `limit`, returning that
+/// scenario's result.
+async fn watch<T>(
+    run: impl std::future::Future<Output = T>,
+    collector: &Collector,
+    limit: Duration,
+) -> Option<CheckResult> {
+    let mut run = std::pin::pin!(run);
+    loop {
+        tokio::select! {
+            _ = &mut run => return None,
+            () = tokio::time::sleep(WATCH_EVERY.min(limit)) => {
+                if let Some(stopped) = collector.overdue(limit) {
+                    return Some(stopped);
+                }
+            }
+        }
+    }
+}
+
+/// The process's panic hook as it was before a cucumber run, to put back when the run is
+/// stopped before it could restore it.
+struct PanicHook(std::sync::Arc<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>>);
+
+impl PanicHook {
+    fn save() -> Self {
+        let hook: std::sync::Arc<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>> =
+            std::sync::Arc::new(std::panic::take_hook());
+        let forward = std::sync::Arc::clone(&hook);
+        std::panic::set_hook(Box::new(move |info| forward(info)));
+        Self(hook)
+    }
+
+    fn restore(self) {
+        let hook = self.0;
+        std::panic::set_hook(Box::new(move |info| hook(info)));
     }
 }
 

@@ -219,3 +219,66 @@ fn every_scenario_of_the_suite_has_a_stable_id_of_its_own() {
         assert!(seen.insert(s.id.clone()), "{} twice", s.id);
     }
 }
+
+/// A server that serves `discovery` at the discovery path and never answers anything else.
+fn hanging_but_described(discovery: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            if buf[..n].starts_with(b"GET /.well-known/dx-www ") {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    discovery.len()
+                );
+                let _ = stream.write_all(&discovery);
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_scenario_past_the_time_limit_fails_and_the_run_goes_on() {
+    let reference = reference(Profile::Conformance).await;
+    let discovery = serde_json::to_vec(&reference.discovery().raw).unwrap();
+    let url = hanging_but_described(discovery);
+    let target = Target::connect(dx_conformance::TargetSpec::Url(url))
+        .await
+        .unwrap();
+    let dir = features_dir(
+        "hang",
+        "Feature: Hang\n\n  @id-hangs\n  Scenario: The target never answers\n    Given the target\n    When I send \"GET\" to \"/hang\"\n\n  @id-after\n  Scenario: The next one still runs\n    Given the target\n",
+    );
+    let started = std::time::Instant::now();
+    let results = dx_features::run_selected_features_within(
+        &target,
+        &dx_conformance::Selection::default(),
+        &dir,
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let verdicts: Vec<(&str, bool)> = results
+        .iter()
+        .map(|r| (r.id.as_str(), r.verdict.is_fail()))
+        .collect();
+    assert_eq!(verdicts, [("hang:hangs", true), ("hang:after", false)]);
+    let Verdict::Fail(failure) = &results[0].verdict else {
+        unreachable!()
+    };
+    assert!(failure.actual.contains("after 1 s"), "{}", failure.actual);
+    assert_eq!(results[0].cases, 1, "the step before the hang passed");
+    // The process's panic hook is back: a panic is reported as usual.
+    assert!(std::panic::catch_unwind(|| panic!("still reported")).is_err());
+}

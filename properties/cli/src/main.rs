@@ -424,10 +424,14 @@ async fn check(
                     "features",
                     &format!("scenarios in {}", features_dir.display()),
                 );
-                let scenarios =
-                    dx_features::run_selected_features(&target, &options.selection, features_dir)
-                        .await
-                        .map_err(|e| usage(&format!("cannot run the scenarios: {e}")))?;
+                let scenarios = dx_features::run_selected_features_within(
+                    &target,
+                    &options.selection,
+                    features_dir,
+                    options.timeout,
+                )
+                .await
+                .map_err(|e| usage(&format!("cannot run the scenarios: {e}")))?;
                 display.stopped("features");
                 for s in &scenarios {
                     display.finished(s);
@@ -538,7 +542,14 @@ async fn replay(args: ReplayArgs) -> ExitCode {
                 .features
                 .clone()
                 .unwrap_or_else(dx_features::default_features_dir);
-            match dx_features::run_selected_features(target, &options.selection, &dir).await {
+            match dx_features::run_selected_features_within(
+                target,
+                &options.selection,
+                &dir,
+                options.timeout,
+            )
+            .await
+            {
                 Ok(r) => Ok(r),
                 Err(e) => {
                     eprintln!("dx-conformance: cannot run the scenario: {e}");
