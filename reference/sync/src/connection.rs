@@ -11,6 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 
 use crate::frame::{ClientFrame, ServerFrame, SessionId, code};
 use crate::manager::{Close, WebSocketManager, error_frame};
+use crate::outbox::Outgoing;
 
 /// Checks an open connection's token again: `Err` with 1002 (expired) or 1004 (revoked)
 /// closes the connection.
@@ -25,16 +26,16 @@ pub const CLOSE_TOKEN: u16 = 4001;
 /// The close code for a send queue that overflowed or messages that were lost.
 pub const CLOSE_OVERFLOW: u16 = 4004;
 
-async fn send(socket: &mut WebSocket, frame: &ServerFrame) -> bool {
+async fn send(socket: &mut WebSocket, frame: Outgoing) -> bool {
     socket
-        .send(Message::Binary(frame.encode().into()))
+        .send(Message::Binary(frame.into_bytes()))
         .await
         .is_ok()
 }
 
 async fn close(socket: &mut WebSocket, error: Option<&ServerFrame>, code: u16, reason: &str) {
     if let Some(frame) = error {
-        send(socket, frame).await;
+        send(socket, frame.clone().into()).await;
     }
     let frame = CloseFrame {
         code,
@@ -115,7 +116,7 @@ pub async fn serve(
             }
             frame = conn.outbox.recv() => {
                 let Some(frame) = frame else { break };
-                if !send(&mut socket, &frame).await {
+                if !send(&mut socket, frame).await {
                     break;
                 }
             }

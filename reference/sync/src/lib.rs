@@ -13,6 +13,7 @@
 //!   sessions), with [`broker::memory::MemoryBroker`] for a single instance;
 //! - [`manager`]: [`manager::WebSocketManager`], one instance's connections, answering their
 //!   frames and delivering the broker's feed through bounded per-connection queues;
+//! - [`outbox`]: what those queues hold (a message fanned out is encoded once and shared);
 //! - [`connection`]: one axum WebSocket pumped through the manager (pings, token checks,
 //!   the refusals that close a connection).
 
@@ -24,6 +25,7 @@ pub mod connection;
 pub mod frame;
 pub mod manager;
 pub mod mutants;
+pub mod outbox;
 pub mod presence;
 
 pub use channel::{ChannelName, Position};

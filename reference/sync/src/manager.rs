@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::broker::{Broker, BrokerError, Envelope, FeedItem};
@@ -21,6 +22,7 @@ use crate::channel::{ChannelName, Position};
 use crate::channels::{ChannelManager, ConnectionId, Route};
 use crate::frame::{ClientFrame, ServerFrame, SessionId, code};
 use crate::mutants::{SyncMutant, SyncMutations};
+use crate::outbox::Outgoing;
 
 /// The limits `spec/sync.md` publishes in the `sync` member.
 #[derive(Debug, Clone)]
@@ -83,7 +85,7 @@ pub struct Connection {
     /// Its session (`WELCOME`).
     pub session: SessionId,
     /// Frames to send, in order (`WELCOME` first).
-    pub outbox: mpsc::Receiver<ServerFrame>,
+    pub outbox: mpsc::Receiver<Outgoing>,
     /// Fires when the server closes the connection.
     pub kill: oneshot::Receiver<Close>,
 }
@@ -92,7 +94,7 @@ pub struct Connection {
 struct Conn {
     user: Arc<str>,
     session: SessionId,
-    outbox: mpsc::Sender<ServerFrame>,
+    outbox: mpsc::Sender<Outgoing>,
     kill: Option<oneshot::Sender<Close>>,
     publishes: VecDeque<Instant>,
 }
@@ -219,7 +221,7 @@ impl WebSocketManager {
             max_channels: self.config.max_channels,
         };
         // The queue is new and holds at least one frame.
-        let _ = tx.try_send(welcome);
+        let _ = tx.try_send(welcome.into());
         self.local().connections.insert(
             id,
             Conn {
@@ -265,11 +267,11 @@ impl WebSocketManager {
     }
 
     /// Queues `frame` for `conn`; a full queue closes the connection with 3004.
-    fn send(local: &mut Local, conn: ConnectionId, frame: ServerFrame) -> bool {
+    fn send(local: &mut Local, conn: ConnectionId, frame: impl Into<Outgoing>) -> bool {
         let Some(c) = local.connections.get_mut(&conn) else {
             return false;
         };
-        match c.outbox.try_send(frame) {
+        match c.outbox.try_send(frame.into()) {
             Ok(()) => true,
             Err(_) => {
                 if let Some(kill) = c.kill.take() {
@@ -745,15 +747,26 @@ impl WebSocketManager {
         let subscribers = local.channels.subscribers(&envelope.channel);
         let mut reached = 0;
         let mut behind = Vec::new();
-        for conn in &subscribers {
-            match local.channels.route(*conn, &envelope.channel, envelope.at) {
-                Some(Route::Deliver) => {
-                    let frame = ServerFrame::Message {
+        // Encoded once, on the first subscriber it goes to, and shared by the others.
+        let mut encoded: Option<Bytes> = None;
+        let mut message = || {
+            encoded
+                .get_or_insert_with(|| {
+                    ServerFrame::Message {
                         channel: envelope.channel.clone(),
                         at: envelope.at,
                         sender: envelope.sender.to_string(),
                         payload: envelope.payload.to_vec(),
-                    };
+                    }
+                    .encode()
+                    .into()
+                })
+                .clone()
+        };
+        for conn in &subscribers {
+            match local.channels.route(*conn, &envelope.channel, envelope.at) {
+                Some(Route::Deliver) => {
+                    let frame = Outgoing::Encoded(message());
                     // Mutant: every live message twice.
                     if self.mutations.is(SyncMutant::DeliveredTwice) {
                         Self::send(&mut local, *conn, frame.clone());
@@ -778,13 +791,7 @@ impl WebSocketManager {
                         offset: envelope.at.offset.saturating_sub(1),
                     };
                     local.channels.restart(*conn, &envelope.channel, restart);
-                    let frame = ServerFrame::Message {
-                        channel: envelope.channel.clone(),
-                        at: envelope.at,
-                        sender: envelope.sender.to_string(),
-                        payload: envelope.payload.to_vec(),
-                    };
-                    if Self::send(&mut local, *conn, frame) {
+                    if Self::send(&mut local, *conn, Outgoing::Encoded(message())) {
                         local
                             .channels
                             .delivered(*conn, &envelope.channel, envelope.at);

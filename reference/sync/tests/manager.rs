@@ -83,7 +83,7 @@ fn channel_index(channel: &ChannelName) -> usize {
 fn collect(clients: &mut [Client]) {
     for client in clients.iter_mut() {
         if let Some(conn) = client.conn.as_mut() {
-            while let Ok(frame) = conn.outbox.try_recv() {
+            while let Some(frame) = conn.outbox.try_recv().ok().map(|f| f.frame().unwrap()) {
                 client.inbox.push_back(frame);
             }
         }
@@ -178,7 +178,7 @@ async fn settle(clients: &mut [Client], owed: Owed) {
 
 fn drain(client: &mut Client) -> Vec<ServerFrame> {
     if let Some(conn) = client.conn.as_mut() {
-        while let Ok(frame) = conn.outbox.try_recv() {
+        while let Some(frame) = conn.outbox.try_recv().ok().map(|f| f.frame().unwrap()) {
             client.inbox.push_back(frame);
         }
     }

@@ -36,7 +36,7 @@ async fn frames(conn: &mut Connection) -> Vec<ServerFrame> {
         tokio::task::yield_now().await;
     }
     let mut out = Vec::new();
-    while let Ok(frame) = conn.outbox.try_recv() {
+    while let Some(frame) = conn.outbox.try_recv().ok().map(|f| f.frame().unwrap()) {
         if !matches!(frame, ServerFrame::PresenceEvent { .. }) {
             out.push(frame);
         }

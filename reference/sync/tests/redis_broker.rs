@@ -303,7 +303,12 @@ async fn a_dropped_pubsub_connection_loses_no_message(client: &redis::Client) {
     let mut got = Vec::new();
     let mut start = None;
     poll_until("every message reaches the subscriber", async || {
-        while let Ok(frame) = subscriber.outbox.try_recv() {
+        while let Some(frame) = subscriber
+            .outbox
+            .try_recv()
+            .ok()
+            .map(|f| f.frame().unwrap())
+        {
             match frame {
                 ServerFrame::Subscribed { at, .. } => start = Some(at.offset),
                 ServerFrame::Message { at, payload, .. } => got.push((at.offset, payload)),
@@ -314,7 +319,12 @@ async fn a_dropped_pubsub_connection_loses_no_message(client: &redis::Client) {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    while let Ok(frame) = subscriber.outbox.try_recv() {
+    while let Some(frame) = subscriber
+        .outbox
+        .try_recv()
+        .ok()
+        .map(|f| f.frame().unwrap())
+    {
         if let ServerFrame::Message { at, payload, .. } = frame {
             got.push((at.offset, payload));
         }
