@@ -36,6 +36,14 @@ pub fn render_terminal(report: &Report) -> String {
     }
     out.push('\n');
 
+    // Ids are what `--only`, `--skip` and expected-failures files take: shown whole.
+    let id_w = report
+        .results
+        .iter()
+        .map(|r| r.id.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let title_w = report
         .results
         .iter()
@@ -52,19 +60,19 @@ pub fn render_terminal(report: &Report) -> String {
         .max(4);
     let _ = writeln!(
         out,
-        "{:<10} {:<title_w$} {:<req_w$} {:>6} {:>8}  VERDICT",
+        "{:<id_w$} {:<title_w$} {:<req_w$} {:>6} {:>8}  VERDICT",
         "CHECK", "TITLE", "REQS", "CASES", "TIME"
     );
     let _ = writeln!(
         out,
         "{}",
-        "-".repeat(10 + title_w + req_w + 6 + 8 + 14 + 30)
+        "-".repeat(id_w + title_w + req_w + 6 + 8 + 14 + 30)
     );
     for r in &report.results {
         let _ = writeln!(
             out,
-            "{:<10} {:<title_w$} {:<req_w$} {:>6} {:>8}  {}",
-            truncate(&r.id, 10),
+            "{:<id_w$} {:<title_w$} {:<req_w$} {:>6} {:>8}  {}",
+            r.id,
             truncate(&r.title, title_w),
             truncate(&r.requirements.join(","), req_w),
             r.cases,
