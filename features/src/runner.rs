@@ -182,14 +182,16 @@ async fn watch<T>(
     }
 }
 
+/// A panic hook, as `std::panic::take_hook` gives it, shared.
+type SharedHook = std::sync::Arc<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>>;
+
 /// The process's panic hook as it was before a cucumber run, to put back when the run is
 /// stopped before it could restore it.
-struct PanicHook(std::sync::Arc<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>>);
+struct PanicHook(SharedHook);
 
 impl PanicHook {
     fn save() -> Self {
-        let hook: std::sync::Arc<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send>> =
-            std::sync::Arc::new(std::panic::take_hook());
+        let hook: SharedHook = std::sync::Arc::new(std::panic::take_hook());
         let forward = std::sync::Arc::clone(&hook);
         std::panic::set_hook(Box::new(move |info| forward(info)));
         Self(hook)
