@@ -651,7 +651,19 @@ pub mod client {
         "Error codes",
         "A refused stream yields one of these codes; `render_stream` returns it negated (`client-abi.md`).",
     );
-    /// What rendering does.
+    /// What `get_node_count` counts.
+    pub const NODE_COUNT: Clause = clause(
+        ABI,
+        "Exports",
+        "| `get_node_count` | `() → count` | nodes created (handles taken, one per `CLONE`) since the last `reset` |",
+    );
+    /// What `get_template_count` counts.
+    pub const TEMPLATE_COUNT: Clause = clause(
+        ABI,
+        "Exports",
+        "| `get_template_count` | `() → count` | distinct templates cached since the last `reset` (caching a template again replaces its HTML and does not count twice) |",
+    );
+    /// An accepted stream's page operations.
     pub const RENDERS_OPS: Clause = clause(
         HTIP,
         "Ops section",
@@ -854,6 +866,8 @@ pub const ALL: &[&Clause] = &[
     &client::REFUSE_MALFORMED,
     &client::CODES,
     &client::RENDERS_OPS,
+    &client::NODE_COUNT,
+    &client::TEMPLATE_COUNT,
     &client::ROUND_TRIP,
     &client::WRONG_BASE,
     &client::APPLIER,

@@ -6,7 +6,8 @@
 //! call must return (no trap, no endless loop: wasmi's fuel ends it) with 0 or a negated
 //! code of `spec/htip.md`; a stream the spec's rules refuse must be refused; a refused
 //! stream must cause no page operation; an accepted one must cause exactly its operations,
-//! in order, with exactly its text. Then every structural error code is provoked by a
+//! in order, with exactly its text, and the client must then count one node per `CLONE`
+//! and one template per distinct id cached (pages cache a template again now and then). Then every structural error code is provoked by a
 //! stream with that one fault and must come back exactly, as must the state codes and a
 //! range outside the client's memory.
 
@@ -40,6 +41,8 @@ enum Step {
     Listen(prop::sample::Index, u8, u32),
     Append(prop::sample::Index, prop::sample::Index),
     Remove(prop::sample::Index),
+    /// Caches a template again: it replaces the HTML and is still one template.
+    Recache(u16),
     Batch(Vec<Step>),
 }
 
@@ -63,6 +66,7 @@ fn step() -> impl Strategy<Value = Step> {
         (any::<prop::sample::Index>(), any::<prop::sample::Index>())
             .prop_map(|(p, c)| Step::Append(p, c)),
         any::<prop::sample::Index>().prop_map(Step::Remove),
+        (1u16..=2).prop_map(Step::Recache),
     ];
     prop_oneof![
         6 => leaf.clone(),
@@ -106,6 +110,7 @@ fn page(steps: &[Step]) -> Vec<HtipOp> {
             Step::Remove(n) => ops.push(HtipOp::Remove {
                 node: pick(n, *created),
             }),
+            Step::Recache(t) => ops.push(HtipOp::Cache { template: *t }),
             Step::Batch(inner) => {
                 ops.push(HtipOp::BatchBegin);
                 for s in inner {
@@ -150,6 +155,45 @@ fn first_difference(got: &[DomOp], want: &[DomOp]) -> String {
     )
 }
 
+/// What a fresh client that rendered `s` counts: one node per `CLONE`, one template per
+/// distinct id cached (`spec/client-abi.md`, Exports).
+fn counts(client: &mut ClientInstance, s: &stream::Stream<'_>) -> Result<(), CaseFailure> {
+    let ops: Vec<HtipOp> = s.ops().map(|op| op.to_owned_op()).collect();
+    let nodes = ops
+        .iter()
+        .filter(|op| matches!(op, HtipOp::Clone { .. }))
+        .count();
+    let mut templates: Vec<u16> = ops
+        .iter()
+        .filter_map(|op| match op {
+            HtipOp::Cache { template } => Some(*template),
+            _ => None,
+        })
+        .collect();
+    templates.sort_unstable();
+    templates.dedup();
+    let got = returned(client.node_count(), "get_node_count")?;
+    if usize::try_from(got).ok() != Some(nodes) {
+        return Err(CaseFailure::plain(
+            cc::NODE_COUNT.cite(),
+            format!("get_node_count() returned {got} after a stream of {nodes} CLONE operations"),
+        ));
+    }
+    let got = returned(client.template_count(), "get_template_count")?;
+    if usize::try_from(got).ok() != Some(templates.len()) {
+        return Err(CaseFailure::plain(
+            cc::TEMPLATE_COUNT.cite(),
+            format!(
+                "get_template_count() returned {got} after a stream caching templates {templates:?} ({} CACHE operations)",
+                ops.iter()
+                    .filter(|op| matches!(op, HtipOp::Cache { .. }))
+                    .count()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Renders `bytes` on a fresh client and judges the outcome against the spec's rules.
 fn judge(client_area: &ClientArea, bytes: &[u8]) -> Result<(), CaseFailure> {
     let mut client = client_area.instance()?;
@@ -177,14 +221,13 @@ fn judge(client_area: &ClientArea, bytes: &[u8]) -> Result<(), CaseFailure> {
         (0, Ok(s)) => {
             let want = expected(s);
             let got = &client.host().dom_ops;
-            if *got == want {
-                Ok(())
-            } else {
-                Err(CaseFailure::plain(
+            if *got != want {
+                return Err(CaseFailure::plain(
                     cc::RENDERS_OPS.cite(),
                     first_difference(got, &want),
-                ))
+                ));
             }
+            counts(&mut client, s)
         }
         (refused, _) => {
             let structural =
