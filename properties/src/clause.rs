@@ -651,6 +651,12 @@ pub mod client {
         "Error codes",
         "A refused stream yields one of these codes; `render_stream` returns it negated (`client-abi.md`).",
     );
+    /// What `on_event` answers.
+    pub const ON_EVENT: Clause = clause(
+        ABI,
+        "Exports",
+        "| `on_event` | `(handler) → code` | a listener attached with `handler` fired; 0, or `-UNKNOWN_HANDLER` when no `LISTEN` since the last `reset` attached `handler` |",
+    );
     /// What `get_node_count` counts.
     pub const NODE_COUNT: Clause = clause(
         ABI,
@@ -867,6 +873,7 @@ pub const ALL: &[&Clause] = &[
     &client::CODES,
     &client::RENDERS_OPS,
     &client::NODE_COUNT,
+    &client::ON_EVENT,
     &client::TEMPLATE_COUNT,
     &client::ROUND_TRIP,
     &client::WRONG_BASE,

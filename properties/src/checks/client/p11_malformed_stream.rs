@@ -7,7 +7,8 @@
 //! code of `spec/htip.md`; a stream the spec's rules refuse must be refused; a refused
 //! stream must cause no page operation; an accepted one must cause exactly its operations,
 //! in order, with exactly its text, and the client must then count one node per `CLONE`
-//! and one template per distinct id cached (pages cache a template again now and then). Then every structural error code is provoked by a
+//! and one template per distinct id cached (pages cache a template again now and then), and
+//! answer `on_event` for exactly the handlers attached. Then every structural error code is provoked by a
 //! stream with that one fault and must come back exactly, as must the state codes and a
 //! range outside the client's memory.
 
@@ -155,9 +156,10 @@ fn first_difference(got: &[DomOp], want: &[DomOp]) -> String {
     )
 }
 
-/// What a fresh client that rendered `s` counts: one node per `CLONE`, one template per
-/// distinct id cached (`spec/client-abi.md`, Exports).
-fn counts(client: &mut ClientInstance, s: &stream::Stream<'_>) -> Result<(), CaseFailure> {
+/// What a fresh client that rendered `s` holds (`spec/client-abi.md`, Exports): one node per
+/// `CLONE`, one template per distinct id cached, and every handler a `LISTEN` attached (and
+/// no other) answered by `on_event`.
+fn state_after(client: &mut ClientInstance, s: &stream::Stream<'_>) -> Result<(), CaseFailure> {
     let ops: Vec<HtipOp> = s.ops().map(|op| op.to_owned_op()).collect();
     let nodes = ops
         .iter()
@@ -190,6 +192,35 @@ fn counts(client: &mut ClientInstance, s: &stream::Stream<'_>) -> Result<(), Cas
                     .count()
             ),
         ));
+    }
+    let mut handlers: Vec<u32> = ops
+        .iter()
+        .filter_map(|op| match op {
+            HtipOp::Listen { handler, .. } => Some(*handler),
+            _ => None,
+        })
+        .collect();
+    handlers.sort_unstable();
+    handlers.dedup();
+    let stranger = handlers.last().map_or(0, |h| h.wrapping_add(1));
+    let unknown = -i32::from(ErrorCode::UnknownHandler as u8);
+    for (handler, want) in handlers
+        .iter()
+        .map(|h| (*h, 0))
+        .chain([(stranger, unknown)])
+    {
+        let Ok(arg) = i32::try_from(handler) else {
+            continue;
+        };
+        let got = returned(client.on_event(arg), "on_event")?;
+        if got != want {
+            return Err(CaseFailure::plain(
+                cc::ON_EVENT.cite(),
+                format!(
+                    "on_event({handler}) returned {got}, not {want}, after a stream attaching handlers {handlers:?}"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -227,7 +258,7 @@ fn judge(client_area: &ClientArea, bytes: &[u8]) -> Result<(), CaseFailure> {
                     first_difference(got, &want),
                 ));
             }
-            counts(&mut client, s)
+            state_after(&mut client, s)
         }
         (refused, _) => {
             let structural =
