@@ -657,6 +657,12 @@ pub mod client {
         "Exports",
         "| `on_event` | `(handler) → code` | a listener attached with `handler` fired; 0, or `-UNKNOWN_HANDLER` when no `LISTEN` since the last `reset` attached `handler` |",
     );
+    /// What `reset` forgets.
+    pub const RESET: Clause = clause(
+        ABI,
+        "Exports",
+        "| `reset` | `()` | forgets nodes, templates and handlers (the page itself is the host's); handles start again at 1 |",
+    );
     /// What `get_node_count` counts.
     pub const NODE_COUNT: Clause = clause(
         ABI,
@@ -874,6 +880,7 @@ pub const ALL: &[&Clause] = &[
     &client::RENDERS_OPS,
     &client::NODE_COUNT,
     &client::ON_EVENT,
+    &client::RESET,
     &client::TEMPLATE_COUNT,
     &client::ROUND_TRIP,
     &client::WRONG_BASE,

@@ -8,7 +8,8 @@
 //! stream must cause no page operation; an accepted one must cause exactly its operations,
 //! in order, with exactly its text, and the client must then count one node per `CLONE`
 //! and one template per distinct id cached (pages cache a template again now and then), and
-//! answer `on_event` for exactly the handlers attached. Then every structural error code is provoked by a
+//! answer `on_event` for exactly the handlers attached; after `reset`, all of it is
+//! forgotten. Then every structural error code is provoked by a
 //! stream with that one fault and must come back exactly, as must the state codes and a
 //! range outside the client's memory.
 
@@ -221,6 +222,25 @@ fn state_after(client: &mut ClientInstance, s: &stream::Stream<'_>) -> Result<()
                 ),
             ));
         }
+    }
+    // `reset` forgets all of it.
+    returned(client.reset(), "reset")?;
+    let nodes = returned(client.node_count(), "get_node_count")?;
+    let templates = returned(client.template_count(), "get_template_count")?;
+    let handler = match handlers.first().map(|h| i32::try_from(*h)) {
+        Some(Ok(h)) => Some((h, returned(client.on_event(h), "on_event")?)),
+        _ => None,
+    };
+    if nodes != 0 || templates != 0 || handler.is_some_and(|(_, got)| got != unknown) {
+        return Err(CaseFailure::plain(
+            cc::RESET.cite(),
+            format!(
+                "after reset(): get_node_count() {nodes}, get_template_count() {templates}{}",
+                handler
+                    .map(|(h, got)| format!(", on_event({h}) {got}"))
+                    .unwrap_or_default()
+            ),
+        ));
     }
     Ok(())
 }
