@@ -129,10 +129,28 @@ pub fn fresh_email(prefix: &str) -> String {
     format!("{}@dx-conformance.test", unique_scope(prefix))
 }
 
-/// The `Date` of a response, in Unix seconds.
+/// When `ex` was answered on the server's clock, in Unix seconds, as far as the response
+/// shows: the later of its `Date` and, for an error, the envelope's `timestamp` (the time
+/// the response was produced, to the millisecond). Servers cache `Date` for up to a second
+/// (hyper renders it at most once a second), so a `Date` alone may name the second before
+/// the answer (spec/conformance.md, "The server's clock").
 pub fn response_date(ex: &Exchange) -> Option<i64> {
-    ex.date().map(|d| d.timestamp())
+    let date = ex.date().map(|d| d.timestamp());
+    let stamped = ex
+        .json()
+        .and_then(|b| {
+            b.get("timestamp")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.timestamp());
+    date.max(stamped)
 }
+
+/// How far a time the server wrote into a response (a token's `iat`) may run ahead of the
+/// response's `Date`, which servers cache for up to a second.
+pub const DATE_LAG_SECONDS: i64 = 1;
 
 /// How often a request answered "hashing saturated" is sent again before the check gives up.
 const BUSY_RETRIES: usize = 10;
@@ -429,5 +447,40 @@ impl<'t> AuthApi<'t> {
     /// An error answer with `wire`.
     pub fn expect(&self, ex: &Exchange, wire: &str, clause: &Clause) -> Result<(), CaseFailure> {
         expect_code(ex, &self.observer.rules, wire, clause).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(date: &str, body: &str) -> Exchange {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("date", http::HeaderValue::from_str(date).unwrap());
+        Exchange {
+            url: "http://x/me".into(),
+            request: RequestSpec::get("/me"),
+            status: http::StatusCode::UNAUTHORIZED,
+            headers,
+            body: body.as_bytes().to_vec(),
+            raw_replay: None,
+        }
+    }
+
+    #[test]
+    fn the_server_clock_is_the_later_of_date_and_timestamp() {
+        // hyper's cached Date still names 03:52:49 at 03:52:50.000.
+        let lagging = answered(
+            "Fri, 27 Nov 2026 03:52:49 GMT",
+            r#"{"error":{},"timestamp":"2026-11-27T03:52:50.000Z"}"#,
+        );
+        assert_eq!(response_date(&lagging), Some(1_795_751_570));
+        let ahead = answered(
+            "Fri, 27 Nov 2026 03:52:51 GMT",
+            r#"{"timestamp":"2026-11-27T03:52:50.000Z"}"#,
+        );
+        assert_eq!(response_date(&ahead), Some(1_795_751_571));
+        let plain = answered("Fri, 27 Nov 2026 03:52:49 GMT", "{}");
+        assert_eq!(response_date(&plain), Some(1_795_751_569));
     }
 }

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::auth::{AuthApi, Pair, area, response_date};
+use crate::checks::auth::{AuthApi, DATE_LAG_SECONDS, Pair, area, response_date};
 use crate::clause::{auth as ac, tokens as tc};
 use crate::http::RequestSpec;
 use crate::target::Target;
@@ -83,7 +83,7 @@ async fn chain(api: AuthApi<'_>, len: usize, replay: usize, wait: bool) -> Resul
         let next = api
             .expect_pair(&ex, &ac::ROTATION)
             .map_err(|f| f.about(&format!("refresh {}", step + 1)))?;
-        let after = response_date(&ex).unwrap_or(i64::MAX);
+        let after = response_date(&ex).map_or(i64::MAX, |d| d + DATE_LAG_SECONDS);
         let a = &next.access.claims;
         if a.sub != user || a.iat < before || a.iat > after || a.exp != a.iat + api.area.access_ttl
         {
