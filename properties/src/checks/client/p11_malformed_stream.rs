@@ -30,6 +30,10 @@ pub const CHECK: PropertyCheck = PropertyCheck {
     run: run_check,
 };
 
+/// Handlers the many-handlers page attaches (the client may refuse more than it can track,
+/// with `LIMIT_EXCEEDED`, before any page operation).
+const MANY_HANDLERS: u32 = 1_000;
+
 /// The templates every generated page defines and caches first.
 const TEMPLATES: [(u16, &str); 2] = [(1, "<li class=\"item\"></li>"), (2, "<p>ünïcödé</p>")];
 
@@ -63,7 +67,12 @@ fn step() -> impl Strategy<Value = Step> {
         (any::<prop::sample::Index>(), text(), text()).prop_map(|(n, k, v)| Step::SetAttr(n, k, v)),
         (any::<prop::sample::Index>(), text(), any::<bool>())
             .prop_map(|(n, c, e)| Step::Toggle(n, c, e)),
-        (any::<prop::sample::Index>(), 0u8..6, 0u32..1_000_000)
+        // A few handlers from a small set, so a page attaches one handler twice now and then.
+        (
+            any::<prop::sample::Index>(),
+            0u8..6,
+            prop_oneof![0u32..4, 0u32..1_000_000]
+        )
             .prop_map(|(n, e, h)| Step::Listen(n, e, h)),
         (any::<prop::sample::Index>(), any::<prop::sample::Index>())
             .prop_map(|(p, c)| Step::Append(p, c)),
@@ -608,6 +617,32 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             async move { result }
         })
         .await;
-        CheckOutcome::Ran(generated.followed_by(enumerated).followed_by(regions))
+        // Many distinct handlers on one node: however the client stores them (a hash set
+        // whose probes collide, a list), each must be found again, and no other.
+        let many = for_each(&[MANY_HANDLERS], |count| {
+            let ops: Vec<HtipOp> = [
+                HtipOp::Cache { template: 1 },
+                HtipOp::Cache { template: 2 },
+                HtipOp::Clone { template: 1 },
+            ]
+            .into_iter()
+            .chain((0..*count).map(|h| HtipOp::Listen {
+                node: 1,
+                event: Event::Click,
+                // Scattered ids (an odd multiplier is a bijection on u32; the shift keeps
+                // them within i32), so a hash table meets collisions.
+                handler: h.wrapping_mul(2_246_822_519) >> 1,
+            }))
+            .collect();
+            let result = encode(&ops).and_then(|b| judge(&client, &b));
+            async move { result }
+        })
+        .await;
+        CheckOutcome::Ran(
+            generated
+                .followed_by(enumerated)
+                .followed_by(regions)
+                .followed_by(many),
+        )
     })
 }
