@@ -114,18 +114,11 @@ pub async fn run(
     selects: &dyn Fn(&str, &[String]) -> bool,
     progress: &mut dyn FnMut(crate::runner::Progress<'_>),
 ) -> Vec<CheckResult> {
-    let mut results = Vec::new();
-    for r in all() {
-        if !selects(r.id, &r.tags()) {
-            continue;
-        }
-        let check: Pin<Box<dyn Future<Output = CheckOutcome> + '_>> = match r.form {
-            Form::Checked { run, .. } => run(target, config),
-            Form::Unobservable(why) => Box::pin(unobservable(why)),
-        };
-        results.push(run_one(&r, check, progress).await);
-    }
-    results
+    run_selected(selects, progress, |form| match form {
+        Form::Checked { run, .. } => run(target, config),
+        Form::Unobservable(why) => Box::pin(unobservable(why)),
+    })
+    .await
 }
 
 /// Runs the selected SHOULD-level checks against a server without a discovery document: the
@@ -137,20 +130,28 @@ pub async fn run_undescribed(
     reason: &str,
     progress: &mut dyn FnMut(crate::runner::Progress<'_>),
 ) -> Vec<CheckResult> {
+    run_selected(selects, progress, |form| match form {
+        Form::Checked {
+            undescribed: Some(run),
+            ..
+        } => run(bare, config),
+        Form::Checked { .. } => Box::pin(not_verified(reason.to_owned())),
+        Form::Unobservable(why) => Box::pin(unobservable(why)),
+    })
+    .await
+}
+
+/// Runs each selected check, in id order, with the future `check_of` gives for its form.
+async fn run_selected<'a>(
+    selects: &dyn Fn(&str, &[String]) -> bool,
+    progress: &mut dyn FnMut(crate::runner::Progress<'_>),
+    check_of: impl Fn(Form) -> Pin<Box<dyn Future<Output = CheckOutcome> + 'a>>,
+) -> Vec<CheckResult> {
     let mut results = Vec::new();
     for r in all() {
-        if !selects(r.id, &r.tags()) {
-            continue;
+        if selects(r.id, &r.tags()) {
+            results.push(run_one(&r, check_of(r.form), progress).await);
         }
-        let check: Pin<Box<dyn Future<Output = CheckOutcome> + '_>> = match r.form {
-            Form::Checked {
-                undescribed: Some(run),
-                ..
-            } => run(bare, config),
-            Form::Checked { .. } => Box::pin(not_verified(reason.to_owned())),
-            Form::Unobservable(why) => Box::pin(unobservable(why)),
-        };
-        results.push(run_one(&r, check, progress).await);
     }
     results
 }
