@@ -15,8 +15,8 @@ use crate::scenario;
 use crate::step_error::StepError;
 use crate::world::DxWorld;
 
-/// The results of a run, as they arrive. The state is shared ([`Collector::shared`]), so a
-/// run stopped at a scenario's time limit still gives up what finished before it.
+/// The results of a run, as they arrive. Clones share one state, so a run stopped at a
+/// scenario's time limit still gives up what finished before it.
 #[derive(Debug, Default, Clone)]
 pub struct Collector {
     state: Rc<RefCell<Collected>>,
@@ -41,11 +41,6 @@ struct Running {
 }
 
 impl Collector {
-    /// A handle on the same state, kept by the caller while cucumber owns the writer.
-    pub fn shared(&self) -> Self {
-        self.clone()
-    }
-
     /// Takes the finished scenarios, in the order they finished, and the feature files that
     /// could not be read.
     pub fn take(&self) -> (Vec<CheckResult>, Vec<String>) {

@@ -126,7 +126,8 @@ pub async fn run_selected_features_within(
     loop {
         let done: HashSet<String> = results.iter().map(|r| r.id.clone()).collect();
         let collector = Collector::default();
-        let watched = collector.shared();
+        // A clone shares the state: kept here while cucumber owns the writer.
+        let watched = collector.clone();
         let target = target.clone();
         let wanted = selection.clone();
         let hook = PanicHook::save();
