@@ -15,6 +15,9 @@
 #   --only TAGS    run only these properties' checks and scenarios, e.g. --only p01,p02 (the
 #                  black_box tests named pNN_* and the scenarios tagged @pNN); for mutating
 #                  one area's files, whose bugs that area's checks are there to catch
+#   --scenarios TAGS  run the scenarios with any of these tags instead of @pNN for each of
+#                  --only, e.g. --scenarios @sync (sync.feature's scenarios check requirements,
+#                  not properties, so none is tagged @p22-@p25)
 #   MUTANTS_ARGS   extra cargo-mutants arguments, split on spaces
 #
 # Results go to target/mutants/suite-<name>/mutants.out/; a table of caught, missed,
@@ -45,6 +48,8 @@ excluded=(
     "reference/security/src/rate_limit/suite.rs|the generic rate-limit store test suite: test code that ships in the crate"
     "reference/security/src/rate_limit/redis.rs|the Redis store; the embedded target keeps counts in memory; the store suite and the two-instance test cover Redis in CI"
     "reference/query/src/mutants.rs|the deliberate-mutant switch itself, compiled only with the mutants feature"
+    "reference/sync/src/mutants.rs|the deliberate-mutant switch itself, compiled only with the mutants feature"
+    "reference/sync/src/broker/redis.rs|the Redis broker; the embedded target runs on the memory broker; the broker suite and the two-instance CI step cover Redis"
     "reference/security/src/clock.rs|the manual clock is for tests; the system clock's monotonic guard cannot be observed without moving the machine's clock"
 )
 
@@ -73,6 +78,7 @@ excluded_functions=(
 shard=""
 name=""
 only=""
+scenarios=""
 all=false
 files=()
 while [[ $# -gt 0 ]]; do
@@ -82,6 +88,7 @@ while [[ $# -gt 0 ]]; do
         --all) all=true; shift ;;
         --name) name="suite-${2:-}"; shift 2 || { usage; exit 2; } ;;
         --only) only="${2:-}"; shift 2 || { usage; exit 2; } ;;
+        --scenarios) scenarios="${2:-}"; shift 2 || { usage; exit 2; } ;;
         -*) usage; exit 2 ;;
         *) files+=("$1"); shift ;;
     esac
@@ -136,6 +143,7 @@ if [[ -n "$only" ]]; then
     IFS=',' read -r -a filters <<<"$only"
     export DX_FEATURE_TAGS="$(printf '@%s,' "${filters[@]}")"
 fi
+[[ -n "$scenarios" ]] && export DX_FEATURE_TAGS="$scenarios"
 
 # The suite must pass against the unmutated reference, or no mutant result means anything.
 suite=(test -p dx-conformance -p dx-features --test black_box --test cucumber -- ${filters[@]+"${filters[@]}"})

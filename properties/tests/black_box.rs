@@ -171,6 +171,30 @@ async fn p21_query_error_structure() {
     assert_property_holds(21).await;
 }
 
+/// Feature: production-readiness, Property 22: Pub/Sub Delivery
+#[tokio::test]
+async fn p22_pubsub_delivery() {
+    assert_property_holds(22).await;
+}
+
+/// Feature: production-readiness, Property 23: Message Buffer Replay
+#[tokio::test]
+async fn p23_message_buffer_replay() {
+    assert_property_holds(23).await;
+}
+
+/// Feature: production-readiness, Property 24: Presence Accuracy
+#[tokio::test]
+async fn p24_presence_accuracy() {
+    assert_property_holds(24).await;
+}
+
+/// Feature: production-readiness, Property 25: Acknowledgment Guarantee
+#[tokio::test]
+async fn p25_acknowledgment_guarantee() {
+    assert_property_holds(25).await;
+}
+
 /// Feature: production-readiness, Property 26: Error Response Sanitization
 #[tokio::test]
 async fn p26_error_response_sanitization() {

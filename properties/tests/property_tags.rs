@@ -122,3 +122,23 @@ fn white_box_property_tests_run_at_least_100_cases() {
         }
     }
 }
+
+/// `cargo test` runs each property's check through `tests/black_box.rs`, one test per property
+/// named `pNN_…`, so a failure names it and `--only pNN` (coverage/suite-mutation-score.sh)
+/// can select it: a property without its test there would be checked by no `cargo test`.
+#[test]
+fn every_property_has_its_black_box_test() {
+    let text = std::fs::read_to_string(repo_root().join("properties/tests/black_box.rs")).unwrap();
+    for p in properties()
+        .unwrap()
+        .iter()
+        .filter(|p| !PENDING.contains(&p.number))
+    {
+        let test = format!("async fn p{:02}_", p.number);
+        let call = format!("assert_property_holds({}).await", p.number);
+        assert!(
+            text.contains(&test) && text.contains(&call),
+            "tests/black_box.rs has no `{test}…` test calling `{call}`"
+        );
+    }
+}
