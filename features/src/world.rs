@@ -47,13 +47,16 @@ pub struct SyncState {
     /// My connection.
     pub peer: Option<dx_conformance::checks::sync::Peer>,
     /// A channel of my own, which no other scenario uses.
-    pub channel: Option<dx_sync::ChannelName>,
+    pub channel: Option<dx_conformance::sync_frames::ChannelName>,
     /// Another user's connection, subscribed to my channel when a step says so.
     pub other: Option<dx_conformance::checks::sync::Peer>,
     /// The channels I subscribed to, in order, with where each subscription started.
-    pub subscribed: Vec<(dx_sync::ChannelName, dx_sync::Position)>,
+    pub subscribed: Vec<(
+        dx_conformance::sync_frames::ChannelName,
+        dx_conformance::sync_frames::Position,
+    )>,
     /// The channel a subscription was refused for.
-    pub refused: Option<dx_sync::ChannelName>,
+    pub refused: Option<dx_conformance::sync_frames::ChannelName>,
     /// The frame sent last, whose answer the next step judges.
     pub pending: Option<Pending>,
     /// The payloads another connection must receive on my channel, in order.
@@ -86,7 +89,7 @@ impl Pending {
     /// A frame with `request` naming the valid `channel`, judged by `clause`.
     pub fn on(
         request: u32,
-        channel: &dx_sync::ChannelName,
+        channel: &dx_conformance::sync_frames::ChannelName,
         clause: dx_conformance::clause::Clause,
     ) -> Self {
         Self {
@@ -110,7 +113,7 @@ pub struct Flood {
     /// The request of the first publish; the others follow it.
     pub first_request: u32,
     /// Per publish, in order: its payload and the answer it got.
-    pub publishes: Vec<(Vec<u8>, dx_sync::frame::ServerFrame)>,
+    pub publishes: Vec<(Vec<u8>, dx_conformance::sync_frames::ServerFrame)>,
     /// From the first publish sent to the last answer received: an upper bound on the time
     /// over which the server received the publishes.
     pub elapsed: std::time::Duration,

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use dx_conformance::discovery::DISCOVERY_PATH;
 use dx_conformance::embedded::EmbeddedReference;
+use dx_conformance::sync_frames::Position;
+use dx_conformance::sync_frames::{ClientFrame, ServerFrame, code, opcode};
 use dx_conformance::verdict::Verdict;
 use dx_conformance::{CheckResult, Target, TargetSpec};
 use dx_features::{default_features_dir, run_features};
-use dx_sync::Position;
-use dx_sync::frame::{ClientFrame, ServerFrame, code, opcode};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -191,7 +191,7 @@ impl Breakage {
                 },
             ) => vec![send(ServerFrame::Subscribed {
                 request,
-                channel: dx_sync::ChannelName::new(&channel).unwrap(),
+                channel: dx_conformance::sync_frames::ChannelName::new(&channel).unwrap(),
                 at: Position {
                     epoch: 1,
                     offset: 0,
@@ -256,7 +256,8 @@ fn any_channel_accepted(frame: &[u8]) -> Vec<u8> {
     let Some(name) = frame.get(at + 1..end) else {
         return frame.to_vec();
     };
-    let valid = std::str::from_utf8(name).is_ok_and(|n| dx_sync::ChannelName::new(n).is_ok());
+    let valid = std::str::from_utf8(name)
+        .is_ok_and(|n| dx_conformance::sync_frames::ChannelName::new(n).is_ok());
     if valid {
         return frame.to_vec();
     }

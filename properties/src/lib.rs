@@ -29,6 +29,7 @@ pub mod request_id;
 pub mod runner;
 pub mod selection;
 pub mod spec;
+pub mod sync_frames;
 pub mod target;
 pub mod token;
 pub mod verdict;

@@ -2,7 +2,7 @@
 //! (spec/sync.md, "Connecting", "Frames", "Refusals"), over real WebSockets, through the
 //! helpers the sync property checks use (`dx_conformance::checks::sync`): the `sync` member
 //! read from discovery, users whose tokens come from the conformance mint hook, and `Peer`
-//! connections speaking the frames of `dx_sync::frame`. Every limit is the one the target
+//! connections speaking the frames of `dx_conformance::sync_frames`. Every limit is the one the target
 //! publishes, never a constant of this file, so another target is judged by its own.
 //!
 //! When steps send; Then steps read what came back. A frame sent and not yet judged is the
@@ -21,9 +21,9 @@ use dx_conformance::clause::{Clause, auth as ac, sync as sc};
 use dx_conformance::envelope::check_no_leak;
 use dx_conformance::http::{Exchange, RequestSpec};
 use dx_conformance::request_id::check_request_id;
+use dx_conformance::sync_frames::{ChannelName, Position};
+use dx_conformance::sync_frames::{ClientFrame, FLAG_ACK, ServerFrame, opcode};
 use dx_conformance::ws::{WsClient, WsError};
-use dx_sync::frame::{ClientFrame, FLAG_ACK, ServerFrame, opcode};
-use dx_sync::{ChannelName, Position};
 
 use crate::step_error::StepError;
 use crate::world::{DxWorld, Flood, Pending};
@@ -1658,7 +1658,7 @@ fn flood_refusals(world: &mut DxWorld) -> Result<(), StepError> {
                 ServerFrame::Ack { channel: c, .. } if *c == channel => admitted += 1,
                 ServerFrame::Error {
                     request: r,
-                    code: dx_sync::frame::code::RATE_LIMITED,
+                    code: dx_conformance::sync_frames::code::RATE_LIMITED,
                     channel: c,
                     ..
                 } if *r == request && *c == channel.as_str() => refused += 1,
@@ -1841,10 +1841,10 @@ mod tests {
         assert!(naming("a RESUME", 9, b"room").is_none());
     }
 
-    /// The reference codec refuses every malformed frame with the code and request the
+    /// The suite's codec refuses every malformed frame with the code and request the
     /// feature expects, so the frames are malformed in the way their names say.
     #[test]
-    fn malformed_frames_are_refused_by_the_reference_codec() {
+    fn malformed_frames_are_refused_by_the_spec_codec() {
         let channel = ChannelName::new("room").unwrap();
         let cases = [
             ("empty", 0),

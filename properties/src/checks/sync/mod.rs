@@ -1,8 +1,8 @@
 //! Properties 22-25: the sync module over real WebSockets (`spec/sync.md`). Each case opens
 //! its own connections, authenticated with tokens the conformance mint hook issues to fresh
 //! users, on a channel of its own, so cases never see each other's traffic. Frames are
-//! encoded and decoded by `dx_sync::frame`, the spec's codec, as the client checks use
-//! `dx_htip` (one byte layout, tested against the spec by its own snapshots).
+//! written and read by the suite's own codec ([`crate::sync_frames`]), never the reference's,
+//! so a layout fault in the reference's codec is one the checks can see.
 
 pub mod p22_pubsub_delivery;
 pub mod p23_buffer_replay;
@@ -12,8 +12,8 @@ pub mod p25_ack_guarantee;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use dx_sync::frame::{ClientFrame, ServerFrame, SessionId};
-use dx_sync::{ChannelName, Position};
+use crate::sync_frames::{ChannelName, Position};
+use crate::sync_frames::{ClientFrame, ServerFrame, SessionId};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 

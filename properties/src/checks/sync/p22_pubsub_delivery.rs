@@ -9,7 +9,7 @@
 //! (listened for a moment after the last); the one that left gets nothing after
 //! `UNSUBSCRIBED`. A publish without acknowledgment gets no answer.
 
-use dx_sync::frame::{ClientFrame, ServerFrame};
+use crate::sync_frames::{ClientFrame, ServerFrame};
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure};

@@ -9,8 +9,8 @@
 //! `SUBSCRIBED` at the channel's last message, never a partial replay. Either way the next
 //! message arrives live, once.
 
-use dx_sync::Position;
-use dx_sync::frame::{ClientFrame, ServerFrame, code};
+use crate::sync_frames::Position;
+use crate::sync_frames::{ClientFrame, ServerFrame, code};
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure};
@@ -52,7 +52,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 /// Publishes `count` messages numbered from `first`, the last acknowledged (so they are out).
 async fn publish(
     publisher: &mut Peer,
-    channel: &dx_sync::ChannelName,
+    channel: &crate::sync_frames::ChannelName,
     first: usize,
     count: usize,
 ) -> Result<(), CaseFailure> {

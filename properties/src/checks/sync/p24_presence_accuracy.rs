@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use dx_sync::frame::{ClientFrame, ServerFrame};
+use crate::sync_frames::{ClientFrame, ServerFrame};
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure};
@@ -45,7 +45,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 async fn presence(
     observer: &mut Peer,
-    channel: &dx_sync::ChannelName,
+    channel: &crate::sync_frames::ChannelName,
     request: u32,
 ) -> Result<Vec<String>, CaseFailure> {
     observer

@@ -8,7 +8,7 @@
 //! without bit 0 gets none. (3003, subscribers that all failed to take a message, needs
 //! subscribers too slow for their queue: not provoked here.)
 
-use dx_sync::frame::{ClientFrame, ServerFrame, code};
+use crate::sync_frames::{ClientFrame, ServerFrame, code};
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure};
