@@ -896,6 +896,7 @@ pub const ALL: &[&Clause] = &[
     &sync::SUBSCRIBED_AT,
     &sync::REPLAY,
     &sync::NO_GAP,
+    &sync::RELOAD,
     &sync::KEPT,
     &sync::PRESENCE,
     &sync::LEAVE,
@@ -1353,6 +1354,12 @@ pub mod sync {
         FILE,
         G,
         "A server SHALL NOT resume a channel with a gap (requirement 9.3).",
+    );
+    /// A history that cannot be resumed.
+    pub const RELOAD: Clause = clause(
+        FILE,
+        G,
+        "or, when the epoch differs or a message after the offset is no longer kept, sends `ERROR` 3004 `SYNC_BUFFER_OVERFLOW` for that channel and subscribes it afresh (`SUBSCRIBED` with the current offset), so the client knows to reload that channel's state.",
     );
     /// What is kept.
     pub const KEPT: Clause = clause(

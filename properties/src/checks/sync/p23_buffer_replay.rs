@@ -3,14 +3,15 @@
 //! Black-box form, over real WebSockets. A subscriber receives some messages, then its
 //! connection vanishes (no close frame); the publisher sends more while it is away. The
 //! subscriber reconnects and sends `RESUME` with its old session and the last position it
-//! received. proptest chooses how many it saw and how many it missed: within the published
-//! `buffer_size` it must get exactly the missed messages, in order, each once, then
-//! `RESUMED` at the last one; beyond it, `ERROR` 3004 for the channel and a fresh
-//! `SUBSCRIBED` at the channel's last message, never a partial replay. Either way the next
-//! message arrives live, once.
+//! received. proptest chooses how many it saw and how many it missed: up to the published
+//! `buffer_size` (that many exactly, now and then) it must get exactly the missed messages,
+//! in order, each once, then `RESUMED` at the last one. Beyond it the server may have kept
+//! more ("at least the last `buffer_size`"), so it either replays all of them so, or sends
+//! `ERROR` 3004 for the channel and a fresh `SUBSCRIBED` at the channel's last message: never
+//! a partial replay. A resume naming another epoch than the channel's must get 3004 and
+//! `SUBSCRIBED`. Either way the next message arrives live, once.
 
-use crate::sync_frames::Position;
-use crate::sync_frames::{ClientFrame, ServerFrame, code};
+use crate::sync_frames::{ChannelName, ClientFrame, Position, ServerFrame, code};
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure};
@@ -31,28 +32,54 @@ const LARGEST_BUFFER_TRIED: u64 = 256;
 #[derive(Debug, Clone)]
 struct Scenario {
     seen: usize,
-    /// Missed, as a share of the buffer (0.0 to 1.0), or beyond it.
     missed: Missed,
+    /// The `RESUME` names another epoch than the channel's.
+    stale_epoch: bool,
 }
 
+/// How many messages the subscriber misses.
 #[derive(Debug, Clone, Copy)]
 enum Missed {
+    /// This many (at most `buffer_size`).
     Within(usize),
+    /// Exactly `buffer_size`: the last that must be replayed.
+    Full,
+    /// `buffer_size` and this many more.
     Beyond(usize),
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
     (
         0usize..4,
-        prop_oneof![4 => (0usize..12).prop_map(Missed::Within), 1 => (1usize..4).prop_map(Missed::Beyond)],
+        prop_oneof![
+            8 => (0usize..12).prop_map(Missed::Within),
+            1 => Just(Missed::Full),
+            2 => (1usize..4).prop_map(Missed::Beyond),
+        ],
+        proptest::bool::weighted(0.1),
     )
-        .prop_map(|(seen, missed)| Scenario { seen, missed })
+        .prop_map(|(seen, missed, stale_epoch)| Scenario {
+            seen,
+            missed,
+            stale_epoch,
+        })
+}
+
+/// What the spec leaves the server after a `RESUME`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    /// Every missed message, then `RESUMED`.
+    Replay,
+    /// `ERROR` 3004, then `SUBSCRIBED`.
+    Reload,
+    /// Either (more missed than `buffer_size`: the server may have kept them).
+    Either,
 }
 
 /// Publishes `count` messages numbered from `first`, the last acknowledged (so they are out).
 async fn publish(
     publisher: &mut Peer,
-    channel: &crate::sync_frames::ChannelName,
+    channel: &ChannelName,
     first: usize,
     count: usize,
 ) -> Result<(), CaseFailure> {
@@ -79,12 +106,19 @@ async fn publish(
 }
 
 async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), CaseFailure> {
+    let buffer = area.buffer_size as usize;
     let missed = match s.missed {
-        Missed::Within(n) => n.min(area.buffer_size as usize),
-        Missed::Beyond(extra) if area.buffer_size <= LARGEST_BUFFER_TRIED => {
-            area.buffer_size as usize + extra
-        }
-        Missed::Beyond(_) => return Ok(()),
+        Missed::Within(n) => n.min(buffer),
+        Missed::Full if area.buffer_size <= LARGEST_BUFFER_TRIED => buffer,
+        Missed::Beyond(extra) if area.buffer_size <= LARGEST_BUFFER_TRIED => buffer + extra,
+        Missed::Full | Missed::Beyond(_) => return Ok(()),
+    };
+    let allowed = if s.stale_epoch {
+        Allowed::Reload
+    } else if missed <= buffer {
+        Allowed::Replay
+    } else {
+        Allowed::Either
     };
     let channel = fresh_channel("p23")?;
     let (pub_user, pub_token) = user(target, area, "p23-pub").await?;
@@ -114,73 +148,36 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     publish(&mut publisher, &channel, s.seen, missed).await?;
     let head = last.offset + missed as u64;
     let mut back = Peer::connect_on(area, 2, &sub_user, &sub_token).await?;
+    let named = if s.stale_epoch {
+        Position {
+            epoch: last.epoch.wrapping_add(1).max(1),
+            ..last
+        }
+    } else {
+        last
+    };
     back.send(&ClientFrame::Resume {
         request: 2,
         session,
-        channels: vec![(channel.clone(), last)],
+        channels: vec![(channel.clone(), named)],
     })
     .await?;
-    if missed as u64 <= area.buffer_size {
-        for i in 0..missed {
-            let want = Position {
-                epoch: last.epoch,
-                offset: last.offset + 1 + i as u64,
-            };
-            match back.next_quiet().await? {
-                ServerFrame::Message {
-                    at, payload: body, ..
-                } if at == want && body == payload(channel.as_str(), s.seen + i, 8) => {}
-                other => {
-                    return Err(back.fail(
-                        sc::REPLAY,
-                        format!(
-                            "missed message {} of {missed} (offset {}) was replayed as {other:?}",
-                            i + 1,
-                            want.offset
-                        ),
-                    ));
-                }
-            }
+    let first = back.next_quiet().await?;
+    let replayed = matches!(first, ServerFrame::Message { .. });
+    let expectation = Expectation {
+        channel: &channel,
+        last,
+        seen: s.seen,
+        missed,
+        head,
+        buffer_size: area.buffer_size,
+    };
+    match (allowed, replayed) {
+        (Allowed::Replay, _) | (Allowed::Either, true) => {
+            expect_replay(&mut back, first, &expectation).await?
         }
-        match back.next_quiet().await? {
-            ServerFrame::Resumed {
-                request: 2,
-                channel: c,
-                at,
-            } if c == channel && at.offset == head => {}
-            other => {
-                return Err(back.fail(
-                    sc::REPLAY,
-                    format!(
-                        "after {missed} replayed messages, {other:?} (expected RESUMED at {head})"
-                    ),
-                ));
-            }
-        }
-    } else {
-        match back.next_quiet().await? {
-            ServerFrame::Error {
-                code: code::BUFFER_OVERFLOW,
-                channel: c,
-                ..
-            } if c == channel.as_str() => {}
-            other => return Err(back.fail(
-                sc::NO_GAP,
-                format!(
-                    "{missed} messages missed with a buffer of {}: {other:?} (expected ERROR 3004)",
-                    area.buffer_size
-                ),
-            )),
-        }
-        match back.next_quiet().await? {
-            ServerFrame::Subscribed { channel: c, at, .. } if c == channel && at.offset == head => {
-            }
-            other => {
-                return Err(back.fail(
-                    sc::NO_GAP,
-                    format!("after 3004, {other:?} (expected SUBSCRIBED at {head})"),
-                ));
-            }
+        (Allowed::Reload, _) | (Allowed::Either, false) => {
+            expect_reload(&mut back, first, &expectation, s.stale_epoch).await?
         }
     }
     // Live again: the next message, once.
@@ -200,6 +197,125 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     back.close().await;
     publisher.close().await;
     Ok(())
+}
+
+/// What a resumed connection is judged against.
+struct Expectation<'a> {
+    channel: &'a ChannelName,
+    /// The last position the subscriber received.
+    last: Position,
+    seen: usize,
+    missed: usize,
+    /// The channel's last offset.
+    head: u64,
+    buffer_size: u64,
+}
+
+/// Every missed message after `last`, in order, each once (the first already read), then
+/// `RESUMED` at the head.
+async fn expect_replay(
+    back: &mut Peer,
+    first: ServerFrame,
+    e: &Expectation<'_>,
+) -> Result<(), CaseFailure> {
+    let mut next = Some(first);
+    for i in 0..e.missed {
+        let want = Position {
+            epoch: e.last.epoch,
+            offset: e.last.offset + 1 + i as u64,
+        };
+        let frame = match next.take() {
+            Some(frame) => frame,
+            None => back.next_quiet().await?,
+        };
+        match frame {
+            ServerFrame::Message {
+                at, payload: body, ..
+            } if at == want && body == payload(e.channel.as_str(), e.seen + i, 8) => {}
+            other => {
+                let clause = if e.missed as u64 > e.buffer_size {
+                    sc::NO_GAP
+                } else {
+                    sc::REPLAY
+                };
+                return Err(back.fail(
+                    clause,
+                    format!(
+                        "missed message {} of {} (offset {}) was replayed as {other:?}",
+                        i + 1,
+                        e.missed,
+                        want.offset
+                    ),
+                ));
+            }
+        }
+    }
+    let frame = match next.take() {
+        Some(frame) => frame,
+        None => back.next_quiet().await?,
+    };
+    match frame {
+        ServerFrame::Resumed {
+            request: 2,
+            channel: c,
+            at,
+        } if c == *e.channel && at.offset == e.head => Ok(()),
+        other => Err(back.fail(
+            sc::REPLAY,
+            format!(
+                "after {} replayed messages, {other:?} (expected RESUMED at {})",
+                e.missed, e.head
+            ),
+        )),
+    }
+}
+
+/// `ERROR` 3004 for the channel (already read), then `SUBSCRIBED` at the head.
+async fn expect_reload(
+    back: &mut Peer,
+    first: ServerFrame,
+    e: &Expectation<'_>,
+    stale_epoch: bool,
+) -> Result<(), CaseFailure> {
+    let why = if stale_epoch {
+        format!(
+            "a RESUME naming epoch {} for a channel of epoch {}",
+            e.last.epoch.wrapping_add(1).max(1),
+            e.last.epoch
+        )
+    } else {
+        format!(
+            "{} messages missed with a buffer of {}",
+            e.missed, e.buffer_size
+        )
+    };
+    match first {
+        ServerFrame::Error {
+            code: code::BUFFER_OVERFLOW,
+            channel: c,
+            ..
+        } if c == e.channel.as_str() => {}
+        other => {
+            return Err(back.fail(
+                sc::RELOAD,
+                format!("{why}: {other:?} (expected ERROR 3004)"),
+            ));
+        }
+    }
+    match back.next_quiet().await? {
+        ServerFrame::Subscribed { channel: c, at, .. }
+            if c == *e.channel && at.offset == e.head =>
+        {
+            Ok(())
+        }
+        other => Err(back.fail(
+            sc::RELOAD,
+            format!(
+                "{why}: after 3004, {other:?} (expected SUBSCRIBED at {})",
+                e.head
+            ),
+        )),
+    }
 }
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
