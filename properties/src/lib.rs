@@ -19,6 +19,7 @@ pub mod discovery;
 pub mod embedded;
 pub mod envelope;
 pub mod expected;
+pub mod htip;
 pub mod http;
 pub mod leaks;
 pub mod observer;

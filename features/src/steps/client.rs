@@ -6,8 +6,8 @@ use dx_conformance::check::CheckOutcome;
 use dx_conformance::checks::client::{self, len, place, returned};
 use dx_conformance::clause::client as cc;
 use dx_conformance::client::{ClientInstance, DomOp};
+use dx_conformance::htip::{self, ErrorCode};
 use dx_conformance::http::RequestSpec;
-use dx_htip::HtipOp;
 
 use crate::step_error::StepError;
 use crate::world::DxWorld;
@@ -144,7 +144,7 @@ fn returns_zero(world: &mut DxWorld) -> Result<(), StepError> {
 
 #[then(expr = "the client returns the code of {word}")]
 fn returns_code(world: &mut DxWorld, name: String) -> Result<(), StepError> {
-    let want = dx_htip::ErrorCode::ALL
+    let want = ErrorCode::ALL
         .iter()
         .find(|c| c.name() == name)
         .map(|c| -i32::from(c.code()));
@@ -163,10 +163,9 @@ fn returns_code(world: &mut DxWorld, name: String) -> Result<(), StepError> {
 #[then("the host saw exactly the operations the stream encodes")]
 fn saw_exactly(world: &mut DxWorld) -> Result<(), StepError> {
     let state = world.client();
-    let result = match (&state.instance, dx_htip::stream::decode(&state.stream)) {
+    let result = match (&state.instance, htip::stream::decode(&state.stream)) {
         (Some(client), Ok(stream)) => {
-            let ops: Vec<HtipOp> = stream.ops().map(|op| op.to_owned_op()).collect();
-            let want = DomOp::expected(&ops, &stream.templates(), 0);
+            let want = DomOp::expected(stream.ops(), &stream.templates(), 0);
             if client.host().dom_ops == want {
                 Ok(())
             } else {

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use dx_htip::stream::{self, EncodeError};
-use dx_htip::{Event, HtipOp};
+use crate::htip::stream::{self, EncodeError};
+use crate::htip::{Event, HtipOp};
 
 /// One call a client made to its host, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,7 +271,7 @@ mod tests {
             },
         ];
         let bytes = host.create_htip_stream(&ops).unwrap();
-        let decoded = dx_htip::stream::decode(&bytes).unwrap();
+        let decoded = stream::decode(&bytes).unwrap();
         assert_eq!(decoded.templates(), &[(1, "<p></p>")]);
         assert_eq!(
             host.expected_ops(&ops),

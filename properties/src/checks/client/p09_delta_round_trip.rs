@@ -15,8 +15,6 @@
 //! must answer 304; every 200 and 226 carries its `ETag` and `Vary` (`spec/delta.md`,
 //! "Over HTTP").
 
-use dx_htip::ErrorCode;
-use dx_htip::delta;
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
@@ -24,6 +22,8 @@ use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::client::{ClientArea, area, len, place, published_assets, returned};
 use crate::clause::client as cc;
 use crate::client::ClientInstance;
+use crate::htip::ErrorCode;
+use crate::htip::delta;
 use crate::http::{Exchange, RequestSpec};
 use crate::target::Target;
 

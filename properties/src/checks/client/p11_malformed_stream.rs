@@ -13,8 +13,6 @@
 //! stream with that one fault and must come back exactly, as must the state codes and a
 //! range outside the client's memory.
 
-use dx_htip::stream::{self, opcode};
-use dx_htip::{ErrorCode, Event, HtipOp};
 use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
@@ -22,6 +20,8 @@ use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::client::{ClientArea, area, len, place, returned};
 use crate::clause::client as cc;
 use crate::client::{ClientInstance, DomOp};
+use crate::htip::stream::{self, opcode};
+use crate::htip::{ErrorCode, Event, HtipOp};
 use crate::target::Target;
 
 /// The check.
@@ -146,9 +146,8 @@ fn encode(ops: &[HtipOp]) -> Result<Vec<u8>, CaseFailure> {
 
 /// The page operations a fresh client and host must show for a valid stream: host ids
 /// are handed out 1, 2, … so handles and host ids agree.
-fn expected(stream: &stream::Stream<'_>) -> Vec<DomOp> {
-    let ops: Vec<HtipOp> = stream.ops().map(|op| op.to_owned_op()).collect();
-    DomOp::expected(&ops, &stream.templates(), 0)
+fn expected(stream: &stream::Stream) -> Vec<DomOp> {
+    DomOp::expected(stream.ops(), &stream.templates(), 0)
 }
 
 fn first_difference(got: &[DomOp], want: &[DomOp]) -> String {
@@ -169,8 +168,8 @@ fn first_difference(got: &[DomOp], want: &[DomOp]) -> String {
 /// What a fresh client that rendered `s` holds (`spec/client-abi.md`, Exports): one node per
 /// `CLONE`, one template per distinct id cached, and every handler a `LISTEN` attached (and
 /// no other) answered by `on_event`.
-fn state_after(client: &mut ClientInstance, s: &stream::Stream<'_>) -> Result<(), CaseFailure> {
-    let ops: Vec<HtipOp> = s.ops().map(|op| op.to_owned_op()).collect();
+fn state_after(client: &mut ClientInstance, s: &stream::Stream) -> Result<(), CaseFailure> {
+    let ops = s.ops();
     let nodes = ops
         .iter()
         .filter(|op| matches!(op, HtipOp::Clone { .. }))
@@ -378,8 +377,10 @@ const V1: [u8; 4] = [1, 0, 0, 0];
 const STR: &[u8] = &[1, 0, b'a'];
 const TPL: &[u8] = &[7, 0, 3, 0, 0, 0, b'<', b'p', b'>'];
 
-/// One stream with one fault, and the code it must get.
-fn single_faults() -> Vec<(&'static str, Vec<u8>, ErrorCode)> {
+/// One stream with one fault, and the codes it may get: one, except where the fault is two
+/// by the spec's words ("when a stream has several faults, which code is reported is the
+/// decoder's choice").
+fn single_faults() -> Vec<(&'static str, Vec<u8>, &'static [ErrorCode])> {
     let ok = |ops: &[u8]| raw(V1, STR, TPL, ops);
     let end = [opcode::END];
     let mut cut = ok(&end);
@@ -390,79 +391,79 @@ fn single_faults() -> Vec<(&'static str, Vec<u8>, ErrorCode)> {
         (
             "another magic",
             [b"HTIQ".as_slice(), &ok(&end)[4..]].concat(),
-            ErrorCode::BadMagic,
+            &[ErrorCode::BadMagic],
         ),
         (
             "version 2",
             raw([2, 0, 0, 0], STR, TPL, &end),
-            ErrorCode::UnsupportedVersion,
+            &[ErrorCode::UnsupportedVersion],
         ),
         (
             "a flag bit",
             raw([1, 1, 0, 0], STR, TPL, &end),
-            ErrorCode::UnsupportedFlags,
+            &[ErrorCode::UnsupportedFlags],
         ),
         (
             "a reserved bit",
             raw([1, 0, 0, 1], STR, TPL, &end),
-            ErrorCode::UnsupportedFlags,
+            &[ErrorCode::UnsupportedFlags],
         ),
-        ("one byte short", cut, ErrorCode::Truncated),
-        ("one byte long", long, ErrorCode::TrailingBytes),
+        ("one byte short", cut, &[ErrorCode::Truncated]),
+        ("one byte long", long, &[ErrorCode::TrailingBytes]),
         (
             "a string past its section",
             raw(V1, &[9, 0, b'a'], TPL, &end),
-            ErrorCode::BadEntry,
+            &[ErrorCode::BadEntry],
         ),
         (
             "a template past its section",
             raw(V1, STR, &[7, 0, 9, 0, 0, 0, b'<'], &end),
-            ErrorCode::BadEntry,
+            &[ErrorCode::BadEntry],
         ),
         (
             "a string that is not UTF-8",
             raw(V1, &[2, 0, 0xC3, 0x28], TPL, &end),
-            ErrorCode::InvalidUtf8,
+            &[ErrorCode::InvalidUtf8],
         ),
         (
             "a template that is not UTF-8",
             raw(V1, STR, &[7, 0, 1, 0, 0, 0, 0xFF], &end),
-            ErrorCode::InvalidUtf8,
+            &[ErrorCode::InvalidUtf8],
         ),
         (
             "a string index past the table",
             ok(&[opcode::SET_TEXT, 0, 0, 0, 0, 1, 0, opcode::END]),
-            ErrorCode::BadStringIndex,
+            &[ErrorCode::BadStringIndex],
         ),
         (
             "a template defined twice",
             raw(V1, STR, &[TPL, TPL].concat(), &end),
-            ErrorCode::DuplicateTemplate,
+            &[ErrorCode::DuplicateTemplate],
         ),
         (
             "a template cached but not defined",
             ok(&[opcode::CACHE, 8, 0, opcode::END]),
-            ErrorCode::UndefinedTemplate,
+            &[ErrorCode::UndefinedTemplate],
         ),
         (
             "opcode 0x0B",
             ok(&[0x0B, opcode::END]),
-            ErrorCode::UnknownOpcode,
+            &[ErrorCode::UnknownOpcode],
         ),
         (
             "enable = 2",
             ok(&[opcode::TOGGLE_CLASS, 0, 0, 0, 0, 0, 0, 2, opcode::END]),
-            ErrorCode::BadOperand,
+            &[ErrorCode::BadOperand],
         ),
         (
             "event = 6",
             ok(&[opcode::LISTEN, 0, 0, 0, 0, 6, 1, 0, 0, 0, opcode::END]),
-            ErrorCode::BadOperand,
+            &[ErrorCode::BadOperand],
         ),
         (
             "a handle above 2^31 - 1",
             ok(&[opcode::REMOVE, 0, 0, 0, 0x80, opcode::END]),
-            ErrorCode::BadOperand,
+            &[ErrorCode::BadOperand],
         ),
         (
             "a batch inside a batch",
@@ -473,37 +474,39 @@ fn single_faults() -> Vec<(&'static str, Vec<u8>, ErrorCode)> {
                 opcode::BATCH_COMMIT,
                 opcode::END,
             ]),
-            ErrorCode::BatchMismatch,
+            &[ErrorCode::BatchMismatch],
         ),
         (
             "a commit without a batch",
             ok(&[opcode::BATCH_COMMIT, opcode::END]),
-            ErrorCode::BatchMismatch,
+            &[ErrorCode::BatchMismatch],
         ),
         (
             "the end inside a batch",
             ok(&[opcode::BATCH_BEGIN, opcode::END]),
-            ErrorCode::BatchMismatch,
+            &[ErrorCode::BatchMismatch],
         ),
         (
             "bytes after the end marker",
             ok(&[opcode::END, opcode::END]),
-            ErrorCode::TrailingBytes,
+            &[ErrorCode::TrailingBytes],
         ),
         (
             "operands cut by the section's end",
             ok(&[opcode::APPEND, 0, 0]),
-            ErrorCode::Truncated,
+            // The operands run past the section (4), and so the section does not end with
+            // `END` (14).
+            &[ErrorCode::Truncated, ErrorCode::MissingEnd],
         ),
         (
             "no end marker",
             ok(&[opcode::REMOVE, 0, 0, 0, 0]),
-            ErrorCode::MissingEnd,
+            &[ErrorCode::MissingEnd],
         ),
         (
             "a clone of a template never cached",
             ok(&[opcode::CLONE, 7, 0, opcode::END]),
-            ErrorCode::UncachedTemplate,
+            &[ErrorCode::UncachedTemplate],
         ),
         (
             "a node not created yet",
@@ -525,7 +528,7 @@ fn single_faults() -> Vec<(&'static str, Vec<u8>, ErrorCode)> {
                 0,
                 opcode::END,
             ]),
-            ErrorCode::UnknownNode,
+            &[ErrorCode::UnknownNode],
         ),
     ]
 }
@@ -534,18 +537,21 @@ fn single_fault(
     client_area: &ClientArea,
     name: &str,
     bytes: &[u8],
-    code: ErrorCode,
+    codes: &[ErrorCode],
 ) -> Result<(), CaseFailure> {
     let mut client = client_area.instance()?;
     let ptr = place(&mut client, bytes, "stream")?;
     let got = returned(client.render_stream(ptr, len(bytes)), "render_stream")?;
-    let want = -i32::from(code.code());
-    if got != want {
+    if !codes.iter().any(|code| got == -i32::from(code.code())) {
+        let wanted: Vec<String> = codes
+            .iter()
+            .map(|code| format!("{} ({})", -i32::from(code.code()), code.name()))
+            .collect();
         return Err(CaseFailure::plain(
             cc::CODES.cite(),
             format!(
-                "{name}: render_stream returned {got}, not {want} ({})",
-                code.name()
+                "{name}: render_stream returned {got}, not {}",
+                wanted.join(" or ")
             ),
         ));
     }
@@ -607,8 +613,8 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         })
         .await;
         let faults = single_faults();
-        let enumerated = for_each(&faults, |(name, bytes, code)| {
-            let result = single_fault(&client, name, bytes, *code);
+        let enumerated = for_each(&faults, |(name, bytes, codes)| {
+            let result = single_fault(&client, name, bytes, codes);
             async move { result }
         })
         .await;
