@@ -159,8 +159,11 @@ if [[ -z "$name" ]]; then
 fi
 out_dir="target/mutants/$name"
 mkdir -p "$out_dir"
+# Only the two suite binaries are built for each mutant (--cargo-arg reaches both the build
+# and the test command), not every test target of the two packages.
 args=(mutants --baseline skip --timeout 90 --build-timeout 600 --copy-target true
-    --output "$out_dir" --test-package dx-conformance,dx-features)
+    --output "$out_dir" --test-package dx-conformance,dx-features
+    --cargo-arg=--test --cargo-arg=black_box --cargo-arg=--test --cargo-arg=cucumber)
 [[ -n "$shard" ]] && args+=(--shard "$shard")
 for f in "${files[@]}"; do args+=(--file "$f"); done
 if ! $all; then
@@ -169,7 +172,8 @@ if ! $all; then
     done
 fi
 read -r -a extra <<<"${MUTANTS_ARGS:-}"
-args+=(${extra[@]+"${extra[@]}"} -- --test black_box --test cucumber -- ${filters[@]+"${filters[@]}"})
+args+=(${extra[@]+"${extra[@]}"})
+[[ ${#filters[@]} -gt 0 ]] && args+=(-- -- "${filters[@]}")
 echo "== cargo ${args[*]}" >&2
 # Linking the two test binaries is most of each mutant's build; mold makes it several times
 # faster where it is installed (apt-get install mold). Only the mutants' own copy of the tree
