@@ -16,6 +16,10 @@ use crate::http::{Exchange, TransportError};
 pub const DEFAULT_CASES: u32 = 100;
 /// Most shrink steps tried after a failure (each one is network round trips).
 pub const MAX_SHRINK_STEPS: u32 = 64;
+/// Longest time spent shrinking one failure. A broken target can make every step wait out
+/// its timeouts (a sync case waits seconds for a frame that never comes); the report then
+/// comes with the smallest input found so far rather than minutes later.
+pub const MAX_SHRINK_TIME: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How cases are generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,8 +352,9 @@ where
         call.failed(case);
         let mut best = (failure, format!("{:#?}", tree.current()));
         let mut steps = 0;
+        let shrinking = std::time::Instant::now();
         if tree.simplify() {
-            while steps < MAX_SHRINK_STEPS {
+            while steps < MAX_SHRINK_STEPS && shrinking.elapsed() < MAX_SHRINK_TIME {
                 steps += 1;
                 let candidate = tree.current();
                 let shown = format!("{candidate:#?}");
