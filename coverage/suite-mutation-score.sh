@@ -19,6 +19,8 @@
 #                  --only, e.g. --scenarios @sync (sync.feature's scenarios check requirements,
 #                  not properties, so none is tagged @p22-@p25)
 #   MUTANTS_ARGS   extra cargo-mutants arguments, split on spaces
+#   MUTANTS_TIMEOUT  seconds a mutant's tests may run (default 90); a mutant that makes many
+#                  checks wait out their timeouts may need more to be seen failing
 #
 # Results go to target/mutants/suite-<name>/mutants.out/; a table of caught, missed,
 # timeout and unviable per file follows, then every missed mutant. Exit status: 0 when the
@@ -161,7 +163,7 @@ out_dir="target/mutants/$name"
 mkdir -p "$out_dir"
 # Only the two suite binaries are built for each mutant (--cargo-arg reaches both the build
 # and the test command), not every test target of the two packages.
-args=(mutants --baseline skip --timeout 90 --build-timeout 600 --copy-target true
+args=(mutants --baseline skip --timeout "${MUTANTS_TIMEOUT:-90}" --build-timeout 600 --copy-target true
     --output "$out_dir" --test-package dx-conformance,dx-features
     --cargo-arg=--test --cargo-arg=black_box --cargo-arg=--test --cargo-arg=cucumber)
 [[ -n "$shard" ]] && args+=(--shard "$shard")
