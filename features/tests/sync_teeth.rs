@@ -53,6 +53,8 @@ enum Breakage {
     ClosesOnMalformed,
     /// Every ERROR carries request 0.
     ForgetsRequests,
+    /// Every ERROR's message ends with the source location of the code that refused.
+    LeakyErrorMessages,
     /// Every ERROR carries its request with the bytes swapped (a big-endian reader).
     BigEndianRequests,
     /// Flag bits other than bit 0 are ignored.
@@ -177,6 +179,20 @@ impl Breakage {
                 code,
                 channel,
                 message,
+            })],
+            (
+                Self::LeakyErrorMessages,
+                ServerFrame::Error {
+                    request,
+                    code,
+                    channel,
+                    message,
+                },
+            ) => vec![send(ServerFrame::Error {
+                request,
+                code,
+                channel,
+                message: format!("{message} (at reference/sync/src/manager.rs:388:17)"),
             })],
             (Self::ClosesOnMalformed, error @ ServerFrame::Error { code: 4000, .. }) => {
                 vec![send(error), Step::Close(CloseCode::Protocol)]
@@ -628,6 +644,20 @@ async fn errors_without_their_request_are_caught() {
             "A channel name outside the rule gets ERROR 4001",
             "A subscription beyond max_channels",
             "A publish flood beyond publish_limit",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn error_messages_that_leak_are_caught() {
+    assert_caught(
+        Breakage::LeakyErrorMessages,
+        &[
+            "A text frame gets ERROR 4000",
+            "A malformed frame gets ERROR 4000",
+            "A channel name outside the rule gets ERROR 4001",
+            "A subscription beyond max_channels gets ERROR 5003",
         ],
     )
     .await;

@@ -897,6 +897,7 @@ pub const ALL: &[&Clause] = &[
     &sync::REPLAY,
     &sync::NO_GAP,
     &sync::RELOAD,
+    &sync::ERROR_MESSAGE,
     &sync::KEPT,
     &sync::PRESENCE,
     &sync::LEAVE,
@@ -1360,6 +1361,12 @@ pub mod sync {
         FILE,
         G,
         "or, when the epoch differs or a message after the offset is no longer kept, sends `ERROR` 3004 `SYNC_BUFFER_OVERFLOW` for that channel and subscribes it afresh (`SUBSCRIBED` with the current offset), so the client knows to reload that channel's state.",
+    );
+    /// What an `ERROR`'s message may hold.
+    pub const ERROR_MESSAGE: Clause = clause(
+        FILE,
+        "Refusals",
+        "Like an error envelope's (`spec/error-format.md`), an `ERROR`'s `message` SHALL NOT carry a stack trace, the text of an internal cause, a file system path or source location, SQL text, a connection string or credential, or an environment variable's value.",
     );
     /// What is kept.
     pub const KEPT: Clause = clause(

@@ -366,12 +366,25 @@ impl Peer {
     async fn read(&mut self, wait: Duration) -> Result<Heard, CaseFailure> {
         match self.ws.recv(wait).await {
             Ok(Message::Binary(bytes)) => {
-                ServerFrame::decode(&bytes).map(Heard::Frame).map_err(|e| {
+                let frame = ServerFrame::decode(&bytes).map_err(|e| {
                     self.fail(
                         sc::FRAMES,
                         format!("an undecodable frame ({e}): {bytes:02x?}"),
                     )
-                })
+                })?;
+                // Every ERROR heard, in every check and scenario, is judged for leaks.
+                if let ServerFrame::Error { code, message, .. } = &frame
+                    && let Some(kind) = crate::leaks::find_leak(message)
+                {
+                    return Err(self.fail(
+                        sc::ERROR_MESSAGE,
+                        format!(
+                            "ERROR {code}'s message reveals {}: {message:?}",
+                            kind.describe()
+                        ),
+                    ));
+                }
+                Ok(Heard::Frame(frame))
             }
             Ok(other) => Err(self.fail(sc::FRAMES, format!("a non-binary message: {other:?}"))),
             Err(WsError::Timeout { .. }) => Ok(Heard::Silent),
