@@ -901,6 +901,8 @@ pub const ALL: &[&Clause] = &[
     &sync::KEPT,
     &sync::PRESENCE,
     &sync::LEAVE,
+    &sync::PRESENCE_EVENTS,
+    &sync::DEAD,
     &sync::ACK,
     &sync::NO_ACK,
     &sync::UPGRADE,
@@ -1385,6 +1387,18 @@ pub mod sync {
         FILE,
         G,
         "A user leaves a channel when their last such connection unsubscribes, closes, or is found dead:",
+    );
+    /// Presence events.
+    pub const PRESENCE_EVENTS: Clause = clause(
+        FILE,
+        G,
+        "When a user joins a channel (a first connection of theirs subscribes there) or leaves it, every connection subscribed to the channel, other than that user's own, receives one `PRESENCE_EVENT` saying so, in the order of the changes; a subscription or departure that leaves the list as it was sends none.",
+    );
+    /// Dead connections.
+    pub const DEAD: Clause = clause(
+        FILE,
+        G,
+        "a server pings every `ping_interval_seconds` and considers a connection that answered no ping for `ping_timeout_seconds` dead (both published).",
     );
     /// Property 25.
     pub const ACK: Clause = clause(

@@ -48,7 +48,9 @@ pub struct SyncArea {
     pub max_payload: u64,
     /// Subscriptions per connection.
     pub max_channels: u64,
-    /// How long after a connection dies its user may still be listed.
+    /// How often the server pings each connection.
+    pub ping_interval: Duration,
+    /// How long a connection may leave pings unanswered before it is dead.
     pub ping_timeout: Duration,
     /// How often, at most, an open connection's token is checked again.
     pub token_check: Duration,
@@ -115,6 +117,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
         number("/buffer_size"),
         number("/max_payload"),
         number("/max_channels"),
+        number("/ping_interval_seconds"),
         number("/ping_timeout_seconds"),
         number("/token_check_seconds"),
         number("/publish_limit/max_messages"),
@@ -127,6 +130,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
                 Some(buffer_size),
                 Some(max_payload),
                 Some(max_channels),
+                Some(ping_interval),
                 Some(ping_timeout),
                 Some(token_check),
                 Some(max_messages),
@@ -139,6 +143,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
             buffer_size,
             max_payload,
             max_channels,
+            ping_interval: Duration::from_secs(ping_interval),
             ping_timeout: Duration::from_secs(ping_timeout),
             token_check: Duration::from_secs(token_check),
             publish_limit: PublishLimit {
@@ -148,7 +153,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
             auth,
         }),
         _ => Err(CheckOutcome::SetupFailed(CaseFailure::plain(
-            "a sync member with endpoint, buffer_size, max_payload, max_channels, ping_timeout_seconds, token_check_seconds and publish_limit, numbers at least 1 (spec/sync.md, \"The `sync` member\")",
+            "a sync member with endpoint, buffer_size, max_payload, max_channels, ping_interval_seconds, ping_timeout_seconds, token_check_seconds and publish_limit, numbers at least 1 (spec/sync.md, \"The `sync` member\")",
             format!("{raw}"),
         ))),
     }

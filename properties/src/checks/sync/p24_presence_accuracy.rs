@@ -2,18 +2,24 @@
 //!
 //! Black-box form, over real WebSockets. Four connections of three users (one user has two)
 //! subscribe, unsubscribe, vanish (no close frame) and reconnect in an order proptest
-//! chooses; after every step an observer that is not subscribed asks `PRESENCE`. After a
-//! subscribe or unsubscribe has been answered the list must be exactly the users with a
-//! connection subscribed, sorted, each once; after a connection vanishes, the server learns
-//! of it by itself, so the list must come to that within the ping timeout it publishes.
+//! chooses; after every step an observer asks `PRESENCE`. After a subscribe or unsubscribe
+//! has been answered the list must be exactly the users with a connection subscribed,
+//! sorted, each once; after a connection vanishes, the server learns of it by itself, so the
+//! list must come to that within the ping timeout it publishes. A second connection of the
+//! observing user, subscribed throughout, must receive exactly one `PRESENCE_EVENT` per user
+//! that joined or left with each step, and none for a step that left the list as it was.
+//!
+//! One more case leaves a connection open but silent (it stops reading, so it answers no
+//! ping): its user must leave within `ping_interval_seconds` + `ping_timeout_seconds`. It
+//! runs when those two add up to at most [`LONGEST_SILENCE_TRIED`].
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::sync_frames::{ClientFrame, ServerFrame};
+use crate::sync_frames::{ChannelName, ClientFrame, ServerFrame};
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure};
+use crate::cases::{CaseConfig, CaseFailure, for_each};
 use crate::check::{CheckFuture, PropertyCheck};
 use crate::checks::sync::{Peer, SyncArea, WAIT, fresh_channel, run_cases, user};
 use crate::clause::sync as sc;
@@ -24,6 +30,9 @@ pub const CHECK: PropertyCheck = PropertyCheck {
     property: 24,
     run: run_check,
 };
+
+/// The silent-connection case waits for the server's pings: only when that is quick.
+const LONGEST_SILENCE_TRIED: Duration = Duration::from_secs(10);
 
 /// Which user each connection slot belongs to: slots 0 and 3 share one.
 const OWNER: [usize; 4] = [0, 1, 2, 0];
@@ -45,7 +54,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 async fn presence(
     observer: &mut Peer,
-    channel: &crate::sync_frames::ChannelName,
+    channel: &ChannelName,
     request: u32,
 ) -> Result<Vec<String>, CaseFailure> {
     observer
@@ -70,10 +79,21 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
     }
     let (obs_user, obs_token) = user(target, area, "p24-observer").await?;
     let mut observer = Peer::connect(area, &obs_user, &obs_token).await?;
+    let mut watcher = Peer::connect(area, &obs_user, &obs_token).await?;
+    let mut request = 1u32;
+    watcher.subscribe(&channel, request).await?;
     let mut slots: Vec<Option<(Peer, bool)>> = (0..4).map(|_| None).collect();
-    let mut request = 0u32;
+    let present = |slots: &[Option<(Peer, bool)>]| -> BTreeSet<String> {
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.as_ref().is_some_and(|(_, sub)| *sub))
+            .map(|(k, _)| users[OWNER[k]].0.clone())
+            .collect()
+    };
     for step in steps {
         request += 1;
+        let before = present(&slots);
         let mut eventually = false;
         match *step {
             Step::Subscribe(k) | Step::Unsubscribe(k) => {
@@ -114,14 +134,10 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
                 }
             }
         }
-        let want: Vec<String> = slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.as_ref().is_some_and(|(_, sub)| *sub))
-            .map(|(k, _)| users[OWNER[k]].0.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let after = present(&slots);
+        let mut listed = after.clone();
+        listed.insert(obs_user.clone());
+        let want: Vec<String> = listed.into_iter().collect();
         let deadline = tokio::time::Instant::now() + area.ping_timeout + WAIT;
         loop {
             request += 1;
@@ -136,21 +152,151 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
                     format!("after {step:?}, presence lists {got:?}, not {want:?}"),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Waiting, the watcher answers pings and keeps what arrives.
+            watcher.idle(Duration::from_millis(20)).await?;
         }
+        let changes: Vec<(String, bool)> = after
+            .difference(&before)
+            .map(|u| (u.clone(), true))
+            .chain(before.difference(&after).map(|u| (u.clone(), false)))
+            .collect();
+        expect_events(&mut watcher, &obs_user, changes, step).await?;
     }
     for (peer, _) in slots.into_iter().flatten() {
         peer.close().await;
     }
     observer.close().await;
+    watcher.close().await;
+    Ok(())
+}
+
+/// The watcher receives one `PRESENCE_EVENT` for each of `changes` (user, joined), and no
+/// event that is not one of them among what has arrived by then. Events about the watcher's
+/// own user are not judged (the spec leaves a user's own connections out).
+async fn expect_events(
+    watcher: &mut Peer,
+    own: &str,
+    mut changes: Vec<(String, bool)>,
+    step: &Step,
+) -> Result<(), CaseFailure> {
+    let owed = changes.clone();
+    loop {
+        let wait = if changes.is_empty() {
+            // Nothing more is owed: only read what is already there.
+            Duration::from_millis(1)
+        } else {
+            WAIT
+        };
+        match watcher.within(wait).await? {
+            None if changes.is_empty() => return Ok(()),
+            None => {
+                return Err(watcher.fail(
+                    sc::PRESENCE_EVENTS,
+                    format!(
+                        "after {step:?}, no PRESENCE_EVENT for {changes:?} within {WAIT:?} (owed {owed:?})"
+                    ),
+                ));
+            }
+            Some(ServerFrame::PresenceEvent { user, .. }) if user == own => {}
+            Some(ServerFrame::PresenceEvent { user, joined, .. }) => {
+                match changes.iter().position(|(u, j)| *u == user && *j == joined) {
+                    Some(i) => {
+                        changes.remove(i);
+                    }
+                    None => {
+                        let what = if joined { "joined" } else { "left" };
+                        return Err(watcher.fail(
+                            sc::PRESENCE_EVENTS,
+                            format!(
+                                "after {step:?}, a PRESENCE_EVENT saying {user} {what}, which the presence list does not show (owed {owed:?})"
+                            ),
+                        ));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(watcher.fail(
+                    sc::PRESENCE_EVENTS,
+                    format!("after {step:?}, an unexpected frame {other:?}"),
+                ));
+            }
+        }
+    }
+}
+
+/// A connection that stays open but answers no ping: its user leaves within
+/// `ping_interval` + `ping_timeout`, and the watcher is told.
+async fn silent_connection(target: &Target, area: &SyncArea) -> Result<(), CaseFailure> {
+    let channel = fresh_channel("p24-silent")?;
+    let (silent_user, silent_token) = user(target, area, "p24-silent").await?;
+    let (obs_user, obs_token) = user(target, area, "p24-observer").await?;
+    let mut observer = Peer::connect(area, &obs_user, &obs_token).await?;
+    let mut watcher = Peer::connect(area, &obs_user, &obs_token).await?;
+    watcher.subscribe(&channel, 1).await?;
+    let mut silent = Peer::connect_on(area, 1, &silent_user, &silent_token).await?;
+    silent.subscribe(&channel, 2).await?;
+    let step = Step::Subscribe(0);
+    expect_events(
+        &mut watcher,
+        &obs_user,
+        vec![(silent_user.clone(), true)],
+        &step,
+    )
+    .await?;
+    // From here the silent connection is never read again: the server's pings go unanswered.
+    let allowed = area.ping_interval + area.ping_timeout;
+    let started = tokio::time::Instant::now();
+    let mut request = 3;
+    loop {
+        request += 1;
+        let listed = presence(&mut observer, &channel, request).await?;
+        if !listed.contains(&silent_user) {
+            break;
+        }
+        if started.elapsed() > allowed + WAIT {
+            return Err(observer.fail(
+                sc::DEAD,
+                format!(
+                    "a connection silent for {:?} (ping interval {:?} + timeout {:?}, and {WAIT:?} more) is still listed: {listed:?}",
+                    started.elapsed(),
+                    area.ping_interval,
+                    area.ping_timeout
+                ),
+            ));
+        }
+        watcher.idle(Duration::from_millis(200)).await?;
+    }
+    expect_events(
+        &mut watcher,
+        &obs_user,
+        vec![(silent_user.clone(), false)],
+        &Step::Vanish(0),
+    )
+    .await?;
+    silent.vanish();
+    observer.close().await;
+    watcher.close().await;
     Ok(())
 }
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(run_cases(
-        target,
-        config,
-        prop::collection::vec(step(), 1..12),
-        move |area, steps| async move { case(target, &area, &steps).await },
-    ))
+    Box::pin(async move {
+        let generated = run_cases(
+            target,
+            config,
+            prop::collection::vec(step(), 1..12),
+            move |area, steps| async move { case(target, &area, &steps).await },
+        )
+        .await;
+        let crate::check::CheckOutcome::Ran(generated) = generated else {
+            return generated;
+        };
+        let silent = match crate::checks::sync::area(target) {
+            Ok(area) if area.ping_interval + area.ping_timeout <= LONGEST_SILENCE_TRIED => {
+                for_each(&[area], |area| silent_connection(target, area)).await
+            }
+            _ => crate::cases::CaseOutcome::Passed { cases: 0 },
+        };
+        crate::check::CheckOutcome::Ran(generated.followed_by(silent))
+    })
 }
