@@ -902,6 +902,7 @@ pub const ALL: &[&Clause] = &[
     &sync::PRESENCE,
     &sync::LEAVE,
     &sync::PRESENCE_EVENTS,
+    &sync::SEND_QUEUE,
     &sync::DEAD,
     &sync::ACK,
     &sync::NO_ACK,
@@ -1387,6 +1388,12 @@ pub mod sync {
         FILE,
         G,
         "A user leaves a channel when their last such connection unsubscribes, closes, or is found dead:",
+    );
+    /// A slow subscriber.
+    pub const SEND_QUEUE: Clause = clause(
+        FILE,
+        "Refusals",
+        "A slow subscriber never slows others or grows the server's memory without bound: its send queue holds at most `send_queue` frames; past that it is closed (and may resume within the retention window).",
     );
     /// Presence events.
     pub const PRESENCE_EVENTS: Clause = clause(

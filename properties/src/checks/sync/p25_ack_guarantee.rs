@@ -5,14 +5,24 @@
 //! subscribed; then publishes with acknowledgment requested, and some without. A publish
 //! with bit 0 must get exactly one answer: `ACK` when anyone was subscribed (naming the
 //! position the subscribers received the message at), `NACK` 3002 when nobody was; one
-//! without bit 0 gets none. (3003, subscribers that all failed to take a message, needs
-//! subscribers too slow for their queue: not provoked here.)
+//! without bit 0 gets none.
+//!
+//! One more case provokes 3003: its only subscriber stops reading while publishers flood the
+//! channel with acknowledged publishes of up to 64 KiB. Once the socket's buffers and the
+//! subscriber's send queue (`send_queue` frames) are full, a message reaches no one, and
+//! the first `NACK` must be 3003 (the channel had a subscriber; none received it). What the
+//! subscriber is given before its connection ends must be the channel's messages in order,
+//! then at most `ERROR` 3004 and close 4004. A target that takes [`SLOW_BUDGET_BYTES`]
+//! for one subscriber that reads nothing is growing its memory without bound.
 
 use crate::sync_frames::{ClientFrame, ServerFrame, code};
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure};
+use std::time::{Duration, Instant};
+
+use crate::cases::{CaseConfig, CaseFailure, for_each};
 use crate::check::{CheckFuture, PropertyCheck};
+use crate::checks::sync::Heard;
 use crate::checks::sync::{Peer, QUIET, SyncArea, fresh_channel, payload, run_cases, user};
 use crate::clause::sync as sc;
 use crate::target::Target;
@@ -209,11 +219,160 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     Ok(())
 }
 
+/// What a flood may publish to a channel whose only subscriber reads nothing before a
+/// message must fail to reach it: far more than a bounded send queue and a socket's buffers.
+pub const SLOW_BUDGET_BYTES: usize = 64 << 20;
+
+/// Connections the flood publishes over, so the per-connection publish limit paces it less.
+const FLOOD_PUBLISHERS: usize = 8;
+
+/// A subscriber that reads nothing: the first `NACK` is 3003, and what it was given is in
+/// order, then at most 3004 and close 4004. `Ok(false)` when the case could not conclude
+/// (the subscriber was found dead by its ping timeout before it overflowed).
+async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseFailure> {
+    let channel = fresh_channel("p25-slow")?;
+    let (slow_user, slow_token) = user(target, area, "p25-slow").await?;
+    let mut slow = Peer::connect(area, &slow_user, &slow_token).await?;
+    let start = slow.subscribe(&channel, 1).await?;
+    // From here `slow` reads nothing until the flood is over.
+    let frozen = Instant::now();
+    let (pub_user, pub_token) = user(target, area, "p25-flood").await?;
+    let mut publishers = Vec::new();
+    for i in 0..FLOOD_PUBLISHERS {
+        publishers.push(Peer::connect_on(area, i, &pub_user, &pub_token).await?);
+    }
+    let size = usize::try_from(area.max_payload)
+        .unwrap_or(usize::MAX)
+        .min(64 * 1024);
+    let body = vec![0x5A; size];
+    let mut published = 0usize;
+    let mut request = 100u32;
+    let mut turn = 0usize;
+    let nack = loop {
+        if published * size > SLOW_BUDGET_BYTES {
+            return Err(publishers[0].fail(
+                sc::SEND_QUEUE,
+                format!(
+                    "{published} publishes of {size} bytes ({} MiB) all reached a subscriber that read nothing",
+                    published * size >> 20
+                ),
+            ));
+        }
+        request += 1;
+        turn = (turn + 1) % FLOOD_PUBLISHERS;
+        let publisher = &mut publishers[turn];
+        publisher
+            .send(&ClientFrame::Publish {
+                request,
+                ack: true,
+                channel: channel.clone(),
+                payload: body.clone(),
+            })
+            .await?;
+        match publisher.next_quiet().await? {
+            ServerFrame::Ack { request: r, .. } if r == request => published += 1,
+            ServerFrame::Nack {
+                request: r, code, ..
+            } if r == request => break code,
+            ServerFrame::Error {
+                request: r,
+                code: code::RATE_LIMITED,
+                ..
+            } if r == request => {
+                // Paced by the publish limit: let the window move on.
+                tokio::time::sleep(area.publish_limit.window / 20).await;
+            }
+            other => {
+                return Err(publisher.fail(
+                    sc::ACK,
+                    format!("publish {request} to a channel with a slow subscriber was answered {other:?}"),
+                ));
+            }
+        }
+    };
+    if nack != code::DELIVERY_FAILED {
+        if frozen.elapsed() >= area.ping_timeout {
+            // The subscriber may have been found dead first: then no one was subscribed.
+            return Ok(false);
+        }
+        return Err(publishers[turn].fail(
+            sc::ACK,
+            format!(
+                "after {published} publishes reached a subscriber that reads nothing, NACK {nack} (expected 3003: the channel had a subscriber and none received the message)"
+            ),
+        ));
+    }
+    // What the slow subscriber was given: the channel's messages in order, then the end.
+    let mut next = start.offset + 1;
+    loop {
+        match slow.hear(Duration::from_secs(5)).await? {
+            Heard::Frame(ServerFrame::Message { at, .. }) if at.offset == next => next += 1,
+            Heard::Frame(ServerFrame::Message { at, .. }) => {
+                return Err(slow.fail(
+                    sc::ORDER,
+                    format!(
+                        "a slow subscriber was given offset {} where {next} was due",
+                        at.offset
+                    ),
+                ));
+            }
+            Heard::Frame(ServerFrame::Error {
+                code: code::BUFFER_OVERFLOW,
+                request: 0,
+                ..
+            })
+            | Heard::Frame(ServerFrame::PresenceEvent { .. }) => {}
+            Heard::Closed(None | Some(4004)) => break,
+            Heard::Closed(Some(other)) => {
+                return Err(slow.fail(
+                    sc::SEND_QUEUE,
+                    format!(
+                        "a subscriber whose send queue overflowed was closed with {other}, not 4004"
+                    ),
+                ));
+            }
+            Heard::Frame(other) => {
+                return Err(slow.fail(
+                    sc::SEND_QUEUE,
+                    format!("a subscriber whose send queue overflowed was given {other:?}"),
+                ));
+            }
+            Heard::Silent => {
+                return Err(slow.fail(
+                    sc::SEND_QUEUE,
+                    "a subscriber whose send queue overflowed is still connected 5 s after it read everything".into(),
+                ));
+            }
+        }
+    }
+    for publisher in publishers {
+        publisher.close().await;
+    }
+    Ok(true)
+}
+
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(run_cases(
-        target,
-        config,
-        scenario(),
-        move |area, s| async move { case(target, &area, &s).await },
-    ))
+    Box::pin(async move {
+        let generated = run_cases(target, config, scenario(), move |area, s| async move {
+            case(target, &area, &s).await
+        })
+        .await;
+        let crate::check::CheckOutcome::Ran(generated) = generated else {
+            return generated;
+        };
+        let Ok(area) = crate::checks::sync::area(target) else {
+            return crate::check::CheckOutcome::Ran(generated);
+        };
+        // Two tries: the first may end inconclusive on a loaded machine.
+        let slow = for_each(&[area], |area| async move {
+            for _ in 0..2 {
+                if slow_subscriber(target, area).await? {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })
+        .await;
+        crate::check::CheckOutcome::Ran(generated.followed_by(slow))
+    })
 }
