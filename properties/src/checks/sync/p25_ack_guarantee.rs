@@ -254,7 +254,7 @@ async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseF
                 sc::SEND_QUEUE,
                 format!(
                     "{published} publishes of {size} bytes ({} MiB) all reached a subscriber that read nothing",
-                    published * size >> 20
+                    (published * size) >> 20
                 ),
             ));
         }
