@@ -897,6 +897,7 @@ pub const ALL: &[&Clause] = &[
     &sync::REPLAY,
     &sync::NO_GAP,
     &sync::RELOAD,
+    &sync::FOREIGN_SESSION,
     &sync::ERROR_MESSAGE,
     &sync::KEPT,
     &sync::PRESENCE,
@@ -1364,6 +1365,12 @@ pub mod sync {
         FILE,
         G,
         "or, when the epoch differs or a message after the offset is no longer kept, sends `ERROR` 3004 `SYNC_BUFFER_OVERFLOW` for that channel and subscribes it afresh (`SUBSCRIBED` with the current offset), so the client knows to reload that channel's state.",
+    );
+    /// A session that is not the user's.
+    pub const FOREIGN_SESSION: Clause = clause(
+        FILE,
+        G,
+        "A session id the server did not issue to the same user, or older than the retention window, gets 3004 for every channel listed.",
     );
     /// What an `ERROR`'s message may hold.
     pub const ERROR_MESSAGE: Clause = clause(

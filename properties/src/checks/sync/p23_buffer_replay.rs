@@ -9,7 +9,8 @@
 //! more ("at least the last `buffer_size`"), so it either replays all of them so, or sends
 //! `ERROR` 3004 for the channel and a fresh `SUBSCRIBED` at the channel's last message: never
 //! a partial replay. A resume naming another epoch than the channel's must get 3004 and
-//! `SUBSCRIBED`. Either way the next message arrives live, once.
+//! `SUBSCRIBED`, and so must a resume naming a session the server issued to another user.
+//! Either way the next message arrives live, once.
 
 use crate::sync_frames::{ChannelName, ClientFrame, Position, ServerFrame, code};
 use proptest::prelude::*;
@@ -35,6 +36,8 @@ struct Scenario {
     missed: Missed,
     /// The `RESUME` names another epoch than the channel's.
     stale_epoch: bool,
+    /// The `RESUME` names the publisher's session: issued, but to another user.
+    foreign_session: bool,
 }
 
 /// How many messages the subscriber misses.
@@ -57,11 +60,13 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             2 => (1usize..4).prop_map(Missed::Beyond),
         ],
         proptest::bool::weighted(0.1),
+        proptest::bool::weighted(0.1),
     )
-        .prop_map(|(seen, missed, stale_epoch)| Scenario {
+        .prop_map(|(seen, missed, stale_epoch, foreign_session)| Scenario {
             seen,
             missed,
             stale_epoch,
+            foreign_session,
         })
 }
 
@@ -113,7 +118,7 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
         Missed::Beyond(extra) if area.buffer_size <= LARGEST_BUFFER_TRIED => buffer + extra,
         Missed::Full | Missed::Beyond(_) => return Ok(()),
     };
-    let allowed = if s.stale_epoch {
+    let allowed = if s.stale_epoch || s.foreign_session {
         Allowed::Reload
     } else if missed <= buffer {
         Allowed::Replay
@@ -143,7 +148,11 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
             }
         }
     }
-    let session = subscriber.session;
+    let session = if s.foreign_session {
+        publisher.session
+    } else {
+        subscriber.session
+    };
     subscriber.vanish();
     publish(&mut publisher, &channel, s.seen, missed).await?;
     let head = last.offset + missed as u64;
@@ -177,7 +186,7 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
             expect_replay(&mut back, first, &expectation).await?
         }
         (Allowed::Reload, _) | (Allowed::Either, false) => {
-            expect_reload(&mut back, first, &expectation, s.stale_epoch).await?
+            expect_reload(&mut back, first, &expectation, s).await?
         }
     }
     // Live again: the next message, once.
@@ -275,9 +284,11 @@ async fn expect_reload(
     back: &mut Peer,
     first: ServerFrame,
     e: &Expectation<'_>,
-    stale_epoch: bool,
+    s: &Scenario,
 ) -> Result<(), CaseFailure> {
-    let why = if stale_epoch {
+    let why = if s.foreign_session {
+        "a RESUME naming a session the server issued to another user".to_owned()
+    } else if s.stale_epoch {
         format!(
             "a RESUME naming epoch {} for a channel of epoch {}",
             e.last.epoch.wrapping_add(1).max(1),
@@ -289,6 +300,11 @@ async fn expect_reload(
             e.missed, e.buffer_size
         )
     };
+    let clause = if s.foreign_session {
+        sc::FOREIGN_SESSION
+    } else {
+        sc::RELOAD
+    };
     match first {
         ServerFrame::Error {
             code: code::BUFFER_OVERFLOW,
@@ -296,10 +312,7 @@ async fn expect_reload(
             ..
         } if c == e.channel.as_str() => {}
         other => {
-            return Err(back.fail(
-                sc::RELOAD,
-                format!("{why}: {other:?} (expected ERROR 3004)"),
-            ));
+            return Err(back.fail(clause, format!("{why}: {other:?} (expected ERROR 3004)")));
         }
     }
     match back.next_quiet().await? {
@@ -309,7 +322,7 @@ async fn expect_reload(
             Ok(())
         }
         other => Err(back.fail(
-            sc::RELOAD,
+            clause,
             format!(
                 "{why}: after 3004, {other:?} (expected SUBSCRIBED at {})",
                 e.head
