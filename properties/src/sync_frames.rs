@@ -474,6 +474,18 @@ impl ClientFrame {
                 let request = f.request()?;
                 let session = f.array::<16>("session")?;
                 let count = f.u16("count")?;
+                // An entry is at least 18 bytes (a one-byte name, two u64): a count the
+                // frame cannot hold is a truncated frame, whatever its entries say.
+                let left = f.bytes.len() - f.at;
+                if usize::from(count) * 18 > left {
+                    return Err(f.error(
+                        code::BAD_REQUEST,
+                        format!(
+                            "truncated: `count` {count} needs at least {} bytes, {left} left",
+                            usize::from(count) * 18
+                        ),
+                    ));
+                }
                 let mut channels: Vec<(ChannelName, Position)> = Vec::new();
                 for _ in 0..count {
                     let channel = f.channel()?;

@@ -12,6 +12,10 @@ use dx_conformance::htip::{self as suite, Event, HtipOp, delta, stream};
 use dx_htip as reference;
 use proptest::prelude::*;
 
+#[path = "support/byte_changes.rs"]
+mod byte_changes;
+use byte_changes::{change, changed};
+
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         // A few short words, so strings repeat and the table deduplicates.
@@ -85,36 +89,6 @@ fn page() -> impl Strategy<Value = (Vec<(u16, String)>, Vec<HtipOp>)> {
 fn encode(templates: &[(u16, String)], ops: &[HtipOp]) -> Vec<u8> {
     let t: Vec<(u16, &str)> = templates.iter().map(|(i, h)| (*i, h.as_str())).collect();
     stream::encode(&t, ops).unwrap()
-}
-
-/// A change to a stream's or patch's bytes: cut, lengthened, or one byte replaced.
-#[derive(Debug, Clone)]
-enum Change {
-    Cut(usize),
-    Append(u8),
-    Replace(usize, u8),
-}
-
-fn change() -> impl Strategy<Value = Change> {
-    prop_oneof![
-        any::<usize>().prop_map(Change::Cut),
-        any::<u8>().prop_map(Change::Append),
-        (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Change::Replace(at, b)),
-    ]
-}
-
-fn changed(mut bytes: Vec<u8>, change: &Change) -> Vec<u8> {
-    match *change {
-        Change::Cut(at) => bytes.truncate(at % (bytes.len() + 1)),
-        Change::Append(b) => bytes.push(b),
-        Change::Replace(at, b) => {
-            let at = at % bytes.len().max(1);
-            if let Some(byte) = bytes.get_mut(at) {
-                *byte = b;
-            }
-        }
-    }
-    bytes
 }
 
 /// The reference's operation in the suite's words.

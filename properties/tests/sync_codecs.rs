@@ -11,6 +11,10 @@ use dx_conformance::sync_frames::{self as suite, ChannelName, ClientFrame, Posit
 use dx_sync::frame as reference;
 use proptest::prelude::*;
 
+#[path = "support/byte_changes.rs"]
+mod byte_changes;
+use byte_changes::{change, changed};
+
 fn channel() -> impl Strategy<Value = ChannelName> {
     "[A-Za-z0-9_.:-]{1,128}".prop_map(|name| ChannelName::new(&name).unwrap())
 }
@@ -138,36 +142,6 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             }
         ),
     ]
-}
-
-/// A change to a frame's bytes: cut, lengthened, or one byte replaced.
-#[derive(Debug, Clone)]
-enum Change {
-    Cut(usize),
-    Append(u8),
-    Replace(usize, u8),
-}
-
-fn change() -> impl Strategy<Value = Change> {
-    prop_oneof![
-        any::<usize>().prop_map(Change::Cut),
-        any::<u8>().prop_map(Change::Append),
-        (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Change::Replace(at, b)),
-    ]
-}
-
-fn changed(mut bytes: Vec<u8>, change: &Change) -> Vec<u8> {
-    match *change {
-        Change::Cut(at) => bytes.truncate(at % (bytes.len() + 1)),
-        Change::Append(b) => bytes.push(b),
-        Change::Replace(at, b) => {
-            let at = at % bytes.len().max(1);
-            if let Some(byte) = bytes.get_mut(at) {
-                *byte = b;
-            }
-        }
-    }
-    bytes
 }
 
 /// Both codecs read `bytes` as client frames alike: the same frame (its re-encoding by each is
