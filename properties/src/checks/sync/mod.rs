@@ -180,6 +180,34 @@ where
     CheckOutcome::Ran(for_all(strategy, config, |input| case(area.clone(), input)).await)
 }
 
+/// [`run_cases`], then `then` once with the same area when every generated case passed: for
+/// a check that adds enumerated cases (a slow or silent connection) to its generated ones.
+pub async fn run_cases_then<S, F, Fut, T, TFut>(
+    target: &Target,
+    config: CaseConfig,
+    strategy: S,
+    case: F,
+    then: T,
+) -> CheckOutcome
+where
+    S: proptest::strategy::Strategy,
+    S::Value: std::fmt::Debug,
+    F: Fn(SyncArea, S::Value) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CaseFailure>>,
+    T: FnOnce(SyncArea) -> TFut,
+    TFut: std::future::Future<Output = crate::cases::CaseOutcome>,
+{
+    let area = match area(target) {
+        Ok(a) => a,
+        Err(outcome) => return outcome,
+    };
+    let generated = for_all(strategy, config, |input| case(area.clone(), input)).await;
+    if generated.is_failed() {
+        return CheckOutcome::Ran(generated);
+    }
+    CheckOutcome::Ran(generated.followed_by(then(area).await))
+}
+
 /// A channel no other case uses.
 pub fn fresh_channel(prefix: &str) -> Result<ChannelName, CaseFailure> {
     let name = unique_scope(&format!("dx-check:{prefix}"));

@@ -159,7 +159,7 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     let mut back = Peer::connect_on(area, 2, &sub_user, &sub_token).await?;
     let named = if s.stale_epoch {
         Position {
-            epoch: last.epoch.wrapping_add(1).max(1),
+            epoch: stale(last.epoch),
             ..last
         }
     } else {
@@ -206,6 +206,11 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     back.close().await;
     publisher.close().await;
     Ok(())
+}
+
+/// Another nonzero epoch than `epoch`, for a stale resume.
+fn stale(epoch: u64) -> u64 {
+    epoch.wrapping_add(1).max(1)
 }
 
 /// What a resumed connection is judged against.
@@ -291,7 +296,7 @@ async fn expect_reload(
     } else if s.stale_epoch {
         format!(
             "a RESUME naming epoch {} for a channel of epoch {}",
-            e.last.epoch.wrapping_add(1).max(1),
+            stale(e.last.epoch),
             e.last.epoch
         )
     } else {

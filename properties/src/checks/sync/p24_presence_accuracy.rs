@@ -19,9 +19,9 @@ use std::time::Duration;
 use crate::sync_frames::{ChannelName, ClientFrame, ServerFrame};
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure, for_each};
+use crate::cases::{CaseConfig, CaseFailure, CaseOutcome, for_each};
 use crate::check::{CheckFuture, PropertyCheck};
-use crate::checks::sync::{Peer, SyncArea, WAIT, fresh_channel, run_cases, user};
+use crate::checks::sync::{Peer, SyncArea, WAIT, fresh_channel, run_cases_then, user};
 use crate::clause::sync as sc;
 use crate::target::Target;
 
@@ -160,7 +160,7 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
             .map(|u| (u.clone(), true))
             .chain(before.difference(&after).map(|u| (u.clone(), false)))
             .collect();
-        expect_events(&mut watcher, &obs_user, changes, step).await?;
+        expect_events(&mut watcher, &obs_user, changes, &format!("{step:?}")).await?;
     }
     for (peer, _) in slots.into_iter().flatten() {
         peer.close().await;
@@ -177,7 +177,7 @@ async fn expect_events(
     watcher: &mut Peer,
     own: &str,
     mut changes: Vec<(String, bool)>,
-    step: &Step,
+    after: &str,
 ) -> Result<(), CaseFailure> {
     let owed = changes.clone();
     loop {
@@ -193,7 +193,7 @@ async fn expect_events(
                 return Err(watcher.fail(
                     sc::PRESENCE_EVENTS,
                     format!(
-                        "after {step:?}, no PRESENCE_EVENT for {changes:?} within {WAIT:?} (owed {owed:?})"
+                        "after {after}, no PRESENCE_EVENT for {changes:?} within {WAIT:?} (owed {owed:?})"
                     ),
                 ));
             }
@@ -208,7 +208,7 @@ async fn expect_events(
                         return Err(watcher.fail(
                             sc::PRESENCE_EVENTS,
                             format!(
-                                "after {step:?}, a PRESENCE_EVENT saying {user} {what}, which the presence list does not show (owed {owed:?})"
+                                "after {after}, a PRESENCE_EVENT saying {user} {what}, which the presence list does not show (owed {owed:?})"
                             ),
                         ));
                     }
@@ -217,7 +217,7 @@ async fn expect_events(
             Some(other) => {
                 return Err(watcher.fail(
                     sc::PRESENCE_EVENTS,
-                    format!("after {step:?}, an unexpected frame {other:?}"),
+                    format!("after {after}, an unexpected frame {other:?}"),
                 ));
             }
         }
@@ -235,12 +235,11 @@ async fn silent_connection(target: &Target, area: &SyncArea) -> Result<(), CaseF
     watcher.subscribe(&channel, 1).await?;
     let mut silent = Peer::connect_on(area, 1, &silent_user, &silent_token).await?;
     silent.subscribe(&channel, 2).await?;
-    let step = Step::Subscribe(0);
     expect_events(
         &mut watcher,
         &obs_user,
         vec![(silent_user.clone(), true)],
-        &step,
+        "the silent connection's SUBSCRIBE",
     )
     .await?;
     // From here the silent connection is never read again: the server's pings go unanswered.
@@ -270,7 +269,7 @@ async fn silent_connection(target: &Target, area: &SyncArea) -> Result<(), CaseF
         &mut watcher,
         &obs_user,
         vec![(silent_user.clone(), false)],
-        &Step::Vanish(0),
+        "the silent connection was found dead",
     )
     .await?;
     silent.vanish();
@@ -280,23 +279,16 @@ async fn silent_connection(target: &Target, area: &SyncArea) -> Result<(), CaseF
 }
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(async move {
-        let generated = run_cases(
-            target,
-            config,
-            prop::collection::vec(step(), 1..12),
-            move |area, steps| async move { case(target, &area, &steps).await },
-        )
-        .await;
-        let crate::check::CheckOutcome::Ran(generated) = generated else {
-            return generated;
-        };
-        let silent = match crate::checks::sync::area(target) {
-            Ok(area) if area.ping_interval + area.ping_timeout <= LONGEST_SILENCE_TRIED => {
-                for_each(&[area], |area| silent_connection(target, area)).await
+    Box::pin(run_cases_then(
+        target,
+        config,
+        prop::collection::vec(step(), 1..12),
+        move |area, steps| async move { case(target, &area, &steps).await },
+        move |area| async move {
+            if area.ping_interval + area.ping_timeout > LONGEST_SILENCE_TRIED {
+                return CaseOutcome::Passed { cases: 0 };
             }
-            _ => crate::cases::CaseOutcome::Passed { cases: 0 },
-        };
-        crate::check::CheckOutcome::Ran(generated.followed_by(silent))
-    })
+            for_each(&[area], |area| silent_connection(target, area)).await
+        },
+    ))
 }

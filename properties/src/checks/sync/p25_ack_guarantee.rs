@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::cases::{CaseConfig, CaseFailure, for_each};
 use crate::check::{CheckFuture, PropertyCheck};
 use crate::checks::sync::Heard;
-use crate::checks::sync::{Peer, QUIET, SyncArea, fresh_channel, payload, run_cases, user};
+use crate::checks::sync::{Peer, QUIET, SyncArea, fresh_channel, payload, run_cases_then, user};
 use crate::clause::sync as sc;
 use crate::target::Target;
 
@@ -352,27 +352,22 @@ async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseF
 }
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(async move {
-        let generated = run_cases(target, config, scenario(), move |area, s| async move {
-            case(target, &area, &s).await
-        })
-        .await;
-        let crate::check::CheckOutcome::Ran(generated) = generated else {
-            return generated;
-        };
-        let Ok(area) = crate::checks::sync::area(target) else {
-            return crate::check::CheckOutcome::Ran(generated);
-        };
-        // Two tries: the first may end inconclusive on a loaded machine.
-        let slow = for_each(&[area], |area| async move {
-            for _ in 0..2 {
-                if slow_subscriber(target, area).await? {
-                    return Ok(());
+    Box::pin(run_cases_then(
+        target,
+        config,
+        scenario(),
+        move |area, s| async move { case(target, &area, &s).await },
+        move |area| async move {
+            // Two tries: the first may end inconclusive on a loaded machine.
+            for_each(&[area], |area| async move {
+                for _ in 0..2 {
+                    if slow_subscriber(target, area).await? {
+                        return Ok(());
+                    }
                 }
-            }
-            Ok(())
-        })
-        .await;
-        crate::check::CheckOutcome::Ran(generated.followed_by(slow))
-    })
+                Ok(())
+            })
+            .await
+        },
+    ))
 }
