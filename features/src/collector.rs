@@ -144,6 +144,7 @@ impl Running {
             requirements: scenario::requirements(&tags),
             tags,
             verdict: self.verdict.clone().unwrap_or(Verdict::Pass),
+            unverified: None,
             cases: self.steps,
             duration: self.started.elapsed(),
             position: None,

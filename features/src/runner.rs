@@ -291,6 +291,7 @@ pub fn scenarios_not_verified(
             requirements: s.requirements,
             tags: s.tags,
             verdict: Verdict::NotVerified(reason.to_owned()),
+            unverified: None,
             cases: 0,
             duration: std::time::Duration::ZERO,
             position: None,

@@ -2,6 +2,7 @@
 //! replay line), or a reason the scenario cannot be checked against this target.
 
 use dx_conformance::CaseFailure;
+use dx_conformance::check::CheckOutcome;
 use dx_conformance::http::TransportError;
 
 /// What a step returns when it does not hold. The runner reads it back from the world to
@@ -50,6 +51,16 @@ impl StepError {
                 replay,
             },
             other => other,
+        }
+    }
+
+    /// Why an area's set-up (`checks::<area>::area`) stopped a scenario: the reason the area
+    /// cannot be verified, or the set-up's failure. `area` names what was looked for.
+    pub fn from_area(outcome: CheckOutcome, area: &str) -> Self {
+        match outcome {
+            CheckOutcome::NotVerified(reason) => Self::NotVerified(reason),
+            CheckOutcome::SetupFailed(failure) => Self::from(failure),
+            CheckOutcome::Ran(_) | CheckOutcome::RanInPart { .. } => Self::plain(area, "none"),
         }
     }
 

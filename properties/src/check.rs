@@ -14,22 +14,77 @@ use crate::verdict::{Failure, Verdict};
 pub enum CheckOutcome {
     /// The cases ran (and passed or failed).
     Ran(CaseOutcome),
+    /// The cases ran, but a part of the check could not conclude against this target (a
+    /// case whose premise the target's own timing undid): if every case that concluded
+    /// passed, the verdict is a pass that names the part left unverified, never a plain one.
+    RanInPart {
+        /// The cases that concluded.
+        outcome: CaseOutcome,
+        /// What was not verified, and why.
+        unverified: String,
+    },
     /// The check cannot run against this target, and why.
     NotVerified(String),
     /// A set-up step failed before any case (counts as a failure).
     SetupFailed(CaseFailure),
 }
 
+/// A check's verdict, the cases it ran, and what of it could not conclude.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Cases run.
+    pub cases: u32,
+    /// For a pass: the part of the check that could not conclude, and why.
+    pub unverified: Option<String>,
+}
+
+impl Judged {
+    /// A verdict with nothing left unverified.
+    pub fn whole(verdict: Verdict, cases: u32) -> Self {
+        Self {
+            verdict,
+            cases,
+            unverified: None,
+        }
+    }
+}
+
 impl CheckOutcome {
-    /// The verdict and the number of cases run.
-    pub fn into_verdict(self) -> (Verdict, u32) {
-        match self {
-            Self::Ran(CaseOutcome::Passed { cases }) => (Verdict::Pass, cases),
-            Self::Ran(CaseOutcome::Failed {
+    /// The verdict, the number of cases run and what was left unverified.
+    pub fn into_verdict(self) -> Judged {
+        let (outcome, unverified) = match self {
+            Self::Ran(outcome) => (outcome, None),
+            Self::RanInPart {
+                outcome,
+                unverified,
+            } => (outcome, Some(unverified)),
+            Self::NotVerified(reason) => return Judged::whole(Verdict::NotVerified(reason), 0),
+            Self::SetupFailed(failure) => {
+                return Judged::whole(
+                    Verdict::Fail(Failure {
+                        expected: failure.expected,
+                        actual: failure.actual,
+                        counterexample: None,
+                        replay: failure.replay,
+                    }),
+                    0,
+                );
+            }
+        };
+        match outcome {
+            CaseOutcome::Passed { cases } => Judged {
+                verdict: Verdict::Pass,
+                cases,
+                unverified,
+            },
+            // A failure stands on its own evidence.
+            CaseOutcome::Failed {
                 cases,
                 failure,
                 counterexample,
-            }) => (
+            } => Judged::whole(
                 Verdict::Fail(Failure {
                     expected: failure.expected,
                     actual: failure.actual,
@@ -37,16 +92,6 @@ impl CheckOutcome {
                     replay: failure.replay,
                 }),
                 cases,
-            ),
-            Self::NotVerified(reason) => (Verdict::NotVerified(reason), 0),
-            Self::SetupFailed(failure) => (
-                Verdict::Fail(Failure {
-                    expected: failure.expected,
-                    actual: failure.actual,
-                    counterexample: None,
-                    replay: failure.replay,
-                }),
-                0,
             ),
         }
     }
@@ -84,11 +129,42 @@ mod tests {
     fn outcomes_map_to_verdicts() {
         assert_eq!(
             CheckOutcome::Ran(CaseOutcome::Passed { cases: 3 }).into_verdict(),
-            (Verdict::Pass, 3)
+            Judged::whole(Verdict::Pass, 3)
         );
-        let (v, n) = CheckOutcome::NotVerified("x".into()).into_verdict();
-        assert_eq!((v, n), (Verdict::NotVerified("x".into()), 0));
-        let (v, _) = CheckOutcome::SetupFailed(CaseFailure::plain("a", "b")).into_verdict();
-        assert!(v.is_fail());
+        assert_eq!(
+            CheckOutcome::NotVerified("x".into()).into_verdict(),
+            Judged::whole(Verdict::NotVerified("x".into()), 0)
+        );
+        let judged = CheckOutcome::SetupFailed(CaseFailure::plain("a", "b")).into_verdict();
+        assert!(judged.verdict.is_fail());
+    }
+
+    /// A part that could not conclude is named beside a pass, and never beside a failure
+    /// (which stands on its own evidence).
+    #[test]
+    fn a_part_left_unverified_is_named_beside_a_pass_only() {
+        let passed = CheckOutcome::RanInPart {
+            outcome: CaseOutcome::Passed { cases: 4 },
+            unverified: "the slow case".into(),
+        };
+        assert_eq!(
+            passed.into_verdict(),
+            Judged {
+                verdict: Verdict::Pass,
+                cases: 4,
+                unverified: Some("the slow case".into()),
+            }
+        );
+        let failed = CheckOutcome::RanInPart {
+            outcome: CaseOutcome::Failed {
+                cases: 2,
+                failure: CaseFailure::plain("a", "b"),
+                counterexample: String::new(),
+            },
+            unverified: "the slow case".into(),
+        }
+        .into_verdict();
+        assert!(failed.verdict.is_fail());
+        assert_eq!(failed.unverified, None);
     }
 }

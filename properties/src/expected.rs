@@ -217,6 +217,7 @@ mod tests {
             requirements: Vec::new(),
             tags: Vec::new(),
             verdict,
+            unverified: None,
             cases: 1,
             duration: Duration::ZERO,
             position: None,

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::cases::{CaseConfig, CasePosition, traced};
-use crate::check::tags_of;
+use crate::check::{Judged, tags_of};
 use crate::checks;
 use crate::clause::conformance as cc;
 use crate::expected::Notice;
@@ -124,7 +124,7 @@ pub async fn run_properties(
         async move {
             match (precondition(spec, target, check.is_some()), check) {
                 (None, Some(check)) => (check.run)(target, options.cases).await.into_verdict(),
-                (reason, _) => (
+                (reason, _) => Judged::whole(
                     Verdict::NotVerified(reason.unwrap_or_else(|| NOT_YET_CHECKED.to_owned())),
                     0,
                 ),
@@ -157,7 +157,7 @@ pub async fn run_undescribed(
         async move {
             match check {
                 Some(check) => (check.run)(bare, options.cases).await.into_verdict(),
-                None => (Verdict::NotVerified(undescribed_reason(spec, bare)), 0),
+                None => Judged::whole(Verdict::NotVerified(undescribed_reason(spec, bare)), 0),
             }
         }
     })
@@ -191,7 +191,7 @@ async fn run_lanes<'s, F, Fut>(
 ) -> Result<Vec<CheckResult>, SpecError>
 where
     F: Fn(&'s PropertySpec) -> Fut,
-    Fut: Future<Output = (Verdict, u32)>,
+    Fut: Future<Output = Judged>,
 {
     use futures_util::stream::{self, StreamExt};
 
@@ -233,7 +233,7 @@ async fn run_one(
     spec: &PropertySpec,
     options: &RunOptions,
     progress: &std::cell::RefCell<&mut dyn FnMut(Progress<'_>)>,
-    check: impl Future<Output = (Verdict, u32)>,
+    check: impl Future<Output = Judged>,
 ) -> CheckResult {
     let id = format!("p{:02}", spec.number);
     (progress.borrow_mut())(Progress::Started {
@@ -241,11 +241,16 @@ async fn run_one(
         title: &spec.title,
     });
     let started = Instant::now();
-    let ((verdict, cases), position) =
+    let (judged, position) =
         match tokio::time::timeout(options.timeout, traced(options.focus, check)).await {
             Ok(done) => done,
-            Err(_) => ((timed_out(options.timeout), 0), None),
+            Err(_) => (Judged::whole(timed_out(options.timeout), 0), None),
         };
+    let Judged {
+        verdict,
+        cases,
+        unverified,
+    } = judged;
     let result = CheckResult {
         id,
         property: Some(spec.number),
@@ -255,6 +260,7 @@ async fn run_one(
         tags: tags_of(spec),
         position: position.filter(|_| verdict.is_fail()),
         verdict,
+        unverified,
         cases,
         duration: started.elapsed(),
         expected: None,
@@ -393,6 +399,7 @@ impl Report {
                 counterexample: None,
                 replay: Some(format!("curl -i '{url}/.well-known/dx-www'")),
             }),
+            unverified: None,
             cases: 0,
             duration,
             position: None,

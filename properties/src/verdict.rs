@@ -61,6 +61,9 @@ pub struct CheckResult {
     pub tags: Vec<String>,
     /// The verdict.
     pub verdict: Verdict,
+    /// For a pass: the part of the check that could not conclude against this target, and
+    /// why (`CheckOutcome::RanInPart`). Reports show it beside the pass.
+    pub unverified: Option<String>,
     /// Cases (or steps) run.
     pub cases: u32,
     /// How long it took.

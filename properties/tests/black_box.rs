@@ -12,11 +12,19 @@ async fn assert_property_holds(number: u8) {
         .await
         .expect("spec");
     match &result.verdict {
-        Verdict::Pass => assert!(
-            result.cases >= min_cases(number),
-            "only {} cases",
-            result.cases
-        ),
+        Verdict::Pass => {
+            assert!(
+                result.cases >= min_cases(number),
+                "only {} cases",
+                result.cases
+            );
+            // Against the embedded reference every part of a check must conclude.
+            assert!(
+                result.unverified.is_none() || !target.is_embedded(),
+                "Property {number} passed only in part: {:?}",
+                result.unverified
+            );
+        }
         Verdict::Fail(f) => panic!(
             "Property {number} ({}) failed\nexpected: {}\nactual: {}\ncounterexample: {:?}\nreplay: {:?}",
             result.title, f.expected, f.actual, f.counterexample, f.replay

@@ -3,7 +3,6 @@
 //! (`dx_conformance::token`) against the published keys.
 
 use cucumber::{given, then, when};
-use dx_conformance::check::CheckOutcome;
 use dx_conformance::checks::auth::{AuthArea, area, fresh_email};
 use dx_conformance::http::RequestSpec;
 use dx_conformance::token::{Token, parse};
@@ -15,11 +14,7 @@ use crate::world::DxWorld;
 
 /// The auth area, or why the scenario cannot run.
 fn auth_area(world: &DxWorld) -> Result<AuthArea, StepError> {
-    area(world.target()?).map_err(|outcome| match outcome {
-        CheckOutcome::NotVerified(reason) => StepError::NotVerified(reason),
-        CheckOutcome::SetupFailed(failure) => StepError::from(failure),
-        CheckOutcome::Ran(_) => StepError::plain("an auth area", "no auth area"),
-    })
+    area(world.target()?).map_err(|outcome| StepError::from_area(outcome, "an auth area"))
 }
 
 /// A token an earlier step received, or why the step cannot run.

@@ -13,11 +13,7 @@ use crate::step_error::StepError;
 use crate::world::DxWorld;
 
 fn from_outcome(outcome: CheckOutcome) -> StepError {
-    match outcome {
-        CheckOutcome::NotVerified(reason) => StepError::NotVerified(reason),
-        CheckOutcome::SetupFailed(failure) => StepError::from(failure),
-        CheckOutcome::Ran(_) => StepError::plain("a client", "none"),
-    }
+    StepError::from_area(outcome, "a client")
 }
 
 /// A fresh instance of the target's client.

@@ -14,11 +14,7 @@ use crate::step_error::StepError;
 use crate::world::DxWorld;
 
 fn from_outcome(outcome: CheckOutcome) -> StepError {
-    match outcome {
-        CheckOutcome::NotVerified(reason) => StepError::NotVerified(reason),
-        CheckOutcome::SetupFailed(failure) => StepError::from(failure),
-        CheckOutcome::Ran(_) => StepError::plain("an area", "none"),
-    }
+    StepError::from_area(outcome, "an area")
 }
 
 fn area(world: &DxWorld) -> Result<QueryArea, StepError> {

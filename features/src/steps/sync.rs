@@ -43,11 +43,7 @@ const TOKEN_CHECK_MARGIN: Duration = Duration::from_secs(2);
 const LONG_TTL: i64 = 600;
 
 fn from_outcome(outcome: CheckOutcome) -> StepError {
-    match outcome {
-        CheckOutcome::NotVerified(reason) => StepError::NotVerified(reason),
-        CheckOutcome::SetupFailed(failure) => StepError::from(failure),
-        CheckOutcome::Ran(_) => StepError::plain("a sync area", "none"),
-    }
+    StepError::from_area(outcome, "a sync area")
 }
 
 /// The `sync` member: as the background step read it, else read now (never guessed).

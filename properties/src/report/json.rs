@@ -17,7 +17,7 @@ pub fn render_json(report: &Report) -> String {
         .iter()
         .map(|r| {
             let (reason, failure) = match &r.verdict {
-                Verdict::Pass => (Value::Null, Value::Null),
+                Verdict::Pass => (json!(r.unverified), Value::Null),
                 Verdict::NotVerified(why) => (json!(why), Value::Null),
                 Verdict::Fail(f) => (Value::Null, json!(f)),
             };

@@ -76,6 +76,7 @@ pub fn render(report: &crate::runner::Report, format: Format) -> String {
 /// The verdict as reports word it: an expected failure is told apart from a failure.
 pub fn verdict_word(result: &CheckResult) -> &'static str {
     match (&result.verdict, &result.expected) {
+        (Verdict::Pass, _) if result.unverified.is_some() => "pass in part",
         (Verdict::Pass, _) => "pass",
         (Verdict::Fail(_), None) => "fail",
         (Verdict::Fail(_), Some(_)) => "expected failure",
@@ -83,11 +84,15 @@ pub fn verdict_word(result: &CheckResult) -> &'static str {
     }
 }
 
-/// The one-line explanation beside a verdict: why not verified, or why a failure is
-/// expected.
+/// The one-line explanation beside a verdict: why not verified, what of a pass could not
+/// conclude, or why a failure is expected.
 pub fn verdict_note(result: &CheckResult) -> Option<String> {
     match (&result.verdict, &result.expected) {
         (Verdict::NotVerified(why), _) => Some(why.clone()),
+        (Verdict::Pass, _) => result
+            .unverified
+            .as_ref()
+            .map(|why| format!("not verified: {why}")),
         (Verdict::Fail(_), Some(known)) => Some(format!(
             "{} (expected until {})",
             known.reason, known.expires
@@ -179,6 +184,7 @@ mod tests {
             requirements: vec!["2.1".into()],
             tags: vec!["p06".into(), "error".into()],
             verdict,
+            unverified: None,
             cases: 12,
             duration: Duration::from_millis(1500),
             position: None,
@@ -196,7 +202,8 @@ mod tests {
     }
 
     /// A report with every kind of entry: a failure with a saved replay, a pass, a
-    /// not-verified check, an expected failure, and an expected-failures notice.
+    /// not-verified check, an expected failure, a pass in part, and an expected-failures
+    /// notice.
     pub(crate) fn report() -> Report {
         let mut expected = result("p12", failure("spec/security.md: six headers"));
         expected.title = "Security Headers Presence".into();
@@ -205,6 +212,10 @@ mod tests {
             reason: "HSTS comes from the CDN (OPS-142)".into(),
             expires: "2027-03-01".parse().unwrap(),
         });
+        let mut in_part = result("p25", Verdict::Pass);
+        in_part.title = "Acknowledgment Guarantee".into();
+        in_part.tags = vec!["p25".into(), "sync".into()];
+        in_part.unverified = Some("the slow subscriber: found dead before it overflowed".into());
         Report {
             target: "http://127.0.0.1:9".into(),
             instances: vec!["http://127.0.0.1:9".into(), "http://127.0.0.1:10".into()],
@@ -227,6 +238,7 @@ mod tests {
                     Verdict::NotVerified("target does not offer `auth`".into()),
                 ),
                 expected,
+                in_part,
             ],
             notices: vec![Notice::NowPasses { id: "p14".into() }],
             replays: vec![(
@@ -249,6 +261,10 @@ mod tests {
                 "{format}: replay command"
             );
             assert!(text.contains("Poison(1)"), "{format}: counterexample");
+            assert!(
+                text.contains("found dead before it overflowed"),
+                "{format}: the part of a pass left unverified"
+            );
             assert!(
                 text.contains("does not offer"),
                 "{format}: not-verified reason"
@@ -286,7 +302,7 @@ mod tests {
         assert_eq!(json["implementation"]["mutant"], "mutex-not-recovered");
         assert_eq!(
             json["summary"],
-            serde_json::json!({"pass": 1, "fail": 1, "expected_fail": 1, "not_verified": 1})
+            serde_json::json!({"pass": 2, "fail": 1, "expected_fail": 1, "not_verified": 1})
         );
         let checks = json["checks"].as_array().unwrap();
         assert_eq!(checks[0]["verdict"], "fail");
@@ -296,13 +312,22 @@ mod tests {
         assert!(checks[2]["failure"].is_null());
         assert_eq!(checks[1]["duration_ms"], 1500);
         assert_eq!(checks[3]["expected_failure"]["expires"], "2027-03-01");
+        assert!(checks[1]["reason"].is_null(), "a whole pass has no reason");
+        assert_eq!(checks[4]["verdict"], "pass");
+        assert_eq!(
+            checks[4]["reason"],
+            "the slow subscriber: found dead before it overflowed"
+        );
         assert_eq!(json["exit_code"], 1);
     }
 
     #[test]
     fn junit_maps_fail_and_not_verified() {
         let xml = render_junit(&report());
-        assert!(xml.contains("tests=\"5\" failures=\"2\" errors=\"0\" skipped=\"2\""));
+        assert!(xml.contains("tests=\"6\" failures=\"2\" errors=\"0\" skipped=\"2\""));
+        assert!(xml.contains(
+            "<system-out>passed in part; not verified: the slow subscriber: found dead before it overflowed</system-out>"
+        ));
         assert!(xml.contains("<failure message=\"HTTP 200 | recovered\""));
         assert!(xml.contains("<skipped message=\"not verified: target does not offer `auth`\"/>"));
         assert!(xml.contains("&lt;always&gt; &amp; &quot;forever&quot;"));

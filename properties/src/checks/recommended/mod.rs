@@ -174,7 +174,11 @@ async fn run_one(
         title: r.title,
     });
     let started = Instant::now();
-    let (verdict, cases) = check.await.into_verdict();
+    let crate::check::Judged {
+        verdict,
+        cases,
+        unverified,
+    } = check.await.into_verdict();
     let result = CheckResult {
         id: r.id.to_owned(),
         property: None,
@@ -184,6 +188,7 @@ async fn run_one(
         tags: r.tags(),
         position: None,
         verdict,
+        unverified,
         cases,
         duration: started.elapsed(),
         expected: None,

@@ -182,6 +182,8 @@ where
 
 /// [`run_cases`], then `then` once with the same area when every generated case passed: for
 /// a check that adds enumerated cases (a slow or silent connection) to its generated ones.
+/// When `then` cannot conclude (`CheckOutcome::NotVerified`), the generated cases stand and
+/// the verdict names the part left unverified (`CheckOutcome::RanInPart`).
 pub async fn run_cases_then<S, F, Fut, T, TFut>(
     target: &Target,
     config: CaseConfig,
@@ -195,7 +197,7 @@ where
     F: Fn(SyncArea, S::Value) -> Fut,
     Fut: std::future::Future<Output = Result<(), CaseFailure>>,
     T: FnOnce(SyncArea) -> TFut,
-    TFut: std::future::Future<Output = crate::cases::CaseOutcome>,
+    TFut: std::future::Future<Output = CheckOutcome>,
 {
     let area = match area(target) {
         Ok(a) => a,
@@ -205,7 +207,21 @@ where
     if generated.is_failed() {
         return CheckOutcome::Ran(generated);
     }
-    CheckOutcome::Ran(generated.followed_by(then(area).await))
+    match then(area).await {
+        CheckOutcome::Ran(later) => CheckOutcome::Ran(generated.followed_by(later)),
+        CheckOutcome::RanInPart {
+            outcome,
+            unverified,
+        } => CheckOutcome::RanInPart {
+            outcome: generated.followed_by(outcome),
+            unverified,
+        },
+        CheckOutcome::NotVerified(unverified) => CheckOutcome::RanInPart {
+            outcome: generated,
+            unverified,
+        },
+        failed @ CheckOutcome::SetupFailed(_) => failed,
+    }
 }
 
 /// A channel no other case uses.
