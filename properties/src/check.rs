@@ -18,8 +18,8 @@ pub enum CheckOutcome {
     /// case whose premise the target's own timing undid): if every case that concluded
     /// passed, the verdict is a pass that names the part left unverified, never a plain one.
     RanInPart {
-        /// The cases that concluded.
-        outcome: CaseOutcome,
+        /// The cases that concluded (boxed: the variant stays small).
+        outcome: Box<CaseOutcome>,
         /// What was not verified, and why.
         unverified: String,
     },
@@ -59,7 +59,7 @@ impl CheckOutcome {
             Self::RanInPart {
                 outcome,
                 unverified,
-            } => (outcome, Some(unverified)),
+            } => (*outcome, Some(unverified)),
             Self::NotVerified(reason) => return Judged::whole(Verdict::NotVerified(reason), 0),
             Self::SetupFailed(failure) => {
                 return Judged::whole(
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn a_part_left_unverified_is_named_beside_a_pass_only() {
         let passed = CheckOutcome::RanInPart {
-            outcome: CaseOutcome::Passed { cases: 4 },
+            outcome: Box::new(CaseOutcome::Passed { cases: 4 }),
             unverified: "the slow case".into(),
         };
         assert_eq!(
@@ -156,11 +156,11 @@ mod tests {
             }
         );
         let failed = CheckOutcome::RanInPart {
-            outcome: CaseOutcome::Failed {
+            outcome: Box::new(CaseOutcome::Failed {
                 cases: 2,
                 failure: CaseFailure::plain("a", "b"),
                 counterexample: String::new(),
-            },
+            }),
             unverified: "the slow case".into(),
         }
         .into_verdict();

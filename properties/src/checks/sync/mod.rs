@@ -213,11 +213,11 @@ where
             outcome,
             unverified,
         } => CheckOutcome::RanInPart {
-            outcome: generated.followed_by(outcome),
+            outcome: Box::new(generated.followed_by(*outcome)),
             unverified,
         },
         CheckOutcome::NotVerified(unverified) => CheckOutcome::RanInPart {
-            outcome: generated,
+            outcome: Box::new(generated),
             unverified,
         },
         failed @ CheckOutcome::SetupFailed(_) => failed,

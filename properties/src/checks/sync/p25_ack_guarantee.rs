@@ -398,7 +398,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
                 CheckOutcome::Ran(outcome)
             } else {
                 CheckOutcome::RanInPart {
-                    outcome,
+                    outcome: Box::new(outcome),
                     unverified: format!(
                         "that a subscriber which reads nothing is refused 3003 and closed 4004 (spec/sync.md, send queue): in {SLOW_TRIES} tries the target found it dead by its ping timeout ({} s) before its send queue overflowed",
                         ping_timeout.as_secs()
