@@ -5,7 +5,10 @@
 //! `OUT_DIR`, with the outer build's flags removed (coverage instrumentation or a linker
 //! chosen for the host must not reach a `wasm32` build). Without the `wasm32-unknown-unknown`
 //! target (`rustup target add wasm32-unknown-unknown`) the server is built without a client:
-//! it then publishes none, and the suite's client checks report "not verified".
+//! it then publishes none, and the suite's client checks report "not verified". With the
+//! target installed, a client that does not compile fails the server's build: it is a broken
+//! client, not a missing one (a mutation run must see such a mutant as unviable, not as a
+//! server without a client).
 //! `DX_CLIENT_WASM=path` uses a prebuilt module instead.
 //!
 //! Each module is then shrunk by binaryen's `wasm-opt -Oz`, as `wasm-pack` does for a
@@ -117,13 +120,22 @@ fn build_client(root: &Path, out: &Path, mutant: Option<&str>) -> Result<PathBuf
             command.env_remove(key.as_ref());
         }
     }
+    if !wasm_target_installed() {
+        return Err(
+            "the wasm32-unknown-unknown target is not installed (rustup target add wasm32-unknown-unknown)"
+                .into(),
+        );
+    }
     let status = command
         .status()
         .map_err(|e| format!("could not run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!(
-            "`cargo build -p dx-client --target wasm32-unknown-unknown` failed ({status}); is the target installed?"
-        ));
+        // Start-up code of the build: a client that does not compile stops it, with the
+        // compiler's errors above.
+        panic!(
+            "the WASM client{} does not compile: `cargo build -p dx-client --target wasm32-unknown-unknown` failed ({status})",
+            mutant.map(|m| format!(" (mutant-{m})")).unwrap_or_default()
+        );
     }
     let built = target_dir.join("wasm32-unknown-unknown/wasm/dx_client.wasm");
     let optimized = out.join(format!(
@@ -131,6 +143,23 @@ fn build_client(root: &Path, out: &Path, mutant: Option<&str>) -> Result<PathBuf
         mutant.unwrap_or("release")
     ));
     optimize(&built, &optimized)
+}
+
+/// Whether the compiler has the standard library for `wasm32-unknown-unknown`: rustup puts it
+/// under the sysroot's `lib/rustlib/wasm32-unknown-unknown`.
+fn wasm_target_installed() -> bool {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                .join("lib/rustlib/wasm32-unknown-unknown")
+                .is_dir()
+        })
+        .unwrap_or(false)
 }
 
 /// The WebAssembly features rustc enables for `wasm32-unknown-unknown` (and wasmi runs):
