@@ -75,6 +75,8 @@ excluded_functions=(
     "RedisSessions|session_store_suite|the Redis session store and the store test suite that ships in the crate: the embedded target keeps sessions in memory; the store suite and the two-instance test cover Redis in CI"
     "SecurityConfig::validate|checks a security configuration at start-up; the server's configurations are valid, so no request reaches it (reference/security's unit tests pin every rule)"
     "ServerFrame::decode|ClientFrame::encode|Reader<'a>::str8|the other end's half of the sync codec: a server decodes client frames and encodes server frames, never the reverse (these serve Rust clients and the crate's tests); Reader::str8 reads only server frames' user ids and messages"
+    "Tables for HeapTables|HeapTables::new|the decoder's heap-backed tables, for native users of dx-htip and dx-client: the shipped client decodes into InlineTables (reference/client/src/wasm.rs), so no host call reaches them"
+    "declared_len|the trusts-length mutant's own mistake, compiled into the client only with its feature"
     "Debug for (Client|Text|Stream)|Display for Text|how the client's and the HTIP decoder's values print: in test failures and logs, never in the client's memory or the host calls"
     "Shard::make_room|MemoryStore::(capacity|len|is_empty)|MemorySessions::(len|is_empty)|the memory stores' bounds under a flood of distinct keys (a million rate-limit keys, a million sessions): reaching them takes far more requests than a suite sends; the reference's unit tests pin them"
 )
