@@ -7,11 +7,12 @@
 //! be served; every region served must be aligned at its address, inside the memory, and
 //! disjoint from the others. Each region is then filled with a pattern of its own and all
 //! are read back at the end, so an allocator that hands out overlapping memory, or writes
-//! into regions it handed out, is caught by the bytes as well as by the addresses.
+//! into regions it handed out, is caught by the bytes as well as by the addresses. One more
+//! case exhausts the heap, calls `reset_heap` and asks for 1 MiB again, which must be served.
 
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::client::{ClientArea, area, returned};
 use crate::clause::client as cc;
@@ -136,6 +137,79 @@ fn case(client_area: &ClientArea, requests: &[Request]) -> Result<(), CaseFailur
     Ok(())
 }
 
+/// The size of each request that exhausts the heap.
+const EXHAUSTING: i32 = 1 << 20;
+/// The size of each request after the reset: sixteen of them, with alignment padding, stay
+/// within the 1 MiB a client must serve.
+const AFTER_RESET: i32 = (1 << 16) - 8;
+
+/// The enumerated case: `alloc` until the client says 0 (its own limit, or the host's memory
+/// cap), then `reset_heap`, then 1 MiB in sixteen requests: each must be served, aligned,
+/// inside the memory and disjoint from the others. A `reset_heap` that forgets nothing
+/// leaves an exhausted heap.
+fn exhausted_then_reset(client_area: &ClientArea) -> Result<(), CaseFailure> {
+    let mut client = client_area.instance()?;
+    let most = crate::client::runtime::MEMORY_CAP / EXHAUSTING as usize + 1;
+    let mut served = 0usize;
+    loop {
+        let ptr = returned(
+            client.alloc(EXHAUSTING, 8),
+            &format!("alloc({EXHAUSTING}, 8)"),
+        )?;
+        if ptr == 0 {
+            break;
+        }
+        served += 1;
+        if served > most {
+            return Err(CaseFailure::plain(
+                cc::ALLOC_DISJOINT.cite(),
+                format!(
+                    "alloc({EXHAUSTING}, 8) served {served} times, more than the memory can hold ({} bytes at most)",
+                    crate::client::runtime::MEMORY_CAP
+                ),
+            ));
+        }
+    }
+    returned(client.reset_heap(), "reset_heap()")?;
+    let mut regions: Vec<i64> = Vec::new();
+    for i in 0..16 {
+        let ptr = i64::from(returned(
+            client.alloc(AFTER_RESET, 8),
+            &format!("alloc({AFTER_RESET}, 8)"),
+        )?);
+        let size = i64::from(AFTER_RESET);
+        if ptr == 0 {
+            return Err(CaseFailure::plain(
+                cc::ALLOC_FLOOR.cite(),
+                format!(
+                    "after {served} MiB served, 0 from alloc and reset_heap(), alloc({AFTER_RESET}, 8) number {} returned 0 with {} bytes asked since reset_heap",
+                    i + 1,
+                    (i + 1) * (i64::from(AFTER_RESET) + 7)
+                ),
+            ));
+        }
+        let memory = client.memory_len() as i64;
+        if ptr % 8 != 0 || ptr + size > memory {
+            return Err(CaseFailure::plain(
+                cc::ALLOC_DISJOINT.cite(),
+                format!(
+                    "after reset_heap(), alloc({AFTER_RESET}, 8) returned {ptr} (memory is {memory} bytes)"
+                ),
+            ));
+        }
+        if let Some(other) = regions.iter().find(|p| ptr < *p + size && **p < ptr + size) {
+            return Err(CaseFailure::plain(
+                cc::ALLOC_DISJOINT.cite(),
+                format!(
+                    "after reset_heap(), {ptr}+{size} overlaps {other}+{size}, handed out since"
+                ),
+            ));
+        }
+        regions.push(ptr);
+    }
+    Ok(())
+}
+
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
         let client = match area(target).await {
@@ -143,12 +217,23 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Err(outcome) => return outcome,
         };
         let strategy = prop::collection::vec(request(), 1..48);
+        let generated = for_all(strategy, config, |requests| {
+            let result = case(&client, &requests);
+            async move { result }
+        })
+        .await;
+        if generated.is_failed() {
+            return CheckOutcome::Ran(generated);
+        }
+        let client = &client;
         CheckOutcome::Ran(
-            for_all(strategy, config, |requests| {
-                let result = case(&client, &requests);
-                async move { result }
-            })
-            .await,
+            generated.followed_by(
+                for_each(&[()], |()| {
+                    let result = exhausted_then_reset(client);
+                    async move { result }
+                })
+                .await,
+            ),
         )
     })
 }
