@@ -253,7 +253,8 @@ fn state_after(client: &mut ClientInstance, s: &stream::Stream) -> Result<(), Ca
     Ok(())
 }
 
-/// Renders `bytes` on a fresh client and judges the outcome against the spec's rules.
+/// Renders `bytes` on a fresh client and judges the outcome against the spec's rules; a
+/// stream it accepts is rendered once more after `reset`, and must give the same page.
 fn judge(client_area: &ClientArea, bytes: &[u8]) -> Result<(), CaseFailure> {
     let mut client = client_area.instance()?;
     let ptr = place(&mut client, bytes, "stream")?;
@@ -286,7 +287,33 @@ fn judge(client_area: &ClientArea, bytes: &[u8]) -> Result<(), CaseFailure> {
                     first_difference(got, &want),
                 ));
             }
-            state_after(&mut client, s)
+            state_after(&mut client, s)?;
+            // After `reset` the client is as fresh: the same stream renders the same page.
+            client.host_mut().clear();
+            let again = returned(client.render_stream(ptr, len(bytes)), "render_stream")?;
+            let got = &client.host().dom_ops;
+            if again != 0 || *got != want {
+                // A structural code (a duplicate template, say) for a stream every rule
+                // accepts breaks the stream's rules; any other difference, the reset.
+                let structural = again < 0
+                    && u8::try_from(again.unsigned_abs())
+                        .ok()
+                        .and_then(ErrorCode::from_code)
+                        .is_some_and(ErrorCode::is_structural);
+                let clause = if structural {
+                    cc::REFUSE_MALFORMED
+                } else {
+                    cc::RESET
+                };
+                return Err(CaseFailure::plain(
+                    clause.cite(),
+                    format!(
+                        "after reset(), the stream that rendered on a fresh client returned {again}; {}",
+                        first_difference(got, &want)
+                    ),
+                ));
+            }
+            Ok(())
         }
         (refused, _) => {
             let structural =
