@@ -693,6 +693,12 @@ pub mod client {
         "Versions are named by hash",
         "applying a patch to any other base SHALL be refused, never produce output",
     );
+    /// Which code a refused patch yields.
+    pub const PATCH_CODES: Clause = clause(
+        DELTA,
+        "Error codes",
+        "One numbering with the HTIP stream's (`htip.md`): 1-5 and 11, 12, 14, 17, 18 mean what they mean there; these are the patch's own.",
+    );
     /// What an applier guarantees.
     pub const APPLIER: Clause = clause(
         DELTA,
@@ -885,6 +891,7 @@ pub const ALL: &[&Clause] = &[
     &client::ROUND_TRIP,
     &client::WRONG_BASE,
     &client::APPLIER,
+    &client::PATCH_CODES,
     &client::APPLY_EXPORT,
     &client::ETAG,
     &client::NOT_MODIFIED,

@@ -6,7 +6,10 @@
 //! them (`spec/delta.md`) and the client must apply each in its own memory: base to target
 //! and back again byte for byte, the identity patch leaving data as it is. The patch applied
 //! to another base must be refused with `WRONG_BASE` before the output range is touched, and
-//! a corrupted patch must give the exact target or a code, never other bytes.
+//! a corrupted patch must give the exact target or a code, never other bytes. Then every
+//! single fault of a patch (each varint boundary, copies outside the base, output past or
+//! short of `target_len`, another hash, opcodes, `END`, the header's fields) must give the
+//! code `spec/delta.md`'s table names for it.
 //!
 //! Then, over HTTP, for every delta-capable asset the target publishes (`client.assets`):
 //! each older version is fetched whole (`?v=`) as a base, the current one is asked for with
@@ -247,6 +250,198 @@ fn case(client_area: &ClientArea, pair: &Pair) -> Result<(), CaseFailure> {
     Ok(())
 }
 
+/// The base of the single-fault patches: 64 bytes.
+fn fault_base() -> Vec<u8> {
+    (0u8..64).map(|i| b'a' + i % 26).collect()
+}
+
+/// The target of the single-fault patches: 16 bytes of the base from offset 8, then 4 new.
+fn fault_target() -> Vec<u8> {
+    let mut t = fault_base()[8..24].to_vec();
+    t.extend_from_slice(b"NEW!");
+    t
+}
+
+/// An unsigned LEB128 varint (`spec/delta.md`), written here so a fault can be put beside it.
+fn varint(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (value & 0x7F) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A `COPY` of `len` base bytes at `delta` from the cursor (zigzag-encoded).
+fn copy_op(delta: i64, len: u64) -> Vec<u8> {
+    let mut op = vec![delta::opcode::COPY];
+    op.extend(varint(((delta << 1) ^ (delta >> 63)) as u64));
+    op.extend(varint(len));
+    op
+}
+
+/// An `INSERT` of `bytes`.
+fn insert_op(bytes: &[u8]) -> Vec<u8> {
+    let mut op = vec![delta::opcode::INSERT];
+    op.extend(varint(bytes.len() as u64));
+    op.extend_from_slice(bytes);
+    op
+}
+
+/// The header naming the fault base and `target`, then `instructions`.
+fn fault_patch(target: &[u8], instructions: &[&[u8]]) -> Result<Vec<u8>, CaseFailure> {
+    let header = delta::PatchHeader::between(&fault_base(), target)
+        .map_err(|e| CaseFailure::plain("a patch the suite can write", e.to_string()))?;
+    let mut patch = header.to_bytes().to_vec();
+    for part in instructions {
+        patch.extend_from_slice(part);
+    }
+    Ok(patch)
+}
+
+/// One fault in an otherwise valid patch from the fault base to the fault target, and the
+/// codes `spec/delta.md` gives it (two where its table names two conditions the fault meets).
+type PatchFault = (&'static str, Vec<u8>, &'static [ErrorCode]);
+
+fn patch_faults() -> Result<Vec<PatchFault>, CaseFailure> {
+    use ErrorCode::*;
+    let target = fault_target();
+    let copy = copy_op(8, 16);
+    let insert = insert_op(b"NEW!");
+    let end = [delta::opcode::END];
+    // A varint of ten bytes whose last carries bit 63: valid, and far outside the base.
+    let mut bit_63 = vec![delta::opcode::COPY];
+    bit_63.extend([0x80; 9]);
+    bit_63.push(0x01);
+    bit_63.extend(varint(16));
+    let mut beyond_64 = vec![delta::opcode::COPY];
+    beyond_64.extend([0x80; 9]);
+    beyond_64.push(0x02);
+    beyond_64.extend(varint(16));
+    let mut eleven = vec![delta::opcode::COPY];
+    eleven.extend([0x80; 10]);
+    eleven.push(0x00);
+    eleven.extend(varint(16));
+    let valid = fault_patch(&target, &[&copy, &insert, &end])?;
+    let with_header = |at: usize, byte: u8| {
+        let mut p = valid.clone();
+        p[at] = byte;
+        p
+    };
+    let mut other = target.clone();
+    other[19] = b'?';
+    Ok(vec![
+        (
+            "a COPY delta of 2^63 in ten bytes (a valid varint, far outside the base)",
+            fault_patch(&target, &[&bit_63, &insert, &end])?,
+            &[BadCopy],
+        ),
+        (
+            "a varint whose tenth byte carries bits beyond 64",
+            fault_patch(&target, &[&beyond_64, &insert, &end])?,
+            &[BadVarint],
+        ),
+        (
+            "an eleven-byte varint",
+            fault_patch(&target, &[&eleven, &insert, &end])?,
+            &[BadVarint],
+        ),
+        (
+            "a COPY past the base's end",
+            fault_patch(&target, &[&copy_op(60, 16), &insert, &end])?,
+            &[BadCopy],
+        ),
+        (
+            "a COPY before the base's start",
+            fault_patch(&target, &[&copy_op(-1, 16), &insert, &end])?,
+            &[BadCopy],
+        ),
+        (
+            "an INSERT past target_len",
+            fault_patch(&target, &[&copy, &insert_op(b"NEW!!"), &end])?,
+            &[TargetOverflow],
+        ),
+        (
+            "END before target_len",
+            fault_patch(&target, &[&copy, &end])?,
+            &[TargetShort],
+        ),
+        (
+            "the right length with another hash",
+            fault_patch(&target, &[&copy, &insert_op(b"NEW?"), &end])?,
+            &[TargetMismatch],
+        ),
+        (
+            "an unknown opcode",
+            fault_patch(&target, &[&copy, &[0x07], &insert, &end])?,
+            &[UnknownOpcode],
+        ),
+        (
+            "no END",
+            fault_patch(&target, &[&copy, &insert])?,
+            &[MissingEnd, Truncated],
+        ),
+        (
+            "a byte after END",
+            fault_patch(&target, &[&copy, &insert, &end, &end])?,
+            &[TrailingBytes],
+        ),
+        (
+            "a COPY cut after its delta",
+            fault_patch(&target, &[&copy[..2]])?,
+            &[Truncated, MissingEnd],
+        ),
+        (
+            "an INSERT whose bytes run past the patch",
+            fault_patch(&target, &[&copy, &insert[..4]])?,
+            &[Truncated, MissingEnd],
+        ),
+        ("another magic", with_header(0, b'X'), &[BadMagic]),
+        ("version 2", with_header(4, 2), &[UnsupportedVersion]),
+        ("a flag bit", with_header(5, 1), &[UnsupportedFlags]),
+        ("a reserved byte", with_header(7, 1), &[UnsupportedFlags]),
+        (
+            "a header cut at 31 bytes",
+            valid[..delta::HEADER_LEN - 1].to_vec(),
+            &[Truncated],
+        ),
+        (
+            "a header naming other bytes of the same length as the target",
+            fault_patch(&other, &[&copy, &insert, &end])?,
+            &[TargetMismatch],
+        ),
+    ])
+}
+
+/// Applies one single-fault patch to the fault base: the code must be one the fault's row
+/// names.
+fn patch_fault(
+    client_area: &ClientArea,
+    (name, patch, codes): &PatchFault,
+) -> Result<(), CaseFailure> {
+    let mut client = client_area.instance()?;
+    let applied = apply(&mut client, &fault_base(), patch, fault_target().len())?;
+    if codes.iter().any(|c| applied.code == -i32::from(c.code())) {
+        return Ok(());
+    }
+    let names: Vec<String> = codes
+        .iter()
+        .map(|c| format!("-{} ({})", c.code(), c.name()))
+        .collect();
+    Err(CaseFailure::plain(
+        cc::PATCH_CODES.cite(),
+        format!(
+            "{name}: apply_patch returned {}, not {}",
+            applied.code,
+            names.join(" or ")
+        ),
+    ))
+}
+
 /// One asset version the target publishes, to patch from.
 #[derive(Debug, Clone)]
 struct Published {
@@ -406,8 +601,20 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             async move { result }
         })
         .await;
+        if generated.is_failed() {
+            return CheckOutcome::Ran(generated);
+        }
+        let faults = match patch_faults() {
+            Ok(f) => f,
+            Err(failure) => return CheckOutcome::SetupFailed(failure),
+        };
+        let faulted = for_each(&faults, |f| {
+            let result = patch_fault(&client, f);
+            async move { result }
+        })
+        .await;
         let assets = published(target);
         let served = for_each(&assets, |p| over_http(target, &client, p)).await;
-        CheckOutcome::Ran(generated.followed_by(served))
+        CheckOutcome::Ran(generated.followed_by(faulted).followed_by(served))
     })
 }
