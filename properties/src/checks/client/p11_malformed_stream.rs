@@ -57,6 +57,8 @@ fn text() -> impl Strategy<Value = String> {
         "[a-z -]{0,12}",
         any::<String>().prop_map(|s| s.chars().take(24).collect()),
         Just("<script>alert(1)</script> & \"quotes\"".to_owned()),
+        // The first and last scalar of each UTF-8 length, and either side of the surrogates.
+        Just("\u{80}\u{7FF}\u{800}\u{D7FF}\u{E000}\u{FFFF}\u{10000}\u{10FFFF}".to_owned()),
     ]
 }
 
