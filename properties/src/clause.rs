@@ -633,6 +633,12 @@ pub mod client {
         "Guarantees",
         "A range argument that does not lie inside `memory` is refused with `-BAD_REGION`.",
     );
+    /// When `BAD_REGION` is the answer, and so when it is not.
+    pub const BAD_REGION_CODE: Clause = clause(
+        ABI,
+        "Error codes beyond the formats'",
+        "| 26 | `BAD_REGION` | a pointer and length given to an export are not inside the client's memory |",
+    );
     /// A refused stream changes nothing.
     pub const REFUSAL: Clause = clause(
         ABI,
@@ -892,6 +898,7 @@ pub const ALL: &[&Clause] = &[
     &client::WRONG_BASE,
     &client::APPLIER,
     &client::PATCH_CODES,
+    &client::BAD_REGION_CODE,
     &client::APPLY_EXPORT,
     &client::ETAG,
     &client::NOT_MODIFIED,

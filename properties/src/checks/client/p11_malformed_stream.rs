@@ -35,7 +35,10 @@ pub const CHECK: PropertyCheck = PropertyCheck {
 const MANY_HANDLERS: u32 = 1_000;
 
 /// The templates every generated page defines and caches first.
-const TEMPLATES: [(u16, &str); 2] = [(1, "<li class=\"item\"></li>"), (2, "<p>ünïcödé</p>")];
+/// The pages' second template has the largest id there is, so a client that tracks fewer
+/// than 65,536 template ids refuses it.
+const HIGH: u16 = u16::MAX;
+const TEMPLATES: [(u16, &str); 2] = [(1, "<li class=\"item\"></li>"), (HIGH, "<p>ünïcödé</p>")];
 
 /// One step of a page; nodes are picked among those that exist when it runs.
 #[derive(Debug, Clone)]
@@ -64,7 +67,7 @@ fn text() -> impl Strategy<Value = String> {
 
 fn step() -> impl Strategy<Value = Step> {
     let leaf = prop_oneof![
-        (1u16..=2).prop_map(Step::Clone),
+        prop::sample::select(vec![1, HIGH]).prop_map(Step::Clone),
         (any::<prop::sample::Index>(), text()).prop_map(|(n, t)| Step::SetText(n, t)),
         (any::<prop::sample::Index>(), text(), text()).prop_map(|(n, k, v)| Step::SetAttr(n, k, v)),
         (any::<prop::sample::Index>(), text(), any::<bool>())
@@ -80,7 +83,7 @@ fn step() -> impl Strategy<Value = Step> {
         (any::<prop::sample::Index>(), any::<prop::sample::Index>())
             .prop_map(|(p, c)| Step::Append(p, c)),
         any::<prop::sample::Index>().prop_map(Step::Remove),
-        (1u16..=2).prop_map(Step::Recache),
+        prop::sample::select(vec![1, HIGH]).prop_map(Step::Recache),
     ];
     prop_oneof![
         6 => leaf.clone(),
@@ -134,7 +137,10 @@ fn page(steps: &[Step]) -> Vec<HtipOp> {
             }
         }
     }
-    let mut ops = vec![HtipOp::Cache { template: 1 }, HtipOp::Cache { template: 2 }];
+    let mut ops = vec![
+        HtipOp::Cache { template: 1 },
+        HtipOp::Cache { template: HIGH },
+    ];
     let mut created = 0;
     for s in steps {
         push(s, &mut created, &mut ops);
@@ -622,6 +628,20 @@ fn bad_regions(client_area: &ClientArea) -> Result<(), CaseFailure> {
             ));
         }
     }
+    // The memory's last bytes lie inside it: whatever they hold, not `BAD_REGION`.
+    let got = returned(
+        client.render_stream(memory - 4, 4),
+        &format!("render_stream({}, 4)", memory - 4),
+    )?;
+    if got == -i32::from(ErrorCode::BadRegion.code()) {
+        return Err(CaseFailure::plain(
+            cc::BAD_REGION_CODE.cite(),
+            format!(
+                "render_stream({}, 4), the last bytes of a memory of {memory} bytes, returned {got}",
+                memory - 4
+            ),
+        ));
+    }
     if client.host().page_calls() > 0 {
         return Err(CaseFailure::plain(
             cc::REFUSAL.cite(),
@@ -658,7 +678,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         let many = for_each(&[MANY_HANDLERS], |count| {
             let ops: Vec<HtipOp> = [
                 HtipOp::Cache { template: 1 },
-                HtipOp::Cache { template: 2 },
+                HtipOp::Cache { template: HIGH },
                 HtipOp::Clone { template: 1 },
             ]
             .into_iter()
