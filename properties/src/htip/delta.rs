@@ -126,7 +126,7 @@ const MIN_MATCH: usize = 4;
 const CANDIDATES: usize = 8;
 
 /// Appends an unsigned LEB128 varint.
-fn varint(out: &mut Vec<u8>, mut value: u64) {
+pub fn varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8 & 0x7F) | 0x80);
         value >>= 7;
@@ -135,7 +135,7 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// Zigzag encoding: 0, -1, 1, -2, 2 … to 0, 1, 2, 3, 4 …
-fn zigzag(value: i64) -> u64 {
+pub fn zigzag(value: i64) -> u64 {
     ((value << 1) ^ (value >> 63)) as u64
 }
 

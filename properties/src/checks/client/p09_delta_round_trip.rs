@@ -262,24 +262,17 @@ fn fault_target() -> Vec<u8> {
     t
 }
 
-/// An unsigned LEB128 varint (`spec/delta.md`), written here so a fault can be put beside it.
-fn varint(mut value: u64) -> Vec<u8> {
+/// An unsigned LEB128 varint (`spec/delta.md`), alone, so a fault can be put beside it.
+fn varint(value: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7F) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    delta::varint(&mut out, value);
+    out
 }
 
-/// A `COPY` of `len` base bytes at `delta` from the cursor (zigzag-encoded).
-fn copy_op(delta: i64, len: u64) -> Vec<u8> {
+/// A `COPY` of `len` base bytes at `shift` from the cursor (zigzag-encoded).
+fn copy_op(shift: i64, len: u64) -> Vec<u8> {
     let mut op = vec![delta::opcode::COPY];
-    op.extend(varint(((delta << 1) ^ (delta >> 63)) as u64));
+    op.extend(varint(delta::zigzag(shift)));
     op.extend(varint(len));
     op
 }
