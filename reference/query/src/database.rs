@@ -176,12 +176,13 @@ impl Database {
         }
     }
 
-    /// Connections open and idle now.
+    /// Connections open and idle now, never more than [`Database::size`].
     pub fn idle(&self) -> usize {
-        match &self.pool {
+        let raw = match &self.pool {
             Pool::Postgres(pool) => pool.num_idle(),
             Pool::Sqlite(pool) => pool.num_idle(),
-        }
+        };
+        idle_reading(raw, self.size())
     }
 
     /// The most connections the pool opens.
@@ -291,9 +292,33 @@ fn migrator(backend: Backend) -> sqlx::migrate::Migrator {
     migrator
 }
 
+/// sqlx counts idle connections in an atomic of its own, decremented and incremented as a
+/// connection changes hands, so a reading taken in between can be one below zero, wrapped
+/// to nearly `usize::MAX` (Property 20's check saw `/metrics` report 18,446,744,073,709,551,615
+/// idle connections under concurrent load). A reading in the upper half of the range is such a
+/// wrapped negative and means none idle; any other is capped at the connections open.
+fn idle_reading(raw: usize, size: u32) -> usize {
+    if raw > usize::MAX / 2 {
+        0
+    } else {
+        raw.min(usize::try_from(size).unwrap_or(usize::MAX))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_count_read_mid_hand_over_is_never_above_the_pool() {
+        assert_eq!(idle_reading(usize::MAX, 1), 0, "one below zero, wrapped");
+        assert_eq!(idle_reading(usize::MAX / 2 + 1, 4), 0);
+        assert_eq!(idle_reading(usize::MAX / 2, 4), 4);
+        assert_eq!(idle_reading(3, 4), 3);
+        assert_eq!(idle_reading(4, 4), 4);
+        assert_eq!(idle_reading(5, 4), 4);
+        assert_eq!(idle_reading(0, 0), 0);
+    }
 
     #[test]
     fn urls_pick_the_back_end_and_never_echo() {
