@@ -155,6 +155,35 @@ fn expect_target(applied: &Applied, target: &[u8], what: &str) -> Result<(), Cas
     Ok(())
 }
 
+/// `patch` applied to `base`, which is not the base it names, must be refused with
+/// `WRONG_BASE` and leave the output range as it was.
+fn expect_wrong_base(
+    client: &mut ClientInstance,
+    base: &[u8],
+    patch: &[u8],
+    cap: usize,
+    what: &str,
+) -> Result<(), CaseFailure> {
+    let applied = apply(client, base, patch, cap)?;
+    let wrong = -i32::from(ErrorCode::WrongBase.code());
+    if applied.code != wrong {
+        return Err(CaseFailure::plain(
+            cc::WRONG_BASE.cite(),
+            format!(
+                "apply_patch to {what} returned {}, not {wrong} (WRONG_BASE)",
+                applied.code
+            ),
+        ));
+    }
+    if applied.out.iter().any(|b| *b != UNTOUCHED) {
+        return Err(CaseFailure::plain(
+            cc::APPLIER.cite(),
+            format!("apply_patch to {what} wrote into the output range"),
+        ));
+    }
+    Ok(())
+}
+
 fn case(client_area: &ClientArea, pair: &Pair) -> Result<(), CaseFailure> {
     let diff = |from: &[u8], to: &[u8]| {
         delta::diff(from, to)
@@ -175,25 +204,17 @@ fn case(client_area: &ClientArea, pair: &Pair) -> Result<(), CaseFailure> {
     let applied = apply(&mut client, &pair.target, &identity, cap)?;
     expect_target(&applied, &pair.target, "the identity patch")?;
 
-    // Another base: refused before the output is touched.
+    // Another base: refused before the output is touched. One of another length, and one of
+    // the same length with a single byte changed, which only the hash tells apart.
     if pair.other != pair.base {
-        let applied = apply(&mut client, &pair.other, &forward, cap)?;
-        let wrong = -i32::from(ErrorCode::WrongBase.code());
-        if applied.code != wrong {
-            return Err(CaseFailure::plain(
-                cc::WRONG_BASE.cite(),
-                format!(
-                    "apply_patch to another base returned {}, not {wrong} (WRONG_BASE)",
-                    applied.code
-                ),
-            ));
-        }
-        if applied.out.iter().any(|b| *b != UNTOUCHED) {
-            return Err(CaseFailure::plain(
-                cc::APPLIER.cite(),
-                "apply_patch to another base wrote into the output range",
-            ));
-        }
+        expect_wrong_base(&mut client, &pair.other, &forward, cap, "another base")?;
+    }
+    if let Some((at, _, _)) = pair.corruption.first().filter(|_| !pair.base.is_empty()) {
+        let mut changed = pair.base.clone();
+        let i = at.index(changed.len());
+        changed[i] ^= 0x01;
+        let what = format!("the base with byte {i} of {} changed", changed.len());
+        expect_wrong_base(&mut client, &changed, &forward, cap, &what)?;
     }
 
     // A corrupted patch: the exact target it names, or a code.
