@@ -22,15 +22,19 @@ scenario is anything but a plain pass, as black_box.rs judges the embedded refer
 unviable when its build fails; a timeout when the run exceeds --timeout.
 
 usage: coverage/client-suite-mutants.py [--jobs N] [--timeout S] [--limit N] [--mode MODE]
-                                        [--known DIR] [--name NAME] [FILE...]
+                                        [--shuffle] [--known DIR] [--name NAME] [--report]
+                                        [FILE...]
   FILE        files to mutate (default: reference/client/src/*.rs reference/htip/src/*.rs)
   --jobs N    mutants judged at once, each in a copy of the tree of its own (default 2)
   --timeout S seconds one suite run may take (default 90)
   --limit N   stop after N mutants
   --mode M    only `client` (the .wasm alone) or `server` mutants
+  --shuffle   judge in a random order (each mode apart), so a run stopped early is a sample
   --known DIR outcome lists (caught.txt, unviable.txt) of earlier runs: those mutants are
               skipped; missed and timed-out ones are judged again
   --name NAME results in target/mutants/suite-NAME (default client-fast)
+  --report    judge nothing: write the outcome lists and the score of what was judged, over
+              the mutants the current exclusions generate, with --known's for the rest
 
 Outcomes go to target/mutants/suite-NAME/outcomes.jsonl, one line per mutant, appended as
 they come, so a stopped run resumes where it stopped; caught.txt, missed.txt, timeout.txt and
@@ -44,6 +48,7 @@ import concurrent.futures
 import glob
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -122,10 +127,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def is_property(check_id: str) -> bool:
+    return re.fullmatch(r"p\d\d", check_id) is not None
+
+
+def judged(failing: list[str]) -> str:
+    """`caught` or `missed` from the checks and scenarios that did not plainly pass, each as
+    "<id> <verdict>", as `cargo test` judges them: black_box.rs fails a property check that
+    does anything but pass plainly (a failure, not verified, a pass in part), while the
+    cucumber test fails only on a failing scenario (one not verified is skipped)."""
+    for item in failing:
+        check_id, _, verdict = item.partition(" ")
+        if verdict == "fail" or is_property(check_id):
+            return "caught"
+    return "missed"
+
+
 def run_suite(cli: str, env: dict, timeout: int, report: str,
               extra: list[str]) -> tuple[str, str]:
-    """The client checks and scenarios, judged as black_box.rs judges them: anything but a
-    plain pass (a failure, not verified, a pass in part) is a catch."""
+    """The client checks and scenarios against the target, judged by [`judged`]."""
     if os.path.exists(report):
         os.remove(report)
     args = [cli, "run", "--tags", TAGS, "--format", "json", "--out", report, *extra]
@@ -140,9 +160,9 @@ def run_suite(cli: str, env: dict, timeout: int, report: str,
         return "caught", "no report"
     if not checks:
         return "missed", "no check ran"
-    bad = [f"{c['id']} {c['verdict']}" for c in checks
-           if c["verdict"] != "pass" or c.get("reason")]
-    return ("caught", ", ".join(bad)) if bad else ("missed", f"{len(checks)} pass")
+    failing = [f"{c['id']} {c['verdict']}" for c in checks
+               if c["verdict"] != "pass" or c.get("reason")]
+    return judged(failing), ", ".join(failing) or f"{len(checks)} pass"
 
 
 def plain_env() -> dict:
@@ -240,6 +260,39 @@ def known_outcomes(directory: str | None) -> set[str]:
     return names
 
 
+def read_outcomes(path: str) -> dict[str, dict]:
+    """The outcomes judged so far. A catch is judged again from its detail, so the lists
+    follow [`judged`] even for lines an earlier version of this script wrote."""
+    done: dict[str, dict] = {}
+    if os.path.exists(path):
+        for line in open(path, encoding="utf-8"):
+            record = json.loads(line)
+            detail = record.get("detail", "")
+            if record["outcome"] == "caught" and re.fullmatch(r"([\w:/-]+ \w+)(, [\w:/-]+ \w+)*", detail):
+                record["outcome"] = judged(detail.split(", "))
+            done[record["name"]] = record
+    return done
+
+
+def report(out_dir: str, done: dict[str, dict]) -> int:
+    """Writes caught.txt, missed.txt, timeout.txt and unviable.txt and prints the score."""
+    for kind in KINDS:
+        with open(os.path.join(out_dir, f"{kind}.txt"), "w", encoding="utf-8") as f:
+            f.writelines(name + "\n" for name, r in sorted(done.items()) if r["outcome"] == kind)
+    for mode in ("client", "server", "earlier", None):
+        records = [r for r in done.values() if mode is None or r["mode"] == mode]
+        tally = {kind: sum(1 for r in records if r["outcome"] == kind) for kind in KINDS}
+        viable = tally["caught"] + tally["missed"] + tally["timeout"]
+        score = 100.0 * tally["caught"] / viable if viable else 0.0
+        print(f"{mode or 'all':6}: caught {tally['caught']}, missed {tally['missed']}, "
+              f"timeout {tally['timeout']}, unviable {tally['unviable']}: {score:.1f} %")
+    print(f"outcome lists in {out_dir}")
+    for name, record in sorted(done.items()):
+        if record["outcome"] == "missed":
+            print(f"  missed: {name}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("files", nargs="*")
@@ -249,6 +302,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=("client", "server"))
     parser.add_argument("--known")
     parser.add_argument("--name", default="client-fast")
+    parser.add_argument("--shuffle", action="store_true")
+    parser.add_argument("--report", action="store_true")
     args = parser.parse_args()
     os.chdir(ROOT)
     files = args.files or sorted(glob.glob("reference/client/src/*.rs")
@@ -256,6 +311,20 @@ def main() -> int:
     out_dir = os.path.join(ROOT, "target/mutants", f"suite-{args.name}")
     os.makedirs(out_dir, exist_ok=True)
     outcomes_path = os.path.join(out_dir, "outcomes.jsonl")
+
+    if args.report:
+        # Over the mutants the current exclusions generate: this run's outcomes, and an
+        # earlier run's (--known) for those this one did not judge.
+        current = {m["name"] for m in list_mutants(files)}
+        done = {n: r for n, r in read_outcomes(outcomes_path).items() if n in current}
+        for kind in KINDS:
+            path = os.path.join(args.known or "", f"{kind}.txt")
+            if args.known and os.path.exists(path):
+                for name in (line.strip() for line in open(path, encoding="utf-8")):
+                    if name in current and name not in done:
+                        done[name] = {"name": name, "outcome": kind, "mode": "earlier"}
+        log(f"{len(done)} of the {len(current)} mutants judged")
+        return report(out_dir, done)
 
     log("== building the suite and an unmutated dx-reference")
     subprocess.run(["cargo", "build", "--quiet", "-p", "dx-conformance-cli", "-p", "dx-server",
@@ -270,16 +339,14 @@ def main() -> int:
         return 1
 
     mutants = list_mutants(files)
-    done: dict[str, dict] = {}
-    if os.path.exists(outcomes_path):
-        for line in open(outcomes_path, encoding="utf-8"):
-            record = json.loads(line)
-            done[record["name"]] = record
+    done = read_outcomes(outcomes_path)
     skip = known_outcomes(args.known)
     todo = [(m, mode_of(m, server_names)) for m in mutants
             if m["name"] not in done and m["name"] not in skip]
     if args.mode:
         todo = [(m, mode) for m, mode in todo if mode == args.mode]
+    if args.shuffle:
+        random.shuffle(todo)
     # The quick ones first: a stopped run has judged as many as it could.
     todo.sort(key=lambda item: item[1] != "client")
     if args.limit is not None:
@@ -317,20 +384,7 @@ def main() -> int:
         for future in [pool.submit(judge, item) for item in todo]:
             future.result()
 
-    for kind in KINDS:
-        with open(os.path.join(out_dir, f"{kind}.txt"), "w", encoding="utf-8") as f:
-            f.writelines(name + "\n" for name, r in sorted(done.items()) if r["outcome"] == kind)
-    tally = {kind: sum(1 for r in done.values() if r["outcome"] == kind) for kind in KINDS}
-    viable = tally["caught"] + tally["missed"] + tally["timeout"]
-    score = 100.0 * tally["caught"] / viable if viable else 0.0
-    print(f"caught {tally['caught']}, missed {tally['missed']}, timeout {tally['timeout']}, "
-          f"unviable {tally['unviable']}: {score:.1f} % of {len(done)} judged here "
-          f"(outcomes in {out_dir})")
-    for name, record in sorted(done.items()):
-        if record["outcome"] == "missed":
-            print(f"  missed: {name}")
-    return 0
-
+    return report(out_dir, done)
 
 if __name__ == "__main__":
     sys.exit(main())

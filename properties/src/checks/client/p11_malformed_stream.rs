@@ -423,7 +423,7 @@ fn single_faults() -> Vec<(&'static str, Vec<u8>, &'static [ErrorCode])> {
     cut.pop();
     let mut long = ok(&end);
     long.push(0);
-    vec![
+    let mut faults: Vec<(&'static str, Vec<u8>, &'static [ErrorCode])> = vec![
         (
             "another magic",
             [b"HTIQ".as_slice(), &ok(&end)[4..]].concat(),
@@ -566,8 +566,42 @@ fn single_faults() -> Vec<(&'static str, Vec<u8>, &'static [ErrorCode])> {
             ]),
             &[ErrorCode::UnknownNode],
         ),
-    ]
+    ];
+    // Each way a byte sequence fails to be UTF-8, as a string of its own (the Unicode
+    // Standard, table 3-7 and the definition of well-formed UTF-8).
+    faults.extend(ILL_FORMED_UTF8.iter().map(|(what, bytes)| {
+        let mut strings = u16::try_from(bytes.len())
+            .unwrap_or(u16::MAX)
+            .to_le_bytes()
+            .to_vec();
+        strings.extend(*bytes);
+        (
+            *what,
+            raw(V1, &strings, TPL, &end),
+            &[ErrorCode::InvalidUtf8][..],
+        )
+    }));
+    faults
 }
+
+/// Ill-formed UTF-8, one way per row.
+const ILL_FORMED_UTF8: [(&str, &[u8]); 12] = [
+    ("a string with a lone continuation byte", &[b'a', 0x80]),
+    ("a string with lead byte C0 (overlong)", &[0xC0, 0x80]),
+    ("a string with lead byte C1 (overlong)", &[0xC1, 0xBF]),
+    ("a string with an overlong 3-byte form", &[0xE0, 0x9F, 0xBF]),
+    (
+        "a string with an overlong 4-byte form",
+        &[0xF0, 0x8F, 0xBF, 0xBF],
+    ),
+    ("a string with the first surrogate", &[0xED, 0xA0, 0x80]),
+    ("a string with the last surrogate", &[0xED, 0xBF, 0xBF]),
+    ("a string past U+10FFFF", &[0xF4, 0x90, 0x80, 0x80]),
+    ("a string with lead byte F5", &[0xF5, 0x80, 0x80, 0x80]),
+    ("a string with lead byte FF", &[0xFF]),
+    ("a string cut inside a scalar", &[b'a', 0xE2, 0x82]),
+    ("a string with a scalar cut by ASCII", &[0xE2, 0x28, 0xA1]),
+];
 
 fn single_fault(
     client_area: &ClientArea,
