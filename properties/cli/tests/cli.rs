@@ -30,6 +30,17 @@ fn start_reference(config: Config) -> (EmbeddedReference, String) {
     (reference, url)
 }
 
+/// The JSON report a run printed, after checking that it exited 0 (its stderr otherwise).
+fn json_report(out: &Output) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn verdicts(json: &Value) -> BTreeMap<String, String> {
     json["checks"]
         .as_array()
@@ -47,13 +58,7 @@ fn verdicts(json: &Value) -> BTreeMap<String, String> {
 #[test]
 fn embedded_and_url_targets_give_the_same_verdicts() {
     let embedded = run(&["run", "--format", "json", "--cases", "20"], &[]);
-    assert_eq!(
-        embedded.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&embedded.stderr)
-    );
-    let embedded: Value = serde_json::from_slice(&embedded.stdout).unwrap();
+    let embedded = json_report(&embedded);
     assert_eq!(embedded["profile"], "conformance");
     assert_eq!(embedded["summary"]["fail"], 0);
     assert!(embedded["summary"]["pass"].as_u64().unwrap() >= 4);
@@ -63,13 +68,7 @@ fn embedded_and_url_targets_give_the_same_verdicts() {
         &["run", "--format", "json", "--cases", "20", "--target", &url],
         &[],
     );
-    assert_eq!(
-        by_flag.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&by_flag.stderr)
-    );
-    let report: Value = serde_json::from_slice(&by_flag.stdout).unwrap();
+    let report = json_report(&by_flag);
     assert_eq!(report["target"], url.as_str());
     assert_eq!(verdicts(&report), verdicts(&embedded));
     // DX_TARGET names the same target as --target: one check is enough to see which was run
@@ -78,13 +77,7 @@ fn embedded_and_url_targets_give_the_same_verdicts() {
         &["run", "--format", "json", "--tags", "@p08", "--cases", "5"],
         &[("DX_TARGET", &url)],
     );
-    assert_eq!(
-        by_env.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&by_env.stderr)
-    );
-    let report: Value = serde_json::from_slice(&by_env.stdout).unwrap();
+    let report = json_report(&by_env);
     assert_eq!(report["target"], url.as_str());
     assert_eq!(verdicts(&report)["p08"], "pass");
 }
@@ -159,8 +152,7 @@ fn other_profiles_report_not_verified_never_pass() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(0));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_report(&out);
     let v = verdicts(&report);
     for id in ["p06", "p07", "p26"] {
         assert_eq!(v[id], "not_verified", "{id}");
@@ -746,13 +738,7 @@ fn only_and_skip_select_checks_by_id_tag_and_area() {
         ],
         &[],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_report(&out);
     assert_eq!(
         verdicts(&report).into_iter().collect::<Vec<_>>(),
         [("p12".to_owned(), "pass".to_owned())]
