@@ -134,8 +134,10 @@ pub async fn run_selected_features_within(
         let run = Box::pin(
             DxWorld::cucumber()
                 .max_concurrent_scenarios(1)
-                .before(move |_, _, _, world| {
+                .before(move |feature, _, sc, world| {
                     world.set_target(target.clone());
+                    // The rules' ledger names the scenario whose requests met a breach.
+                    dx_conformance::rules::set_running_scenario(Some(&scenario::id(feature, sc)));
                     async {}.boxed_local()
                 })
                 .with_writer(collector)

@@ -74,8 +74,13 @@ impl StepError {
     }
 }
 
+/// A case that could not be sent within `--max-wait` of the target's rate-limit budgets
+/// leaves its scenario not verified: the target kept its limit, it broke nothing.
 impl From<CaseFailure> for StepError {
     fn from(f: CaseFailure) -> Self {
+        if let Some(limited) = &f.rate_limited {
+            return Self::NotVerified(limited.describe());
+        }
         Self::Failed {
             expected: f.expected,
             actual: f.actual,
@@ -97,11 +102,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_rate_limited_case_leaves_its_scenario_not_verified() {
+        let limited = dx_conformance::budget::RateLimited {
+            category: Some("auth".into()),
+            needed: std::time::Duration::from_secs(40),
+            allowed: std::time::Duration::from_secs(5),
+        };
+        let e = StepError::from(CaseFailure {
+            expected: "415".into(),
+            actual: "no response".into(),
+            replay: None,
+            rate_limited: Some(Box::new(limited.clone())),
+        });
+        assert_eq!(e, StepError::NotVerified(limited.describe()));
+    }
+
+    #[test]
     fn failures_display_their_evidence() {
         let e = StepError::from(CaseFailure {
             expected: "404".into(),
             actual: "200".into(),
             replay: Some("curl x".into()),
+            rate_limited: None,
         });
         assert_eq!(e.to_string(), "expected: 404\nactual: 200\nreplay: curl x");
         assert_eq!(

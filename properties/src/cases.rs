@@ -157,6 +157,9 @@ pub struct CaseFailure {
     pub actual: String,
     /// A command replaying the exchange that shows it.
     pub replay: Option<String>,
+    /// Set when the case could not be sent within `--max-wait` of the target's rate-limit
+    /// budgets: not a failure of the target, so the check is not verified.
+    pub rate_limited: Option<Box<crate::budget::RateLimited>>,
 }
 
 impl CaseFailure {
@@ -166,6 +169,7 @@ impl CaseFailure {
             expected: expected.into(),
             actual: format!("{}\n\n{}", what.into(), exchange.describe_response()),
             replay: Some(exchange.replay()),
+            rate_limited: None,
         }
     }
 
@@ -186,6 +190,7 @@ impl CaseFailure {
             expected: expected.into(),
             actual: actual.into(),
             replay: None,
+            rate_limited: None,
         }
     }
 }
@@ -196,6 +201,7 @@ impl From<TransportError> for CaseFailure {
             expected: crate::clause::conformance::TRANSPORT.cite(),
             actual: format!("no response: {}", e.reason),
             replay: Some(e.replay),
+            rate_limited: e.rate_limited,
         }
     }
 }

@@ -61,6 +61,9 @@ impl CheckOutcome {
                 unverified,
             } => (*outcome, Some(unverified)),
             Self::NotVerified(reason) => return Judged::whole(Verdict::NotVerified(reason), 0),
+            Self::SetupFailed(failure) if failure.rate_limited.is_some() => {
+                return Judged::whole(Verdict::NotVerified(rate_limited_reason(&failure)), 0);
+            }
             Self::SetupFailed(failure) => {
                 return Judged::whole(
                     Verdict::Fail(Failure {
@@ -79,6 +82,11 @@ impl CheckOutcome {
                 cases,
                 unverified,
             },
+            // A case the target's budget kept from being sent broke nothing: the check could
+            // not conclude (spec/conformance.md, "Rate limits of the target").
+            CaseOutcome::Failed { cases, failure, .. } if failure.rate_limited.is_some() => {
+                Judged::whole(Verdict::NotVerified(rate_limited_reason(&failure)), cases)
+            }
             // A failure stands on its own evidence.
             CaseOutcome::Failed {
                 cases,
@@ -95,6 +103,14 @@ impl CheckOutcome {
             ),
         }
     }
+}
+
+/// The reason a check the target's rate limit stopped gives.
+fn rate_limited_reason(failure: &CaseFailure) -> String {
+    failure
+        .rate_limited
+        .as_ref()
+        .map_or_else(String::new, |limited| limited.describe())
 }
 
 /// The future a check's run function returns.
@@ -137,6 +153,38 @@ mod tests {
         );
         let judged = CheckOutcome::SetupFailed(CaseFailure::plain("a", "b")).into_verdict();
         assert!(judged.verdict.is_fail());
+    }
+
+    /// A case the target's budget kept from being sent leaves the check not verified,
+    /// naming the category, never failed.
+    #[test]
+    fn a_rate_limited_case_is_not_verified() {
+        let limited = crate::budget::RateLimited {
+            category: Some("api".into()),
+            needed: std::time::Duration::from_secs(50),
+            allowed: std::time::Duration::from_secs(10),
+        };
+        let failure = CaseFailure {
+            rate_limited: Some(Box::new(limited)),
+            ..CaseFailure::plain("415", "no response")
+        };
+        let judged = CheckOutcome::Ran(CaseOutcome::Failed {
+            cases: 7,
+            failure: failure.clone(),
+            counterexample: String::new(),
+        })
+        .into_verdict();
+        let Verdict::NotVerified(reason) = &judged.verdict else {
+            panic!("{judged:?}");
+        };
+        assert!(
+            reason.starts_with("rate limited: the target's `api` budget"),
+            "{reason}"
+        );
+        assert!(matches!(
+            CheckOutcome::SetupFailed(failure).into_verdict().verdict,
+            Verdict::NotVerified(_)
+        ));
     }
 
     /// A part that could not conclude is named beside a pass, and never beside a failure

@@ -80,12 +80,22 @@ pub enum Notice {
         /// The check.
         id: String,
     },
+    /// A `--require` gate was not met: what it asked, and what was short of it.
+    Unmet {
+        /// The requirement as given.
+        requirement: String,
+        /// What fell short.
+        short: String,
+    },
 }
 
 impl Notice {
     /// Whether this notice fails the run (an expired entry, or one whose check passes).
     pub fn fails_run(&self) -> bool {
-        matches!(self, Self::Expired { .. } | Self::NowPasses { .. })
+        matches!(
+            self,
+            Self::Expired { .. } | Self::NowPasses { .. } | Self::Unmet { .. }
+        )
     }
 
     /// One sentence for reports.
@@ -100,6 +110,9 @@ impl Notice {
             Self::NotRun { id } => format!(
                 "{id}: listed as an expected failure but was not verified in this run; the entry was not tested"
             ),
+            Self::Unmet { requirement, short } => {
+                format!("--require {requirement} is not met: {short}")
+            }
         }
     }
 }

@@ -2,10 +2,14 @@
 //! response as received, which failures quote and turn into a replayable `curl` line.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, Method, StatusCode};
 use url::Url;
+
+use crate::budget::{Budgets, Refusal, Ticket};
+use crate::rules::RuleLedger;
 
 /// How long one request may take before it counts as a transport failure.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -26,6 +30,10 @@ pub struct TransportError {
     pub reason: String,
     /// The replay line.
     pub replay: String,
+    /// Set when the request was never answered because the target's rate-limit budget
+    /// would have made the check wait past `--max-wait`: the check is then not verified,
+    /// never failed (spec/conformance.md, "Rate limits of the target").
+    pub rate_limited: Option<Box<crate::budget::RateLimited>>,
 }
 
 /// A request to send.
@@ -195,6 +203,8 @@ pub struct HttpClient {
     base: Url,
     client: reqwest::Client,
     partition_header: Option<String>,
+    budgets: Arc<Budgets>,
+    ledger: Arc<RuleLedger>,
 }
 
 impl HttpClient {
@@ -209,11 +219,48 @@ impl HttpClient {
                 url: base.to_string(),
                 reason: format!("cannot build the HTTP client: {e}"),
                 replay: String::new(),
+                rate_limited: None,
             })?;
         Ok(Self {
             base,
             client,
             partition_header: None,
+            budgets: Arc::new(Budgets::unpublished()),
+            ledger: Arc::new(RuleLedger::default()),
+        })
+    }
+
+    /// Records the rules every response obeys in `ledger` (one deployment's instances share
+    /// one).
+    pub fn with_ledger(mut self, ledger: Arc<RuleLedger>) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
+    /// Where the rules every response obeys are recorded ([`crate::rules`]).
+    pub fn ledger(&self) -> &Arc<RuleLedger> {
+        &self.ledger
+    }
+
+    /// Paces every request within `budgets` (the deployment's published rate limits, shared
+    /// by all its instances) and waits out refusals before sending again.
+    pub fn with_budgets(mut self, budgets: Arc<Budgets>) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
+    /// The budgets this client paces its requests within.
+    pub fn budgets(&self) -> &Arc<Budgets> {
+        &self.budgets
+    }
+
+    /// Whether `request` names its own rate-limit partition: a rate-limit check's request,
+    /// which is never paced and whose 429 is its answer.
+    pub fn names_partition(&self, headers: &[(String, String)]) -> bool {
+        self.partition_header.as_ref().is_some_and(|partition| {
+            headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(partition))
         })
     }
 
@@ -242,14 +289,59 @@ impl HttpClient {
         format!("{base}{path}")
     }
 
-    /// Sends `request`.
+    /// Sends `request`, within the target's rate-limit budgets: paced so as not to spend
+    /// more than a category allows, and sent again after a refusal's `Retry-After`. A
+    /// request that names its own rate-limit partition is sent at once, and its 429 is its
+    /// answer.
     pub async fn send(&self, request: RequestSpec) -> Result<Exchange, TransportError> {
+        let paced = !self.names_partition(&request.headers);
+        loop {
+            let ticket = if paced {
+                self.budgets
+                    .acquire(&request.path)
+                    .await
+                    .map_err(|limited| TransportError {
+                        method: request.method.to_string(),
+                        url: self.url_of(&request.path),
+                        reason: limited.describe(),
+                        replay: curl_line(&self.url_of(&request.path), &request),
+                        rate_limited: Some(Box::new(limited)),
+                    })?
+            } else {
+                Ticket::unpaced()
+            };
+            let exchange = self.send_once(request.clone()).await?;
+            if !paced {
+                return Ok(exchange);
+            }
+            let refusal = self
+                .budgets
+                .observe(&ticket, exchange.status, &exchange.headers);
+            if refusal == Refusal::Admitted {
+                return Ok(exchange);
+            }
+            self.budgets
+                .wait_out(&refusal)
+                .await
+                .map_err(|limited| TransportError {
+                    method: request.method.to_string(),
+                    url: exchange.url.clone(),
+                    reason: limited.describe(),
+                    replay: exchange.replay(),
+                    rate_limited: Some(Box::new(limited)),
+                })?;
+        }
+    }
+
+    /// Sends `request` once, whatever the budgets.
+    async fn send_once(&self, request: RequestSpec) -> Result<Exchange, TransportError> {
         let url = self.url_of(&request.path);
         let fail = |reason: String| TransportError {
             method: request.method.to_string(),
             url: url.clone(),
             reason,
             replay: curl_line(&url, &request),
+            rate_limited: None,
         };
         let mut builder = self.client.request(request.method.clone(), &url);
         for (name, value) in &request.headers {

@@ -108,6 +108,24 @@ static COMPILED: LazyLock<Result<RegexSet, String>> = LazyLock::new(|| {
     RegexSet::new(PATTERNS.iter().map(|(_, p)| p.as_str())).map_err(|e| e.to_string())
 });
 
+/// Every kind of internal detail `text` reveals, each once, in the order of the patterns. If
+/// the patterns cannot be compiled every text counts as leaking, so the suite fails closed.
+pub fn find_leaks(text: &str) -> Vec<LeakKind> {
+    match COMPILED.as_ref() {
+        Ok(set) => {
+            let mut kinds: Vec<LeakKind> = Vec::new();
+            for i in set.matches(text).iter() {
+                let kind = PATTERNS[i].0;
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+            kinds
+        }
+        Err(_) => vec![LeakKind::Trace],
+    }
+}
+
 /// The first kind of internal detail `text` reveals. If the patterns cannot be compiled (a
 /// defect of this build) every text counts as leaking, so the suite fails closed.
 pub fn find_leak(text: &str) -> Option<LeakKind> {

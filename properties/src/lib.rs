@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod budget;
 pub mod cases;
 pub mod check;
 pub mod checks;
@@ -19,6 +20,7 @@ pub mod discovery;
 pub mod embedded;
 pub mod envelope;
 pub mod expected;
+pub mod gate;
 pub mod htip;
 pub mod http;
 pub mod leaks;
@@ -27,6 +29,7 @@ pub mod raw;
 pub mod replay;
 pub mod report;
 pub mod request_id;
+pub mod rules;
 pub mod runner;
 pub mod selection;
 pub mod spec;

@@ -1,11 +1,15 @@
 //! How checks talk to a target: every response, whatever the request was for, is judged by
-//! the rules every response obeys (its request id, and no internal detail), so a leak or a
-//! lost id is caught wherever it appears, not only where a check provokes one.
+//! the rules every response obeys (its request id, no internal detail, the security headers,
+//! the envelope of an error), so a leak or a lost id is caught wherever it appears, not only
+//! where a check provokes one. Each rule is recorded in the run's [`crate::rules`] ledger and
+//! reported once, by cause; it fails a check's case only when the check owns the rule.
 
 use crate::cases::CaseFailure;
-use crate::envelope::{Rules, check_no_leak};
+use crate::checks::security_headers::{HeaderRules, judge};
+use crate::envelope::{Rules, check_envelope, check_no_leak};
 use crate::http::{Exchange, RequestSpec};
 use crate::request_id::check_request_id;
+use crate::rules::Rule;
 use crate::target::Target;
 
 /// A check's way of talking to the target: every response, whatever the request was for, is
@@ -19,6 +23,9 @@ pub struct Observer<'t> {
     /// Whether each request goes to the next of the target's instances
     /// ([`Target::next_instance`]) instead of always the first.
     spread: bool,
+    /// The rules whose breach fails the check's case, besides being recorded: the ones the
+    /// check is about.
+    owns: &'static [Rule],
 }
 
 impl<'t> Observer<'t> {
@@ -28,6 +35,16 @@ impl<'t> Observer<'t> {
             target,
             rules: Rules::of(target.discovery()),
             spread: false,
+            owns: &[],
+        }
+    }
+
+    /// The same observer, failing a case on a breach of any of `rules` (the rules the check
+    /// is about); every other breach is only recorded.
+    pub fn owning(self, rules: &'static [Rule]) -> Self {
+        Self {
+            owns: rules,
+            ..self
         }
     }
 
@@ -77,15 +94,70 @@ impl<'t> Observer<'t> {
             .map(|(_, v)| v.clone())
             .collect();
         let exchange = self.instance().http().send(request).await?;
-        check_request_id(&exchange, &sent)?;
-        if exchange.status.is_success() {
+        self.judge(&exchange, &sent, planted, returned)?;
+        Ok(exchange)
+    }
+
+    /// Judges `exchange` by the rules every response obeys: records each in the run's
+    /// ledger, and fails with the first breach of a rule this observer owns. `sent` are the
+    /// request ids the request carried, `planted` markers that must not come back, and
+    /// `returned` texts of the client's that a successful answer may return.
+    pub fn judge(
+        &self,
+        exchange: &Exchange,
+        sent: &[String],
+        planted: &[String],
+        returned: &[&str],
+    ) -> Result<(), CaseFailure> {
+        let ledger = self.target.http().ledger();
+        let request_id = check_request_id(exchange, sent);
+        let sanitization = if exchange.status.is_success() {
             let mut judged = exchange.clone();
             judged.body = without_returned(&exchange.body, returned);
-            check_no_leak(&judged, planted, &self.rules)?;
+            check_no_leak(&judged, planted, &self.rules)
         } else {
-            check_no_leak(&exchange, planted, &self.rules)?;
+            check_no_leak(exchange, planted, &self.rules)
+        };
+        let headers = judge(exchange, HeaderRules::of(self.target), "a response");
+        let envelope =
+            if exchange.status.as_u16() >= 400 && exchange.request.method != http::Method::HEAD {
+                check_envelope(exchange, &self.rules).map(drop)
+            } else {
+                Ok(())
+            };
+        let judged = [
+            (Rule::RequestId, request_id),
+            (Rule::Envelope, envelope),
+            (Rule::SecurityHeaders, headers),
+            (Rule::Sanitization, sanitization),
+        ];
+        for (rule, result) in &judged {
+            ledger.record(*rule, result);
         }
-        Ok(exchange)
+        for (rule, result) in judged {
+            if self.owns.contains(&rule) {
+                result?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Observer<'_> {
+    /// Judges an answer to raw bytes (`crate::raw`) by the one rule every answer obeys, even
+    /// one to bytes that are not an HTTP request (which may lack request ids and headers,
+    /// spec/security.md): nothing internal.
+    pub fn judge_sanitization(&self, exchange: &Exchange) -> Result<(), CaseFailure> {
+        let result = check_no_leak(exchange, &[], &self.rules);
+        self.target
+            .http()
+            .ledger()
+            .record(Rule::Sanitization, &result);
+        if self.owns.contains(&Rule::Sanitization) {
+            result
+        } else {
+            Ok(())
+        }
     }
 }
 

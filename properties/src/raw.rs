@@ -74,6 +74,16 @@ impl RawRequest {
         self
     }
 
+    /// The request target of the request line (`GET /path HTTP/1.1` gives `/path`), when
+    /// the first part has a readable one: the path whose rate-limit budget it spends.
+    pub fn path(&self) -> Option<String> {
+        let first = self.parts.first()?.0.as_slice();
+        let line_end = first.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&first[..line_end]).ok()?;
+        let target = line.split(' ').nth(1)?;
+        target.starts_with('/').then(|| target.to_owned())
+    }
+
     /// A `printf … | nc` line that sends the same bytes (pauses are not replayed).
     pub fn replay(&self, host: &str, port: u16) -> String {
         let mut escaped = String::new();

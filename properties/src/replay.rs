@@ -123,7 +123,9 @@ impl ReplayFile {
         let Verdict::Fail(f) = &result.verdict else {
             return None;
         };
-        if result.id == crate::runner::UNREACHABLE {
+        // A rule's entry gathers what many checks met; its evidence is the exchange shown,
+        // not one case of one check.
+        if result.id == crate::runner::UNREACHABLE || crate::rules::is_rule(&result.id) {
             return None;
         }
         Some(Self {
@@ -193,6 +195,7 @@ impl ReplayFile {
             focus: self.position,
             // Selects the one recorded check; a SHOULD-level one runs only under `--strict`.
             strict: true,
+            ..RunOptions::default()
         }
     }
 

@@ -32,6 +32,10 @@ pub struct RunOptions {
     /// `--strict`: the SHOULD-level checks run too, after the properties
     /// (`checks::recommended`).
     pub strict: bool,
+    /// `--max-wait`: the most one check waits, in all, for the target's rate-limit budgets;
+    /// past it the check is not verified (`crate::budget`). Its waits do not count against
+    /// `timeout`.
+    pub max_wait: Duration,
 }
 
 impl Default for RunOptions {
@@ -43,6 +47,7 @@ impl Default for RunOptions {
             timeout: DEFAULT_CHECK_TIMEOUT,
             focus: None,
             strict: false,
+            max_wait: crate::budget::DEFAULT_MAX_WAIT,
         }
     }
 }
@@ -250,11 +255,12 @@ async fn run_one(
         title: &spec.title,
     });
     let started = Instant::now();
-    let (judged, position) =
-        match tokio::time::timeout(options.timeout, traced(options.focus, check)).await {
-            Ok(done) => done,
-            Err(_) => (Judged::whole(timed_out(options.timeout), 0), None),
-        };
+    let (judged, position) = within_time_limit(
+        options,
+        crate::rules::running(&id, traced(options.focus, check)),
+    )
+    .await
+    .unwrap_or_else(|| (Judged::whole(timed_out(options.timeout), 0), None));
     let Judged {
         verdict,
         cases,
@@ -276,6 +282,34 @@ async fn run_one(
     };
     (progress.borrow_mut())(Progress::Finished(&result));
     result
+}
+
+/// Runs `check` under a wait account of `options.max_wait` (`crate::budget::WaitAccount`),
+/// stopping it when it runs past `options.timeout` plus the time it spent waiting for the
+/// target's rate-limit budgets: a target that limits the suite is not slow.
+pub async fn within_time_limit<F: Future>(options: &RunOptions, check: F) -> Option<F::Output> {
+    let account = crate::budget::WaitAccount::new(options.max_wait);
+    let started = tokio::time::Instant::now();
+    let run = account.scope(check);
+    let mut run = std::pin::pin!(run);
+    loop {
+        let deadline = started + options.timeout + account.used();
+        match tokio::time::timeout_at(deadline, &mut run).await {
+            Ok(done) => return Some(done),
+            Err(_) if started.elapsed() >= options.timeout + account.used() => return None,
+            Err(_) => {}
+        }
+    }
+}
+
+/// The entries of the rules every response obeys (`crate::rules`), as recorded over the
+/// run in `ledger`, the ones `selection` selects.
+pub fn rule_results(ledger: &crate::rules::RuleLedger, selection: &Selection) -> Vec<CheckResult> {
+    ledger
+        .results()
+        .into_iter()
+        .filter(|r| selection.selects(&r.id, &r.tags))
+        .collect()
 }
 
 /// The verdict of a check stopped at its time limit.

@@ -170,6 +170,11 @@ impl Target {
             Some(header) if discovery.is_conformance() => http.with_partition_header(header),
             _ => http,
         };
+        let partitioned = http.partition_header().is_some();
+        let http = http.with_budgets(Arc::new(crate::budget::Budgets::of(
+            &discovery,
+            partitioned,
+        )));
         Ok(Reached::Described(Box::new(Self {
             http,
             discovery,
@@ -184,7 +189,20 @@ impl Target {
     /// instances (a message published on one reaching subscribers on another, a resume
     /// elsewhere, presence as the union) spread their connections over all of them.
     pub fn with_instances(mut self, others: Vec<Target>) -> Self {
-        self.others = others;
+        let budgets = self.http.budgets().clone();
+        let ledger = self.http.ledger().clone();
+        self.others = others
+            .into_iter()
+            .map(|mut other| {
+                // One deployment, one budget (its instances count a client together) and one
+                // record of the rules every response obeys.
+                other.http = other
+                    .http
+                    .with_budgets(budgets.clone())
+                    .with_ledger(ledger.clone());
+                other
+            })
+            .collect();
         self
     }
 
@@ -258,20 +276,44 @@ impl Target {
     }
 
     /// Sends raw bytes to the target, with a fresh rate-limit partition when the target
-    /// publishes a partition header (as [`HttpClient::with_partition_header`] does).
+    /// publishes a partition header (as [`HttpClient::with_partition_header`] does), paced
+    /// within the target's budgets like every other request ([`HttpClient::send`]). A
+    /// transport error or a wait past `--max-wait` is the error.
     pub async fn send_raw(
         &self,
         request: &crate::raw::RawRequest,
         limit: std::time::Duration,
-    ) -> Result<crate::raw::RawAnswer, String> {
-        match self.http.partition_header() {
-            Some(header) => {
-                let partitioned = request
-                    .clone()
-                    .with_header(header, &uuid::Uuid::new_v4().simple().to_string());
-                crate::raw::send_raw(self.base_url(), &partitioned, limit).await
+    ) -> Result<crate::raw::RawAnswer, crate::cases::CaseFailure> {
+        use crate::budget::{Refusal, Ticket};
+        use crate::cases::CaseFailure;
+        let request = match self.http.partition_header() {
+            Some(header) => request
+                .clone()
+                .with_header(header, &uuid::Uuid::new_v4().simple().to_string()),
+            None => request.clone(),
+        };
+        let budgets = self.http.budgets();
+        let transport = crate::clause::conformance::TRANSPORT.cite();
+        let limited = |l: crate::budget::RateLimited| CaseFailure {
+            rate_limited: Some(Box::new(l.clone())),
+            ..CaseFailure::plain(&transport, l.describe())
+        };
+        loop {
+            let ticket = match request.path() {
+                Some(path) => budgets.acquire(&path).await.map_err(limited)?,
+                None => Ticket::unpaced(),
+            };
+            let answer = crate::raw::send_raw(self.base_url(), &request, limit)
+                .await
+                .map_err(|e| CaseFailure::plain(&transport, e))?;
+            if let crate::raw::RawAnswer::Response(ex) = &answer {
+                let refusal = budgets.observe(&ticket, ex.status, &ex.headers);
+                if refusal != Refusal::Admitted {
+                    budgets.wait_out(&refusal).await.map_err(limited)?;
+                    continue;
+                }
             }
-            None => crate::raw::send_raw(self.base_url(), request, limit).await,
+            return Ok(answer);
         }
     }
 

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use dx_conformance::check::tags_of;
 use dx_conformance::checks::recommended::Form;
 use dx_conformance::expected::ExpectedFailures;
+use dx_conformance::gate::Requirement;
 use dx_conformance::replay::{ReplayFile, Replayed, replay_command};
 use dx_conformance::report::{Format, render, truncate, verdict_cell};
 use dx_conformance::{
@@ -19,7 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Conformance suite for dx-www deployments.
 #[derive(Debug, Parser)]
-#[command(name = "dx-conformance", version, about, long_about = None)]
+#[command(name = "dx-conformance", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,7 +29,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the checks against a target and print the report.
-    Run(RunArgs),
+    #[command(after_help = format!("{EXIT_CODES}\n\n{RUN_EXAMPLES}"))]
+    Run(Box<RunArgs>),
     /// List the checks, their requirement ids, what they need and their tags.
     List,
     /// Run the one failing case a replay file recorded, and say whether it fails the same way.
@@ -78,9 +80,15 @@ struct RunArgs {
     /// (terminal). The file is written whatever happens, an unreachable target included.
     #[arg(long, value_name = "FILE")]
     out: Vec<PathBuf>,
-    /// The most one check may take, in seconds; past it the check fails.
+    /// The most one check may take, in seconds, not counting its waits for the target's
+    /// rate limits; past it the check fails.
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
+    /// The most one check waits, in all, for the target's rate-limit budgets (the suite
+    /// paces itself within them and waits out every Retry-After); past it the check is not
+    /// verified: rate limited. 0 never waits.
+    #[arg(long, value_name = "SECONDS", default_value_t = dx_conformance::budget::DEFAULT_MAX_WAIT.as_secs(), value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    max_wait: u64,
     /// A TOML file of checks known to fail, each with a reason and an expiry date: they are
     /// reported but do not fail the run until they expire.
     #[arg(long, value_name = "FILE")]
@@ -91,9 +99,15 @@ struct RunArgs {
     /// Generated cases per property (at least 1).
     #[arg(long, default_value_t = dx_conformance::cases::DEFAULT_CASES, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     cases: u32,
-    /// Seed for the generated cases; the same seed replays the same inputs.
-    #[arg(long)]
-    seed: Option<u64>,
+    /// Seed for the generated cases: a number (the same seed replays the same inputs), or
+    /// `random` to draw one (printed, so the run can be repeated).
+    #[arg(long, value_name = "N|random", value_parser = parse_seed)]
+    seed: Option<Seed>,
+    /// Fail the run (exit 1) unless these were verified, not merely not failed: `all` (every
+    /// selected check), a number (at least that many of the 26 properties, whole or in part)
+    /// or check ids (comma-separated). Without it, a run that verified nothing exits 0.
+    #[arg(long, value_delimiter = ',', value_name = "all|N|IDS")]
+    require: Vec<String>,
     /// Folder of .feature files (default: the suite's own features/).
     #[arg(long, value_name = "DIR")]
     features: Option<PathBuf>,
@@ -113,12 +127,41 @@ struct RunArgs {
     strict: bool,
 }
 
+/// `--seed`: a number, or one drawn for this run.
+#[derive(Debug, Clone, Copy)]
+enum Seed {
+    Given(u64),
+    Random,
+}
+
+fn parse_seed(text: &str) -> Result<Seed, String> {
+    if text.eq_ignore_ascii_case("random") {
+        return Ok(Seed::Random);
+    }
+    text.parse()
+        .map(Seed::Given)
+        .map_err(|_| format!("`{text}` is neither a number nor `random`"))
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  every selected check passed, failed as expected, or was not verified (see --require)
+  1  a check failed, an expected-failures entry expired or passes, or --require was not met
+  2  usage error (an unknown option, check id, tag or area; an invalid file) or the target
+     cannot be reached";
+
+const RUN_EXAMPLES: &str = "Examples:
+  dx-conformance run                                   the embedded reference
+  dx-conformance run --target https://staging.example.com --out report.html --out report.xml
+  dx-conformance run --target URL --require all        fail unless every check was verified
+  dx-conformance run --target URL --only p12,p26 --seed random
+  dx-conformance run --target URL --max-wait 600       ride out a production rate limit";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::List => list(),
         Command::Run(args) => match runtime() {
-            Ok(rt) => rt.block_on(run(args)),
+            Ok(rt) => rt.block_on(run(*args)),
             Err(code) => code,
         },
         Command::Replay(args) => match runtime() {
@@ -282,8 +325,27 @@ async fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
+    if let Err(message) = known_terms(&args) {
+        eprintln!("dx-conformance: {message}");
+        return ExitCode::from(2);
+    }
+    let requirements = match Requirement::parse(&args.require, |id| known_id(id)) {
+        Ok(r) => r,
+        Err(message) => {
+            eprintln!("dx-conformance: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let started = Instant::now();
-    let seed = args.seed.unwrap_or_else(|| CaseConfig::default().seed);
+    let seed = match args.seed {
+        Some(Seed::Given(seed)) => seed,
+        Some(Seed::Random) => {
+            let seed = rand::random::<u64>();
+            eprintln!("dx-conformance: seed {seed} (drawn; repeat this run with --seed {seed})");
+            seed
+        }
+        None => CaseConfig::default().seed,
+    };
     let options = RunOptions {
         cases: CaseConfig {
             cases: args.cases,
@@ -300,6 +362,7 @@ async fn run(args: RunArgs) -> ExitCode {
         timeout: Duration::from_secs(args.timeout),
         focus: None,
         strict: args.strict,
+        max_wait: Duration::from_secs(args.max_wait),
     };
     let features_dir = args
         .features
@@ -313,6 +376,9 @@ async fn run(args: RunArgs) -> ExitCode {
             if let Some(expected) = &expected {
                 report.notices = expected.apply_today(&mut report.results);
             }
+            report
+                .notices
+                .extend(requirements.iter().filter_map(|r| r.judge(&report.results)));
             let code = if report.exit_code() == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -331,6 +397,77 @@ async fn run(args: RunArgs) -> ExitCode {
             );
             finish(*report, &outputs, false, &args, ExitCode::from(2))
         }
+    }
+}
+
+/// Every check this suite has, with its tags: properties, SHOULD-level checks, scenarios of
+/// the suite's own features and the rules every response obeys.
+fn catalogue(features: Option<&std::path::Path>) -> Vec<(String, Vec<String>)> {
+    let mut all: Vec<(String, Vec<String>)> = Vec::new();
+    if let Ok(specs) = dx_conformance::spec::properties() {
+        all.extend(
+            specs
+                .iter()
+                .map(|p| (format!("p{:02}", p.number), tags_of(p))),
+        );
+    }
+    all.extend(
+        dx_conformance::checks::recommended::all()
+            .iter()
+            .map(|r| (r.id.to_owned(), r.tags())),
+    );
+    let dir = features.map_or_else(
+        dx_features::default_features_dir,
+        std::path::Path::to_path_buf,
+    );
+    if let Ok(scenarios) = dx_features::list_scenarios(&dir, &Selection::default()) {
+        all.extend(scenarios.into_iter().map(|s| (s.id, s.tags)));
+    }
+    all.extend(
+        dx_conformance::rules::Rule::ALL
+            .iter()
+            .map(|r| (r.id().to_owned(), r.tags())),
+    );
+    all
+}
+
+/// Whether `id` names a check of the suite's catalogue.
+fn known_id(id: &str) -> bool {
+    catalogue(None)
+        .iter()
+        .any(|(known, _)| known.eq_ignore_ascii_case(id))
+}
+
+/// Every `--tags`, `--only` and `--skip` term must select something: an unknown one is a
+/// typo, and a run that silently checks nothing for it would exit 0.
+fn known_terms(args: &RunArgs) -> Result<(), String> {
+    let all = catalogue(args.features.as_deref());
+    let known = |term: &str| {
+        let term = term.trim().trim_start_matches('@');
+        all.iter().any(|(id, tags)| {
+            id.eq_ignore_ascii_case(term) || tags.iter().any(|t| t.eq_ignore_ascii_case(term))
+        })
+    };
+    let unknown: Vec<String> = [
+        ("--tags", &args.tags),
+        ("--only", &args.only),
+        ("--skip", &args.skip),
+    ]
+    .iter()
+    .flat_map(|(option, terms)| {
+        terms
+            .iter()
+            .filter(|t| !t.trim().is_empty() && !known(t))
+            .map(move |t| format!("{option} {t}"))
+    })
+    .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "no check, tag or area matches {} (`dx-conformance list` shows every id and tag)",
+            unknown.join(", ")
+        ))
     }
 }
 
@@ -372,6 +509,8 @@ async fn check(
         .map_err(|e| unreachable(&shown_url, e.to_string()))?;
     match reached {
         Reached::Undescribed(bare) => {
+            bare.http().budgets().set_max_wait(options.max_wait);
+            display.watch_budgets(bare.http().budgets().clone());
             display.line(&format!(
                 "dx-conformance: {} has no valid discovery document ({}); running only the checks that need none",
                 bare.base_url().as_str().trim_end_matches('/'),
@@ -396,6 +535,10 @@ async fn check(
                         .map_err(|e| usage(&format!("cannot read the scenarios: {e}")))?;
                 results.extend(scenarios);
             }
+            results.extend(dx_conformance::runner::rule_results(
+                bare.http().ledger(),
+                &options.selection,
+            ));
             Ok((
                 Report::undescribed(&bare, options.cases, results, started.elapsed()),
                 false,
@@ -410,6 +553,8 @@ async fn check(
                 others.push(other);
             }
             let mut target = target.with_instances(others);
+            target.http().budgets().set_max_wait(options.max_wait);
+            display.watch_budgets(target.http().budgets().clone());
             if let Some((source, wasm)) = client {
                 target = target.with_client(source, wasm);
             }
@@ -438,6 +583,10 @@ async fn check(
                 }
                 results.extend(scenarios);
             }
+            results.extend(dx_conformance::runner::rule_results(
+                target.http().ledger(),
+                &options.selection,
+            ));
             Ok((
                 Report::new(&target, options.cases, results, started.elapsed()),
                 target.is_embedded(),
@@ -653,13 +802,16 @@ struct Display {
     bar: Option<ProgressBar>,
     /// The checks running now, shown beside the spinner.
     running: std::cell::RefCell<Vec<String>>,
+    /// The task that shows what the run waits for (`watch_budgets`).
+    watcher: std::cell::RefCell<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Display {
     fn new() -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}{msg}")
+            {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -668,6 +820,37 @@ impl Display {
         Self {
             bar,
             running: std::cell::RefCell::new(Vec::new()),
+            watcher: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// Shows, while the run waits for one of the target's rate-limit budgets, which one and
+    /// for how long (`--max-wait` bounds it): on the progress line of a terminal, as one line
+    /// per wait elsewhere.
+    fn watch_budgets(&self, budgets: std::sync::Arc<dx_conformance::budget::Budgets>) {
+        let bar = self.bar.clone();
+        let task = tokio::spawn(async move {
+            let mut shown: Option<String> = None;
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let waiting = budgets.waiting();
+                let max = budgets.max_wait().as_secs();
+                match (&bar, &waiting) {
+                    (Some(bar), Some((what, since))) => bar.set_prefix(format!(
+                        "waiting {} s for {what} (--max-wait {max} s) · ",
+                        since.as_secs()
+                    )),
+                    (Some(bar), None) => bar.set_prefix(""),
+                    (None, Some((what, _))) if shown.as_ref() != Some(what) => {
+                        eprintln!("  waiting for {what} (at most --max-wait {max} s per check)");
+                    }
+                    (None, _) => {}
+                }
+                shown = waiting.map(|(what, _)| what);
+            }
+        });
+        if let Some(old) = self.watcher.replace(Some(task)) {
+            old.abort();
         }
     }
 
@@ -739,6 +922,9 @@ impl Display {
     }
 
     fn finish(&self) {
+        if let Some(task) = self.watcher.take() {
+            task.abort();
+        }
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -22,8 +22,9 @@ use crate::check::{CheckFuture, CheckOutcome};
 use crate::checks::security_headers::{HeaderRules, judge};
 use crate::clause::http_contract as hc;
 use crate::envelope::{Rules, check_envelope, check_no_leak, expect_code};
-use crate::http::{Exchange, RequestSpec};
+use crate::http::{Exchange, HttpClient, RequestSpec};
 use crate::request_id::check_request_id;
+use crate::rules::Rule;
 use crate::target::Bare;
 
 /// A check of a property's no-discovery form.
@@ -168,18 +169,39 @@ fn probes() -> Vec<Probe> {
     list
 }
 
-/// Sends `request`; `own` judges the answer by the property's own rule first (so a failure
-/// names what the property is about), then the rules every answer obeys: one request id,
-/// nothing internal.
+/// Sends `request`; `own` judges the answer by the property's own rule, and the rules every
+/// answer obeys are recorded apart (spec/conformance.md, "Rules every response obeys"), so a
+/// server without request ids still has its leaks judged.
 async fn send(
-    bare: &Bare,
+    http: &HttpClient,
     request: RequestSpec,
     own: impl FnOnce(&Exchange) -> Result<(), CaseFailure>,
 ) -> Result<(), CaseFailure> {
-    let exchange = bare.http().send(request).await?;
-    own(&exchange)?;
-    check_request_id(&exchange, &[])?;
-    check_no_leak(&exchange, &[], &Rules::UNDESCRIBED)
+    let exchange = http.send(request).await?;
+    let result = own(&exchange);
+    record_rules(http, &exchange);
+    result
+}
+
+/// Records the rules every answer obeys in the run's ledger (`crate::rules`), each on its
+/// own: a check fails only on its own rule, judged by `own`.
+fn record_rules(http: &HttpClient, ex: &Exchange) {
+    let ledger = http.ledger();
+    ledger.record(Rule::RequestId, &check_request_id(ex, &[]));
+    let envelope = if ex.status.as_u16() >= 400 && ex.request.method != Method::HEAD {
+        check_envelope(ex, &Rules::UNDESCRIBED).map(drop)
+    } else {
+        Ok(())
+    };
+    ledger.record(Rule::Envelope, &envelope);
+    ledger.record(
+        Rule::SecurityHeaders,
+        &judge(ex, HeaderRules::STRICT, "a response"),
+    );
+    ledger.record(
+        Rule::Sanitization,
+        &check_no_leak(ex, &[], &Rules::UNDESCRIBED),
+    );
 }
 
 /// Property 8's judgement of one answer.
@@ -249,7 +271,7 @@ fn error_envelope(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
         let list = probes();
         let enumerated = for_each(&list, |p| async move {
             let head = p.request.method == Method::HEAD;
-            send(bare, p.request.clone(), |ex| {
+            send(bare.http(), p.request.clone(), |ex| {
                 judge_envelope(ex, p.expect, head)
             })
             .await
@@ -261,7 +283,7 @@ fn error_envelope(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
         }
         let generated = for_all(unknown_requests(), config, |(path, method)| async move {
             let head = method == Method::HEAD;
-            send(bare, RequestSpec::new(method, &path), |ex| {
+            send(bare.http(), RequestSpec::new(method, &path), |ex| {
                 judge_envelope(ex, Expect::NotFound, head)
             })
             .await
@@ -276,7 +298,10 @@ fn security_headers(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
         let rules = HeaderRules::STRICT;
         let list = probes();
         let enumerated = for_each(&list, |p| async move {
-            send(bare, p.request.clone(), |ex| judge(ex, rules, &p.what)).await
+            send(bare.http(), p.request.clone(), |ex| {
+                judge(ex, rules, &p.what)
+            })
+            .await
         })
         .await;
         if enumerated.is_failed() {
@@ -284,7 +309,7 @@ fn security_headers(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
         }
         let generated = for_all(any_requests(), config, |(path, method)| async move {
             let what = format!("{method} {path}");
-            send(bare, RequestSpec::new(method, &path), |ex| {
+            send(bare.http(), RequestSpec::new(method, &path), |ex| {
                 judge(ex, rules, &what)
             })
             .await
@@ -295,28 +320,51 @@ fn security_headers(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
 }
 
 fn sanitization(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(async move {
-        let list = probes();
-        let enumerated = for_each(&list, |p| async move {
-            send(bare, p.request.clone(), |ex| {
-                check_no_leak(ex, &[], &Rules::UNDESCRIBED)
-            })
+    Box::pin(probe_sanitization(bare.http(), Rules::UNDESCRIBED, config))
+}
+
+/// What Property 26 cannot verify when nothing it sent made the target fail.
+pub const NO_FAILURE_PROVOKED: &str = "no request provoked an unhandled failure (no answer was a 5xx): without the conformance profile's fault hooks the suite cannot make the target fail on purpose, so what its unhandled failures reveal is not verified; only the answers it could provoke were judged";
+
+/// Property 26 without fault hooks: the enumerated probes, then generated paths and
+/// methods, each answer judged for anything internal. The property is about unhandled
+/// failures; when none of the answers was a 5xx the premise was never reached, and the pass
+/// is a pass in part that says so (spec/conformance.md, "Checks and verdicts").
+pub async fn probe_sanitization(
+    http: &HttpClient,
+    rules: Rules,
+    config: CaseConfig,
+) -> CheckOutcome {
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let judge_leaks = |ex: &Exchange| {
+        if ex.status.is_server_error() {
+            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        check_no_leak(ex, &[], &rules)
+    };
+    let list = probes();
+    let enumerated = for_each(&list, |p| async move {
+        send(http, p.request.clone(), judge_leaks)
             .await
             .map_err(|f| f.about(&p.what))
-        })
-        .await;
-        if enumerated.is_failed() {
-            return CheckOutcome::Ran(enumerated);
-        }
-        let generated = for_all(any_requests(), config, |(path, method)| async move {
-            send(bare, RequestSpec::new(method, &path), |ex| {
-                check_no_leak(ex, &[], &Rules::UNDESCRIBED)
-            })
-            .await
-        })
-        .await;
-        CheckOutcome::Ran(enumerated.followed_by(generated))
     })
+    .await;
+    if enumerated.is_failed() {
+        return CheckOutcome::Ran(enumerated);
+    }
+    let generated = for_all(any_requests(), config, |(path, method)| async move {
+        send(http, RequestSpec::new(method, &path), judge_leaks).await
+    })
+    .await;
+    let outcome = enumerated.followed_by(generated);
+    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+        CheckOutcome::Ran(outcome)
+    } else {
+        CheckOutcome::RanInPart {
+            outcome: Box::new(outcome),
+            unverified: NO_FAILURE_PROVOKED.into(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ pub fn render_html(report: &Report) -> String {
     }
     out.push_str("</dl>\n");
     if !report.notices.is_empty() {
-        out.push_str("<div class=\"notices\"><p>Expected failures:</p><ul>\n");
+        out.push_str("<div class=\"notices\"><p>Notices:</p><ul>\n");
         for notice in &report.notices {
             let _ = writeln!(out, "<li>{}</li>", esc(&notice.message()));
         }

@@ -116,7 +116,7 @@ pub fn render_terminal(report: &Report) -> String {
         }
     }
     for notice in &report.notices {
-        let _ = writeln!(out, "\nExpected failures: {}", notice.message());
+        let _ = writeln!(out, "\nNotice: {}", notice.message());
     }
     let _ = writeln!(
         out,

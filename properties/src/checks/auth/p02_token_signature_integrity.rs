@@ -308,11 +308,10 @@ async fn refused(api: AuthApi<'_>, case: &Case) -> Result<(), CaseFailure> {
             let request = RawRequest::whole(case.what.clone(), head);
             let answer = target
                 .send_raw(&request, std::time::Duration::from_secs(5))
-                .await
-                .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
+                .await?;
             return match answer {
                 RawAnswer::Response(ex) => {
-                    crate::envelope::check_no_leak(&ex, &[], &api.observer.rules)?;
+                    api.observer.judge_sanitization(&ex)?;
                     api.expect(&ex, "TOKEN_INVALID", &tc::VERIFY)
                         .map_err(|f| f.about(&case.what))
                 }

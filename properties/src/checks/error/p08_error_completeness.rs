@@ -20,6 +20,7 @@ use crate::contract::{self, Body, METHODS, Route};
 use crate::envelope::{allowed_methods, check_envelope, expect_code, is_check_state};
 use crate::http::{Exchange, RequestSpec};
 use crate::raw::{RawAnswer, RawRequest};
+use crate::rules::Rule;
 use crate::spec::{error_code_by_number, error_codes};
 use crate::target::Target;
 
@@ -112,7 +113,7 @@ enum Case {
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
-        let observer = Observer::new(target);
+        let observer = Observer::new(target).owning(&[Rule::RequestId, Rule::Envelope]);
         let space = enumerate(target);
         let outcome = for_each(&space, |case| run_case(observer, case)).await;
         if outcome.is_failed() {
@@ -1070,10 +1071,9 @@ async fn raw(
     let answer = observer
         .target
         .send_raw(request, std::time::Duration::from_millis(limit_ms))
-        .await
-        .map_err(|e| CaseFailure::plain(crate::clause::conformance::TRANSPORT.cite(), e))?;
+        .await?;
     if let RawAnswer::Response(ex) = &answer {
-        crate::envelope::check_no_leak(ex, &[], &observer.rules)?;
+        observer.judge_sanitization(ex)?;
     }
     Ok(answer)
 }

@@ -48,69 +48,99 @@ const REFERRER_POLICIES: &[&str] = &[
     "strict-origin-when-cross-origin",
 ];
 
-/// The one value of header `name`, or a failure citing the every-response rule.
-fn one<'e>(ex: &'e Exchange, name: &str, what: &str) -> Result<&'e str, CaseFailure> {
+/// One broken requirement of one header.
+type Violation = (&'static Clause, String);
+
+/// The one value of header `name`, or the violation of the every-response rule.
+fn one<'e>(ex: &'e Exchange, name: &str) -> Result<&'e str, Violation> {
     let values: Vec<_> = ex.headers.get_all(name).iter().collect();
     match values.as_slice() {
-        [v] => v.to_str().map_err(|_| {
-            CaseFailure::violates(
-                ex,
-                &sc::EVERY_RESPONSE,
-                format!("{what}: {name} is not text"),
-            )
-        }),
-        [] => Err(CaseFailure::violates(
-            ex,
+        [v] => v
+            .to_str()
+            .map_err(|_| (&sc::EVERY_RESPONSE, format!("{name} is not text"))),
+        [] => Err((&sc::EVERY_RESPONSE, format!("no {name} header"))),
+        _ => Err((
             &sc::EVERY_RESPONSE,
-            format!("{what}: no {name} header"),
-        )),
-        _ => Err(CaseFailure::violates(
-            ex,
-            &sc::EVERY_RESPONSE,
-            format!("{what}: {name} sent {} times", values.len()),
+            format!("{name} sent {} times", values.len()),
         )),
     }
 }
 
-fn bad(ex: &Exchange, clause: &Clause, what: &str, detail: String) -> CaseFailure {
-    CaseFailure::violates(ex, clause, format!("{what}: {detail}"))
-}
-
-/// Judges the six headers of `ex` (requirements 4.1-4.6).
+/// Judges the six headers of `ex` (requirements 4.1-4.6), each on its own: a failure names
+/// every header that breaks its rule, so one run tells a user everything to fix.
 pub fn judge(ex: &Exchange, rules: HeaderRules, what: &str) -> Result<(), CaseFailure> {
-    let csp = one(ex, "content-security-policy", what)?;
-    if !rules.relaxed {
-        let directives: Vec<(String, Vec<String>)> = csp
-            .split(';')
-            .filter_map(|d| {
-                let mut words = d.split_whitespace();
-                let name = words.next()?.to_ascii_lowercase();
-                Some((name, words.map(|w| w.to_ascii_lowercase()).collect()))
-            })
-            .collect();
-        let sources = |name: &str| directives.iter().find(|(n, _)| n == name).map(|(_, s)| s);
-        if sources("default-src").is_none() || sources("frame-ancestors").is_none() {
-            return Err(bad(
-                ex,
-                &sc::CSP,
-                what,
-                format!("CSP {csp:?} lacks default-src or frame-ancestors"),
-            ));
-        }
-        let scripts = sources("script-src").or_else(|| sources("default-src"));
-        if scripts.is_some_and(|s| {
-            s.iter()
-                .any(|w| w == "'unsafe-inline'" || w == "'unsafe-eval'")
-        }) {
-            return Err(bad(
-                ex,
-                &sc::CSP,
-                what,
-                format!("CSP {csp:?} allows unsafe scripts"),
-            ));
+    let violations: Vec<Violation> = [
+        csp(ex, rules),
+        hsts(ex, rules),
+        frame_options(ex),
+        nosniff(ex),
+        xss_protection(ex),
+        referrer_policy(ex),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let mut clauses: Vec<&Clause> = Vec::new();
+    for (clause, _) in &violations {
+        if !clauses.iter().any(|c| std::ptr::eq(*c, *clause)) {
+            clauses.push(clause);
         }
     }
-    let hsts = one(ex, "strict-transport-security", what)?;
+    let expected = clauses
+        .iter()
+        .map(|c| c.cite())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let details = violations
+        .iter()
+        .map(|(_, d)| d.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(CaseFailure::at(
+        ex,
+        expected,
+        format!(
+            "{what}: {} of the six headers break their rule: {details}",
+            violations.len()
+        ),
+    ))
+}
+
+fn csp(ex: &Exchange, rules: HeaderRules) -> Result<(), Violation> {
+    let csp = one(ex, "content-security-policy")?;
+    if rules.relaxed {
+        return Ok(());
+    }
+    let directives: Vec<(String, Vec<String>)> = csp
+        .split(';')
+        .filter_map(|d| {
+            let mut words = d.split_whitespace();
+            let name = words.next()?.to_ascii_lowercase();
+            Some((name, words.map(|w| w.to_ascii_lowercase()).collect()))
+        })
+        .collect();
+    let sources = |name: &str| directives.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+    if sources("default-src").is_none() || sources("frame-ancestors").is_none() {
+        return Err((
+            &sc::CSP,
+            format!("CSP {csp:?} lacks default-src or frame-ancestors"),
+        ));
+    }
+    let scripts = sources("script-src").or_else(|| sources("default-src"));
+    if scripts.is_some_and(|s| {
+        s.iter()
+            .any(|w| w == "'unsafe-inline'" || w == "'unsafe-eval'")
+    }) {
+        return Err((&sc::CSP, format!("CSP {csp:?} allows unsafe scripts")));
+    }
+    Ok(())
+}
+
+fn hsts(ex: &Exchange, rules: HeaderRules) -> Result<(), Violation> {
+    let hsts = one(ex, "strict-transport-security")?;
     let parts: Vec<String> = hsts
         .split(';')
         .map(|p| p.trim().to_ascii_lowercase())
@@ -120,56 +150,51 @@ pub fn judge(ex: &Exchange, rules: HeaderRules, what: &str) -> Result<(), CaseFa
         .find_map(|p| p.strip_prefix("max-age="))
         .and_then(|v| v.trim_matches('"').parse::<u64>().ok());
     match max_age {
-        None => {
-            return Err(bad(
-                ex,
-                &sc::HSTS,
-                what,
-                format!("HSTS {hsts:?} has no max-age"),
-            ));
-        }
+        None => return Err((&sc::HSTS, format!("HSTS {hsts:?} has no max-age"))),
         Some(age) if !rules.relaxed && age < 31_536_000 => {
-            return Err(bad(
-                ex,
-                &sc::HSTS,
-                what,
-                format!("HSTS max-age {age} is under a year"),
-            ));
+            return Err((&sc::HSTS, format!("HSTS max-age {age} is under a year")));
         }
         Some(_) => {}
     }
     if rules.include_subdomains && !parts.iter().any(|p| p == "includesubdomains") {
-        return Err(bad(
-            ex,
+        return Err((
             &sc::HSTS,
-            what,
             format!("HSTS {hsts:?} lacks the configured includeSubDomains"),
         ));
     }
-    let frame = one(ex, "x-frame-options", what)?;
-    if !frame.eq_ignore_ascii_case("DENY") && !frame.eq_ignore_ascii_case("SAMEORIGIN") {
-        return Err(bad(
-            ex,
-            &sc::FRAME,
-            what,
-            format!("X-Frame-Options {frame:?}"),
-        ));
+    Ok(())
+}
+
+fn frame_options(ex: &Exchange) -> Result<(), Violation> {
+    let frame = one(ex, "x-frame-options")?;
+    if frame.eq_ignore_ascii_case("DENY") || frame.eq_ignore_ascii_case("SAMEORIGIN") {
+        Ok(())
+    } else {
+        Err((&sc::FRAME, format!("X-Frame-Options {frame:?}")))
     }
-    let nosniff = one(ex, "x-content-type-options", what)?;
-    if !nosniff.eq_ignore_ascii_case("nosniff") {
-        return Err(bad(
-            ex,
-            &sc::NOSNIFF,
-            what,
-            format!("X-Content-Type-Options {nosniff:?}"),
-        ));
+}
+
+fn nosniff(ex: &Exchange) -> Result<(), Violation> {
+    let nosniff = one(ex, "x-content-type-options")?;
+    if nosniff.eq_ignore_ascii_case("nosniff") {
+        Ok(())
+    } else {
+        Err((&sc::NOSNIFF, format!("X-Content-Type-Options {nosniff:?}")))
     }
-    let xss = one(ex, "x-xss-protection", what)?;
+}
+
+fn xss_protection(ex: &Exchange) -> Result<(), Violation> {
+    let xss = one(ex, "x-xss-protection")?;
     let folded: String = xss.chars().filter(|c| !c.is_whitespace()).collect();
-    if folded != "0" && !folded.eq_ignore_ascii_case("1;mode=block") {
-        return Err(bad(ex, &sc::XSS, what, format!("X-XSS-Protection {xss:?}")));
+    if folded == "0" || folded.eq_ignore_ascii_case("1;mode=block") {
+        Ok(())
+    } else {
+        Err((&sc::XSS, format!("X-XSS-Protection {xss:?}")))
     }
-    let referrer = one(ex, "referrer-policy", what)?;
+}
+
+fn referrer_policy(ex: &Exchange) -> Result<(), Violation> {
+    let referrer = one(ex, "referrer-policy")?;
     let policies: Vec<String> = referrer
         .split(',')
         .map(|p| p.trim().to_ascii_lowercase())
@@ -178,12 +203,7 @@ pub fn judge(ex: &Exchange, rules: HeaderRules, what: &str) -> Result<(), CaseFa
         .iter()
         .any(|p| !REFERRER_POLICIES.contains(&p.as_str()))
     {
-        return Err(bad(
-            ex,
-            &sc::REFERRER,
-            what,
-            format!("Referrer-Policy {referrer:?}"),
-        ));
+        return Err((&sc::REFERRER, format!("Referrer-Policy {referrer:?}")));
     }
     Ok(())
 }

@@ -99,6 +99,8 @@ fn probes(target: &Target) -> Vec<Probe> {
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
+        // The headers are judged below with each probe's own name, so the observer only
+        // records the rules.
         let observer = Observer::new(target);
         let rules = HeaderRules::of(target);
         let list = probes(target);
@@ -131,8 +133,29 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             },
         )
         .await;
-        CheckOutcome::Ran(enumerated.followed_by(limited).followed_by(generated))
+        let outcome = enumerated.followed_by(limited).followed_by(generated);
+        match unprovoked(target) {
+            None => CheckOutcome::Ran(outcome),
+            Some(unverified) => CheckOutcome::RanInPart {
+                outcome: Box::new(outcome),
+                unverified,
+            },
+        }
     })
+}
+
+/// The statuses spec/security.md names that this target gives the suite no way to provoke,
+/// and why: a pass without them is a pass in part.
+fn unprovoked(target: &Target) -> Option<String> {
+    let d = target.discovery();
+    let mut missing = Vec::new();
+    if d.fault_hooks.is_none() {
+        missing.push("the 500 of a panic turned into an error (the target has no fault hooks)");
+    }
+    if target.http().partition_header().is_none() {
+        missing.push("the 429 of a spent rate-limit budget (no partition header: spending the target's own budget would lock this machine out)");
+    }
+    (!missing.is_empty()).then(|| format!("not provoked, so not judged: {}", missing.join("; ")))
 }
 
 /// In the conformance profile: spend one partition's auth budget and judge every answer,

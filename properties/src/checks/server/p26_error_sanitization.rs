@@ -8,6 +8,10 @@
 //! far. No response may reveal any of it, every 5xx message must be the code's default, and
 //! every response the check receives, not only the provoked ones, is scanned. proptest then
 //! generates the unbounded part: the surrounding text and the codes.
+//!
+//! Without the fault hooks (any other profile) it sends what any client can send (the probes
+//! of `checks::undescribed`), and unless one of them made the target fail (a 5xx) the pass
+//! is a pass in part that says the premise, an unhandled failure, was never reached.
 
 use proptest::prelude::*;
 use serde_json::json;
@@ -18,6 +22,7 @@ use crate::checks::support::{Observer, fault_hooks, marker, unique_scope};
 use crate::clause::http_contract as hc;
 use crate::envelope::expect_code;
 use crate::http::RequestSpec;
+use crate::rules::Rule;
 use crate::spec::{error_code_by_number, error_codes};
 use crate::target::Target;
 
@@ -79,7 +84,22 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
         let base = match fault_hooks(target) {
             Ok(b) => b,
-            Err(outcome) => return outcome,
+            Err(_) if target.discovery().profile == "development" => {
+                return CheckOutcome::NotVerified(
+                    "the development profile adds each error's internal detail (details.debug) by design; Property 26 holds for production and conformance (spec/profiles.md)".into(),
+                );
+            }
+            // Without the hooks, the failures any client can provoke: a pass in part unless
+            // one of them was an unhandled failure (spec/profiles.md, "Checks that need the
+            // conformance profile").
+            Err(_) => {
+                return crate::checks::undescribed::probe_sanitization(
+                    target.http(),
+                    crate::envelope::Rules::of(target.discovery()),
+                    config,
+                )
+                .await;
+            }
         };
         let codes: Vec<u16> = match error_codes() {
             Ok(c) => c.iter().map(|c| c.number).collect(),
@@ -90,7 +110,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
                 ));
             }
         };
-        let observer = Observer::new(target);
+        let observer = Observer::new(target).owning(&[Rule::Sanitization]);
         let mut space: Vec<Failure> = ALL_PLANTED.iter().map(|p| Failure::Panic(*p)).collect();
         space.push(Failure::Poison);
         for code in &codes {

@@ -353,6 +353,7 @@ impl Peer {
                 self.ws.url()
             ),
             replay: Some(self.ws.replay()),
+            rate_limited: None,
         }
     }
 
