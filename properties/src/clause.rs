@@ -494,6 +494,12 @@ pub mod auth {
         REFRESH,
         "Presenting a valid refresh token at the refresh endpoint SHALL spend it and answer a new pair of its family, whose access token has `iat` equal to the time of the refresh and `exp` equal to that `iat` plus `auth.access_ttl_seconds`.",
     );
+    /// The rotated refresh token's lifetime.
+    pub const ROTATED_REFRESH: Clause = clause(
+        FILE,
+        REFRESH,
+        "The new refresh token SHALL have `iat` equal to the time of the refresh and an `exp` no earlier than the spent token's `exp` and no later than its own `iat` plus `auth.refresh_ttl_seconds`: a server may renew the family's lifetime at each refresh (the reference does) or keep the one the login gave it, but never shorten it nor extend it past one lifetime from now.",
+    );
     /// Reuse kills the family.
     pub const REUSE: Clause = clause(
         FILE,
@@ -824,6 +830,7 @@ pub const ALL: &[&Clause] = &[
     &auth::BOUNDED,
     &auth::LOGIN_ISSUES,
     &auth::ROTATION,
+    &auth::ROTATED_REFRESH,
     &auth::REUSE,
     &auth::REVOKE_ANSWER,
     &auth::REVOKED,

@@ -25,6 +25,7 @@ pub mod htip;
 pub mod http;
 pub mod leaks;
 pub mod observer;
+pub mod probes;
 pub mod raw;
 pub mod replay;
 pub mod report;

@@ -85,6 +85,7 @@ pub enum Reached {
 pub struct Bare {
     http: HttpClient,
     problem: TargetError,
+    probes: Vec<crate::probes::UserRoute>,
 }
 
 impl Bare {
@@ -102,6 +103,17 @@ impl Bare {
     pub fn problem(&self) -> &TargetError {
         &self.problem
     }
+
+    /// Probes the deployment's own `routes` too (`--probe`, `--openapi`).
+    pub fn with_probes(mut self, routes: Vec<crate::probes::UserRoute>) -> Self {
+        self.probes = routes;
+        self
+    }
+
+    /// The deployment's own routes the user named.
+    pub fn probes(&self) -> &[crate::probes::UserRoute] {
+        &self.probes
+    }
 }
 
 /// A connected target: its base URL, HTTP client and validated discovery document.
@@ -118,6 +130,8 @@ pub struct Target {
     /// The instance [`Target::next_instance`] answers next, shared by the clones of a target
     /// so that concurrent cases keep rotating as one load balancer would.
     turn: Arc<AtomicUsize>,
+    /// The deployment's own routes the user named (`--probe`, `--openapi`).
+    probes: Arc<Vec<crate::probes::UserRoute>>,
 }
 
 impl Target {
@@ -153,13 +167,21 @@ impl Target {
                 url: http.base().as_str().trim_end_matches('/').to_owned(),
                 status: exchange.status.as_u16(),
             };
-            return Ok(Reached::Undescribed(Box::new(Bare { http, problem })));
+            return Ok(Reached::Undescribed(Box::new(Bare {
+                http,
+                problem,
+                probes: Vec::new(),
+            })));
         }
         let discovery = match Discovery::parse(&exchange.body) {
             Ok(d) => d,
             Err(e) => {
                 let problem = TargetError::Discovery(e);
-                return Ok(Reached::Undescribed(Box::new(Bare { http, problem })));
+                return Ok(Reached::Undescribed(Box::new(Bare {
+                    http,
+                    problem,
+                    probes: Vec::new(),
+                })));
             }
         };
         let http = match discovery
@@ -182,6 +204,7 @@ impl Target {
             client: None,
             others: Vec::new(),
             turn: Arc::new(AtomicUsize::new(0)),
+            probes: Arc::new(Vec::new()),
         })))
     }
 
@@ -223,6 +246,18 @@ impl Target {
             0 => self,
             i => &self.others[i - 1],
         }
+    }
+
+    /// Probes the deployment's own `routes` too (`--probe`, `--openapi`): Properties 8, 12
+    /// and 26 send them malformed and hostile requests.
+    pub fn with_probes(mut self, routes: Vec<crate::probes::UserRoute>) -> Self {
+        self.probes = Arc::new(routes);
+        self
+    }
+
+    /// The deployment's own routes the user named.
+    pub fn probes(&self) -> &[crate::probes::UserRoute] {
+        &self.probes
     }
 
     /// Runs the client checks on `wasm` (read from `source`) instead of the client the

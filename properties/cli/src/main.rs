@@ -11,6 +11,7 @@ use dx_conformance::check::tags_of;
 use dx_conformance::checks::recommended::Form;
 use dx_conformance::expected::ExpectedFailures;
 use dx_conformance::gate::Requirement;
+use dx_conformance::probes::UserRoute;
 use dx_conformance::replay::{ReplayFile, Replayed, replay_command};
 use dx_conformance::report::{Format, render, truncate, verdict_cell};
 use dx_conformance::{
@@ -118,6 +119,15 @@ struct RunArgs {
     /// area that shares state on the target run in one lane, one after another.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     jobs: Option<u32>,
+    /// A route of the deployment to probe too (repeatable): Properties 8, 12 and 26 send it
+    /// malformed, mistyped and hostile requests, e.g. --probe 'POST /api/login'. Spec'd
+    /// routes are probed anyway; name the others, above all on a target without a discovery
+    /// document.
+    #[arg(long, value_name = "'METHOD /PATH'")]
+    probe: Vec<String>,
+    /// An OpenAPI 3 document (JSON) whose every operation is probed as --probe would.
+    #[arg(long, value_name = "FILE")]
+    openapi: Option<PathBuf>,
     /// A client .wasm to check instead of the one the target publishes (Properties 9-11).
     #[arg(long, value_name = "FILE")]
     client: Option<PathBuf>,
@@ -329,7 +339,14 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("dx-conformance: {message}");
         return ExitCode::from(2);
     }
-    let requirements = match Requirement::parse(&args.require, |id| known_id(id)) {
+    let probes = match user_routes(&args) {
+        Ok(routes) => routes,
+        Err(message) => {
+            eprintln!("dx-conformance: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let requirements = match Requirement::parse(&args.require, known_id) {
         Ok(r) => r,
         Err(message) => {
             eprintln!("dx-conformance: {message}");
@@ -369,7 +386,15 @@ async fn run(args: RunArgs) -> ExitCode {
         .clone()
         .unwrap_or_else(dx_features::default_features_dir);
     let display = Display::new();
-    let checked = check(&args, &options, &features_dir, client, &display, started).await;
+    let checked = check(
+        &args,
+        &options,
+        &features_dir,
+        (client, probes),
+        &display,
+        started,
+    )
+    .await;
     display.finish();
     match checked {
         Ok((mut report, embedded)) => {
@@ -431,6 +456,23 @@ fn catalogue(features: Option<&std::path::Path>) -> Vec<(String, Vec<String>)> {
     all
 }
 
+/// The routes of `--probe` and `--openapi`.
+fn user_routes(args: &RunArgs) -> Result<Vec<UserRoute>, String> {
+    let mut routes = args
+        .probe
+        .iter()
+        .map(|p| UserRoute::parse(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = &args.openapi {
+        let shown = path.display().to_string();
+        let document =
+            std::fs::read(path).map_err(|e| format!("--openapi {shown}: cannot read it: {e}"))?;
+        routes.extend(UserRoute::from_openapi(&document, &shown).map_err(|e| e.to_string())?);
+    }
+    Ok(routes)
+}
+
 /// Whether `id` names a check of the suite's catalogue.
 fn known_id(id: &str) -> bool {
     catalogue(None)
@@ -486,7 +528,7 @@ async fn check(
     args: &RunArgs,
     options: &RunOptions,
     features_dir: &std::path::Path,
-    client: Option<(String, Vec<u8>)>,
+    (client, probes): (Option<(String, Vec<u8>)>, Vec<UserRoute>),
     display: &Display,
     started: Instant,
 ) -> Result<(Report, bool), Stop> {
@@ -509,6 +551,7 @@ async fn check(
         .map_err(|e| unreachable(&shown_url, e.to_string()))?;
     match reached {
         Reached::Undescribed(bare) => {
+            let bare = bare.with_probes(probes);
             bare.http().budgets().set_max_wait(options.max_wait);
             display.watch_budgets(bare.http().budgets().clone());
             display.line(&format!(
@@ -552,7 +595,7 @@ async fn check(
                     .map_err(|e| unreachable(url, format!("instance {url}: {e}")))?;
                 others.push(other);
             }
-            let mut target = target.with_instances(others);
+            let mut target = target.with_instances(others).with_probes(probes);
             target.http().budgets().set_max_wait(options.max_wait);
             display.watch_budgets(target.http().budgets().clone());
             if let Some((source, wasm)) = client {

@@ -1005,3 +1005,63 @@ fn the_production_profile_with_its_real_limits_has_no_failures() {
         "{notice}"
     );
 }
+
+/// Like upstream dx-www's login route: a body it cannot parse is answered with the parser's
+/// own message. Only that route does it.
+fn parser_leaking_app(request: &str) -> (u16, &'static str, String) {
+    if request == "POST /api/auth/login" {
+        (
+            400,
+            "text/plain",
+            "Failed to parse the request body as JSON: EOF while parsing a value at line 1 column 9".into(),
+        )
+    } else {
+        (404, "text/html", "<h1>Not Found</h1>".into())
+    }
+}
+
+/// A deployment's own routes, named with --probe (or an OpenAPI document), are probed by
+/// Properties 8, 12 and 26: a leak only such a route shows is found, which the spec'd paths
+/// alone never reach.
+#[test]
+fn the_deployments_own_routes_are_probed_when_named() {
+    let url = foreign_server(parser_leaking_app);
+    let p26 = |extra: &[&str]| {
+        let mut args = vec![
+            "run", "--target", &url, "--cases", "3", "--only", "p26", "--format", "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args, &[]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), check(&report, "p26").clone())
+    };
+    let (code, unnamed) = p26(&[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(unnamed["verdict"], "pass", "{unnamed}");
+    let (code, named) = p26(&["--probe", "POST /api/auth/login"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(named["verdict"], "fail", "{named}");
+    let actual = named["failure"]["actual"].as_str().unwrap();
+    assert!(
+        actual.contains("POST /api/auth/login with ")
+            && actual.contains("a library's or parser's own error message"),
+        "{actual}"
+    );
+    let dir = temp_dir("openapi");
+    let openapi = dir.join("api.json");
+    std::fs::write(
+        &openapi,
+        r#"{"openapi":"3.0.0","paths":{"/api/auth/login":{"post":{}}}}"#,
+    )
+    .unwrap();
+    let (code, from_openapi) = p26(&["--openapi", openapi.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{from_openapi}");
+    for bad in [
+        vec!["run", "--probe", "LOGIN /x"],
+        vec!["run", "--probe", "POST"],
+        vec!["run", "--openapi", "/nonexistent/api.json"],
+    ] {
+        assert_eq!(run(&bad, &[]).status.code(), Some(2), "{bad:?}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

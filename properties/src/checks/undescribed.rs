@@ -23,6 +23,7 @@ use crate::checks::security_headers::{HeaderRules, judge};
 use crate::clause::http_contract as hc;
 use crate::envelope::{Rules, check_envelope, check_no_leak, expect_code};
 use crate::http::{Exchange, HttpClient, RequestSpec};
+use crate::probes::UserRoute;
 use crate::request_id::check_request_id;
 use crate::rules::Rule;
 use crate::target::Bare;
@@ -90,8 +91,9 @@ fn json_post(path: &str, body: &[u8]) -> RequestSpec {
 }
 
 /// The enumerated probes: the root, the discovery path, every method on an unknown path,
-/// malformed and mistyped bodies, and hostile paths.
-fn probes() -> Vec<Probe> {
+/// malformed and mistyped bodies, hostile paths, and what `user` routes (`--probe`) are
+/// sent (`crate::probes`).
+fn probes(user: &[UserRoute]) -> Vec<Probe> {
     let mut list = vec![
         probe("GET /", RequestSpec::get("/"), Expect::Anything),
         probe(
@@ -166,6 +168,9 @@ fn probes() -> Vec<Probe> {
         RequestSpec::get(format!("{UNKNOWN}/{}", "a".repeat(4096))),
         Expect::Anything,
     ));
+    for (what, request) in crate::probes::requests_of(user) {
+        list.push(probe(&what, request, Expect::Anything));
+    }
     list
 }
 
@@ -268,7 +273,7 @@ pub(crate) fn methods() -> impl Strategy<Value = Method> {
 
 fn error_envelope(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
-        let list = probes();
+        let list = probes(bare.probes());
         let enumerated = for_each(&list, |p| async move {
             let head = p.request.method == Method::HEAD;
             send(bare.http(), p.request.clone(), |ex| {
@@ -296,7 +301,7 @@ fn error_envelope(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
 fn security_headers(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
         let rules = HeaderRules::STRICT;
-        let list = probes();
+        let list = probes(bare.probes());
         let enumerated = for_each(&list, |p| async move {
             send(bare.http(), p.request.clone(), |ex| {
                 judge(ex, rules, &p.what)
@@ -320,7 +325,12 @@ fn security_headers(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
 }
 
 fn sanitization(bare: &Bare, config: CaseConfig) -> CheckFuture<'_> {
-    Box::pin(probe_sanitization(bare.http(), Rules::UNDESCRIBED, config))
+    Box::pin(probe_sanitization(
+        bare.http(),
+        bare.probes(),
+        Rules::UNDESCRIBED,
+        config,
+    ))
 }
 
 /// What Property 26 cannot verify when nothing it sent made the target fail.
@@ -332,6 +342,7 @@ pub const NO_FAILURE_PROVOKED: &str = "no request provoked an unhandled failure 
 /// is a pass in part that says so (spec/conformance.md, "Checks and verdicts").
 pub async fn probe_sanitization(
     http: &HttpClient,
+    user: &[UserRoute],
     rules: Rules,
     config: CaseConfig,
 ) -> CheckOutcome {
@@ -342,7 +353,7 @@ pub async fn probe_sanitization(
         }
         check_no_leak(ex, &[], &rules)
     };
-    let list = probes();
+    let list = probes(user);
     let enumerated = for_each(&list, |p| async move {
         send(http, p.request.clone(), judge_leaks)
             .await
@@ -390,7 +401,7 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_probed_with_every_method_that_carries_a_body_or_not() {
-        let unknown: Vec<String> = probes()
+        let unknown: Vec<String> = probes(&[])
             .iter()
             .filter(|p| p.expect == Expect::NotFound)
             .map(|p| p.request.method.to_string())

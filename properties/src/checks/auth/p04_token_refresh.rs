@@ -81,7 +81,7 @@ async fn chain(api: AuthApi<'_>, len: usize, replay: usize, wait: bool) -> Resul
         let before = server_now(api).await?;
         let ex = api.refresh(&pair.refresh.text).await?;
         let next = api
-            .expect_pair(&ex, &ac::ROTATION)
+            .expect_rotated(&ex, &pair)
             .map_err(|f| f.about(&format!("refresh {}", step + 1)))?;
         let after = response_date(&ex).map_or(i64::MAX, |d| d + DATE_LAG_SECONDS);
         let a = &next.access.claims;

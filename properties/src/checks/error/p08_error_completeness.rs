@@ -119,12 +119,26 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if outcome.is_failed() {
             return CheckOutcome::Ran(outcome);
         }
+        // The deployment's own routes (`--probe`): every error answer a complete envelope,
+        // which the observer judges (it owns the envelope rule).
+        let user = crate::probes::requests_of(target.probes());
+        let probed = for_each(&user, |(what, request)| async move {
+            observer
+                .send(request.clone(), &[])
+                .await
+                .map(drop)
+                .map_err(|f| f.about(what))
+        })
+        .await;
+        if probed.is_failed() {
+            return CheckOutcome::Ran(outcome.followed_by(probed));
+        }
         let routes = contract::routes(target.discovery(), &unique_scope("p08"));
         let generated = for_all(generated(routes.len()), config, |g| {
             run_generated(observer, routes.clone(), g)
         })
         .await;
-        CheckOutcome::Ran(outcome.followed_by(generated))
+        CheckOutcome::Ran(outcome.followed_by(probed).followed_by(generated))
     })
 }
 

@@ -233,7 +233,7 @@ impl<'t> ItemsApi<'t> {
         q: &str,
         returned: &[&str],
     ) -> Result<Vec<i64>, CaseFailure> {
-        let encoded: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        let encoded = query_value(q);
         let mut after = 0;
         let mut ids = Vec::new();
         loop {
@@ -447,8 +447,22 @@ fn parse_labels(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// `q` as a query-string value: UTF-8, every byte outside the unreserved set percent-encoded
+/// and a space as `%20`, never `+` (spec/http-contract.md, "Items": whether a bare `+` means
+/// a space is the server's to decide, so the suite never sends one).
+pub fn query_value(q: &str) -> String {
+    url::form_urlencoded::byte_serialize(q.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spaces_are_percent_encoded_never_plus() {
+        assert_eq!(super::query_value("a b+c/é"), "a%20b%2Bc%2F%C3%A9");
+    }
+
     use super::*;
 
     #[test]

@@ -88,6 +88,9 @@ fn probes(target: &Target) -> Vec<Probe> {
                 .body(b"{}".to_vec()),
         ),
     ];
+    for (what, request) in crate::probes::requests_of(target.probes()) {
+        list.push(probe(&what, request));
+    }
     if let Some(hooks) = d.fault_hooks.as_ref() {
         list.push(probe(
             "500 from a panic",

@@ -95,6 +95,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Err(_) => {
                 return crate::checks::undescribed::probe_sanitization(
                     target.http(),
+                    target.probes(),
                     crate::envelope::Rules::of(target.discovery()),
                     config,
                 )
