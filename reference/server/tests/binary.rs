@@ -243,21 +243,23 @@ fn migrate_names_what_postgres_refused(
 ) {
     let base = service_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
     let (code, _, stderr) = run(&["migrate", "--database-url", &base], &[]);
-    if code != Some(0) {
+    let Some(rest) = base
+        .strip_prefix("postgres://")
+        .or_else(|| base.strip_prefix("postgresql://"))
+        .filter(|_| code == Some(0))
+    else {
         assert!(
             !in_ci(),
             "CI=true: PostgreSQL must be reachable at DATABASE_URL: {stderr}"
         );
-        eprintln!("skipping: PostgreSQL is not reachable (set DATABASE_URL): {stderr}");
+        eprintln!("skipping: no PostgreSQL reachable at DATABASE_URL: {stderr}");
         return;
-    }
+    };
     // The same server, another user or database.
-    let host = base
-        .split_once('@')
-        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
-        .unwrap();
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let database = if database.is_empty() {
-        base.rsplit('/').next().unwrap().split('?').next().unwrap()
+        path.split('?').next().unwrap_or_default()
     } else {
         database
     };
