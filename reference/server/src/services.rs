@@ -318,3 +318,45 @@ impl Services {
         Readiness { database, redis }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_connection_names_its_cause_without_the_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url =
+            DatabaseUrl::parse(&format!("postgres://app:s3cret@127.0.0.1:{port}/app")).unwrap();
+        let e = check_database(&url, CONNECT_CHECK_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert_eq!(e.cause, format!("connection refused (127.0.0.1:{port})"));
+        assert_eq!(e.url, format!("postgres://app:***@127.0.0.1:{port}/app"));
+        let missing = DatabaseUrl::parse("sqlite:/nonexistent/dir/dx.sqlite").unwrap();
+        let e = check_database(&missing, CONNECT_CHECK_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("(/nonexistent/dir/dx.sqlite)"),
+            "{e}"
+        );
+        let memory = DatabaseUrl::embedded();
+        check_database(&memory, CONNECT_CHECK_TIMEOUT)
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn causes_never_repeat_the_password() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db/app").unwrap();
+        assert_eq!(
+            scrub(&url, "role app with s3cret refused".to_owned()),
+            "role app with *** refused"
+        );
+    }
+}
