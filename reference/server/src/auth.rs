@@ -82,6 +82,16 @@ impl Auth {
         Ok(&self.service)
     }
 
+    /// Creates an account once the schema is in place: the register endpoint and
+    /// `dx-reference add-account` both come here, so both validate and hash alike.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<dx_auth::store::UserRecord, AuthError> {
+        self.ready().await?.register(email, password).await
+    }
+
     /// The service without waiting for the schema: for what needs no database (discovery).
     pub fn service(&self) -> &AuthService {
         &self.service

@@ -1,6 +1,7 @@
 //! Server configuration from command-line flags, environment variables and an optional TOML
 //! file, in that order of precedence, validated before anything starts.
 
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,7 +18,8 @@ pub const MIN_BODY_BYTES: usize = 1024;
 /// The largest body limit accepted (64 MiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-/// Why a configuration is unusable. Messages name the setting and never echo secrets.
+/// Why a configuration is unusable. Messages name the setting and where its value came from
+/// (flag, environment variable or config file), and never echo secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file could not be read.
@@ -25,7 +27,7 @@ pub enum ConfigError {
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// Why (the operating system's reason).
         reason: String,
     },
     /// The config file is not valid TOML for this schema.
@@ -37,13 +39,131 @@ pub enum ConfigError {
         reason: String,
     },
     /// A setting has an unusable value.
-    #[error("invalid setting `{key}`: {reason}")]
+    #[error("invalid setting `{key}`{}: {reason}", origin_suffix(.origin.as_ref()))]
     Invalid {
         /// The setting.
         key: &'static str,
+        /// Where the value came from, when known.
+        origin: Option<Origin>,
         /// Why.
         reason: String,
     },
+    /// No database was named where one is required: the production profile would otherwise
+    /// keep every account in memory and lose it at restart, and `migrate` would migrate a
+    /// database that vanishes when it exits.
+    #[error(
+        "{what} needs a database: pass --database-url URL or set DATABASE_URL (or `database_url` in the config file){}",
+        if *.ephemeral_allowed {
+            "; to run on an in-memory store whose accounts and items are lost at restart, pass --ephemeral-store (DX_EPHEMERAL_STORE=true)"
+        } else {
+            ""
+        }
+    )]
+    DatabaseRequired {
+        /// What needs it: "the production profile", "dx-reference migrate".
+        what: &'static str,
+        /// Whether `--ephemeral-store` is a way out.
+        ephemeral_allowed: bool,
+    },
+}
+
+impl ConfigError {
+    /// An invalid setting whose origin the caller does not know ([`Config::resolve`] fills it).
+    pub fn invalid(key: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key,
+            origin: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// Fills in where an invalid setting came from, if not known yet.
+    fn locate(self, origin_of: impl Fn(&str) -> Option<Origin>) -> Self {
+        match self {
+            Self::Invalid {
+                key,
+                origin: None,
+                reason,
+            } => Self::Invalid {
+                key,
+                origin: origin_of(key),
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
+fn origin_suffix(origin: Option<&Origin>) -> String {
+    origin.map(|o| format!(" (from {o})")).unwrap_or_default()
+}
+
+/// Where a setting's value came from, so an error names what the operator actually wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A command-line flag, e.g. `--max-body-bytes`.
+    Flag(String),
+    /// An environment variable, e.g. `DX_MAX_BODY_BYTES`.
+    Env(String),
+    /// A key of the config file.
+    File {
+        /// The key.
+        key: String,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Flag(flag) => write!(f, "{flag}"),
+            Self::Env(name) => write!(f, "the environment variable {name}"),
+            Self::File { key, path } => write!(f, "`{key}` in {}", path.display()),
+        }
+    }
+}
+
+/// The origin of each setting given by flag or environment variable, read from clap's
+/// matches (`ArgMatches::value_source`): [`ServerArgs`] alone cannot tell `--bind` from
+/// `DX_BIND`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(HashMap<String, Origin>);
+
+impl Origins {
+    /// The origins of the [`ServerArgs`] settings in `matches` (the matches of the command
+    /// that flattens them).
+    pub fn from_matches(matches: &clap::ArgMatches) -> Self {
+        use clap::Args as _;
+        use clap::parser::ValueSource;
+        let command = ServerArgs::augment_args(clap::Command::new("dx-reference"));
+        let mut origins = HashMap::new();
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            let source = match matches.try_contains_id(id) {
+                Ok(_) => matches.value_source(id),
+                Err(_) => None,
+            };
+            let origin = match source {
+                Some(ValueSource::CommandLine) => {
+                    arg.get_long().map(|l| Origin::Flag(format!("--{l}")))
+                }
+                Some(ValueSource::EnvVariable) => arg
+                    .get_env()
+                    .map(|name| Origin::Env(name.to_string_lossy().into_owned())),
+                _ => None,
+            };
+            if let Some(origin) = origin {
+                origins.insert(id.to_owned(), origin);
+            }
+        }
+        Self(origins)
+    }
+
+    /// Where the flag or environment variable of setting `key` came from, if either set it.
+    pub fn get(&self, key: &str) -> Option<&Origin> {
+        self.0.get(key)
+    }
 }
 
 /// Log output format.
@@ -57,38 +177,47 @@ pub enum LogFormat {
     Json,
 }
 
-/// Command-line flags; each may also come from its environment variable.
+/// Command-line flags; each may also come from its environment variable. The defaults are
+/// applied in [`Config::resolve`], after the config file, so they are written in the help
+/// text rather than given to clap (a clap default would hide the file's value).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServerArgs {
-    /// TOML config file; flags and environment variables override it.
+    /// TOML config file; flags and environment variables override it [default: none]
     #[arg(long, env = "DX_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on.
+    /// Address to listen on, plain HTTP (terminate TLS in front) [default: 127.0.0.1:8080]
     #[arg(long, env = "DX_BIND", value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
-    /// Deployment profile.
+    /// Deployment profile [default: production]
     #[arg(long, env = "DX_PROFILE", value_enum)]
     pub profile: Option<Profile>,
-    /// Database URL (postgres://… or sqlite:…); embedded in-memory SQLite when absent.
+    /// Database URL (postgres://… or sqlite:…); required in production unless
+    /// --ephemeral-store [default: none; in-memory SQLite in development and conformance]
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Redis URL for shared state across instances; none when absent.
+    /// Run production on an in-memory SQLite store: every account and item is LOST when the
+    /// process stops (for trials only; excludes a database URL) [default: false]
+    #[arg(long, env = "DX_EPHEMERAL_STORE")]
+    pub ephemeral_store: bool,
+    /// Redis URL for shared state across instances [default: none]
     #[arg(long, env = "REDIS_URL", value_name = "URL", hide_env_values = true)]
     pub redis_url: Option<String>,
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body, in bytes [default: 1048576]
     #[arg(long, env = "DX_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
-    /// Longest a request may take, in milliseconds.
+    /// Longest a request may take, in milliseconds [default: 30000]
     #[arg(long, env = "DX_REQUEST_TIMEOUT_MS", value_name = "MS")]
     pub request_timeout_ms: Option<u64>,
-    /// Log format.
+    /// Log format; text is coloured only on a terminal and without NO_COLOR [default: text]
     #[arg(long, env = "DX_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
-    /// Ed25519 signing key (PKCS#8 PEM or 64 hex digits); an ephemeral key when absent.
+    /// Ed25519 signing key (PKCS#8 PEM or 64 hex digits) [default: none; an ephemeral key,
+    /// whose tokens die with the process]
     #[arg(long, env = "DX_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// Retired public keys whose tokens still verify (PEM SPKI or 64 hex digits), so rotating
-    /// the signing key logs nobody out. Repeat the flag, or separate files with commas.
+    /// the signing key logs nobody out; repeat the flag, or separate files with commas
+    /// [default: none]
     #[arg(
         long = "verify-key-file",
         env = "DX_VERIFY_KEY_FILES",
@@ -96,25 +225,28 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub verify_key_files: Vec<PathBuf>,
-    /// Access token lifetime, in seconds (conformance default 2, otherwise 900).
+    /// Access token lifetime, in seconds [default: 900; 2 in conformance]
     #[arg(long, env = "DX_ACCESS_TTL_SECONDS", value_name = "SECONDS")]
     pub access_ttl_seconds: Option<u32>,
-    /// Refresh token lifetime, in seconds (conformance default 30, otherwise 14 days).
+    /// Refresh token lifetime, in seconds [default: 1209600 (14 days); 30 in conformance]
     #[arg(long, env = "DX_REFRESH_TTL_SECONDS", value_name = "SECONDS")]
     pub refresh_ttl_seconds: Option<u32>,
-    /// Let anyone create an account at the register endpoint (always on in conformance).
+    /// Let anyone create an account at the register endpoint [default: false; always on in
+    /// conformance]
     #[arg(long, env = "DX_ALLOW_REGISTRATION")]
     pub allow_registration: bool,
-    /// Limit of the auth category, as MAX/WINDOW_SECONDS (conformance 5/2, otherwise 10/60).
+    /// Limit of the auth category, as MAX/WINDOW_SECONDS [default: 10/60; 5/2 in
+    /// conformance]
     #[arg(long, env = "DX_RATE_LIMIT_AUTH", value_name = "MAX/SECONDS")]
     pub rate_limit_auth: Option<LimitSpec>,
-    /// Limit of the api category (conformance 10/2, otherwise 300/60).
+    /// Limit of the api category [default: 300/60; 10/2 in conformance]
     #[arg(long, env = "DX_RATE_LIMIT_API", value_name = "MAX/SECONDS")]
     pub rate_limit_api: Option<LimitSpec>,
-    /// Limit of the static category (conformance 20/2, otherwise 1000/60).
+    /// Limit of the static category [default: 1000/60; 20/2 in conformance]
     #[arg(long, env = "DX_RATE_LIMIT_STATIC", value_name = "MAX/SECONDS")]
     pub rate_limit_static: Option<LimitSpec>,
-    /// Proxies (CIDR networks) whose Forwarded / X-Forwarded-For headers name the client.
+    /// Proxies (CIDR networks) whose Forwarded / X-Forwarded-For headers name the client
+    /// [default: none]
     #[arg(
         long = "trusted-proxy",
         env = "DX_TRUSTED_PROXIES",
@@ -122,37 +254,43 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// What the rate limiter does when its store fails: open (let through) or closed (503).
+    /// What the rate limiter does when its store fails: open (let through) or closed (503)
+    /// [default: open]
     #[arg(long, env = "DX_RATE_LIMIT_STORE_FAILURE", value_enum)]
     pub rate_limit_store_failure: Option<FailMode>,
-    /// CSRF token lifetime, in seconds (conformance 2, otherwise 3600).
+    /// CSRF token lifetime, in seconds [default: 3600; 2 in conformance]
     #[arg(long, env = "DX_CSRF_TTL_SECONDS", value_name = "SECONDS")]
     pub csrf_ttl_seconds: Option<u32>,
-    /// Whether cookies are Secure with the __Host- prefix (default: only in production).
+    /// Whether cookies are Secure with the __Host- prefix [default: true in production,
+    /// false otherwise]
     #[arg(long, env = "DX_SECURE_COOKIES", value_name = "BOOL")]
     pub secure_cookies: Option<bool>,
-    /// Whether HSTS covers subdomains (default true in production).
+    /// Whether HSTS covers subdomains [default: true in production, false otherwise]
     #[arg(long, env = "DX_HSTS_INCLUDE_SUBDOMAINS", value_name = "BOOL")]
     pub hsts_include_subdomains: Option<bool>,
-    /// Most database connections open at once (default 10).
+    /// Most database connections open at once (SQLite always uses one) [default: 10]
     #[arg(long, env = "DX_DB_POOL_SIZE", value_name = "N")]
     pub db_pool_size: Option<u32>,
     /// How long a query waits for a free connection before the answer is 503, in
-    /// milliseconds (default 2000).
+    /// milliseconds [default: 2000]
     #[arg(long, env = "DX_DB_ACQUIRE_TIMEOUT_MS", value_name = "MS")]
     pub db_acquire_timeout_ms: Option<u64>,
-    /// How long one query may run before the answer is 504, in milliseconds (conformance
-    /// 1000, otherwise 5000).
+    /// How long one query may run before the answer is 504, in milliseconds [default: 5000;
+    /// 1000 in conformance]
     #[arg(long, env = "DX_QUERY_TIMEOUT_MS", value_name = "MS")]
     pub query_timeout_ms: Option<u64>,
-    /// Whether `GET /metrics` answers (default: not in production, where it belongs behind
-    /// the operator's network).
+    /// Whether `GET /metrics` answers; in production it belongs behind the operator's
+    /// network [default: false in production, true otherwise]
     #[arg(long, env = "DX_METRICS", value_name = "BOOL")]
     pub metrics: Option<bool>,
-    /// Start with a deliberately broken behaviour (test builds only).
+    /// Start with a deliberately broken behaviour (test builds only) [default: none]
     #[cfg(feature = "mutants")]
     #[arg(long, env = "DX_MUTANT", value_enum)]
     pub mutant: Option<Mutant>,
+    /// Where each flag's value came from (filled from clap's matches by the binary), so
+    /// errors name the environment variable or the flag the operator set.
+    #[arg(skip)]
+    pub origins: Origins,
 }
 
 /// The optional TOML file; same settings as the flags, unknown keys rejected.
@@ -162,6 +300,7 @@ struct FileConfig {
     bind: Option<SocketAddr>,
     profile: Option<Profile>,
     database_url: Option<String>,
+    ephemeral_store: Option<bool>,
     redis_url: Option<String>,
     max_body_bytes: Option<usize>,
     request_timeout_ms: Option<u64>,
@@ -319,13 +458,24 @@ impl QuerySettings {
     }
 }
 
-/// Which database back end a URL selects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which database back end a URL selects. Its `Debug` shows the URL without its password,
+/// so a logged configuration leaks nothing.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// PostgreSQL through sqlx.
     Postgres(String),
     /// SQLite through sqlx (the embedded default is in-memory).
     Sqlite(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Self::Postgres(_) => "Postgres",
+            Self::Sqlite(_) => "Sqlite",
+        };
+        f.debug_tuple(name).field(&self.redacted()).finish()
+    }
 }
 
 impl DatabaseUrl {
@@ -342,10 +492,10 @@ impl DatabaseUrl {
         } else if url.starts_with("sqlite:") {
             Ok(Self::Sqlite(url.to_owned()))
         } else {
-            Err(ConfigError::Invalid {
-                key: "database_url",
-                reason: "expected a postgres://, postgresql:// or sqlite: URL".to_owned(),
-            })
+            Err(ConfigError::invalid(
+                "database_url",
+                "expected a postgres://, postgresql:// or sqlite: URL".to_owned(),
+            ))
         }
     }
 
@@ -361,6 +511,20 @@ impl DatabaseUrl {
     pub fn expose(&self) -> &str {
         match self {
             Self::Postgres(u) | Self::Sqlite(u) => u,
+        }
+    }
+
+    /// The URL with its password (in the user information or a `password=` parameter)
+    /// replaced by `***`: what messages and logs may show.
+    pub fn redacted(&self) -> String {
+        redact_url(self.expose())
+    }
+
+    /// Whether the database lives in the process's memory and dies with it.
+    pub fn is_in_memory(&self) -> bool {
+        match self {
+            Self::Sqlite(u) => u.contains(":memory:") || u.contains("mode=memory"),
+            Self::Postgres(_) => false,
         }
     }
 }
@@ -467,21 +631,46 @@ impl Config {
         }
     }
 
-    /// Merges flags/environment over the file over the defaults, then validates.
+    /// Merges flags/environment over the file over the defaults, then validates, for
+    /// serving: the production profile needs a database URL or `--ephemeral-store`.
     pub fn resolve(args: &ServerArgs) -> Result<Self, ConfigError> {
-        let file = match &args.config {
+        Self::resolve_for(args, Purpose::Serve)
+    }
+
+    /// As [`Config::resolve`], for a command that works on the database and exits
+    /// (`migrate`, `add-account`): a database URL is required in every profile, since an
+    /// in-memory database would vanish with the command.
+    pub fn resolve_for_command(
+        args: &ServerArgs,
+        command: &'static str,
+    ) -> Result<Self, ConfigError> {
+        Self::resolve_for(args, Purpose::Command(command))
+    }
+
+    fn resolve_for(args: &ServerArgs, purpose: Purpose) -> Result<Self, ConfigError> {
+        let (file, file_keys) = match &args.config {
             Some(path) => read_file(path)?,
-            None => FileConfig::default(),
+            None => (FileConfig::default(), BTreeSet::new()),
         };
+        let origin_of = |key: &str| {
+            args.origins.get(key).cloned().or_else(|| {
+                let path = args.config.as_ref()?;
+                file_keys.contains(key).then(|| Origin::File {
+                    key: key.to_owned(),
+                    path: path.clone(),
+                })
+            })
+        };
+        Self::merge(args, file, purpose).map_err(|e| e.locate(origin_of))
+    }
+
+    fn merge(args: &ServerArgs, file: FileConfig, purpose: Purpose) -> Result<Self, ConfigError> {
         let defaults = Config::default();
         let profile = args.profile.or(file.profile).unwrap_or(defaults.profile);
         let auth = resolve_auth(args, &file, profile)?;
         let security = resolve_security(args, &file, profile)?;
         let query = resolve_query(args, &file, profile)?;
-        let database = match args.database_url.as_ref().or(file.database_url.as_ref()) {
-            Some(url) if !url.trim().is_empty() => DatabaseUrl::parse(url)?,
-            _ => defaults.database,
-        };
+        let database = resolve_database(args, &file, profile, purpose)?;
         let redis_url = args
             .redis_url
             .clone()
@@ -490,33 +679,44 @@ impl Config {
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
-            return Err(ConfigError::Invalid {
-                key: "redis_url",
-                reason: "expected a redis:// or rediss:// URL".to_owned(),
-            });
+            return Err(ConfigError::invalid(
+                "redis_url",
+                "expected a redis:// or rediss:// URL",
+            ));
         }
         let max_body_bytes = args
             .max_body_bytes
             .or(file.max_body_bytes)
             .unwrap_or(defaults.max_body_bytes);
         if !(MIN_BODY_BYTES..=MAX_BODY_BYTES).contains(&max_body_bytes) {
-            return Err(ConfigError::Invalid {
-                key: "max_body_bytes",
-                reason: format!("must be between {MIN_BODY_BYTES} and {MAX_BODY_BYTES}"),
-            });
+            return Err(ConfigError::invalid(
+                "max_body_bytes",
+                format!("must be between {MIN_BODY_BYTES} and {MAX_BODY_BYTES}"),
+            ));
         }
         let timeout_ms = args
             .request_timeout_ms
             .or(file.request_timeout_ms)
             .unwrap_or(defaults.request_timeout.as_millis() as u64);
         if !(1..=3_600_000).contains(&timeout_ms) {
-            return Err(ConfigError::Invalid {
-                key: "request_timeout_ms",
-                reason: "must be between 1 and 3600000".to_owned(),
-            });
+            return Err(ConfigError::invalid(
+                "request_timeout_ms",
+                "must be between 1 and 3600000",
+            ));
         }
         let mut verify_key_files = file.verify_key_files;
         verify_key_files.extend(args.verify_key_files.iter().cloned());
+        let key_file = args.key_file.clone().or(file.key_file);
+        if purpose == Purpose::Serve {
+            // Checked here rather than when the keys load, so the error can say which flag,
+            // variable or file key named the path.
+            if let Some(path) = &key_file {
+                readable("key_file", path)?;
+            }
+            for path in &verify_key_files {
+                readable("verify_key_files", path)?;
+            }
+        }
         Ok(Self {
             bind: args.bind.or(file.bind).unwrap_or(defaults.bind),
             profile,
@@ -528,7 +728,7 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(defaults.log_format),
-            key_file: args.key_file.clone().or(file.key_file),
+            key_file,
             verify_key_files,
             auth,
             security,
@@ -536,6 +736,108 @@ impl Config {
             mutations: mutations_from(args),
         })
     }
+}
+
+/// What a configuration is resolved for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Serving requests.
+    Serve,
+    /// A command on the database that exits (its name, for messages).
+    Command(&'static str),
+}
+
+/// The database: the URL given, or the embedded in-memory one where that is allowed (outside
+/// production, or in production with `--ephemeral-store`, which then excludes a URL).
+fn resolve_database(
+    args: &ServerArgs,
+    file: &FileConfig,
+    profile: Profile,
+    purpose: Purpose,
+) -> Result<DatabaseUrl, ConfigError> {
+    let url = args
+        .database_url
+        .as_ref()
+        .or(file.database_url.as_ref())
+        .filter(|u| !u.trim().is_empty());
+    let ephemeral = args.ephemeral_store || file.ephemeral_store.unwrap_or(false);
+    if let Purpose::Command(command) = purpose {
+        if ephemeral {
+            return Err(ConfigError::invalid(
+                "ephemeral_store",
+                format!(
+                    "{command} works on a database that outlives it; name one with --database-url or DATABASE_URL instead"
+                ),
+            ));
+        }
+        let Some(url) = url else {
+            return Err(ConfigError::DatabaseRequired {
+                what: command,
+                ephemeral_allowed: false,
+            });
+        };
+        return DatabaseUrl::parse(url);
+    }
+    match (url, ephemeral) {
+        (Some(_), true) => Err(ConfigError::invalid(
+            "ephemeral_store",
+            "excludes a database URL: unset --database-url / DATABASE_URL, or drop --ephemeral-store",
+        )),
+        (Some(url), false) => {
+            let database = DatabaseUrl::parse(url)?;
+            if profile == Profile::Production && database.is_in_memory() {
+                return Err(ConfigError::invalid(
+                    "database_url",
+                    "an in-memory SQLite database loses every account and item at restart; name a file or PostgreSQL database, or pass --ephemeral-store without a URL to accept that",
+                ));
+            }
+            Ok(database)
+        }
+        (None, true) => Ok(DatabaseUrl::embedded()),
+        (None, false) if profile == Profile::Production => Err(ConfigError::DatabaseRequired {
+            what: "the production profile",
+            ephemeral_allowed: true,
+        }),
+        (None, false) => Ok(DatabaseUrl::embedded()),
+    }
+}
+
+/// An error naming `path` and the operating system's reason unless the file can be opened.
+fn readable(key: &'static str, path: &Path) -> Result<(), ConfigError> {
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))
+}
+
+/// `url` with the password of its user information and any `password=` parameter replaced by
+/// `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 fn resolve_auth(
@@ -548,10 +850,10 @@ fn resolve_auth(
         if (1..=MAX_TTL_SECONDS).contains(&value) {
             Ok(value)
         } else {
-            Err(ConfigError::Invalid {
+            Err(ConfigError::invalid(
                 key,
-                reason: format!("must be between 1 and {MAX_TTL_SECONDS} seconds"),
-            })
+                format!("must be between 1 and {MAX_TTL_SECONDS} seconds"),
+            ))
         }
     };
     let access = ttl(
@@ -567,10 +869,10 @@ fn resolve_auth(
             .unwrap_or(defaults.refresh_ttl_seconds),
     )?;
     if refresh <= access {
-        return Err(ConfigError::Invalid {
-            key: "refresh_ttl_seconds",
-            reason: "must be longer than access_ttl_seconds".to_owned(),
-        });
+        return Err(ConfigError::invalid(
+            "refresh_ttl_seconds",
+            "must be longer than access_ttl_seconds".to_owned(),
+        ));
     }
     Ok(AuthSettings {
         access_ttl_seconds: access,
@@ -591,10 +893,10 @@ fn resolve_query(
         if (1..=max).contains(&value) {
             Ok(value)
         } else {
-            Err(ConfigError::Invalid {
+            Err(ConfigError::invalid(
                 key,
-                reason: format!("must be between 1 and {max}"),
-            })
+                format!("must be between 1 and {max}"),
+            ))
         }
     };
     let pool_size = within(
@@ -640,10 +942,10 @@ fn resolve_security(
         .or(file.csrf_ttl_seconds)
         .unwrap_or(defaults.csrf_ttl_seconds);
     if !(1..=86_400).contains(&csrf_ttl_seconds) {
-        return Err(ConfigError::Invalid {
-            key: "csrf_ttl_seconds",
-            reason: "must be between 1 and 86400 seconds".to_owned(),
-        });
+        return Err(ConfigError::invalid(
+            "csrf_ttl_seconds",
+            "must be between 1 and 86400 seconds".to_owned(),
+        ));
     }
     let mut trusted_proxies = file.trusted_proxies.clone();
     trusted_proxies.extend(args.trusted_proxies.iter().copied());
@@ -684,20 +986,30 @@ fn mutations_from(_args: &ServerArgs) -> Mutations {
     Mutations::none()
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+/// The file's settings and the keys it sets (for naming the origin of a bad value).
+fn read_file(path: &Path) -> Result<(FileConfig, BTreeSet<String>), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
         path: path.to_owned(),
-        reason: e.kind().to_string(),
+        reason: e.to_string(),
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    let parse_error = |e: toml::de::Error| ConfigError::Parse {
         path: path.to_owned(),
         reason: e.message().to_owned(),
-    })
+    };
+    let config: FileConfig = toml::from_str(&text).map_err(parse_error)?;
+    let keys = toml::from_str::<toml::Table>(&text)
+        .map_err(parse_error)?
+        .keys()
+        .cloned()
+        .collect();
+    Ok((config, keys))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{Args as _, FromArgMatches as _};
+    use rstest::rstest;
 
     fn temp_file(name: &str, text: &str) -> PathBuf {
         let path =
@@ -706,16 +1018,120 @@ mod tests {
         path
     }
 
+    /// The production profile on the in-memory store, as `--ephemeral-store` asks.
+    fn ephemeral() -> ServerArgs {
+        ServerArgs {
+            ephemeral_store: true,
+            ..ServerArgs::default()
+        }
+    }
+
+    /// `argv` parsed as the binary parses it (flags only: tests cannot set the environment
+    /// safely), origins included.
+    fn parse(argv: &[&str]) -> ServerArgs {
+        let command = ServerArgs::augment_args(clap::Command::new("dx-reference"));
+        let matches = command
+            .try_get_matches_from(std::iter::once("dx-reference").chain(argv.iter().copied()))
+            .unwrap();
+        let mut args = ServerArgs::from_arg_matches(&matches).unwrap();
+        args.origins = Origins::from_matches(&matches);
+        args
+    }
+
     #[test]
-    fn defaults_are_production_and_embedded() {
-        let c = Config::resolve(&ServerArgs::default()).unwrap();
+    fn defaults_are_production_and_ephemeral_only_on_request() {
+        let c = Config::resolve(&ephemeral()).unwrap();
         assert_eq!(c.profile, Profile::Production);
         assert_eq!(c.database, DatabaseUrl::embedded());
+        assert!(c.database.is_in_memory());
         assert_eq!(c.database.backend(), "sqlite");
         assert_eq!(c.redis_url, None);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert_eq!(c.auth, AuthSettings::for_profile(Profile::Production));
         assert!(!c.auth.registration);
+    }
+
+    #[rstest]
+    #[case::production_without_a_url(None, &[], Err("the production profile needs a database"))]
+    #[case::production_ephemeral(None, &["--ephemeral-store"], Ok("sqlite::memory:"))]
+    #[case::production_file(None, &["--database-url", "sqlite:/var/lib/dx.sqlite"], Ok("sqlite:/var/lib/dx.sqlite"))]
+    #[case::production_postgres(Some(Profile::Production), &["--database-url", "postgres://u@h/db"], Ok("postgres://u@h/db"))]
+    #[case::production_blank_url(None, &["--database-url", "  "], Err("--database-url URL or set DATABASE_URL"))]
+    #[case::production_memory_url(None, &["--database-url", "sqlite::memory:"], Err("invalid setting `database_url` (from --database-url): an in-memory"))]
+    #[case::ephemeral_and_url(None, &["--ephemeral-store", "--database-url", "sqlite:/x"], Err("invalid setting `ephemeral_store` (from --ephemeral-store): excludes a database URL"))]
+    #[case::development(Some(Profile::Development), &[], Ok("sqlite::memory:"))]
+    #[case::conformance(Some(Profile::Conformance), &[], Ok("sqlite::memory:"))]
+    fn production_needs_a_database_url(
+        #[case] profile: Option<Profile>,
+        #[case] argv: &[&str],
+        #[case] expected: Result<&str, &str>,
+    ) {
+        let args = ServerArgs {
+            profile,
+            ..parse(argv)
+        };
+        match (Config::resolve(&args), expected) {
+            (Ok(c), Ok(url)) => assert_eq!(c.database.expose(), url),
+            (Err(e), Err(text)) => {
+                let e = e.to_string();
+                assert!(e.contains(text), "{e}");
+                if let ConfigError::DatabaseRequired { .. } = Config::resolve(&args).unwrap_err() {
+                    for name in [
+                        "--database-url",
+                        "DATABASE_URL",
+                        "--ephemeral-store",
+                        "DX_EPHEMERAL_STORE",
+                    ] {
+                        assert!(e.contains(name), "{name}: {e}");
+                    }
+                }
+            }
+            (got, expected) => panic!("expected {expected:?}, got {got:?}"),
+        }
+    }
+
+    #[rstest]
+    fn commands_need_a_database_url_in_every_profile(
+        #[values(Profile::Production, Profile::Development, Profile::Conformance)] profile: Profile,
+    ) {
+        let args = ServerArgs {
+            profile: Some(profile),
+            ..ServerArgs::default()
+        };
+        let e = Config::resolve_for_command(&args, "dx-reference migrate")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("dx-reference migrate needs a database"),
+            "{e}"
+        );
+        assert!(
+            e.contains("--database-url") && e.contains("DATABASE_URL"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("--ephemeral-store"),
+            "no way out through memory: {e}"
+        );
+        let e = Config::resolve_for_command(
+            &ServerArgs {
+                ephemeral_store: true,
+                ..args.clone()
+            },
+            "dx-reference migrate",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("ephemeral_store"), "{e}");
+        let c = Config::resolve_for_command(
+            &ServerArgs {
+                database_url: Some("sqlite:/tmp/x.sqlite".into()),
+                key_file: Some(PathBuf::from("/nonexistent/key.pem")),
+                ..args
+            },
+            "dx-reference migrate",
+        )
+        .unwrap();
+        assert_eq!(c.database.expose(), "sqlite:/tmp/x.sqlite");
     }
 
     #[test]
@@ -728,16 +1144,20 @@ mod tests {
         assert_eq!(c.auth, Config::conformance().auth);
         assert_eq!(c.auth.access_ttl_seconds, 2);
         assert!(c.auth.registration);
+        let k1 = temp_file("k1", "");
+        let k2 = temp_file("k2", "");
         let open = ServerArgs {
             allow_registration: true,
             access_ttl_seconds: Some(60),
-            verify_key_files: vec![PathBuf::from("/k1"), PathBuf::from("/k2")],
-            ..ServerArgs::default()
+            verify_key_files: vec![k1.clone(), k2.clone()],
+            ..ephemeral()
         };
         let c = Config::resolve(&open).unwrap();
         assert!(c.auth.registration);
         assert_eq!(c.auth.access_ttl_seconds, 60);
         assert_eq!(c.verify_key_files.len(), 2);
+        std::fs::remove_file(k1).ok();
+        std::fs::remove_file(k2).ok();
     }
 
     #[test]
@@ -768,15 +1188,15 @@ mod tests {
             },
             ServerArgs {
                 redis_url: Some("http://x".into()),
-                ..ServerArgs::default()
+                ..ephemeral()
             },
             ServerArgs {
                 max_body_bytes: Some(10),
-                ..ServerArgs::default()
+                ..ephemeral()
             },
             ServerArgs {
                 request_timeout_ms: Some(0),
-                ..ServerArgs::default()
+                ..ephemeral()
             },
         ];
         let keys = [
@@ -794,7 +1214,7 @@ mod tests {
             let args = ServerArgs {
                 access_ttl_seconds: access,
                 refresh_ttl_seconds: refresh,
-                ..ServerArgs::default()
+                ..ephemeral()
             };
             let err = Config::resolve(&args).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
@@ -803,6 +1223,140 @@ mod tests {
             let err = Config::resolve(args).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    #[rstest]
+    #[case::flag(&["--max-body-bytes", "10"], "", "invalid setting `max_body_bytes` (from --max-body-bytes)")]
+    #[case::file(&[], "max_body_bytes = 10\n", "invalid setting `max_body_bytes` (from `max_body_bytes` in ")]
+    #[case::flag_over_file(&["--db-pool-size", "0"], "db_pool_size = 5\n", "(from --db-pool-size)")]
+    #[case::file_ttl(&[], "csrf_ttl_seconds = 0\n", "(from `csrf_ttl_seconds` in ")]
+    #[case::key_file(&["--key-file", "/nonexistent/key.pem"], "", "invalid setting `key_file` (from --key-file): cannot read /nonexistent/key.pem: No such file or directory")]
+    #[case::verify_key_file(&[], "verify_key_files = [\"/nonexistent/old.pub\"]\n", "cannot read /nonexistent/old.pub: No such file or directory")]
+    fn errors_name_where_the_value_came_from(
+        #[case] argv: &[&str],
+        #[case] file: &str,
+        #[case] expected: &str,
+    ) {
+        let mut args = parse(argv);
+        args.ephemeral_store = true;
+        let path = temp_file(&format!("origin-{}", expected.len()), file);
+        args.config = Some(path.clone());
+        let err = Config::resolve(&args).unwrap_err().to_string();
+        std::fs::remove_file(path).ok();
+        assert!(err.contains(expected), "{err}");
+    }
+
+    /// Every setting's help names its default: the operator reading `--help` must not have
+    /// to guess what an unset flag means. The fixed defaults are compared with the code's.
+    #[test]
+    fn help_shows_every_default() {
+        let command = ServerArgs::augment_args(clap::Command::new("dx-reference"));
+        let production = Config::default();
+        let conformance = Config::resolve(&ServerArgs {
+            profile: Some(Profile::Conformance),
+            ..ServerArgs::default()
+        })
+        .unwrap();
+        let ms = |d: Duration| d.as_millis().to_string();
+        let limit = |l: LimitSpec| format!("{}/{}", l.max_requests, l.window_seconds);
+        let expected: Vec<(&str, String)> = vec![
+            ("bind", production.bind.to_string()),
+            ("profile", production.profile.to_string()),
+            ("max_body_bytes", production.max_body_bytes.to_string()),
+            ("request_timeout_ms", ms(production.request_timeout)),
+            ("log_format", "text".to_owned()),
+            (
+                "access_ttl_seconds",
+                production.auth.access_ttl_seconds.to_string(),
+            ),
+            (
+                "access_ttl_seconds",
+                format!("{} in conformance", conformance.auth.access_ttl_seconds),
+            ),
+            (
+                "refresh_ttl_seconds",
+                production.auth.refresh_ttl_seconds.to_string(),
+            ),
+            (
+                "refresh_ttl_seconds",
+                format!("{} in conformance", conformance.auth.refresh_ttl_seconds),
+            ),
+            ("rate_limit_auth", limit(production.security.limits[0])),
+            (
+                "rate_limit_auth",
+                format!("{} in conformance", limit(conformance.security.limits[0])),
+            ),
+            ("rate_limit_api", limit(production.security.limits[1])),
+            (
+                "rate_limit_api",
+                format!("{} in conformance", limit(conformance.security.limits[1])),
+            ),
+            ("rate_limit_static", limit(production.security.limits[2])),
+            (
+                "rate_limit_static",
+                format!("{} in conformance", limit(conformance.security.limits[2])),
+            ),
+            ("rate_limit_store_failure", "open".to_owned()),
+            (
+                "csrf_ttl_seconds",
+                production.security.csrf_ttl_seconds.to_string(),
+            ),
+            (
+                "csrf_ttl_seconds",
+                format!("{} in conformance", conformance.security.csrf_ttl_seconds),
+            ),
+            ("db_pool_size", production.query.pool_size.to_string()),
+            (
+                "db_acquire_timeout_ms",
+                ms(production.query.acquire_timeout),
+            ),
+            ("query_timeout_ms", ms(production.query.query_timeout)),
+            (
+                "query_timeout_ms",
+                format!("{} in conformance", ms(conformance.query.query_timeout)),
+            ),
+        ];
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            assert!(help.contains("[default: "), "--{}: {help}", id);
+            for (key, value) in expected.iter().filter(|(k, _)| *k == id) {
+                let shown = help.split("[default: ").nth(1).unwrap_or_default();
+                assert!(
+                    shown.contains(value.as_str()),
+                    "{key}: {value} not in {help}"
+                );
+            }
+        }
+        let ephemeral = command
+            .get_arguments()
+            .find(|a| a.get_id() == "ephemeral_store")
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            ephemeral.contains("LOST when the process stops"),
+            "{ephemeral}"
+        );
+    }
+
+    #[rstest]
+    #[case("postgres://app:s3cret@db:5432/app", "postgres://app:***@db:5432/app")]
+    #[case("postgresql://app@db/app", "postgresql://app@db/app")]
+    #[case(
+        "postgres://db/app?user=u&password=s3cret&sslmode=require",
+        "postgres://db/app?user=u&password=***&sslmode=require"
+    )]
+    #[case("postgres://a:p%40ss@db", "postgres://a:***@db")]
+    #[case(
+        "sqlite:/var/lib/dx.sqlite?mode=rwc",
+        "sqlite:/var/lib/dx.sqlite?mode=rwc"
+    )]
+    #[case("sqlite::memory:", "sqlite::memory:")]
+    fn urls_are_shown_without_their_password(#[case] url: &str, #[case] shown: &str) {
+        let url = DatabaseUrl::parse(url).unwrap();
+        assert_eq!(url.redacted(), shown);
+        assert!(!format!("{url:?}").contains("s3cret"));
     }
 
     #[test]
@@ -821,6 +1375,12 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+        // The path and the operating system's reason, not "entity not found".
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/dx.toml: No such file or directory"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -839,6 +1399,7 @@ mod tests {
         );
         let blank = ServerArgs {
             database_url: Some("  ".into()),
+            profile: Some(Profile::Development),
             ..ServerArgs::default()
         };
         assert_eq!(

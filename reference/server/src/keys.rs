@@ -21,24 +21,25 @@ pub struct ServerKey {
 impl ServerKey {
     /// Loads the key in `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
-            key: "key_file",
-            reason: format!("cannot read the key file: {}", e.kind()),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::invalid(
+                "key_file",
+                format!("cannot read the key file {}: {e}", path.display()),
+            )
         })?;
         warn_if_readable_by_others(path);
-        let key = parse(&text).map_err(|reason| ConfigError::Invalid {
-            key: "key_file",
-            reason,
-        })?;
+        let key = parse(&text).map_err(|reason| ConfigError::invalid("key_file", reason))?;
         Ok(Self::from_key(key, false))
     }
 
     /// A fresh random key, for deployments without a key file.
     pub fn ephemeral() -> Result<Self, ConfigError> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| ConfigError::Invalid {
-            key: "key_file",
-            reason: format!("no key file and the system random source failed: {e}"),
+        getrandom::fill(&mut seed).map_err(|e| {
+            ConfigError::invalid(
+                "key_file",
+                format!("no key file and the system random source failed: {e}"),
+            )
         })?;
         Ok(Self::from_key(SigningKey::from_bytes(&seed), true))
     }
@@ -71,12 +72,13 @@ impl ServerKey {
 /// Loads a retired public key (`--verify-key-file`): PEM SubjectPublicKeyInfo, as `openssl
 /// pkey -pubout` writes it, or the raw 32-byte key as 64 hex digits.
 pub fn load_verification_key(path: &Path) -> Result<VerifyingKey, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid {
-        key: "verify_key_files",
-        reason,
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| invalid(format!("cannot read a verification key file: {}", e.kind())))?;
+    let invalid = |reason: String| ConfigError::invalid("verify_key_files", reason);
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        invalid(format!(
+            "cannot read the verification key file {}: {e}",
+            path.display()
+        ))
+    })?;
     let trimmed = text.trim();
     if trimmed.starts_with("-----BEGIN") {
         return VerifyingKey::from_public_key_pem(trimmed)
@@ -180,7 +182,20 @@ mod tests {
         let err = ServerKey::load(Path::new("/nonexistent/key.pem"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("cannot read the key file"), "{err}");
+        // The path and the operating system's reason, not only "entity not found".
+        assert!(
+            err.contains(
+                "cannot read the key file /nonexistent/key.pem: No such file or directory"
+            ),
+            "{err}"
+        );
+        let err = load_verification_key(Path::new("/nonexistent/old.pub"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/nonexistent/old.pub: No such file or directory"),
+            "{err}"
+        );
     }
 
     #[test]

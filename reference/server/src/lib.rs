@@ -4,6 +4,7 @@
 pub mod api_error;
 pub mod app;
 pub mod auth;
+pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod keys;
@@ -24,4 +25,4 @@ pub use app::{build_state, router};
 pub use config::{AuthSettings, Config, ConfigError, DatabaseUrl, LogFormat, ServerArgs};
 pub use mutants::{Mutant, Mutations};
 pub use profile::Profile;
-pub use server::{BoundServer, ServeError, migrate, shutdown_signal};
+pub use server::{BoundServer, ServeError, shutdown_signal};

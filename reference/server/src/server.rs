@@ -98,6 +98,13 @@ impl BoundServer {
                 "no --key-file: signing with an ephemeral key; tokens will not survive a restart or verify on other instances"
             );
         }
+        if state.config.profile == crate::Profile::Production
+            && state.config.database.is_in_memory()
+        {
+            tracing::warn!(
+                "--ephemeral-store: accounts and items live in memory and are LOST when the process stops or restarts; use --database-url for anything that must last"
+            );
+        }
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         // Frames and small responses go out at once: without TCP_NODELAY a reply written in
         // two parts waits for the peer's delayed ACK (40 ms on Linux).
@@ -113,15 +120,6 @@ impl BoundServer {
         tracing::info!("dx-reference stopped");
         Ok(())
     }
-}
-
-/// Applies every migration (the auth store's and the query module's) to the configured
-/// database and returns: `dx-reference migrate`.
-pub async fn migrate(config: Config) -> Result<(), dx_error::DxError> {
-    let state = build_state(config)?;
-    state.auth.ready().await.map_err(dx_error::DxError::from)?;
-    state.query.items().await.map_err(dx_error::DxError::from)?;
-    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -133,8 +133,7 @@ pub async fn register(
     State(state): State<SharedState>,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, AuthFailure> {
-    let service = state.auth.ready().await?;
-    let user = service.register(&body.email, &body.password).await?;
+    let user = state.auth.register(&body.email, &body.password).await?;
     tracing::info!(user_id = %user.id, "account registered");
     Ok((
         StatusCode::CREATED,
