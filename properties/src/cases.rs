@@ -355,6 +355,14 @@ where
         let Err(failure) = test(input).await else {
             continue;
         };
+        if failure.rate_limited.is_some() {
+            // The target's budget, not the input, stopped the case: nothing to shrink.
+            return CaseOutcome::Failed {
+                cases: ran,
+                failure,
+                counterexample: String::new(),
+            };
+        }
         call.failed(case);
         let mut best = (failure, format!("{:#?}", tree.current()));
         let mut steps = 0;

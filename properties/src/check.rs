@@ -82,10 +82,23 @@ impl CheckOutcome {
                 cases,
                 unverified,
             },
-            // A case the target's budget kept from being sent broke nothing: the check could
-            // not conclude (spec/conformance.md, "Rate limits of the target").
+            // A case the target's budget kept from being sent broke nothing: the cases before
+            // it passed, and the rest could not be sent within --max-wait (spec/conformance.md,
+            // "Rate limits of the target"). With none before it, nothing was verified.
             CaseOutcome::Failed { cases, failure, .. } if failure.rate_limited.is_some() => {
-                Judged::whole(Verdict::NotVerified(rate_limited_reason(&failure)), cases)
+                let concluded = cases.saturating_sub(1);
+                if concluded == 0 {
+                    Judged::whole(Verdict::NotVerified(rate_limited_reason(&failure)), 0)
+                } else {
+                    Judged {
+                        verdict: Verdict::Pass,
+                        cases: concluded,
+                        unverified: Some(format!(
+                            "{concluded} cases held; the rest were not sent: {}",
+                            rate_limited_reason(&failure)
+                        )),
+                    }
+                }
             }
             // A failure stands on its own evidence.
             CaseOutcome::Failed {
@@ -169,11 +182,26 @@ mod tests {
             ..CaseFailure::plain("415", "no response")
         };
         let judged = CheckOutcome::Ran(CaseOutcome::Failed {
+            cases: 1,
+            failure: failure.clone(),
+            counterexample: String::new(),
+        })
+        .into_verdict();
+        // Cases that held before it make a pass in part, which names the rest.
+        let part = CheckOutcome::Ran(CaseOutcome::Failed {
             cases: 7,
             failure: failure.clone(),
             counterexample: String::new(),
         })
         .into_verdict();
+        assert_eq!((part.verdict, part.cases), (Verdict::Pass, 6));
+        assert!(
+            part.unverified.as_deref().is_some_and(|p| p.starts_with(
+                "6 cases held; the rest were not sent: rate limited: the target's `api` budget"
+            )),
+            "{:?}",
+            part.unverified
+        );
         let Verdict::NotVerified(reason) = &judged.verdict else {
             panic!("{judged:?}");
         };

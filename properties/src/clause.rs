@@ -1391,7 +1391,7 @@ pub mod sync {
     pub const FOREIGN_SESSION: Clause = clause(
         FILE,
         G,
-        "A session id the server did not issue to the same user, or older than the retention window, gets 3004 for every channel listed.",
+        "A session id the server did not issue to the same user, or whose connection closed longer than `retention_seconds` ago, gets for every channel listed, in order, `ERROR` 3004 for that channel and a fresh subscription (`SUBSCRIBED` with the current offset), as for an epoch that differs.",
     );
     /// What an `ERROR`'s message may hold.
     pub const ERROR_MESSAGE: Clause = clause(

@@ -974,13 +974,15 @@ fn the_production_profile_with_its_real_limits_has_no_failures() {
         .map(|(id, _)| id)
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
+    // Property 8's hundreds of requests outrun the `auth` budget (10 a minute): the cases
+    // that were sent held, the rest are named as not sent.
     let p08 = check(&report, "p08");
-    assert_eq!(p08["verdict"], "not_verified", "{p08}");
+    assert_eq!(p08["verdict"], "pass", "{p08}");
+    let reason = p08["reason"].as_str().unwrap();
     assert!(
-        p08["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("rate limited: the target's `auth` budget"),
+        reason.contains(
+            "cases held; the rest were not sent: rate limited: the target's `auth` budget"
+        ),
         "{p08}"
     );
     let out = run(

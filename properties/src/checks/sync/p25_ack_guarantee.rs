@@ -281,11 +281,17 @@ async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseF
             match publisher.next_quiet().await? {
                 ServerFrame::Ack { request: r, .. } if r == sent => published += 1,
                 ServerFrame::Nack {
-                    request: r, code, ..
+                    request: r,
+                    code,
+                    at,
+                    ..
                 } if r == sent => {
-                    // The first refusal that is not 3003 is the one reported.
-                    if refused.is_none_or(|(_, c)| c == code::DELIVERY_FAILED) {
-                        refused = Some((turn, code));
+                    // The publishes of a round are answered in any order; the message that
+                    // overflowed is the refused one of the lowest offset. Later ones may find
+                    // the subscriber already gone (3002): spec/sync.md, "Closing
+                    // connections", lets a server drop a closing connection at once.
+                    if refused.is_none_or(|(_, _, offset)| at.offset < offset) {
+                        refused = Some((turn, code, at.offset));
                     }
                 }
                 ServerFrame::Error {
@@ -301,8 +307,8 @@ async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseF
                 }
             }
         }
-        if let Some(refused) = refused {
-            break 'flood refused;
+        if let Some((turn, code, _)) = refused {
+            break 'flood (turn, code);
         }
         if paced {
             // Paced by the publish limit: let the window move on.
