@@ -78,8 +78,8 @@ impl StepError {
 /// leaves its scenario not verified: the target kept its limit, it broke nothing.
 impl From<CaseFailure> for StepError {
     fn from(f: CaseFailure) -> Self {
-        if let Some(limited) = &f.rate_limited {
-            return Self::NotVerified(limited.describe());
+        if let Some(reason) = f.not_verified_reason() {
+            return Self::NotVerified(reason);
         }
         Self::Failed {
             expected: f.expected,
@@ -113,6 +113,7 @@ mod tests {
             actual: "no response".into(),
             replay: None,
             rate_limited: Some(Box::new(limited.clone())),
+            blocked: None,
         });
         assert_eq!(e, StepError::NotVerified(limited.describe()));
     }
@@ -124,6 +125,7 @@ mod tests {
             actual: "200".into(),
             replay: Some("curl x".into()),
             rate_limited: None,
+            blocked: None,
         });
         assert_eq!(e.to_string(), "expected: 404\nactual: 200\nreplay: curl x");
         assert_eq!(

@@ -160,6 +160,9 @@ pub struct CaseFailure {
     /// Set when the case could not be sent within `--max-wait` of the target's rate-limit
     /// budgets: not a failure of the target, so the check is not verified.
     pub rate_limited: Option<Box<crate::budget::RateLimited>>,
+    /// Set when the case could not be run against this target for a reason that is not the
+    /// target's fault (a test account that does not log in): the check is not verified.
+    pub blocked: Option<String>,
 }
 
 impl CaseFailure {
@@ -170,6 +173,7 @@ impl CaseFailure {
             actual: format!("{}\n\n{}", what.into(), exchange.describe_response()),
             replay: Some(exchange.replay()),
             rate_limited: None,
+            blocked: None,
         }
     }
 
@@ -184,6 +188,23 @@ impl CaseFailure {
         self
     }
 
+    /// Why this case says nothing about the target, when it does not: the target's
+    /// rate-limit budget, or a set-up the user gave that does not work.
+    pub fn not_verified_reason(&self) -> Option<String> {
+        self.rate_limited
+            .as_ref()
+            .map(|limited| limited.describe())
+            .or_else(|| self.blocked.clone())
+    }
+
+    /// A case that could not be run, for `why`, which is not the target's fault.
+    pub fn blocked(why: impl Into<String>) -> Self {
+        Self {
+            blocked: Some(why.into()),
+            ..Self::plain("", "")
+        }
+    }
+
     /// A failure without an exchange.
     pub fn plain(expected: impl Into<String>, actual: impl Into<String>) -> Self {
         Self {
@@ -191,6 +212,7 @@ impl CaseFailure {
             actual: actual.into(),
             replay: None,
             rate_limited: None,
+            blocked: None,
         }
     }
 }
@@ -202,6 +224,7 @@ impl From<TransportError> for CaseFailure {
             actual: format!("no response: {}", e.reason),
             replay: Some(e.replay),
             rate_limited: e.rate_limited,
+            blocked: None,
         }
     }
 }
@@ -355,8 +378,9 @@ where
         let Err(failure) = test(input).await else {
             continue;
         };
-        if failure.rate_limited.is_some() {
-            // The target's budget, not the input, stopped the case: nothing to shrink.
+        if failure.not_verified_reason().is_some() {
+            // The target's budget or the set-up, not the input, stopped the case: nothing
+            // to shrink.
             return CaseOutcome::Failed {
                 cases: ran,
                 failure,

@@ -61,7 +61,7 @@ impl CheckOutcome {
                 unverified,
             } => (*outcome, Some(unverified)),
             Self::NotVerified(reason) => return Judged::whole(Verdict::NotVerified(reason), 0),
-            Self::SetupFailed(failure) if failure.rate_limited.is_some() => {
+            Self::SetupFailed(failure) if failure.not_verified_reason().is_some() => {
                 return Judged::whole(Verdict::NotVerified(rate_limited_reason(&failure)), 0);
             }
             Self::SetupFailed(failure) => {
@@ -85,7 +85,9 @@ impl CheckOutcome {
             // A case the target's budget kept from being sent broke nothing: the cases before
             // it passed, and the rest could not be sent within --max-wait (spec/conformance.md,
             // "Rate limits of the target"). With none before it, nothing was verified.
-            CaseOutcome::Failed { cases, failure, .. } if failure.rate_limited.is_some() => {
+            CaseOutcome::Failed { cases, failure, .. }
+                if failure.not_verified_reason().is_some() =>
+            {
                 let concluded = cases.saturating_sub(1);
                 if concluded == 0 {
                     Judged::whole(Verdict::NotVerified(rate_limited_reason(&failure)), 0)
@@ -120,10 +122,7 @@ impl CheckOutcome {
 
 /// The reason a check the target's rate limit stopped gives.
 fn rate_limited_reason(failure: &CaseFailure) -> String {
-    failure
-        .rate_limited
-        .as_ref()
-        .map_or_else(String::new, |limited| limited.describe())
+    failure.not_verified_reason().unwrap_or_default()
 }
 
 /// The future a check's run function returns.

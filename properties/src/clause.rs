@@ -446,6 +446,12 @@ pub mod auth {
     const REFRESH: &str = "Refresh";
     const REVOCATION: &str = "Revocation";
 
+    /// Emails are normalised.
+    pub const EMAIL_NORMALISED: Clause = clause(
+        FILE,
+        ACCOUNTS,
+        "Emails SHALL be normalised before they are stored or looked up: Unicode NFC, then lowercase (Unicode default case mapping), so one person has one account whatever their keyboard sends.",
+    );
     /// The shape of an email.
     pub const EMAIL: Clause = clause(
         FILE,
@@ -831,6 +837,7 @@ pub const ALL: &[&Clause] = &[
     &auth::LOGIN_ISSUES,
     &auth::ROTATION,
     &auth::ROTATED_REFRESH,
+    &auth::EMAIL_NORMALISED,
     &auth::REUSE,
     &auth::REVOKE_ANSWER,
     &auth::REVOKED,

@@ -167,6 +167,11 @@ pub fn quote(body: &[u8]) -> String {
 
 /// A `curl` line for `request` to `url`, shell-quoted; large or binary bodies are described.
 pub fn curl_line(url: &str, request: &RequestSpec) -> String {
+    crate::accounts::redact(&raw_curl_line(url, request))
+}
+
+/// [`curl_line`] before the test accounts' passwords are cut out.
+fn raw_curl_line(url: &str, request: &RequestSpec) -> String {
     let mut line = format!("curl -i -X {} {}", request.method, shell_quote(url));
     if request.chunked {
         line.push_str(" -H 'Transfer-Encoding: chunked'");

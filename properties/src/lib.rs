@@ -9,6 +9,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 pub mod budget;
 pub mod cases;
 pub mod check;

@@ -132,6 +132,8 @@ pub struct Target {
     turn: Arc<AtomicUsize>,
     /// The deployment's own routes the user named (`--probe`, `--openapi`).
     probes: Arc<Vec<crate::probes::UserRoute>>,
+    /// Test accounts the deployment's operator created (`--account`).
+    accounts: Arc<Vec<crate::accounts::Account>>,
 }
 
 impl Target {
@@ -205,6 +207,7 @@ impl Target {
             others: Vec::new(),
             turn: Arc::new(AtomicUsize::new(0)),
             probes: Arc::new(Vec::new()),
+            accounts: Arc::new(Vec::new()),
         })))
     }
 
@@ -258,6 +261,19 @@ impl Target {
     /// The deployment's own routes the user named.
     pub fn probes(&self) -> &[crate::probes::UserRoute] {
         &self.probes
+    }
+
+    /// Logs in with `accounts` where a check needs a user and the target offers no open
+    /// registration (`--account`); their passwords never reach a report.
+    pub fn with_accounts(mut self, accounts: Vec<crate::accounts::Account>) -> Self {
+        crate::accounts::keep_secret(&accounts);
+        self.accounts = Arc::new(accounts);
+        self
+    }
+
+    /// The test accounts given.
+    pub fn accounts(&self) -> &[crate::accounts::Account] {
+        &self.accounts
     }
 
     /// Runs the client checks on `wasm` (read from `source`) instead of the client the

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use dx_conformance::accounts::{ACCOUNTS_ENV, Account};
 use dx_conformance::check::tags_of;
 use dx_conformance::checks::recommended::Form;
 use dx_conformance::expected::ExpectedFailures;
@@ -119,6 +120,16 @@ struct RunArgs {
     /// area that shares state on the target run in one lane, one after another.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     jobs: Option<u32>,
+    /// A test account on the deployment, EMAIL:PASSWORD (repeatable; two let the sync checks
+    /// pair users): the checks that need a logged-in user log in with it where the target
+    /// has no open registration (production). Prefer --accounts-file or DX_ACCOUNTS (one
+    /// EMAIL:PASSWORD per line) to keep passwords out of shell history; reports never show
+    /// them. Create them with `dx-reference add-account`.
+    #[arg(long, value_name = "EMAIL:PASSWORD")]
+    account: Vec<String>,
+    /// A file of test accounts, one EMAIL:PASSWORD per line (# comments).
+    #[arg(long, value_name = "FILE")]
+    accounts_file: Option<PathBuf>,
     /// A route of the deployment to probe too (repeatable): Properties 8, 12 and 26 send it
     /// malformed, mistyped and hostile requests, e.g. --probe 'POST /api/login'. Spec'd
     /// routes are probed anyway; name the others, above all on a target without a discovery
@@ -257,7 +268,11 @@ fn list() -> ExitCode {
                     truncate(&s.title, 40),
                     s.requirements.join(","),
                     "checked",
-                    "the discovery document",
+                    if s.tags.iter().any(|t| t == "conformance") {
+                        "the discovery document; conformance profile"
+                    } else {
+                        "the discovery document"
+                    },
                     s.tags.join(",")
                 ));
             }
@@ -278,7 +293,9 @@ fn needs(p: &dx_conformance::spec::PropertySpec, runs_undescribed: bool) -> Stri
     } else if !runs_undescribed {
         needs.push("the discovery document".to_owned());
     }
-    if p.needs_conformance_profile {
+    if dx_conformance::checks::auth::RUNS_WITH_ACCOUNTS.contains(&p.number) {
+        needs.push("an account (--account) or the conformance profile".to_owned());
+    } else if p.needs_conformance_profile {
         needs.push("conformance profile".to_owned());
     }
     if p.area == "client" {
@@ -346,6 +363,13 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let accounts = match test_accounts(&args) {
+        Ok(accounts) => accounts,
+        Err(message) => {
+            eprintln!("dx-conformance: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let requirements = match Requirement::parse(&args.require, known_id) {
         Ok(r) => r,
         Err(message) => {
@@ -390,7 +414,7 @@ async fn run(args: RunArgs) -> ExitCode {
         &args,
         &options,
         &features_dir,
-        (client, probes),
+        (client, probes, accounts),
         &display,
         started,
     )
@@ -454,6 +478,26 @@ fn catalogue(features: Option<&std::path::Path>) -> Vec<(String, Vec<String>)> {
             .map(|r| (r.id().to_owned(), r.tags())),
     );
     all
+}
+
+/// The accounts of `--account`, `--accounts-file` and `DX_ACCOUNTS`.
+fn test_accounts(args: &RunArgs) -> Result<Vec<Account>, String> {
+    let mut accounts = args
+        .account
+        .iter()
+        .map(|a| Account::parse(a, "--account"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = &args.accounts_file {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--accounts-file {shown}: cannot read it: {e}"))?;
+        accounts.extend(Account::parse_lines(&text, &shown).map_err(|e| e.to_string())?);
+    }
+    if let Ok(text) = std::env::var(ACCOUNTS_ENV) {
+        accounts.extend(Account::parse_lines(&text, ACCOUNTS_ENV).map_err(|e| e.to_string())?);
+    }
+    Ok(accounts)
 }
 
 /// The routes of `--probe` and `--openapi`.
@@ -528,7 +572,7 @@ async fn check(
     args: &RunArgs,
     options: &RunOptions,
     features_dir: &std::path::Path,
-    (client, probes): (Option<(String, Vec<u8>)>, Vec<UserRoute>),
+    (client, probes, accounts): (Option<(String, Vec<u8>)>, Vec<UserRoute>, Vec<Account>),
     display: &Display,
     started: Instant,
 ) -> Result<(Report, bool), Stop> {
@@ -595,7 +639,10 @@ async fn check(
                     .map_err(|e| unreachable(url, format!("instance {url}: {e}")))?;
                 others.push(other);
             }
-            let mut target = target.with_instances(others).with_probes(probes);
+            let mut target = target
+                .with_instances(others)
+                .with_probes(probes)
+                .with_accounts(accounts);
             target.http().budgets().set_max_wait(options.max_wait);
             display.watch_budgets(target.http().budgets().clone());
             if let Some((source, wasm)) = client {

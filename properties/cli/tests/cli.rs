@@ -1067,3 +1067,125 @@ fn the_deployments_own_routes_are_probed_when_named() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Production with test accounts the operator created (here through registration the test
+/// opens for itself; the suite never calls the register endpoint outside the conformance
+/// profile): the auth checks log in with them, say what the hooks would add, and no report
+/// or replay file shows a password. A wrong password is a set-up to fix, not a failure.
+#[test]
+fn test_accounts_verify_auth_in_production_and_stay_secret() {
+    let mut security = dx_server::config::SecuritySettings::for_profile(Profile::Production);
+    security.limits = [dx_server::config::LimitSpec {
+        max_requests: 1_000_000,
+        window_seconds: 1,
+    }; 3];
+    let mut auth = dx_server::config::AuthSettings::for_profile(Profile::Production);
+    auth.registration = true;
+    let (_reference, url) = start_reference(Config {
+        profile: Profile::Production,
+        security,
+        auth,
+        ..Config::conformance()
+    });
+    let secrets = ["Canary-Pw-One", "Canary:Pw\"Two"];
+    let mut accounts = String::from("# staging\n");
+    for (n, password) in secrets.iter().enumerate() {
+        let email = format!("qa{n}@example.com");
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                &body,
+            ])
+            .arg(format!("{url}/api/v1/auth/register"))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "201");
+        accounts.push_str(&format!("{email}:{password}\n"));
+    }
+    let dir = temp_dir("accounts");
+    let file = dir.join("accounts.txt");
+    std::fs::write(&file, &accounts).unwrap();
+    let (json, md) = (dir.join("r.json"), dir.join("r.md"));
+    let out = run(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--cases",
+            "5",
+            "--only",
+            "auth",
+            "--accounts-file",
+            file.to_str().unwrap(),
+            "--out",
+            json.to_str().unwrap(),
+            "--out",
+            md.to_str().unwrap(),
+            "--replay-dir",
+            dir.join("replays").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = verdicts(&report);
+    for id in ["p01", "p02", "p04", "p05"] {
+        assert_eq!(v[id], "pass", "{id}: {}", check(&report, id));
+    }
+    assert!(
+        check(&report, "p01")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("open registration would add"),
+        "p01 says what registration would add"
+    );
+    assert_eq!(v["p03"], "not_verified");
+    for path in [&json, &md] {
+        let text = std::fs::read_to_string(path).unwrap();
+        for secret in ["Canary-Pw-One", "Canary:Pw", "Canary:Pw\\\"Two"] {
+            assert!(
+                !text.contains(secret),
+                "{} shows a password",
+                path.display()
+            );
+        }
+    }
+    // A password that does not log in leaves the checks not verified, saying why.
+    let out = run(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--only",
+            "p02",
+            "--account",
+            "qa0@example.com:not-it",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let report = json_report(&out);
+    let p02 = check(&report, "p02");
+    assert_eq!(p02["verdict"], "not_verified", "{p02}");
+    assert!(
+        p02["reason"].as_str().unwrap().contains("does not log in"),
+        "{p02}"
+    );
+    for bad in [
+        vec!["run", "--account", "no-colon"],
+        vec!["run", "--accounts-file", "/nonexistent"],
+    ] {
+        assert_eq!(run(&bad, &[]).status.code(), Some(2), "{bad:?}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

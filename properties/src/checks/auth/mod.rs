@@ -43,20 +43,39 @@ pub struct AuthArea {
     pub revoke: String,
     /// `me`.
     pub me: String,
-    /// `register`.
-    pub register: String,
+    /// `register`, in the conformance profile: the suite registers fresh accounts there
+    /// and nowhere else (spec/profiles.md).
+    pub register: Option<String>,
     /// The mint hook, if published.
     pub mint: Option<String>,
+    /// The test accounts given (`--account`), logged in with where there is no `register`.
+    pub accounts: Vec<crate::accounts::Account>,
+    /// The account the next session logs in with.
+    turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// The auth properties whose checks run, whole or in part, with test accounts where the
+/// target has no open registration (spec/conformance.md, "Levels of verification").
+pub const RUNS_WITH_ACCOUNTS: [u8; 4] = [1, 2, 4, 5];
+
+/// Why a check that needs users cannot run: neither open registration nor a test account.
+pub fn no_accounts(profile: &str) -> String {
+    format!(
+        "{NOT_CONFORMANCE} (profile: {profile}) and no test account was given (--account EMAIL:PASSWORD)"
+    )
 }
 
 /// The `auth` area of `target`, or why the auth checks cannot run against it.
 pub fn area(target: &Target) -> Result<AuthArea, CheckOutcome> {
     let discovery = target.discovery();
-    if !discovery.is_conformance() {
-        return Err(CheckOutcome::NotVerified(format!(
-            "{NOT_CONFORMANCE} (profile: {})",
-            discovery.profile
-        )));
+    let conformance = discovery.is_conformance();
+    if !conformance && target.accounts().is_empty() {
+        return Err(CheckOutcome::NotVerified(no_accounts(&discovery.profile)));
+    }
+    if !discovery.offers("auth") {
+        return Err(CheckOutcome::NotVerified(
+            "target does not offer `auth`".into(),
+        ));
     }
     let raw = discovery.raw.get("auth").cloned().unwrap_or(Value::Null);
     let setup = |what: String| {
@@ -83,11 +102,14 @@ pub fn area(target: &Target) -> Result<AuthArea, CheckOutcome> {
     ) else {
         return Err(setup(format!("auth = {raw}")));
     };
-    let Some(register) = text(&["endpoints", "register"]) else {
+    // The register endpoint and the mint hook are the conformance profile's: the suite never
+    // calls them elsewhere, even where a deployment opens registration (spec/profiles.md).
+    let register = text(&["endpoints", "register"]).filter(|_| conformance);
+    if register.is_none() && target.accounts().is_empty() {
         return Err(CheckOutcome::NotVerified(
-            "target is in the conformance profile but publishes no auth.endpoints.register".into(),
+            "target is in the conformance profile but publishes no auth.endpoints.register, and no test account was given (--account)".into(),
         ));
-    };
+    }
     Ok(AuthArea {
         keys,
         signing_kid,
@@ -102,7 +124,9 @@ pub fn area(target: &Target) -> Result<AuthArea, CheckOutcome> {
         revoke,
         me,
         register,
-        mint: text(&["test_hooks", "mint"]),
+        mint: text(&["test_hooks", "mint"]).filter(|_| conformance),
+        accounts: target.accounts().to_vec(),
+        turn: std::sync::Arc::default(),
     })
 }
 
@@ -206,10 +230,16 @@ impl<'t> AuthApi<'t> {
         self.observer.instance().http().send(request).await
     }
 
-    /// `POST register`.
+    /// `POST register` (the conformance profile's only).
     pub async fn register(&self, email: &str, password: &str) -> Result<Exchange, CaseFailure> {
+        let Some(path) = &self.area.register else {
+            return Err(CaseFailure::plain(
+                hc::AUTH_ANSWERS.cite(),
+                "no register endpoint: the suite registers accounts in the conformance profile only",
+            ));
+        };
         self.send(RequestSpec::post_json(
-            self.area.register.clone(),
+            path.clone(),
             &json!({"email": email, "password": password}),
         ))
         .await
@@ -327,8 +357,41 @@ impl<'t> AuthApi<'t> {
         }
     }
 
-    /// A fresh account, logged in.
+    /// The next of the given test accounts, in turn.
+    pub fn given_account(&self) -> Option<&crate::accounts::Account> {
+        let accounts = &self.area.accounts;
+        (!accounts.is_empty()).then(|| {
+            let turn = self
+                .area
+                .turn
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            &accounts[turn % accounts.len()]
+        })
+    }
+
+    /// A logged-in user and its pair: a fresh account in the conformance profile, else the
+    /// next given test account (`--account`), whose `sub` is the one its tokens name.
     pub async fn session(&self, prefix: &str) -> Result<(String, Pair), CaseFailure> {
+        if self.area.register.is_none()
+            && let Some(account) = self.given_account()
+        {
+            let ex = self.login(&account.email, &account.password).await?;
+            if ex.status == 401 {
+                // The account the user gave does not log in: a set-up to fix, not a failure
+                // of the target.
+                return Err(CaseFailure::blocked(format!(
+                    "the test account {} does not log in (HTTP 401): check the email and password given with --account",
+                    account.email
+                )));
+            }
+            let pair = self.expect_pair(&ex, &ac::LOGIN_ISSUES)?;
+            return Ok((pair.access.claims.sub.clone(), pair));
+        }
+        self.fresh_session(prefix).await
+    }
+
+    /// A fresh account, registered and logged in.
+    async fn fresh_session(&self, prefix: &str) -> Result<(String, Pair), CaseFailure> {
         let password = format!("pw-{}", unique_scope(prefix));
         let (email, user_id) = self.account(prefix, &password).await?;
         let ex = self.login(&email, &password).await?;

@@ -40,9 +40,14 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Err(outcome) => return outcome,
         };
         if area.mint.is_none() {
-            return CheckOutcome::NotVerified(
-                "target is in the conformance profile but publishes no auth.test_hooks.mint".into(),
-            );
+            return CheckOutcome::NotVerified(if target.discovery().is_conformance() {
+                "target is in the conformance profile but publishes no auth.test_hooks.mint".into()
+            } else {
+                format!(
+                    "needs the conformance profile's mint hook (tokens of chosen lifetimes, expiring at an exact second); a login's access token lives {} s, longer than the suite watches one ({MAX_WATCHED_TTL} s)",
+                    area.access_ttl
+                )
+            });
         }
         let api = AuthApi::new(target, &area);
         let sub = unique_scope("p03");

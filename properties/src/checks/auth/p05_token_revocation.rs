@@ -27,6 +27,9 @@ pub const CHECK: PropertyCheck = PropertyCheck {
     run: run_check,
 };
 
+/// What the conformance profile's mint hook adds to a run with test accounts.
+const HOOKS_WOULD_ADD: &str = "only a login's own tokens were revoked: the conformance profile's mint hook would add tokens of every lifetime and type (expired ones, long-lived refresh tokens), each revoked and refused";
+
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
         let area = match area(target) {
@@ -35,8 +38,14 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         };
         let api = AuthApi::new(target, &area);
         let login = for_each(&["a login's tokens, revoked"], |_| revoke_login(api)).await;
-        if login.is_failed() || area.mint.is_none() {
+        if login.is_failed() {
             return CheckOutcome::Ran(login);
+        }
+        if area.mint.is_none() {
+            return CheckOutcome::RanInPart {
+                outcome: Box::new(login),
+                unverified: HOOKS_WOULD_ADD.into(),
+            };
         }
         let sub = unique_scope("p05");
         let generated = for_all(

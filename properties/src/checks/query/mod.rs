@@ -122,6 +122,14 @@ impl<'t> ItemsApi<'t> {
             }
             Err(other) => return Err(other),
         };
+        if auth.register.is_none() && auth.mint.is_none() {
+            // A test account (--account) is shared by every case and every run, so the
+            // suite could not know every item it holds, which the searches are judged on.
+            return Err(CheckOutcome::NotVerified(format!(
+                "the query checks need a fresh account per case (a search is judged on every item the account holds), from the conformance profile's registration or mint hook; a test account given with --account is shared by every case and run (profile: {})",
+                target.discovery().profile
+            )));
+        }
         Ok(Self {
             observer: Observer::new(target),
             area,

@@ -354,6 +354,7 @@ impl Peer {
             ),
             replay: Some(self.ws.replay()),
             rate_limited: None,
+            blocked: None,
         }
     }
 
