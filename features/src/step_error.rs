@@ -112,8 +112,9 @@ mod tests {
             expected: "415".into(),
             actual: "no response".into(),
             replay: None,
-            rate_limited: Some(Box::new(limited.clone())),
-            blocked: None,
+            not_verified: Some(Box::new(dx_conformance::cases::Unverified::RateLimited(
+                limited.clone(),
+            ))),
         });
         assert_eq!(e, StepError::NotVerified(limited.describe()));
     }
@@ -124,8 +125,7 @@ mod tests {
             expected: "404".into(),
             actual: "200".into(),
             replay: Some("curl x".into()),
-            rate_limited: None,
-            blocked: None,
+            not_verified: None,
         });
         assert_eq!(e.to_string(), "expected: 404\nactual: 200\nreplay: curl x");
         assert_eq!(

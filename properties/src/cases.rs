@@ -157,12 +157,18 @@ pub struct CaseFailure {
     pub actual: String,
     /// A command replaying the exchange that shows it.
     pub replay: Option<String>,
-    /// Set when the case could not be sent within `--max-wait` of the target's rate-limit
-    /// budgets: not a failure of the target, so the check is not verified.
-    pub rate_limited: Option<Box<crate::budget::RateLimited>>,
     /// Set when the case could not be run against this target for a reason that is not the
-    /// target's fault (a test account that does not log in): the check is not verified.
-    pub blocked: Option<String>,
+    /// target's fault: the check is then not verified (or passes in part).
+    pub not_verified: Option<Box<Unverified>>,
+}
+
+/// Why a case could not be run, not being the target's fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unverified {
+    /// It could not be sent within `--max-wait` of the target's rate-limit budgets.
+    RateLimited(crate::budget::RateLimited),
+    /// A set-up the user gave does not work (a test account that does not log in).
+    Blocked(String),
 }
 
 impl CaseFailure {
@@ -172,8 +178,7 @@ impl CaseFailure {
             expected: expected.into(),
             actual: format!("{}\n\n{}", what.into(), exchange.describe_response()),
             replay: Some(exchange.replay()),
-            rate_limited: None,
-            blocked: None,
+            not_verified: None,
         }
     }
 
@@ -191,16 +196,16 @@ impl CaseFailure {
     /// Why this case says nothing about the target, when it does not: the target's
     /// rate-limit budget, or a set-up the user gave that does not work.
     pub fn not_verified_reason(&self) -> Option<String> {
-        self.rate_limited
-            .as_ref()
-            .map(|limited| limited.describe())
-            .or_else(|| self.blocked.clone())
+        self.not_verified.as_deref().map(|why| match why {
+            Unverified::RateLimited(limited) => limited.describe(),
+            Unverified::Blocked(why) => why.clone(),
+        })
     }
 
     /// A case that could not be run, for `why`, which is not the target's fault.
     pub fn blocked(why: impl Into<String>) -> Self {
         Self {
-            blocked: Some(why.into()),
+            not_verified: Some(Box::new(Unverified::Blocked(why.into()))),
             ..Self::plain("", "")
         }
     }
@@ -211,8 +216,7 @@ impl CaseFailure {
             expected: expected.into(),
             actual: actual.into(),
             replay: None,
-            rate_limited: None,
-            blocked: None,
+            not_verified: None,
         }
     }
 }
@@ -223,8 +227,9 @@ impl From<TransportError> for CaseFailure {
             expected: crate::clause::conformance::TRANSPORT.cite(),
             actual: format!("no response: {}", e.reason),
             replay: Some(e.replay),
-            rate_limited: e.rate_limited,
-            blocked: None,
+            not_verified: e
+                .rate_limited
+                .map(|limited| Box::new(Unverified::RateLimited(*limited))),
         }
     }
 }

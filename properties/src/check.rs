@@ -177,7 +177,7 @@ mod tests {
             allowed: std::time::Duration::from_secs(10),
         };
         let failure = CaseFailure {
-            rate_limited: Some(Box::new(limited)),
+            not_verified: Some(Box::new(crate::cases::Unverified::RateLimited(limited))),
             ..CaseFailure::plain("415", "no response")
         };
         let judged = CheckOutcome::Ran(CaseOutcome::Failed {

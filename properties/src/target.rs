@@ -346,7 +346,7 @@ impl Target {
         let budgets = self.http.budgets();
         let transport = crate::clause::conformance::TRANSPORT.cite();
         let limited = |l: crate::budget::RateLimited| CaseFailure {
-            rate_limited: Some(Box::new(l.clone())),
+            not_verified: Some(Box::new(crate::cases::Unverified::RateLimited(l.clone()))),
             ..CaseFailure::plain(&transport, l.describe())
         };
         loop {

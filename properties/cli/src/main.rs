@@ -414,7 +414,11 @@ async fn run(args: RunArgs) -> ExitCode {
         &args,
         &options,
         &features_dir,
-        (client, probes, accounts),
+        Given {
+            client,
+            probes,
+            accounts,
+        },
         &display,
         started,
     )
@@ -557,6 +561,14 @@ fn known_terms(args: &RunArgs) -> Result<(), String> {
     }
 }
 
+/// What the user gave the run beyond the target: a client to check, routes to probe, test
+/// accounts.
+struct Given {
+    client: Option<(String, Vec<u8>)>,
+    probes: Vec<UserRoute>,
+    accounts: Vec<Account>,
+}
+
 /// Why a run ends without the verdicts of its checks.
 enum Stop {
     /// The suite cannot run as asked (its own spec or scenarios unreadable): exit code 2.
@@ -572,7 +584,7 @@ async fn check(
     args: &RunArgs,
     options: &RunOptions,
     features_dir: &std::path::Path,
-    (client, probes, accounts): (Option<(String, Vec<u8>)>, Vec<UserRoute>, Vec<Account>),
+    given: Given,
     display: &Display,
     started: Instant,
 ) -> Result<(Report, bool), Stop> {
@@ -595,7 +607,7 @@ async fn check(
         .map_err(|e| unreachable(&shown_url, e.to_string()))?;
     match reached {
         Reached::Undescribed(bare) => {
-            let bare = bare.with_probes(probes);
+            let bare = bare.with_probes(given.probes);
             bare.http().budgets().set_max_wait(options.max_wait);
             display.watch_budgets(bare.http().budgets().clone());
             display.line(&format!(
@@ -641,11 +653,11 @@ async fn check(
             }
             let mut target = target
                 .with_instances(others)
-                .with_probes(probes)
-                .with_accounts(accounts);
+                .with_probes(given.probes)
+                .with_accounts(given.accounts);
             target.http().budgets().set_max_wait(options.max_wait);
             display.watch_budgets(target.http().budgets().clone());
-            if let Some((source, wasm)) = client {
+            if let Some((source, wasm)) = given.client {
                 target = target.with_client(source, wasm);
             }
             display.header(&target);

@@ -353,8 +353,7 @@ impl Peer {
                 self.ws.url()
             ),
             replay: Some(self.ws.replay()),
-            rate_limited: None,
-            blocked: None,
+            not_verified: None,
         }
     }
 
