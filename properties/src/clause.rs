@@ -562,6 +562,12 @@ pub mod tokens {
         "Verification",
         "A verifier SHALL accept a token only when all of the following hold, and SHALL refuse it with 401 `TOKEN_INVALID` otherwise:",
     );
+    /// The order of the checks: expiry comes after every other check.
+    pub const ORDER: Clause = clause(
+        FILE,
+        "Verification",
+        "The checks apply in the order above, then expiry, then revocation (`spec/auth.md`): a forged, mistyped or malformed token is `TOKEN_INVALID` whatever its `exp`, and an expired revoked token MAY get either `TOKEN_EXPIRED` or `TOKEN_REVOKED`.",
+    );
     /// The expiry boundary.
     pub const EXPIRY: Clause = clause(
         FILE,
@@ -842,6 +848,7 @@ pub const ALL: &[&Clause] = &[
     &auth::REVOKE_ANSWER,
     &auth::REVOKED,
     &tokens::CANONICAL,
+    &tokens::ORDER,
     &tokens::SIGNATURE,
     &tokens::PAYLOAD,
     &tokens::FOOTER,

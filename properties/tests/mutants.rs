@@ -113,6 +113,11 @@ async fn expiry_off_by_one_breaks_property_3() {
 }
 
 #[tokio::test]
+async fn expiry_checked_first_breaks_property_3() {
+    assert_caught(Mutant::ExpiryCheckedFirst).await;
+}
+
+#[tokio::test]
 async fn refresh_reuse_undetected_breaks_property_4() {
     assert_caught(Mutant::RefreshReuseUndetected).await;
 }

@@ -14,6 +14,9 @@ pub enum AuthMutant {
     RefreshAcceptedAsAccess,
     /// A token is still accepted in the second of its expiry (Property 3).
     ExpiryOffByOne,
+    /// Expiry is checked before the signature and the type, so an expired forged or
+    /// mistyped token is answered `TOKEN_EXPIRED` (Property 3).
+    ExpiryCheckedFirst,
     /// A spent refresh token can be used again, and its family lives on (Property 4).
     RefreshReuseUndetected,
     /// A refreshed access token keeps the expiry of the login's token (Property 4).
@@ -32,6 +35,7 @@ impl AuthMutant {
         Self::SignatureNotChecked,
         Self::RefreshAcceptedAsAccess,
         Self::ExpiryOffByOne,
+        Self::ExpiryCheckedFirst,
         Self::RefreshReuseUndetected,
         Self::RefreshExpiryStale,
         Self::RevocationIgnored,
@@ -44,7 +48,7 @@ impl AuthMutant {
         match self {
             Self::PasswordTruncated => Some(1),
             Self::SignatureNotChecked | Self::RefreshAcceptedAsAccess => Some(2),
-            Self::ExpiryOffByOne => Some(3),
+            Self::ExpiryOffByOne | Self::ExpiryCheckedFirst => Some(3),
             Self::RefreshReuseUndetected | Self::RefreshExpiryStale => Some(4),
             Self::RevocationIgnored => Some(5),
             Self::LoginWithoutDecoy => None,

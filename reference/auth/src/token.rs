@@ -257,6 +257,9 @@ impl TokenGenerator {
     /// Checks the signature (by the key the footer names), the claims and the expiry: valid
     /// while the clock reads less than `exp`.
     pub fn verify(&self, token: &AuthToken) -> Result<(), AuthError> {
+        if self.mutations.is(AuthMutant::ExpiryCheckedFirst) && self.clock.now() >= token.exp {
+            return Err(AuthError::TokenExpired);
+        }
         let key = self
             .keys
             .find(&token.kid)
@@ -288,7 +291,9 @@ impl TokenGenerator {
         self.verify(&token).map_err(|e| match e {
             // Type confusion is reported before expiry: an expired token of the wrong type
             // was never usable here.
-            AuthError::TokenExpired if token.typ != expected => {
+            AuthError::TokenExpired
+                if token.typ != expected && !self.mutations.is(AuthMutant::ExpiryCheckedFirst) =>
+            {
                 AuthError::TokenInvalid(InvalidReason::WrongType)
             }
             other => other,

@@ -33,6 +33,8 @@ pub enum Mutant {
     RefreshAcceptedAsAccess,
     /// Tokens are accepted in the second of their expiry (Property 3).
     ExpiryOffByOne,
+    /// Expiry is checked before the signature and the type (Property 3).
+    ExpiryCheckedFirst,
     /// Spent refresh tokens work again and their family lives on (Property 4).
     RefreshReuseUndetected,
     /// Refreshed access tokens keep the login's expiry (Property 4).
@@ -101,6 +103,7 @@ impl Mutant {
         Mutant::SignatureNotChecked,
         Mutant::RefreshAcceptedAsAccess,
         Mutant::ExpiryOffByOne,
+        Mutant::ExpiryCheckedFirst,
         Mutant::RefreshReuseUndetected,
         Mutant::RefreshExpiryStale,
         Mutant::RevocationIgnored,
@@ -142,6 +145,7 @@ impl Mutant {
             Self::SignatureNotChecked => "signature-not-checked",
             Self::RefreshAcceptedAsAccess => "refresh-accepted-as-access",
             Self::ExpiryOffByOne => "expiry-off-by-one",
+            Self::ExpiryCheckedFirst => "expiry-checked-first",
             Self::RefreshReuseUndetected => "refresh-reuse-undetected",
             Self::RefreshExpiryStale => "refresh-expiry-stale",
             Self::RevocationIgnored => "revocation-ignored",
@@ -179,6 +183,7 @@ impl Mutant {
             Self::SignatureNotChecked => Some(AuthMutant::SignatureNotChecked),
             Self::RefreshAcceptedAsAccess => Some(AuthMutant::RefreshAcceptedAsAccess),
             Self::ExpiryOffByOne => Some(AuthMutant::ExpiryOffByOne),
+            Self::ExpiryCheckedFirst => Some(AuthMutant::ExpiryCheckedFirst),
             Self::RefreshReuseUndetected => Some(AuthMutant::RefreshReuseUndetected),
             Self::RefreshExpiryStale => Some(AuthMutant::RefreshExpiryStale),
             Self::RevocationIgnored => Some(AuthMutant::RevocationIgnored),

@@ -69,6 +69,16 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             if boundary.is_failed() {
                 return boundary;
             }
+            // Built on purpose in every run, not left to the timing of a slow run: a token
+            // both expired and invalid is invalid (spec/tokens.md, "Verification").
+            let ordered = for_each(&EXPIRED_AND_INVALID, |kind| {
+                expired_and_invalid(api, &sub, *kind)
+            })
+            .await;
+            if ordered.is_failed() {
+                return boundary.followed_by(ordered);
+            }
+            let boundary = boundary.followed_by(ordered);
             let generated = for_all(-1_000_000_000i64..=1_000_000_000, config, |offset| {
                 let sub = sub.clone();
                 async move { minted(api, &sub, offset).await }
@@ -79,6 +89,52 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         let (minted_outcome, real) = tokio::join!(minted_cases, real);
         CheckOutcome::Ran(minted_outcome.followed_by(real))
     })
+}
+
+/// A token that is expired and also fails a check that comes before expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExpiredAnd {
+    /// Its signature changed in one byte.
+    SignatureChanged,
+    /// Signed by a key the target never published.
+    StrangerKey,
+    /// A refresh token, presented where an access token is due.
+    RefreshType,
+}
+
+const EXPIRED_AND_INVALID: [ExpiredAnd; 3] = [
+    ExpiredAnd::SignatureChanged,
+    ExpiredAnd::StrangerKey,
+    ExpiredAnd::RefreshType,
+];
+
+async fn expired_and_invalid(
+    api: AuthApi<'_>,
+    sub: &str,
+    kind: ExpiredAnd,
+) -> Result<(), CaseFailure> {
+    let typ = if kind == ExpiredAnd::RefreshType {
+        "refresh"
+    } else {
+        "access"
+    };
+    let token = api.mint(sub, typ, -3_600).await?;
+    let text = match kind {
+        ExpiredAnd::SignatureChanged => {
+            let mut signature = token.signature;
+            signature[0] ^= 0x01;
+            crate::token::encode(&token.payload, &signature, &token.footer)
+        }
+        ExpiredAnd::StrangerKey => crate::token::sign(
+            &ed25519_dalek::SigningKey::from_bytes(&[0x3c; 32]),
+            &token.payload,
+            &token.footer,
+        ),
+        ExpiredAnd::RefreshType => token.text.clone(),
+    };
+    let ex = api.me(&text).await?;
+    api.expect(&ex, "TOKEN_INVALID", &tc::ORDER)
+        .map_err(|f| f.about(&format!("an expired token, also {kind:?}")))
 }
 
 /// Whether `ex` answered before `exp` on the server's clock, as far as its `Date` shows.

@@ -18,6 +18,7 @@ use crate::clause::query as qc;
 use crate::contract::hooks_base;
 use crate::envelope::expect_code;
 use crate::http::{Exchange, RequestSpec};
+use crate::rules::Rule;
 use crate::target::Target;
 
 /// The check.
@@ -189,10 +190,13 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };
-        let api = match ItemsApi::new(target, area) {
+        let mut api = match ItemsApi::new(target, area) {
             Ok(api) => api,
             Err(outcome) => return outcome,
         };
+        // "A sanitized message with no credentials" is this property's own: a leak in any
+        // of its answers fails it, besides the rule's entry.
+        api.observer = api.observer.owning(&[Rule::Sanitization]);
         let hooks = hooks_base(target.discovery());
         let mut kinds = vec![
             Provocation::DuplicateOnCreate,
