@@ -11,6 +11,7 @@
 //! handshake's round trip, as on a real link.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -18,7 +19,7 @@ use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -63,9 +64,14 @@ enum Chunk {
 
 /// Bytes read per chunk; loopback hands over up to 64 KiB at once.
 const READ_SIZE: usize = 64 * 1024;
-/// Chunks queued per direction: with 64 KiB chunks and a 25 ms delay this allows over
-/// 600 MB/s, far past what the suite sends, while bounding the memory one connection holds.
-const QUEUE_CHUNKS: usize = 256;
+/// Chunks queued per direction, at most (the bytes are bounded apart).
+const QUEUE_CHUNKS: usize = 4096;
+/// Bytes in flight per direction, at most: what a real link holds (its bandwidth times its
+/// delay; 1 MiB is 25 ms at 335 Mbit/s). A sender that outruns it is held back as a link
+/// would hold it, so a reader that stops reading fills the sender's buffers about as soon as
+/// over a network (the suite's slow-subscriber case depends on it), while throughput stays
+/// at 1 MiB per delay (40 MiB/s at 25 ms).
+const IN_FLIGHT_BYTES: usize = 1 << 20;
 
 /// Accepts connections on `listener` forever and proxies each to `upstream`.
 async fn serve(listener: TcpListener, upstream: String, delay: Duration) -> Result<(), ProxyError> {
@@ -119,18 +125,29 @@ async fn proxy_connection(
 /// reading while earlier chunks wait.
 async fn pump(from: OwnedReadHalf, to: OwnedWriteHalf, delay: Duration, direction: &'static str) {
     let (queue, chunks) = mpsc::channel(QUEUE_CHUNKS);
-    let reader = read_into(from, queue, delay);
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT_BYTES));
+    let reader = read_into(from, queue, in_flight, delay);
     let writer = write_from(chunks, to, direction);
     tokio::join!(reader, writer);
 }
 
-/// Reads chunks and queues each with the instant it may be written.
+/// A chunk with the instant it may be written and its share of the bytes in flight, given
+/// back once it is written.
+type Queued = (Instant, Chunk, Option<OwnedSemaphorePermit>);
+
+/// Reads chunks and queues each with the instant it may be written, while fewer than
+/// [`IN_FLIGHT_BYTES`] wait.
 async fn read_into(
     mut from: OwnedReadHalf,
-    queue: mpsc::Sender<(Instant, Chunk)>,
+    queue: mpsc::Sender<Queued>,
+    in_flight: Arc<Semaphore>,
     delay: Duration,
 ) {
     loop {
+        // Room for a whole read first: a link that is full takes no more.
+        let Ok(room) = in_flight.clone().acquire_many_owned(READ_SIZE as u32).await else {
+            return;
+        };
         let mut buf = vec![0u8; READ_SIZE];
         let chunk = match from.read(&mut buf).await {
             Ok(0) => Chunk::Eof,
@@ -141,9 +158,24 @@ async fn read_into(
             Err(error) => Chunk::Failed(error),
         };
         let last = !matches!(chunk, Chunk::Bytes(_));
+        let room = match &chunk {
+            Chunk::Bytes(bytes) => {
+                // Keep only the bytes read in flight.
+                let mut room = room;
+                let unused = room.split(READ_SIZE - bytes.len());
+                drop(unused);
+                Some(room)
+            }
+            _ => None,
+        };
         // The writer is gone when the other side refused a write: nothing more can be
         // delivered, so reading stops too.
-        if queue.send((Instant::now() + delay, chunk)).await.is_err() || last {
+        if queue
+            .send((Instant::now() + delay, chunk, room))
+            .await
+            .is_err()
+            || last
+        {
             return;
         }
     }
@@ -151,11 +183,12 @@ async fn read_into(
 
 /// Writes each queued chunk once its instant has come, and ends the stream as it ended.
 async fn write_from(
-    mut chunks: mpsc::Receiver<(Instant, Chunk)>,
+    mut chunks: mpsc::Receiver<Queued>,
     mut to: OwnedWriteHalf,
     direction: &'static str,
 ) {
-    while let Some((at, chunk)) = chunks.recv().await {
+    // The permit of each chunk is dropped once it is written, freeing its bytes.
+    while let Some((at, chunk, _room)) = chunks.recv().await {
         tokio::time::sleep_until(at).await;
         match chunk {
             Chunk::Bytes(bytes) => {
