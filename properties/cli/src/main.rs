@@ -329,7 +329,7 @@ async fn run(args: RunArgs) -> ExitCode {
         eprintln!("dx-conformance: {message}");
         return ExitCode::from(2);
     }
-    let requirements = match Requirement::parse(&args.require, |id| known_id(id)) {
+    let requirements = match Requirement::parse(&args.require, known_id) {
         Ok(r) => r,
         Err(message) => {
             eprintln!("dx-conformance: {message}");
