@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::cases::{CaseConfig, CasePosition, traced};
+use crate::cases::{CaseConfig, CasePosition, Traced, traced};
 use crate::check::{Judged, tags_of};
 use crate::checks;
 use crate::clause::conformance as cc;
@@ -255,17 +255,29 @@ async fn run_one(
         title: &spec.title,
     });
     let started = Instant::now();
-    let (judged, position) = within_time_limit(
+    let (judged, trace) = within_time_limit(
         options,
         crate::rules::running(&id, traced(options.focus, check)),
     )
     .await
-    .unwrap_or_else(|| (Judged::whole(timed_out(options.timeout), 0), None));
+    .unwrap_or_else(|| {
+        (
+            Judged::whole(timed_out(options.timeout), 0),
+            Traced::default(),
+        )
+    });
     let Judged {
         verdict,
         cases,
         unverified,
     } = judged;
+    let position = trace.failed_at;
+    // Cases that could not conclude make a pass a pass in part; a failure stands on its own.
+    let unverified = match (&verdict, unverified, trace.unconcluded) {
+        (Verdict::Pass, Some(part), Some(cases)) => Some(format!("{part}; {cases}")),
+        (Verdict::Pass, part, cases) => part.or(cases),
+        (_, part, _) => part,
+    };
     let result = CheckResult {
         id,
         property: Some(spec.number),

@@ -11,7 +11,9 @@ use futures_util::future::join_all;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::cases::{CaseConfig, CaseFailure, CaseOutcome, for_all, for_each};
+use crate::cases::{
+    CASES_AT_ONCE, CaseConfig, CaseFailure, CaseOutcome, for_all_concurrently, for_each,
+};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::support::{Observer, fault_hooks, unique_scope};
 use crate::clause::http_contract as hc;
@@ -100,7 +102,8 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if extremes.is_failed() {
             return CheckOutcome::Ran(extremes);
         }
-        let generated = for_all(history(), config, |rounds| {
+        // Each history has a scope of its own: several run at once.
+        let generated = for_all_concurrently(history(), config, CASES_AT_ONCE, |rounds| {
             run_history(observer, base.clone(), rounds)
         })
         .await;

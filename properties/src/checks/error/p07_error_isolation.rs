@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::support::{Observer, fault_hooks, unique_scope};
 use crate::clause::{http_contract as hc, properties::ISOLATION};
@@ -113,7 +113,9 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         let baseline = Baseline { answers };
         let strategy = proptest::collection::vec(op(), 2..=24);
         CheckOutcome::Ran(
-            for_all(strategy, config, |ops| {
+            // A case's failures are its own (its own scopes): several cases run at once, and
+            // each one's routes must still answer as in the baseline.
+            for_all_concurrently(strategy, config, CASES_AT_ONCE, |ops| {
                 run_case(observer, base.clone(), baseline.clone(), ops)
             })
             .await,
@@ -131,9 +133,14 @@ async fn run_case(
     for result in join_all(batch).await {
         result?;
     }
-    // Right after the failures, every ordinary route must still answer as before.
-    for healthy in EVERY_HEALTHY {
-        perform(observer, &base, &baseline, &Op::Healthy(healthy)).await?;
+    // Right after the failures, every ordinary route must still answer as before (asked at
+    // once: one after another they cost a round trip each).
+    let asked: Vec<Op> = EVERY_HEALTHY.iter().copied().map(Op::Healthy).collect();
+    let after = asked
+        .iter()
+        .map(|op| perform(observer, &base, &baseline, op));
+    for result in join_all(after).await {
+        result?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@
 
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::query::{ItemsApi, Owner, area, parse_item};
 use crate::clause::query as qc;
@@ -135,7 +135,8 @@ fn run_check(target: &crate::target::Target, config: CaseConfig) -> CheckFuture<
             Err(failure) => return CheckOutcome::SetupFailed(failure),
         };
         let (api, bystander, canary) = (&api, &bystander, &canary);
-        let outcome = for_all(case(), config, |(entries, search)| async move {
+        // Each case has an owner of its own: several run at once.
+        let outcome = for_all_concurrently(case(), config, CASES_AT_ONCE, |(entries, search)| async move {
             let owner = api.owner("p19").await?;
             let mut stored = Vec::new();
             for (i, (payload, body)) in entries.iter().enumerate() {

@@ -144,6 +144,63 @@ pub async fn hit_forged(
         .await?)
 }
 
+/// How many times a burst that may have outlasted its window is sent again, in a fresh
+/// partition, before its case is declared unconcluded.
+pub const BURST_TRIES: u32 = 3;
+
+/// A burst of requests in one fresh partition, timed from before its first request left.
+///
+/// The target counts each request at some instant between its sending and its answer's
+/// arrival, so while less than a window has passed between the burst's first sending and
+/// the latest answer, every request of the burst is still in the window and the count must
+/// be exact. Past that, a sliding window may rightly have dropped the first requests: a
+/// count lower than the burst (a higher `r`, or an admission past the limit) no longer shows
+/// a fault. Over loopback a burst takes milliseconds; through a link with a 50 ms round trip,
+/// 20 requests one after another take a second, and longer on a busy machine.
+#[derive(Debug)]
+pub struct Burst {
+    /// The burst's partition.
+    pub partition: String,
+    started: tokio::time::Instant,
+}
+
+impl Burst {
+    /// A burst in a fresh partition, starting now.
+    pub fn start() -> Self {
+        Self {
+            partition: fresh_partition(),
+            started: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Whether a window of `policy` may have slid past the burst's first request by now.
+    pub fn may_have_slid(&self, policy: &Policy) -> bool {
+        self.started.elapsed() >= std::time::Duration::from_secs(policy.window_seconds)
+    }
+
+    /// Whether `ex`, which should have been counted as the burst's `expected_remaining`
+    /// (`None`: refused), shows the count of a window that slid past the burst's first
+    /// requests: admitted with a higher `r` than owed (or admitted at all), after a window
+    /// had passed.
+    pub fn slid(&self, ex: &Exchange, policy: &Policy, expected_remaining: Option<u64>) -> bool {
+        if ex.status == 429 || !self.may_have_slid(policy) {
+            return false;
+        }
+        match expected_remaining {
+            None => true,
+            Some(owed) => current(ex, &policy.category).is_some_and(|(r, _)| r > owed),
+        }
+    }
+
+    /// What an unconcluded case of `policy` says.
+    pub fn unconcluded(policy: &Policy, what: &str) -> String {
+        format!(
+            "{what} in `{}`: each of {BURST_TRIES} bursts took longer than its {} s window, so the window may have slid past its first requests",
+            policy.category, policy.window_seconds
+        )
+    }
+}
+
 /// The `r` and `t` of a `RateLimit` field naming `category`.
 pub fn current(ex: &Exchange, category: &str) -> Option<(u64, u64)> {
     let field = ex.header("ratelimit")?;

@@ -103,7 +103,12 @@ async fn two_halves(target: &Target, area: &RateArea, policy: &Policy) -> Result
     let free_at = first_answered + window + Duration::from_millis(150);
     tokio::time::sleep(free_at.saturating_duration_since(Instant::now())).await;
     if Instant::now().duration_since(second_sent) >= window {
-        // Too slow a target to tell the halves apart: nothing to conclude from this case.
+        // Too slow a target, or link, to tell the halves apart: nothing to conclude from
+        // this case, and the verdict says so.
+        crate::cases::unconcluded(format!(
+            "the two halves in `{}`: the second half was not answered within half a window of the pause",
+            policy.category
+        ));
         return Ok(());
     }
     for i in 1..=half {

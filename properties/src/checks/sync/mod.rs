@@ -17,7 +17,7 @@ use crate::sync_frames::{ClientFrame, ServerFrame, SessionId};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
 use crate::check::{CheckOutcome, NOT_CONFORMANCE};
 use crate::checks::auth::{self, AuthApi, AuthArea};
 use crate::checks::support::unique_scope;
@@ -202,7 +202,10 @@ where
         Ok(a) => a,
         Err(outcome) => return outcome,
     };
-    let generated = for_all(strategy, config, |input| case(area.clone(), input)).await;
+    let generated = for_all_concurrently(strategy, config, CASES_AT_ONCE, |input| {
+        case(area.clone(), input)
+    })
+    .await;
     if generated.is_failed() {
         return CheckOutcome::Ran(generated);
     }

@@ -229,6 +229,13 @@ const SLOW_TRIES: usize = 2;
 /// Connections the flood publishes over, so the per-connection publish limit paces it less.
 const FLOOD_PUBLISHERS: usize = 8;
 
+/// Publishes each flood connection sends before it reads their answers. The subscriber must
+/// overflow before its ping timeout finds it dead, and a round costs a round trip: through
+/// a 25 ms link, one publish per connection per round filled the send queue and the buffers
+/// before it (some 20 MiB) in about 8 s, past a 3 s ping timeout, so the case never
+/// concluded there; four in flight make it four times as fast.
+const FLOOD_DEPTH: usize = 4;
+
 /// A subscriber that reads nothing: the first `NACK` is 3003, and what it was given is in
 /// order, then at most 3004 and close 4004. `Ok(false)` when the case could not conclude
 /// (the subscriber was found dead by its ping timeout before it overflowed).
@@ -263,47 +270,62 @@ async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseF
             ));
         }
         let first = request + 1;
-        for publisher in &mut publishers {
-            request += 1;
-            publisher
-                .send(&ClientFrame::Publish {
-                    request,
-                    ack: true,
-                    channel: channel.clone(),
-                    payload: body.clone(),
-                })
-                .await?;
+        for _ in 0..FLOOD_DEPTH {
+            for publisher in &mut publishers {
+                request += 1;
+                publisher
+                    .send(&ClientFrame::Publish {
+                        request,
+                        ack: true,
+                        channel: channel.clone(),
+                        payload: body.clone(),
+                    })
+                    .await?;
+            }
         }
         let mut paced = false;
         let mut refused = None;
         for (turn, publisher) in publishers.iter_mut().enumerate() {
-            let sent = first + turn as u32;
-            match publisher.next_quiet().await? {
-                ServerFrame::Ack { request: r, .. } if r == sent => published += 1,
-                ServerFrame::Nack {
-                    request: r,
-                    code,
-                    at,
-                    ..
-                } if r == sent => {
-                    // The publishes of a round are answered in any order; the message that
-                    // overflowed is the refused one of the lowest offset. Later ones may find
-                    // the subscriber already gone (3002): spec/sync.md, "Closing
-                    // connections", lets a server drop a closing connection at once.
-                    if refused.is_none_or(|(_, _, offset)| at.offset < offset) {
-                        refused = Some((turn, code, at.offset));
-                    }
-                }
-                ServerFrame::Error {
-                    request: r,
-                    code: code::RATE_LIMITED,
-                    ..
-                } if r == sent => paced = true,
-                other => {
+            // This connection's publishes of the round, each answered once in any order.
+            let mut owed: Vec<u32> = (0..FLOOD_DEPTH)
+                .map(|k| first + (k * FLOOD_PUBLISHERS + turn) as u32)
+                .collect();
+            while !owed.is_empty() {
+                let answer = publisher.next_quiet().await?;
+                let answered = match &answer {
+                    ServerFrame::Ack { request: r, .. }
+                    | ServerFrame::Nack { request: r, .. }
+                    | ServerFrame::Error { request: r, .. } => owed.iter().position(|o| o == r),
+                    _ => None,
+                };
+                let Some(at) = answered else {
                     return Err(publisher.fail(
                         sc::ACK,
-                        format!("publish {sent} to a channel with a slow subscriber was answered {other:?}"),
+                        format!("publishes {owed:?} to a channel with a slow subscriber were answered {answer:?}"),
                     ));
+                };
+                owed.swap_remove(at);
+                match answer {
+                    ServerFrame::Ack { .. } => published += 1,
+                    ServerFrame::Nack { code, at, .. } => {
+                        // The publishes of a round are answered in any order; the message
+                        // that overflowed is the refused one of the lowest offset. Later ones
+                        // may find the subscriber already gone (3002): spec/sync.md, "Closing
+                        // connections", lets a server drop a closing connection at once.
+                        if refused.is_none_or(|(_, _, offset)| at.offset < offset) {
+                            refused = Some((turn, code, at.offset));
+                        }
+                    }
+                    ServerFrame::Error {
+                        code: code::RATE_LIMITED,
+                        ..
+                    } => paced = true,
+                    other => {
+                        return Err(publisher.fail(
+                            sc::ACK,
+                            format!("a publish to a channel with a slow subscriber was answered {other:?}"),
+                        ));
+                    }
                 }
             }
         }
