@@ -452,6 +452,12 @@ pub mod auth {
         ACCOUNTS,
         "Emails SHALL be normalised before they are stored or looked up: Unicode NFC, then lowercase (Unicode default case mapping), so one person has one account whatever their keyboard sends.",
     );
+    /// Full case mapping for emails.
+    pub const EMAIL_CASE_MAPPING: Clause = clause(
+        FILE,
+        ACCOUNTS,
+        "Lowercasing SHALL use the full default mapping (UnicodeData, the unconditional SpecialCasing mappings and the Final_Sigma condition, no language-specific rule; e.g. `İ` → `i̇`, `ẞ` → `ß`, a word-final `Σ` → `ς`), the result is not normalised again, and the 254-character limit applies to it.",
+    );
     /// The shape of an email.
     pub const EMAIL: Clause = clause(
         FILE,
@@ -844,6 +850,7 @@ pub const ALL: &[&Clause] = &[
     &auth::ROTATION,
     &auth::ROTATED_REFRESH,
     &auth::EMAIL_NORMALISED,
+    &auth::EMAIL_CASE_MAPPING,
     &auth::REUSE,
     &auth::REVOKE_ANSWER,
     &auth::REVOKED,

@@ -98,6 +98,11 @@ async fn password_truncated_breaks_property_1() {
 }
 
 #[tokio::test]
+async fn email_ascii_lowercase_breaks_property_1() {
+    assert_caught(Mutant::EmailAsciiLowercase).await;
+}
+
+#[tokio::test]
 async fn signature_not_checked_breaks_property_2() {
     assert_caught(Mutant::SignatureNotChecked).await;
 }
@@ -215,7 +220,7 @@ async fn client_truncated_ok_breaks_property_11() {
 #[test]
 fn every_mutant_has_a_test() {
     // Adding a mutant without a test above makes this fail.
-    assert_eq!(Mutant::ALL.len(), 36);
+    assert_eq!(Mutant::ALL.len(), 38);
 }
 
 #[tokio::test]

@@ -30,6 +30,17 @@ fn start_reference(config: Config) -> (EmbeddedReference, String) {
     (reference, url)
 }
 
+/// The production profile's security settings with every rate limit out of reach: for
+/// tests about profiles or accounts, not limits (the real limits have a test of their own).
+fn production_out_of_limits() -> dx_server::config::SecuritySettings {
+    let mut security = dx_server::config::SecuritySettings::for_profile(Profile::Production);
+    security.limits = [dx_server::config::LimitSpec {
+        max_requests: 1_000_000,
+        window_seconds: 1,
+    }; 3];
+    security
+}
+
 /// The JSON report a run printed, after checking that it exited 0 (its stderr otherwise).
 fn json_report(out: &Output) -> Value {
     assert_eq!(
@@ -140,11 +151,7 @@ fn a_broken_target_fails_and_the_report_names_the_property() {
 fn other_profiles_report_not_verified_never_pass() {
     // Production honours no rate-limit partition, so Property 8's hundreds of requests would
     // meet the api limit; this test is about profiles, so the limits are set out of reach.
-    let mut security = dx_server::config::SecuritySettings::for_profile(Profile::Production);
-    security.limits = [dx_server::config::LimitSpec {
-        max_requests: 1_000_000,
-        window_seconds: 1,
-    }; 3];
+    let security = production_out_of_limits();
     let (_reference, url) = start_reference(Config {
         profile: Profile::Production,
         security,
@@ -1074,11 +1081,7 @@ fn the_deployments_own_routes_are_probed_when_named() {
 /// or replay file shows a password. A wrong password is a set-up to fix, not a failure.
 #[test]
 fn test_accounts_verify_auth_in_production_and_stay_secret() {
-    let mut security = dx_server::config::SecuritySettings::for_profile(Profile::Production);
-    security.limits = [dx_server::config::LimitSpec {
-        max_requests: 1_000_000,
-        window_seconds: 1,
-    }; 3];
+    let security = production_out_of_limits();
     let mut auth = dx_server::config::AuthSettings::for_profile(Profile::Production);
     auth.registration = true;
     let (_reference, url) = start_reference(Config {

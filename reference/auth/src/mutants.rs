@@ -8,6 +8,9 @@
 pub enum AuthMutant {
     /// Only the first 72 bytes of a password count, as in bcrypt (Property 1).
     PasswordTruncated,
+    /// Emails are lowercased in ASCII only, without NFC, so `ÉCOLE@…` and `école@…` are two
+    /// accounts (Property 1).
+    EmailAsciiLowercase,
     /// Token signatures are not checked (Property 2).
     SignatureNotChecked,
     /// A refresh token is accepted where an access token is required (Property 2).
@@ -32,6 +35,7 @@ impl AuthMutant {
     /// Every auth mutant.
     pub const ALL: &'static [AuthMutant] = &[
         Self::PasswordTruncated,
+        Self::EmailAsciiLowercase,
         Self::SignatureNotChecked,
         Self::RefreshAcceptedAsAccess,
         Self::ExpiryOffByOne,
@@ -46,7 +50,7 @@ impl AuthMutant {
     /// a SHOULD-level check instead.
     pub fn breaks_property(self) -> Option<u8> {
         match self {
-            Self::PasswordTruncated => Some(1),
+            Self::PasswordTruncated | Self::EmailAsciiLowercase => Some(1),
             Self::SignatureNotChecked | Self::RefreshAcceptedAsAccess => Some(2),
             Self::ExpiryOffByOne | Self::ExpiryCheckedFirst => Some(3),
             Self::RefreshReuseUndetected | Self::RefreshExpiryStale => Some(4),
@@ -97,6 +101,12 @@ pub fn stale_access_exp(presented_iat: i64, access_ttl: i64) -> i64 {
 /// The `expiry-off-by-one` mutant's test: still valid during the second of `exp`.
 pub fn expired_off_by_one(now: i64, exp: i64) -> bool {
     now > exp
+}
+
+/// The `email-ascii-lowercase` mutant's normalisation: ASCII lowercase only, no NFC, the
+/// shape still checked.
+pub fn ascii_lowercase_email(email: &str) -> Result<String, crate::error::AuthError> {
+    crate::account::normalize_email(email).map(|_| email.to_ascii_lowercase())
 }
 
 /// Where the `refresh-accepted-as-access` mutant lets a refresh token through: on

@@ -73,9 +73,20 @@ impl AuthService {
         &self.store
     }
 
+    /// The account name for `email` (`crate::account::normalize_email`).
+    fn normalize_email(&self, email: &str) -> Result<String, AuthError> {
+        if self
+            .mutations
+            .is(crate::mutants::AuthMutant::EmailAsciiLowercase)
+        {
+            return crate::mutants::ascii_lowercase_email(email);
+        }
+        normalize_email(email)
+    }
+
     /// Creates an account. Email and password are checked before any hashing.
     pub async fn register(&self, email: &str, password: &str) -> Result<UserRecord, AuthError> {
-        let email = normalize_email(email)?;
+        let email = self.normalize_email(email)?;
         let password = normalize(password)?;
         let hasher = self.hasher.clone();
         let hash = self.pool.run(move || hasher.hash(&password)).await?;
@@ -91,7 +102,7 @@ impl AuthService {
     /// Checks the credentials and issues a pair in a new refresh family. Unknown emails and
     /// wrong passwords fail alike, after the same amount of hashing.
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, AuthError> {
-        let email = normalize_email(email)?;
+        let email = self.normalize_email(email)?;
         let password = normalize(password)?;
         let user = self.store.find_user(&email).await?;
         if user.is_none()

@@ -27,6 +27,8 @@ pub enum Mutant {
     LeaksInternals,
     /// Only the first 72 bytes of a password count (Property 1).
     PasswordTruncated,
+    /// Emails are lowercased in ASCII only, without NFC (Property 1).
+    EmailAsciiLowercase,
     /// Token signatures are not checked (Property 2).
     SignatureNotChecked,
     /// Refresh tokens are accepted as access tokens (Property 2).
@@ -100,6 +102,7 @@ impl Mutant {
         Mutant::ErrorCodeMissing,
         Mutant::LeaksInternals,
         Mutant::PasswordTruncated,
+        Mutant::EmailAsciiLowercase,
         Mutant::SignatureNotChecked,
         Mutant::RefreshAcceptedAsAccess,
         Mutant::ExpiryOffByOne,
@@ -142,6 +145,7 @@ impl Mutant {
             Self::ErrorCodeMissing => "error-code-missing",
             Self::LeaksInternals => "leaks-internals",
             Self::PasswordTruncated => "password-truncated",
+            Self::EmailAsciiLowercase => "email-ascii-lowercase",
             Self::SignatureNotChecked => "signature-not-checked",
             Self::RefreshAcceptedAsAccess => "refresh-accepted-as-access",
             Self::ExpiryOffByOne => "expiry-off-by-one",
@@ -180,6 +184,7 @@ impl Mutant {
     pub fn auth(self) -> Option<AuthMutant> {
         match self {
             Self::PasswordTruncated => Some(AuthMutant::PasswordTruncated),
+            Self::EmailAsciiLowercase => Some(AuthMutant::EmailAsciiLowercase),
             Self::SignatureNotChecked => Some(AuthMutant::SignatureNotChecked),
             Self::RefreshAcceptedAsAccess => Some(AuthMutant::RefreshAcceptedAsAccess),
             Self::ExpiryOffByOne => Some(AuthMutant::ExpiryOffByOne),

@@ -115,6 +115,11 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if outcome.is_failed() {
             return CheckOutcome::Ran(outcome);
         }
+        let outcome =
+            outcome.followed_by(for_each(&EMAIL_FORMS, |form| email_form(api, *form)).await);
+        if outcome.is_failed() {
+            return CheckOutcome::Ran(outcome);
+        }
         let outcome = outcome.followed_by(
             for_each(&["an email of exactly 254 characters"], |_| {
                 longest_email(api)
@@ -151,6 +156,81 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         .await;
         CheckOutcome::Ran(outcome.followed_by(generated))
     })
+}
+
+/// One person, two spellings of their email: registered with the first, logged in with the
+/// second, the same account (spec/auth.md, "Accounts": NFC, then full lowercase mapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EmailForm {
+    what: &'static str,
+    /// The local part as registered.
+    registered: &'static str,
+    /// The same local part as the server stores it, logged in with.
+    normalised: &'static str,
+}
+
+const EMAIL_FORMS: [EmailForm; 6] = [
+    EmailForm {
+        what: "ASCII capitals",
+        registered: "Jane.DOE",
+        normalised: "jane.doe",
+    },
+    EmailForm {
+        what: "decomposed (NFD) and capital, logged in composed and small",
+        registered: "E\u{301}COLE",
+        normalised: "\u{e9}cole",
+    },
+    EmailForm {
+        what: "a capital dotted I (full mapping: i and a combining dot)",
+        registered: "\u{130}STANBUL",
+        normalised: "i\u{307}stanbul",
+    },
+    EmailForm {
+        what: "a capital sharp s",
+        registered: "STRA\u{1e9e}E",
+        normalised: "stra\u{df}e",
+    },
+    EmailForm {
+        what: "a word-final capital sigma (final small sigma)",
+        registered: "\u{39f}\u{394}\u{39f}\u{3a3}",
+        normalised: "\u{3bf}\u{3b4}\u{3bf}\u{3c2}",
+    },
+    EmailForm {
+        what: "fullwidth and accented letters kept, only lowercased",
+        registered: "\u{ff2a}\u{c5}SA",
+        normalised: "\u{ff4a}\u{e5}sa",
+    },
+];
+
+async fn email_form(api: AuthApi<'_>, form: EmailForm) -> Result<(), CaseFailure> {
+    let tag = fresh_email("p01-form");
+    let (local_tag, domain) = tag
+        .split_once('@')
+        .unwrap_or((tag.as_str(), "dx-conformance.test"));
+    let registered = format!("{}-{local_tag}@{domain}", form.registered);
+    let normalised = format!("{}-{local_tag}@{domain}", form.normalised);
+    let password = "one person, one account";
+    let ex = api.register(&registered, password).await?;
+    let stored = ex
+        .json()
+        .and_then(|b| b.get("email").and_then(Value::as_str).map(str::to_owned));
+    if ex.status != 201 || stored.as_deref() != Some(normalised.as_str()) {
+        return Err(CaseFailure::violates(
+            &ex,
+            &ac::EMAIL_CASE_MAPPING,
+            format!(
+                "{}: registering {registered:?} answered {} with email {stored:?}; the normalised email is {normalised:?}",
+                form.what, ex.status
+            ),
+        ));
+    }
+    for spelled in [&normalised, &registered] {
+        let ex = api.login(spelled, password).await?;
+        api.expect_pair(&ex, &ac::EMAIL_NORMALISED)
+            .map(drop)
+            .map_err(|f| f.about(&format!("{}: logging in as {spelled:?}", form.what)))?;
+    }
+    Ok(())
 }
 
 /// What the conformance profile's open registration adds to a run with test accounts.
