@@ -109,8 +109,6 @@ impl<'t> Observer<'t> {
         planted: &[String],
         returned: &[&str],
     ) -> Result<(), CaseFailure> {
-        let ledger = self.target.http().ledger();
-        let request_id = check_request_id(exchange, sent);
         let sanitization = if exchange.status.is_success() {
             let mut judged = exchange.clone();
             judged.body = without_returned(&exchange.body, returned);
@@ -118,22 +116,13 @@ impl<'t> Observer<'t> {
         } else {
             check_no_leak(exchange, planted, &self.rules)
         };
-        let headers = judge(exchange, HeaderRules::of(self.target), "a response");
-        let envelope =
-            if exchange.status.as_u16() >= 400 && exchange.request.method != http::Method::HEAD {
-                check_envelope(exchange, &self.rules).map(drop)
-            } else {
-                Ok(())
-            };
-        let judged = [
-            (Rule::RequestId, request_id),
-            (Rule::Envelope, envelope),
-            (Rule::SecurityHeaders, headers),
-            (Rule::Sanitization, sanitization),
-        ];
-        for (rule, result) in &judged {
-            ledger.record(*rule, result);
-        }
+        let judged = record_every_rule(
+            self.target.http().ledger(),
+            exchange,
+            sent,
+            sanitization,
+            (&self.rules, HeaderRules::of(self.target)),
+        );
         for (rule, result) in judged {
             if self.owns.contains(&rule) {
                 result?;
@@ -159,6 +148,38 @@ impl Observer<'_> {
             Ok(())
         }
     }
+}
+
+/// Judges `exchange` by the rules every response obeys and records each in `ledger`:
+/// the request id against `sent`, the envelope of an error (not to `HEAD`) and the six
+/// headers under `rules`; `sanitization` is judged by the caller, who knows what the
+/// response may return. Returns each judgement, for the rules the caller owns.
+pub fn record_every_rule(
+    ledger: &crate::rules::RuleLedger,
+    exchange: &Exchange,
+    sent: &[String],
+    sanitization: Result<(), CaseFailure>,
+    (rules, headers): (&Rules, HeaderRules),
+) -> [(Rule, Result<(), CaseFailure>); 4] {
+    let envelope =
+        if exchange.status.as_u16() >= 400 && exchange.request.method != http::Method::HEAD {
+            check_envelope(exchange, rules).map(drop)
+        } else {
+            Ok(())
+        };
+    let judged = [
+        (Rule::RequestId, check_request_id(exchange, sent)),
+        (Rule::Envelope, envelope),
+        (
+            Rule::SecurityHeaders,
+            judge(exchange, headers, "a response"),
+        ),
+        (Rule::Sanitization, sanitization),
+    ];
+    for (rule, result) in &judged {
+        ledger.record(*rule, result);
+    }
+    judged
 }
 
 /// `body` with every JSON string form of each of `returned` cut out.

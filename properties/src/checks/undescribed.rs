@@ -23,9 +23,8 @@ use crate::checks::security_headers::{HeaderRules, judge};
 use crate::clause::http_contract as hc;
 use crate::envelope::{Rules, check_envelope, check_no_leak, expect_code};
 use crate::http::{Exchange, HttpClient, RequestSpec};
+use crate::observer::record_every_rule;
 use crate::probes::UserRoute;
-use crate::request_id::check_request_id;
-use crate::rules::Rule;
 use crate::target::Bare;
 
 /// A check of a property's no-discovery form.
@@ -191,21 +190,13 @@ async fn send(
 /// Records the rules every answer obeys in the run's ledger (`crate::rules`), each on its
 /// own: a check fails only on its own rule, judged by `own`.
 fn record_rules(http: &HttpClient, ex: &Exchange) {
-    let ledger = http.ledger();
-    ledger.record(Rule::RequestId, &check_request_id(ex, &[]));
-    let envelope = if ex.status.as_u16() >= 400 && ex.request.method != Method::HEAD {
-        check_envelope(ex, &Rules::UNDESCRIBED).map(drop)
-    } else {
-        Ok(())
-    };
-    ledger.record(Rule::Envelope, &envelope);
-    ledger.record(
-        Rule::SecurityHeaders,
-        &judge(ex, HeaderRules::STRICT, "a response"),
-    );
-    ledger.record(
-        Rule::Sanitization,
-        &check_no_leak(ex, &[], &Rules::UNDESCRIBED),
+    // Recorded only: a check fails on its own rule, which `own` judged.
+    let _recorded = record_every_rule(
+        http.ledger(),
+        ex,
+        &[],
+        check_no_leak(ex, &[], &Rules::UNDESCRIBED),
+        (&Rules::UNDESCRIBED, HeaderRules::STRICT),
     );
 }
 

@@ -132,8 +132,10 @@ fn the_ephemeral_store_is_explicit_and_warned_about() {
         "{seen:?}"
     );
     let (_, help, _) = run(&["--help"], &[]);
+    // Help text wraps at the terminal's width: compare it with its lines joined.
+    let joined = help.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        help.contains("every account and item is LOST when the process stops"),
+        joined.contains("every account and item is LOST when the process stops"),
         "{help}"
     );
 }
@@ -142,6 +144,8 @@ fn the_ephemeral_store_is_explicit_and_warned_about() {
 fn help_shows_the_defaults() {
     let (code, help, _) = run(&["--help"], &[]);
     assert_eq!(code, Some(0));
+    // Help text wraps at the terminal's width: compare it with its lines joined.
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     for shown in [
         "[default: 127.0.0.1:8080]",
         "[default: production]",
