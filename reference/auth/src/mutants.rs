@@ -103,6 +103,12 @@ pub fn expired_off_by_one(now: i64, exp: i64) -> bool {
     now > exp
 }
 
+/// Whether the `expiry-checked-first` mutant refuses a token as expired before any other
+/// check (here, with the mutant's own code, so a mutation of it changes nothing observable).
+pub fn expired_first(now: i64, exp: i64) -> bool {
+    now >= exp
+}
+
 /// The `email-ascii-lowercase` mutant's normalisation: ASCII lowercase only, no NFC, the
 /// shape still checked.
 pub fn ascii_lowercase_email(email: &str) -> Result<String, crate::error::AuthError> {

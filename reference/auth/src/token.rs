@@ -257,7 +257,9 @@ impl TokenGenerator {
     /// Checks the signature (by the key the footer names), the claims and the expiry: valid
     /// while the clock reads less than `exp`.
     pub fn verify(&self, token: &AuthToken) -> Result<(), AuthError> {
-        if self.mutations.is(AuthMutant::ExpiryCheckedFirst) && self.clock.now() >= token.exp {
+        if self.mutations.is(AuthMutant::ExpiryCheckedFirst)
+            && crate::mutants::expired_first(self.clock.now(), token.exp)
+        {
             return Err(AuthError::TokenExpired);
         }
         let key = self
