@@ -293,8 +293,16 @@ fn needs(p: &dx_conformance::spec::PropertySpec, runs_undescribed: bool) -> Stri
     } else if !runs_undescribed {
         needs.push("the discovery document".to_owned());
     }
-    if dx_conformance::checks::auth::RUNS_WITH_ACCOUNTS.contains(&p.number) {
-        needs.push("an account (--account) or the conformance profile".to_owned());
+    let accounts = dx_conformance::accounts::RUNS_WITH_ACCOUNTS
+        .iter()
+        .find(|(number, _)| *number == p.number);
+    if let Some((_, n)) = accounts {
+        let accounts = if *n == 1 {
+            "an account (--account)".to_owned()
+        } else {
+            format!("{n} accounts (--account)")
+        };
+        needs.push(format!("{accounts} or the conformance profile"));
     } else if p.needs_conformance_profile {
         needs.push("conformance profile".to_owned());
     }
