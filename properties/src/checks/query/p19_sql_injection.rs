@@ -179,7 +179,7 @@ async fn one_case(
         Search::Text(text) => text.clone(),
     };
     let before = if api.shared {
-        earlier_matches(api, &owner, &needle).await?
+        earlier_matches(api, owner, &needle).await?
     } else {
         Vec::new()
     };
@@ -192,9 +192,9 @@ async fn one_case(
     let mut stored = Vec::new();
     for (i, (payload, body)) in entries.iter().enumerate() {
         let name = format!("{scope}{}", name_of(i, payload));
-        let item = api.create(&owner, &name, body).await?;
+        let item = api.create(owner, &name, body).await?;
         created.push(item.id);
-        let ex = api.get(&owner, item.id, &[&item.name, &item.body]).await?;
+        let ex = api.get(owner, item.id, &[&item.name, &item.body]).await?;
         let read = parse_item(&ex)?;
         if ex.status != 200 || read != item {
             return Err(CaseFailure::violates(
@@ -217,7 +217,7 @@ async fn one_case(
         .chain(&before)
         .flat_map(|i| [i.name.as_str(), i.body.as_str()])
         .collect();
-    let got = api.search(&owner, &needle, &texts).await?;
+    let got = api.search(owner, &needle, &texts).await?;
     if got != want {
         return Err(CaseFailure::plain(
             qc::LISTING.cite(),
@@ -230,7 +230,7 @@ async fn one_case(
     // Another search, with no write between: it must not be answered with the first
     // one's rows (a cache key must hold every parameter).
     let absent = format!("{needle}\u{1F9EA} matches nothing");
-    let none = api.search(&owner, &absent, &texts).await?;
+    let none = api.search(owner, &absent, &texts).await?;
     if !none.is_empty() {
         return Err(CaseFailure::plain(
             qc::LISTING.cite(),
@@ -239,7 +239,7 @@ async fn one_case(
     }
     // A write ends what a cached search said: one more matching item is listed.
     let name = format!("{scope}{}", name_of(stored.len(), &needle));
-    let added = api.create(&owner, &name, "").await?;
+    let added = api.create(owner, &name, "").await?;
     created.push(added.id);
     stored.push(added.clone());
     want.push(added.id);
@@ -249,7 +249,7 @@ async fn one_case(
         .chain(&before)
         .flat_map(|i| [i.name.as_str(), i.body.as_str()])
         .collect();
-    let again = api.search(&owner, &needle, &texts).await?;
+    let again = api.search(owner, &needle, &texts).await?;
     if again != want {
         return Err(CaseFailure::plain(
             qc::CACHE_WRITE.cite(),
@@ -262,7 +262,7 @@ async fn one_case(
     // Deleting is a write too: the item is gone, from reads and from the search.
     let ex = api
         .send(
-            &owner,
+            owner,
             RequestSpec::new(
                 http::Method::DELETE,
                 format!("{}/{}", api.area.items, added.id),
@@ -284,7 +284,7 @@ async fn one_case(
         .chain(&before)
         .flat_map(|i| [i.name.as_str(), i.body.as_str()])
         .collect();
-    let after = api.search(&owner, &needle, &texts).await?;
+    let after = api.search(owner, &needle, &texts).await?;
     if after != want {
         return Err(CaseFailure::plain(
             qc::CACHE_WRITE.cite(),
@@ -294,7 +294,7 @@ async fn one_case(
             ),
         ));
     }
-    let gone = api.get(&owner, added.id, &[]).await?;
+    let gone = api.get(owner, added.id, &[]).await?;
     if gone.status != 404 {
         return Err(CaseFailure::violates(
             &gone,
