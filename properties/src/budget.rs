@@ -79,6 +79,134 @@ struct Spent {
     log: VecDeque<Instant>,
     /// Nothing may be sent before this (a `RateLimit` with `r=0`, or a `Retry-After`).
     blocked_until: Option<Instant>,
+    /// The checks waiting for room, in turn, each with how many of its requests wait: room
+    /// goes to the check at the front, which then goes to the back, so a check that sends
+    /// one request at a time is not starved by one that keeps many waiting.
+    turns: VecDeque<(usize, u32)>,
+    /// What each check sent within the last window: room is shared among the checks that
+    /// spend the category, so a check that sends one request at a time (each after the last
+    /// answer) keeps its share while others keep several waiting.
+    by_check: HashMap<usize, VecDeque<Instant>>,
+    /// How many requests each check has sent in this category over the run: of the waiting
+    /// checks within their share, the one served least so far has the turn, so a check that
+    /// starts late is not starved by those that started first.
+    served: HashMap<usize, u64>,
+}
+
+impl Spent {
+    /// Whether `check` may take room now: it has not spent its share of the window
+    /// (`max_requests` divided among the checks spending the category) while another check
+    /// spends it too, and no other waiting check within its share has been served less over
+    /// the run (ties go to the one that waited first).
+    fn is_turn_of(&self, check: usize, max_requests: usize) -> bool {
+        let mut spenders: Vec<usize> = self
+            .by_check
+            .keys()
+            .copied()
+            .chain(self.turns.iter().map(|(id, _)| *id))
+            .chain([check])
+            .collect();
+        spenders.sort_unstable();
+        spenders.dedup();
+        let share = max_requests.div_ceil(spenders.len());
+        let within_share = |id: usize| {
+            spenders.len() == 1 || self.by_check.get(&id).map_or(0, VecDeque::len) < share
+        };
+        let served = |id: usize| self.served.get(&id).copied().unwrap_or(0);
+        within_share(check)
+            && self
+                .turns
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| within_share(*id))
+                .min_by_key(|id| served(*id))
+                .is_none_or(|id| id == check || served(id) >= served(check))
+    }
+
+    /// Forgets what left the window (`window` ago) at `now`.
+    fn slide(&mut self, now: Instant, window: Duration) {
+        let old = |t: &Instant| now.duration_since(*t) >= window;
+        while self.log.front().is_some_and(old) {
+            self.log.pop_front();
+        }
+        for log in self.by_check.values_mut() {
+            while log.front().is_some_and(old) {
+                log.pop_front();
+            }
+        }
+        self.by_check.retain(|_, log| !log.is_empty());
+    }
+
+    /// `check` sends a request at `now`.
+    fn spend(&mut self, check: usize, now: Instant) {
+        self.log.push_back(now);
+        self.by_check.entry(check).or_default().push_back(now);
+        *self.served.entry(check).or_default() += 1;
+    }
+
+    /// One more request of `check` waits.
+    fn enqueue(&mut self, check: usize) {
+        match self.turns.iter_mut().find(|(id, _)| *id == check) {
+            Some((_, waiting)) => *waiting += 1,
+            None => self.turns.push_back((check, 1)),
+        }
+    }
+
+    /// A waiting request of `check` stops waiting; `served` when it took room, which ends
+    /// the check's turn.
+    fn dequeue(&mut self, check: usize, served: bool) {
+        let Some(at) = self.turns.iter().position(|(id, _)| *id == check) else {
+            return;
+        };
+        let Some((id, waiting)) = self.turns.remove(at) else {
+            return;
+        };
+        if waiting > 1 {
+            let rest = (id, waiting - 1);
+            if served {
+                self.turns.push_back(rest);
+            } else {
+                self.turns.insert(at, rest);
+            }
+        }
+    }
+}
+
+/// How long a request waits for its turn while there is room, before it takes the room
+/// anyway: a check whose turn it is may be busy elsewhere.
+const TURN_WAIT: Duration = Duration::from_millis(200);
+
+/// Which check a request belongs to, for taking turns: its wait account's id, or 0 outside
+/// any (a scenario's requests).
+fn check_id() -> usize {
+    WaitAccount::current().map_or(0, |a| a.id)
+}
+
+/// The id of the next wait account.
+static NEXT_ACCOUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// A request waiting in its category's turns; dropping it (served, refused or cancelled)
+/// takes it out.
+struct InTurn<'b> {
+    budgets: &'b Budgets,
+    category: String,
+    check: usize,
+    served: bool,
+}
+
+impl Drop for InTurn<'_> {
+    fn drop(&mut self) {
+        let mut all = self
+            .budgets
+            .spent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(spent) = all.get_mut(&self.category) {
+            spent.dequeue(self.check, self.served);
+        }
+        drop(all);
+        self.budgets.turn_taken.notify_waiters();
+    }
 }
 
 /// The budgets of one deployment, shared by every instance and every check of a run.
@@ -98,6 +226,8 @@ pub struct Budgets {
     /// `--max-wait`, in milliseconds: the bound of one wait outside a check's account (a
     /// scenario's).
     max_wait_ms: AtomicU64,
+    /// Wakes the requests waiting for their turn when a turn ends.
+    turn_taken: tokio::sync::Notify,
 }
 
 /// The category a response's `RateLimit-Policy` names, when a target publishes none.
@@ -127,6 +257,7 @@ impl Budgets {
             spent: Mutex::new(HashMap::new()),
             waiting: Mutex::new(None),
             max_wait_ms: AtomicU64::new(millis(DEFAULT_MAX_WAIT)),
+            turn_taken: tokio::sync::Notify::new(),
         }
     }
 
@@ -175,39 +306,65 @@ impl Budgets {
                 sent: None,
             });
         };
+        let check = check_id();
+        let mut queued: Option<InTurn<'_>> = None;
+        let mut turn_waited = Duration::ZERO;
         loop {
             let now = Instant::now();
             let until = {
                 let mut all = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
                 let spent = all.entry(category.name.clone()).or_default();
-                while spent
-                    .log
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= category.window + SLACK)
-                {
-                    spent.log.pop_front();
-                }
+                spent.slide(now, category.window + SLACK);
                 let blocked = spent.blocked_until.filter(|b| *b > now);
-                let full = spent.log.len() >= category.max_requests as usize;
-                match (blocked, full) {
-                    (None, false) => {
-                        spent.log.push_back(now);
+                let max = category.max_requests as usize;
+                let full = spent.log.len() >= max;
+                let turn = spent.is_turn_of(check, max) || turn_waited >= TURN_WAIT;
+                let until = match (blocked, full) {
+                    (None, false) if turn => {
+                        spent.spend(check, now);
+                        drop(all);
+                        if let Some(mut in_turn) = queued.take() {
+                            in_turn.served = true;
+                        }
                         return Ok(Ticket {
                             category: Some(category.name.clone()),
                             sent: Some(now),
                         });
                     }
+                    (None, false) => None,
                     (blocked, _) => {
                         let freed = if full {
                             spent.log.front().map(|t| *t + category.window + SLACK)
                         } else {
                             None
                         };
-                        blocked.into_iter().chain(freed).max().unwrap_or(now)
+                        Some(blocked.into_iter().chain(freed).max().unwrap_or(now))
                     }
+                };
+                if queued.is_none() {
+                    spent.enqueue(check);
                 }
+                until
             };
-            self.wait_until(&category.name, until).await?;
+            if queued.is_none() {
+                queued = Some(InTurn {
+                    budgets: self,
+                    category: category.name.clone(),
+                    check,
+                    served: false,
+                });
+            }
+            match until {
+                Some(until) => self.wait_until(&category.name, until).await?,
+                None => {
+                    // There is room, but another check's turn: wait for it to be taken.
+                    let started = Instant::now();
+                    let account = WaitAccount::current();
+                    let _waiting = account.as_ref().map(|a| a.enter());
+                    let _ = tokio::time::timeout(TURN_WAIT, self.turn_taken.notified()).await;
+                    turn_waited += started.elapsed();
+                }
+            }
         }
     }
 
@@ -404,6 +561,8 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// that many cases waiting at once count once.
 #[derive(Debug)]
 pub struct WaitAccount {
+    /// Which check this is, for taking turns at a full budget.
+    id: usize,
     limit: Duration,
     state: Mutex<AccountState>,
     /// The check's account, for a courtesy scope ([`WaitAccount::courtesy`]): its waits
@@ -430,6 +589,7 @@ impl WaitAccount {
     /// An account allowing `limit` of waits in all.
     pub fn new(limit: Duration) -> Arc<Self> {
         Arc::new(Self {
+            id: NEXT_ACCOUNT.fetch_add(1, Ordering::Relaxed),
             limit,
             state: Mutex::new(AccountState::default()),
             parent: None,
@@ -440,10 +600,15 @@ impl WaitAccount {
     /// `--max-wait`: for clean-up the target is owed whatever the verdict (the items a
     /// check stored in a test account). The waits still count in the check's account.
     pub async fn courtesy<F: Future>(requests: F) -> F::Output {
+        let parent = Self::current();
         let account = Arc::new(Self {
+            // The clean-up takes its turns as the check it belongs to.
+            id: parent
+                .as_ref()
+                .map_or_else(|| NEXT_ACCOUNT.fetch_add(1, Ordering::Relaxed), |p| p.id),
             limit: COURTESY_WAIT,
             state: Mutex::new(AccountState::default()),
-            parent: Self::current(),
+            parent,
         });
         account.scope(requests).await
     }
@@ -600,6 +765,48 @@ mod tests {
         assert!(stopped.is_err());
         cleaned.unwrap();
         assert!(waited >= Duration::from_secs(59), "{waited:?}");
+    }
+
+    /// A check that keeps four requests waiting and one that sends one at a time share a
+    /// full category in turn: the patient one is not starved.
+    #[tokio::test(start_paused = true)]
+    async fn waiting_checks_take_room_in_turn() {
+        // Room comes back ten at a time, and every request travels 5 ms before the next.
+        let b = Arc::new(budgets(10, 1));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let greedy = {
+            let (b, order) = (b.clone(), order.clone());
+            WaitAccount::run(Duration::from_secs(600), async move {
+                let lanes = (0..4).map(|_| {
+                    let (b, order) = (b.clone(), order.clone());
+                    async move {
+                        for _ in 0..10 {
+                            b.acquire("/api/v1/auth/login").await.unwrap();
+                            order.lock().unwrap().push('g');
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                    }
+                });
+                futures_util::future::join_all(lanes).await;
+            })
+        };
+        let patient = {
+            let (b, order) = (b.clone(), order.clone());
+            WaitAccount::run(Duration::from_secs(600), async move {
+                for _ in 0..10 {
+                    b.acquire("/api/v1/auth/login").await.unwrap();
+                    order.lock().unwrap().push('p');
+                    // The request travels before the next one is made.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        };
+        tokio::join!(greedy, patient);
+        let order: String = order.lock().unwrap().iter().collect();
+        // The patient check gets every other slot while both wait, not one in five: its ten
+        // requests are among the first thirty, not pushed behind most of the greedy forty.
+        let last_patient = order.rfind('p').unwrap();
+        assert!(last_patient < 30, "{order}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -130,6 +130,7 @@ pub async fn run_properties(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<CheckResult>, SpecError> {
     let available = checks::all();
+    checks::auth::log_in_test_accounts(target).await;
     let mut results = run_lanes(options, progress, |spec| {
         let check = available
             .iter()

@@ -270,11 +270,17 @@ fn publish(request: u32, channel: &ChannelName, payload: Vec<u8>) -> ClientFrame
 /// a `sync` member, or without users to connect (the conformance profile's mint hook, or
 /// test accounts given with `--account`): the same reasons the sync property checks give.
 #[given("the target offers sync to users the suite can connect")]
-fn offers_sync(world: &mut DxWorld) -> Result<(), StepError> {
-    let result = world
-        .target()
-        .and_then(|target| sync::area(target).map_err(from_outcome))
-        .map(|area| world.sync_mut().area = Some(area));
+async fn offers_sync(world: &mut DxWorld) -> Result<(), StepError> {
+    let result = async {
+        let target = world.target()?.clone();
+        let area = sync::area(&target).map_err(from_outcome)?;
+        // Every test account logged in before any connection opens (a login may wait for
+        // the `auth` budget longer than an unread connection lives).
+        sync::log_in_accounts(&target, &area).await?;
+        world.sync_mut().area = Some(area);
+        Ok(())
+    }
+    .await;
     world.settle(result)
 }
 

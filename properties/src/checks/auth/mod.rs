@@ -54,6 +54,26 @@ pub struct AuthArea {
     turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// Logs every test account in once before the checks start, where the target offers no
+/// open registration nor mint hook: the checks that need a user, not a login (sync, the
+/// items API), then find it in the run's cache instead of each waiting for the `auth`
+/// budget the auth checks are spending. An account that does not log in is left to the
+/// checks, which say so.
+pub async fn log_in_test_accounts(target: &Target) {
+    let Ok(area) = area(target) else {
+        return;
+    };
+    if area.register.is_some() || area.mint.is_some() {
+        return;
+    }
+    let api = AuthApi::new(target, &area);
+    for index in 0..area.accounts.len() {
+        if let Err(failure) = api.cached_login(index).await {
+            tracing::warn!(account = index, actual = %failure.actual, "a test account did not log in");
+        }
+    }
+}
+
 /// Why a check that needs users cannot run: neither open registration nor a test account.
 pub fn no_accounts(profile: &str) -> String {
     format!(

@@ -267,6 +267,9 @@ where
         Ok(a) => a,
         Err(outcome) => return outcome,
     };
+    if let Err(failure) = log_in_accounts(target, &area).await {
+        return CheckOutcome::SetupFailed(failure);
+    }
     let generated = for_all_concurrently(strategy, config, CASES_AT_ONCE, |input| {
         case(area.clone(), input)
     })
@@ -295,6 +298,18 @@ where
 pub fn fresh_channel(prefix: &str) -> Result<ChannelName, CaseFailure> {
     let name = unique_scope(&format!("dx-check:{prefix}"));
     ChannelName::new(&name).map_err(|e| CaseFailure::plain(e.to_string(), name))
+}
+
+/// Logs every test account in (from the run's cache) before a case opens a connection: a
+/// login may wait for the target's `auth` budget, and a connection opened before that wait
+/// would sit unread past the ping timeout and be closed as dead.
+pub async fn log_in_accounts(target: &Target, area: &SyncArea) -> Result<(), CaseFailure> {
+    if let Users::Accounts(logins) = &area.users {
+        for index in 0..logins.len() {
+            logins.login(target, &area.auth, index).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A user with an access token: a fresh one from the mint hook, else the next test account.
