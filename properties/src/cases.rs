@@ -293,7 +293,7 @@ pub enum CaseOutcome {
         cases: u32,
         /// The failure of the shrunk input.
         failure: CaseFailure,
-        /// The shrunk input, `{:#?}`-formatted.
+        /// The shrunk input, as `crate::wire_text::input` shows it.
         counterexample: String,
     },
 }
@@ -389,7 +389,7 @@ where
             return CaseOutcome::Failed {
                 cases,
                 failure,
-                counterexample: format!("{member:#?}"),
+                counterexample: crate::wire_text::input(member),
             };
         }
     }
@@ -459,14 +459,14 @@ where
             counterexample: String::new(),
         };
     }
-    let mut best = (failure, format!("{:#?}", tree.current()));
+    let mut best = (failure, crate::wire_text::input(&tree.current()));
     let mut steps = 0;
     let shrinking = std::time::Instant::now();
     if tree.simplify() {
         while steps < MAX_SHRINK_STEPS && shrinking.elapsed() < MAX_SHRINK_TIME {
             steps += 1;
             let candidate = tree.current();
-            let shown = format!("{candidate:#?}");
+            let shown = crate::wire_text::input(&candidate);
             match test(candidate).await {
                 Err(f) => {
                     best = (f, shown);
