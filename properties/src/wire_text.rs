@@ -39,12 +39,21 @@ fn push_char(out: &mut String, c: char) {
     }
 }
 
-/// A generated input as reports show it: its `Debug` form (pretty-printed), with every byte
+/// A generated input as reports show it: its `Debug` form (on one line when short), with every byte
 /// list written as a byte string (`b"GET /\r\n"`) and every string that holds JSON written
 /// as that JSON.
 pub fn input<T: Debug + ?Sized>(value: &T) -> String {
-    rewrite(&format!("{value:#?}"))
+    let compact = rewrite(&format!("{value:?}"));
+    if compact.chars().count() <= ONE_LINE {
+        compact
+    } else {
+        rewrite(&format!("{value:#?}"))
+    }
 }
+
+/// An input whose one-line form is at most this long is shown on one line; a longer one
+/// is pretty-printed, a member a line.
+const ONE_LINE: usize = 100;
 
 /// [`input`] on a `Debug` text already formatted.
 pub fn rewrite(debug: &str) -> String {
@@ -63,7 +72,7 @@ pub fn rewrite(debug: &str) -> String {
             }
             '[' => match byte_list(&chars, i) {
                 Some((list, end)) => {
-                    let _ = write!(out, "b\"{}\"", bytes(&list).replace('"', "\\\""));
+                    let _ = write!(out, "b\"{}\"", byte_string(&list));
                     i = end;
                 }
                 None => {
@@ -109,6 +118,21 @@ fn string_literal(chars: &[char], start: usize) -> (Option<String>, usize) {
         }
     }
     (None, chars.len())
+}
+
+/// `list` as the inside of a one-line byte string: [`bytes`], with quotes, backslashes and
+/// line ends escaped.
+fn byte_string(list: &[u8]) -> String {
+    let mut out = String::new();
+    for c in bytes(list).chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Whether `text` is a JSON object or array (a body), not a bare scalar.

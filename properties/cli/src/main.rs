@@ -604,9 +604,7 @@ async fn check(
                 .await
                 .map_err(|e| usage(&format!("cannot run the scenarios: {e}")))?;
                 display.stopped("features");
-                for s in &scenarios {
-                    display.finished(s);
-                }
+                display.finished_batch(&scenarios);
                 results.extend(scenarios);
             }
             results.extend(dx_conformance::runner::rule_results(

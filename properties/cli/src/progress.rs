@@ -184,6 +184,15 @@ impl Display {
         self.line(&check_line(r, self.style, ID_W));
     }
 
+    /// Results that come as one batch (the scenarios): rows with one id column for all.
+    pub fn finished_batch(&self, results: &[CheckResult]) {
+        let id_w = dx_conformance::report::id_width(results).max(ID_W);
+        for r in results {
+            self.stopped(&r.id);
+            self.line(&check_line(r, self.style, id_w));
+        }
+    }
+
     /// A line above the progress line.
     pub fn line(&self, text: &str) {
         match &self.bar {
@@ -254,6 +263,40 @@ pub fn closing_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The end of a run: a line per failure (id, cause, replay file) and the report files
+    /// once; it was a "report written to" line per file and a "replay it with" line per
+    /// failure.
+    #[test]
+    fn closing_lines_name_each_failure_once_and_the_reports_once() {
+        let mut report = dx_conformance::Report::unreachable(
+            "http://127.0.0.1:1",
+            "target unreachable: connection refused",
+            dx_conformance::CaseConfig::default(),
+            Duration::ZERO,
+        );
+        report.replays = vec![(
+            "target".into(),
+            "dx-conformance replay dx-replays/target.json".into(),
+        )];
+        let files = [
+            std::path::Path::new("r.html"),
+            std::path::Path::new("r.json"),
+        ];
+        let lines = closing_lines(&report, &files, 100);
+        assert_eq!(
+            lines,
+            [
+                "FAIL  target  target unreachable: connection refused  dx-replays/target.json",
+                "reports: r.html, r.json",
+            ]
+        );
+        let narrow = closing_lines(&report, &[], 60);
+        assert_eq!(narrow.len(), 1);
+        assert!(narrow[0].contains('…'), "{narrow:?}");
+        assert!(narrow[0].chars().count() <= 60, "{narrow:?}");
+        assert!(narrow[0].ends_with("dx-replays/target.json"), "{narrow:?}");
+    }
 
     #[test]
     fn the_progress_line_fits_its_width() {

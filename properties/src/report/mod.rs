@@ -15,7 +15,7 @@ pub use json::render_json;
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use terminal::{
-    Style, check_line, render_terminal, render_terminal_with, truncate, verdict_cell,
+    Style, check_line, id_width, render_terminal, render_terminal_with, truncate, verdict_cell,
 };
 
 use std::time::Duration;

@@ -245,7 +245,7 @@ pub fn render_terminal_with(report: &Report, style: Style) -> String {
         if let Some(st) = &r.statement {
             let _ = writeln!(out, "Statement:      {st}");
         }
-        let _ = writeln!(out, "Expected:       {}", f.expected);
+        let _ = writeln!(out, "Expected:       {}", indent(&f.expected));
         let _ = writeln!(out, "Actual:         {}", indent(&f.actual));
         if let Some(c) = &f.counterexample {
             let _ = writeln!(out, "Counterexample: {}", indent(c));
