@@ -1489,3 +1489,41 @@ fn the_html_report_reads_at_1400_and_800_pixels() {
         );
     }
 }
+
+/// Colour only where asked: a pipe gets none (it got none before either, but neither did a
+/// terminal), `--color always` colours it, and `NO_COLOR` wins over `auto`.
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    fn args(color: &str) -> Vec<&str> {
+        vec![
+            "run",
+            "--tags",
+            "@p12",
+            "--cases",
+            "5",
+            "--no-features",
+            "--color",
+            color,
+        ]
+    }
+    let always = run(&args("always"), &[("COLUMNS", "80")]);
+    assert_eq!(always.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&always.stdout);
+    assert!(text.contains("\u{1b}[32mPASS"), "{text}");
+    // The table fits the COLUMNS given when the width of a terminal is unknown.
+    let table = &text[text.find("CHECK").unwrap()..];
+    for line in table.lines().take_while(|l| !l.is_empty()) {
+        // A coloured verdict adds its escape codes: 5 characters before, 4 after.
+        assert!(line.chars().count() <= 80 + 9, "{line:?}");
+    }
+    for (color, env) in [
+        ("auto", vec![]),
+        ("never", vec![]),
+        ("auto", vec![("NO_COLOR", "1")]),
+    ] {
+        let out = run(&args(color), &env);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(!out.stdout.contains(&0x1b), "{color} {env:?}");
+        assert!(!out.stderr.contains(&0x1b), "{color} {env:?}");
+    }
+}
