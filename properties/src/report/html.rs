@@ -43,6 +43,7 @@ tr.check.with-evidence td{border-bottom:none}
 tr.evidence td{padding-top:0}
 tr:target{outline:2px solid #0969da}
 .note{color:#57606a;font-size:.9rem}
+.expected{white-space:pre-line}
 details{margin:.4rem 0 .2rem}summary{cursor:pointer;color:#0969da}
 pre{background:#f6f8fa;padding:.6rem;overflow:auto;white-space:pre-wrap;overflow-wrap:anywhere;margin:.25rem 0 .6rem}
 .notices{border-left:4px solid #bf8700;padding:.25rem .75rem;background:#fff8c5;margin-bottom:1rem}
@@ -294,7 +295,7 @@ fn row(out: &mut String, report: &Report, r: &CheckResult) {
         }
         let _ = write!(
             out,
-            "<p><strong>Expected:</strong> {}</p><p><strong>Actual:</strong></p><pre>{}</pre>",
+            "<p class=\"expected\"><strong>Expected:</strong> {}</p><p><strong>Actual:</strong></p><pre>{}</pre>",
             esc(&f.expected),
             esc(&f.actual)
         );
