@@ -33,9 +33,9 @@ Feature: Security middleware
     When I wait the Retry-After and send one more request in that partition
     Then the request is admitted
 
-  @p16 @p17 @p18 @req-6.1 @req-6.3 @req-6.4 @req-6.5 @req-6.6 @conformance @id-csrf-session
+  @p16 @p17 @p18 @req-6.1 @req-6.3 @req-6.4 @req-6.5 @req-6.6 @id-csrf-session
   Scenario: A session's token works in the header and in a form, and dies with its session
-    Given the target offers CSRF in the conformance profile
+    Given the target offers CSRF
     When I open a session at the token endpoint
     And I send "POST" to the token endpoint with my session and no token
     Then the response is refused as CSRF with the reason "missing"
@@ -55,9 +55,9 @@ Feature: Security middleware
     When I send "DELETE" to the token endpoint with my session and my token in the header
     Then the response is refused as CSRF with the reason "no-session"
 
-  @p17 @req-6.3 @conformance @id-hostile-csrf-tokens
+  @p17 @req-6.3 @id-hostile-csrf-tokens
   Scenario Outline: Hostile tokens are refused whatever their shape
-    Given the target offers CSRF in the conformance profile
+    Given the target offers CSRF
     When I open a session at the token endpoint
     And I send "POST" to the token endpoint with my session and the token "<token>" in the header
     Then the response is refused as CSRF with the reason "<reason>"

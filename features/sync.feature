@@ -7,12 +7,13 @@ Feature: Sync refusals and hostile input
   member publishes, and a token that stops holding while the connection is open.
   A refusal that does not close the connection leaves it usable, and none touches
   another connection. Every limit is read from the discovery document; users come
-  from the conformance mint hook, so only the conformance profile is checked.
+  from the conformance mint hook or, without it, from the test accounts given
+  (--account), and what needs a token of a chosen lifetime needs the hook.
   The tag sync-waits marks what waits out a publish window or a token check
   (seconds); sync-immediate marks what answers at once.
 
   Background:
-    Given the target offers sync in the conformance profile
+    Given the target offers sync to users the suite can connect
 
   @req-9.1 @sync-immediate @id-upgrade-no-token
   Scenario: An upgrade without a token is refused with 401 before switching protocols

@@ -7,6 +7,23 @@
 
 use std::sync::{PoisonError, RwLock};
 
+/// The properties whose checks run, whole or in part, with test accounts where the target
+/// has neither open registration nor the mint hook (spec/conformance.md, "Levels of
+/// verification"), and how many accounts each needs to run whole.
+pub const RUNS_WITH_ACCOUNTS: [(u8, usize); 11] = [
+    (1, 1),
+    (2, 1),
+    (4, 1),
+    (5, 1),
+    (19, 2),
+    (20, 1),
+    (21, 1),
+    (22, 1),
+    (23, 2),
+    (24, 2),
+    (25, 1),
+];
+
 /// The environment variable holding accounts, one `EMAIL:PASSWORD` per line, so secrets stay
 /// out of shell history.
 pub const ACCOUNTS_ENV: &str = "DX_ACCOUNTS";
@@ -158,5 +175,57 @@ mod tests {
         let shown = redact(&line);
         assert!(!shown.contains("Hunter"), "{shown}");
         assert!(shown.contains("<password>"), "{shown}");
+    }
+}
+
+/// The test accounts' logins, shared by every check of a run: the checks that only need a
+/// logged-in user (sync, the items API) log each account in once, so the target's login
+/// budget is left to the checks that test logins.
+#[derive(Debug, Default)]
+pub struct LoginCache {
+    slots: Vec<tokio::sync::Mutex<Option<CachedLogin>>>,
+}
+
+/// One account logged in: its user id, an access token, and when that token stops being
+/// handed out (a margin before it expires, so no case outlives it).
+#[derive(Debug, Clone)]
+pub struct CachedLogin {
+    /// The user id the token names.
+    pub sub: String,
+    /// The access token.
+    pub access: String,
+    /// When to log in again.
+    pub renew_at: tokio::time::Instant,
+}
+
+impl LoginCache {
+    /// A cache for `accounts` accounts.
+    pub fn new(accounts: usize) -> Self {
+        Self {
+            slots: (0..accounts)
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+        }
+    }
+
+    /// Account `index`'s login, from the cache or from `login` when there is none still
+    /// good; `None` when there is no such account.
+    pub async fn get_or_login<F, Fut, E>(
+        &self,
+        index: usize,
+        login: F,
+    ) -> Option<Result<CachedLogin, E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<CachedLogin, E>>,
+    {
+        let mut slot = self.slots.get(index)?.lock().await;
+        if let Some(cached) = slot
+            .as_ref()
+            .filter(|c| tokio::time::Instant::now() < c.renew_at)
+        {
+            return Some(Ok(cached.clone()));
+        }
+        Some(login().await.inspect(|fresh| *slot = Some(fresh.clone())))
     }
 }

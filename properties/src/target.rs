@@ -134,6 +134,8 @@ pub struct Target {
     probes: Arc<Vec<crate::probes::UserRoute>>,
     /// Test accounts the deployment's operator created (`--account`).
     accounts: Arc<Vec<crate::accounts::Account>>,
+    /// Their logins, shared by every check.
+    logins: Arc<crate::accounts::LoginCache>,
 }
 
 impl Target {
@@ -208,6 +210,7 @@ impl Target {
             turn: Arc::new(AtomicUsize::new(0)),
             probes: Arc::new(Vec::new()),
             accounts: Arc::new(Vec::new()),
+            logins: Arc::default(),
         })))
     }
 
@@ -267,8 +270,14 @@ impl Target {
     /// registration (`--account`); their passwords never reach a report.
     pub fn with_accounts(mut self, accounts: Vec<crate::accounts::Account>) -> Self {
         crate::accounts::keep_secret(&accounts);
+        self.logins = Arc::new(crate::accounts::LoginCache::new(accounts.len()));
         self.accounts = Arc::new(accounts);
         self
+    }
+
+    /// The test accounts' logins, shared by every check of the run.
+    pub fn logins(&self) -> &crate::accounts::LoginCache {
+        &self.logins
     }
 
     /// The test accounts given.

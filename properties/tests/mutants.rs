@@ -253,6 +253,78 @@ async fn sync_ack_without_subscriber_breaks_property_25() {
     assert_caught(Mutant::SyncAckWithoutSubscriber).await;
 }
 
+/// A production deployment without hooks or open registration, with `mutant` active and two
+/// test accounts (registered here by the test itself, over HTTP, with registration opened for
+/// it; the suite never calls the register endpoint outside the conformance profile): the
+/// check's account form must catch it as the conformance form does.
+async fn assert_caught_with_accounts(mutant: Mutant) {
+    let mut config = EmbeddedReference::default_config();
+    config.profile = dx_server::Profile::Production;
+    config.auth = dx_server::config::AuthSettings::for_profile(config.profile);
+    config.auth.registration = true;
+    config.security = dx_server::config::SecuritySettings::for_profile(config.profile);
+    config.security.limits = [dx_server::config::LimitSpec {
+        max_requests: 1_000_000,
+        window_seconds: 1,
+    }; 3];
+    config.mutations = Mutations::with(Some(mutant));
+    let target = Target::embedded(config).await.expect("target");
+    assert!(!target.discovery().is_conformance());
+    let http = reqwest::Client::new();
+    let mut accounts = Vec::new();
+    for n in 0..2 {
+        let (email, password) = (format!("teeth{n}@example.com"), format!("Teeth-Pw-{n}"));
+        let status = http
+            .post(
+                target
+                    .base_url()
+                    .join("/api/v1/auth/register")
+                    .expect("url"),
+            )
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("register")
+            .status();
+        assert_eq!(status, 201);
+        accounts.push(
+            dx_conformance::accounts::Account::parse(&format!("{email}:{password}"), "test")
+                .expect("account"),
+        );
+    }
+    let target = target.with_accounts(accounts);
+    let property = mutant.breaks_property();
+    let result = run_property(&target, property, CaseConfig::default())
+        .await
+        .expect("spec");
+    assert!(
+        matches!(result.verdict, Verdict::Fail(_)),
+        "mutant {} was not caught with test accounts: Property {property} gave {:?}",
+        mutant.name(),
+        result.verdict
+    );
+}
+
+/// The forms of Properties 17-25 that run with test accounts instead of the conformance
+/// profile have teeth of their own.
+#[tokio::test]
+async fn account_forms_catch_their_mutants() {
+    for mutant in [
+        Mutant::CsrfAnySession,
+        Mutant::CsrfFormFieldIgnored,
+        Mutant::StringSplicedSearch,
+        Mutant::CacheNotInvalidated,
+        Mutant::UnboundedPool,
+        Mutant::DriverMessagePassthrough,
+        Mutant::SyncDeliveredTwice,
+        Mutant::SyncDuplicateOnResume,
+        Mutant::SyncPresenceKept,
+        Mutant::SyncAckWithoutSubscriber,
+    ] {
+        assert_caught_with_accounts(mutant).await;
+    }
+}
+
 /// A mutant that breaks a SHOULD-level check: `--strict` catches it, the default run does not
 /// run that check at all.
 async fn assert_should_caught(mutant: Mutant) {

@@ -21,8 +21,18 @@ fn area(world: &DxWorld) -> Result<QueryArea, StepError> {
     query::area(world.target()?).map_err(from_outcome)
 }
 
+/// The items API with fresh accounts: the scenarios store names of their own choosing, and
+/// names are unique within an account, so a test account shared by every run cannot hold
+/// them.
 fn api(world: &DxWorld) -> Result<ItemsApi<'_>, StepError> {
-    ItemsApi::new(world.target()?, area(world)?).map_err(from_outcome)
+    let api = ItemsApi::new(world.target()?, area(world)?).map_err(from_outcome)?;
+    if api.shared {
+        return Err(StepError::NotVerified(format!(
+            "the query scenarios store names of their own choosing and need a fresh account for each (the conformance profile's registration or mint hook); test accounts are shared by every run (profile: {})",
+            world.target()?.discovery().profile
+        )));
+    }
+    Ok(api)
 }
 
 fn owner(world: &DxWorld) -> Result<Owner, StepError> {

@@ -267,9 +267,9 @@ fn publish(request: u32, channel: &ChannelName, payload: Vec<u8>) -> ClientFrame
 // The target and its users.
 
 /// Stops the scenario as "not verified" (never pass, never fail) against a target without
-/// a `sync` member, outside the conformance profile, or without the mint hook the users
-/// come from: the same reasons the sync property checks give.
-#[given("the target offers sync in the conformance profile")]
+/// a `sync` member, or without users to connect (the conformance profile's mint hook, or
+/// test accounts given with `--account`): the same reasons the sync property checks give.
+#[given("the target offers sync to users the suite can connect")]
 fn offers_sync(world: &mut DxWorld) -> Result<(), StepError> {
     let result = world
         .target()
@@ -294,12 +294,27 @@ enum TokenPlace {
 async fn connect_me(world: &mut DxWorld, ttl: i64, place: TokenPlace) -> Result<(), StepError> {
     let area = area(world)?;
     let target = world.target()?.clone();
-    let (user, token) = user_token(&target, &area, "feature-sync", "access", ttl).await?;
+    // Without the mint hook a test account's own login stands in for a long-lived token
+    // (not the run's shared one: a scenario may revoke it); a token of a chosen short
+    // lifetime needs the hook (`user_token` says so).
+    let (user, token) = if ttl == LONG_TTL && area.auth.mint.is_none() {
+        let api = AuthApi::new(&target, &area.auth);
+        let Some(account) = api.given_account() else {
+            return Err(StepError::NotVerified(
+                "no test account was given (--account)".into(),
+            ));
+        };
+        let (user, pair) = api.account_session(account).await?;
+        (user, pair.access.text)
+    } else {
+        let (user, token) = user_token(&target, &area, "feature-sync", "access", ttl).await?;
+        (user, token.text)
+    };
     // The server's clock read `iat` at or before this instant, so `exp` (iat + ttl) has
     // passed on its clock by `minted + ttl`, whatever the two clocks say.
     let minted = Instant::now();
-    let bearer = format!("Bearer {}", token.text);
-    let browser = format!("dx-sync.1, dx-token.{}", token.text);
+    let bearer = format!("Bearer {token}");
+    let browser = format!("dx-sync.1, dx-token.{token}");
     let headers: Vec<(&str, &str)> = match place {
         TokenPlace::Bearer => vec![("authorization", &bearer)],
         TokenPlace::BearerOffering => vec![
@@ -313,7 +328,7 @@ async fn connect_me(world: &mut DxWorld, ttl: i64, place: TokenPlace) -> Result<
         .map_err(|f| f.about(&format!("connecting with the token in {place:?}")))?;
     let channel = fresh_channel("feature-sync")?;
     let state = world.sync_mut();
-    state.me = Some((user, token.text));
+    state.me = Some((user, token));
     state.peer = Some(peer);
     state.channel = Some(channel);
     state.expires = u64::try_from(ttl)

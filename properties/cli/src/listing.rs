@@ -142,8 +142,16 @@ fn needs(p: &PropertySpec, runs_undescribed: bool) -> Vec<String> {
     } else if !runs_undescribed {
         needs.push("the discovery document".to_owned());
     }
-    if dx_conformance::checks::auth::RUNS_WITH_ACCOUNTS.contains(&p.number) {
-        needs.push("an account (--account) or the conformance profile".to_owned());
+    let accounts = dx_conformance::accounts::RUNS_WITH_ACCOUNTS
+        .iter()
+        .find(|(number, _)| *number == p.number);
+    if let Some((_, n)) = accounts {
+        let accounts = if *n == 1 {
+            "an account (--account)".to_owned()
+        } else {
+            format!("{n} accounts (--account)")
+        };
+        needs.push(format!("{accounts} or the conformance profile"));
     } else if p.needs_conformance_profile {
         needs.push("conformance profile".to_owned());
     }
@@ -163,11 +171,14 @@ fn short(need: &str) -> String {
     match need {
         "nothing (a form runs without discovery)" => "no discovery (a form)".to_owned(),
         "the discovery document" => "discovery".to_owned(),
-        "an account (--account) or the conformance profile" => "account|conformance".to_owned(),
         "conformance profile" => "conformance".to_owned(),
         "several instances (optional)" => "+instances".to_owned(),
         "nothing: judged on every response of the run" => "every response".to_owned(),
-        other => other.to_owned(),
+        // `an account (--account) or the conformance profile`, `2 accounts (…) or …`.
+        other => other
+            .replace("an account (--account)", "account")
+            .replace(" accounts (--account)", " accounts")
+            .replace(" or the conformance profile", "|conformance"),
     }
 }
 
@@ -183,7 +194,7 @@ const MIN_TITLE_W: usize = 24;
 pub fn table(entries: &[Entry], width: usize) -> String {
     let mut text = String::new();
     for (kind, heading) in [
-        (Kind::Property, "PROPERTY"),
+        (Kind::Property, "PROP"),
         (Kind::Should, "SHOULD"),
         (Kind::Scenario, "SCENARIO"),
         (Kind::Rule, "RULE"),

@@ -320,7 +320,7 @@ fn list_shows_every_property_with_its_status() {
     }
     assert_eq!(text.lines().filter(|l| l.starts_with('p')).count(), 26);
     assert!(
-        text.contains("p06       checked  Mutex Poisoning Recovery"),
+        text.contains("p06   checked  Mutex Poisoning Recovery"),
         "{text}"
     );
     assert!(
@@ -390,6 +390,14 @@ fn list_as_json_gives_every_check_with_its_kind_needs_and_tags() {
             .as_str()
             .unwrap()
             .starts_with("nothing (a form runs without discovery)")
+    );
+    assert!(
+        entry("p19")["needs"]
+            .as_array()
+            .unwrap()
+            .contains(&"2 accounts (--account) or the conformance profile".into()),
+        "{}",
+        entry("p19")
     );
     assert_eq!(entry("rules:request-id")["kind"], "rule");
     assert_eq!(entry("s01")["status"], "n/a");
@@ -1124,6 +1132,118 @@ fn the_deployments_own_routes_are_probed_when_named() {
         assert_eq!(run(&bad, &[]).status.code(), Some(2), "{bad:?}");
     }
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// `curl` with `args` against `url`: the status, then the body.
+fn curl(url: &str, args: &[&str]) -> (String, Value) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (
+        status.to_owned(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+/// A production reference with registration opened for the test itself (the suite never
+/// calls the register endpoint outside the conformance profile) and two accounts on it.
+fn production_with_accounts() -> (EmbeddedReference, String, Vec<(String, String)>) {
+    let security = production_out_of_limits();
+    let mut auth = dx_server::config::AuthSettings::for_profile(Profile::Production);
+    auth.registration = true;
+    let (reference, url) = start_reference(Config {
+        profile: Profile::Production,
+        security,
+        auth,
+        ..Config::conformance()
+    });
+    let mut accounts = Vec::new();
+    for n in 0..2 {
+        let (email, password) = (format!("ops{n}@example.com"), format!("Ops-Pw-{n}-x"));
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        let (status, _) = curl(
+            &format!("{url}/api/v1/auth/register"),
+            &[
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                &body,
+            ],
+        );
+        assert_eq!(status, "201");
+        accounts.push((email, password));
+    }
+    (reference, url, accounts)
+}
+
+/// Production with two test accounts and nothing else: CSRF, the items API and sync run
+/// whole or in part (each in part saying what the hooks would add), none fails, and the
+/// accounts hold no item afterwards (the checks delete what they stored).
+#[test]
+fn test_accounts_verify_csrf_items_and_sync_in_production_and_leave_no_items() {
+    let (_reference, url, accounts) = production_with_accounts();
+    let given: Vec<String> = accounts.iter().map(|(e, p)| format!("{e}:{p}")).collect();
+    let mut args = vec![
+        "run",
+        "--target",
+        &url,
+        "--cases",
+        "10",
+        "--no-features",
+        "--only",
+        "csrf,query,sync",
+        "--format",
+        "json",
+    ];
+    for account in &given {
+        args.extend(["--account", account.as_str()]);
+    }
+    let report = json_report(&run(&args, &[]));
+    let v = verdicts(&report);
+    for id in [
+        "p16", "p17", "p18", "p19", "p21", "p22", "p23", "p24", "p25",
+    ] {
+        assert_eq!(v[id], "pass", "{id}: {}", check(&report, id));
+    }
+    let in_part = |id: &str, says: &str| {
+        let reason = check(&report, id)["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(reason.contains(says), "{id}: {reason}");
+    };
+    in_part("p17", "expired token's refusal was not watched");
+    in_part("p21", "query timeout");
+    in_part("p24", "silent connection");
+    for (email, password) in &accounts {
+        let body = serde_json::json!({"email": email, "password": password}).to_string();
+        let (status, pair) = curl(
+            &format!("{url}/api/v1/auth/login"),
+            &[
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                &body,
+            ],
+        );
+        assert_eq!(status, "200");
+        let bearer = format!(
+            "Authorization: Bearer {}",
+            pair["access_token"].as_str().unwrap()
+        );
+        let (status, listing) = curl(&format!("{url}/api/v1/items?limit=100"), &["-H", &bearer]);
+        assert_eq!(status, "200");
+        assert_eq!(
+            listing["items"],
+            serde_json::json!([]),
+            "{email} holds items the suite stored"
+        );
+    }
 }
 
 /// Production with test accounts the operator created (here through registration the test

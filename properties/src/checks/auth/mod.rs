@@ -54,10 +54,6 @@ pub struct AuthArea {
     turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-/// The auth properties whose checks run, whole or in part, with test accounts where the
-/// target has no open registration (spec/conformance.md, "Levels of verification").
-pub const RUNS_WITH_ACCOUNTS: [u8; 4] = [1, 2, 4, 5];
-
 /// Why a check that needs users cannot run: neither open registration nor a test account.
 pub fn no_accounts(profile: &str) -> String {
     format!(
@@ -375,19 +371,73 @@ impl<'t> AuthApi<'t> {
         if self.area.register.is_none()
             && let Some(account) = self.given_account()
         {
-            let ex = self.login(&account.email, &account.password).await?;
-            if ex.status == 401 {
-                // The account the user gave does not log in: a set-up to fix, not a failure
-                // of the target.
-                return Err(CaseFailure::blocked(format!(
-                    "the test account {} does not log in (HTTP 401): check the email and password given with --account",
-                    account.email
-                )));
-            }
-            let pair = self.expect_pair(&ex, &ac::LOGIN_ISSUES)?;
-            return Ok((pair.access.claims.sub.clone(), pair));
+            return self.account_session(account).await;
         }
         self.fresh_session(prefix).await
+    }
+
+    /// Test account `index` (counted modulo the accounts) logged in, from the run's cache
+    /// ([`crate::accounts::LoginCache`]): the `sub` its tokens name and an access token,
+    /// for a check that needs a user, not a login.
+    pub async fn cached_login(&self, index: usize) -> Result<(String, String), CaseFailure> {
+        let accounts = &self.area.accounts;
+        let Some(account) = accounts.get(index % accounts.len().max(1)) else {
+            return Err(CaseFailure::blocked(
+                "no test account was given (--account)",
+            ));
+        };
+        let login = || async {
+            let (sub, pair) = self.account_session(account).await?;
+            // Handed out until two minutes before it expires: no case outlives it.
+            let lifetime = u64::try_from(pair.access.claims.exp - pair.access.claims.iat)
+                .unwrap_or(0)
+                .saturating_sub(120);
+            Ok::<_, CaseFailure>(crate::accounts::CachedLogin {
+                sub,
+                access: pair.access.text,
+                renew_at: tokio::time::Instant::now() + std::time::Duration::from_secs(lifetime),
+            })
+        };
+        match self
+            .observer
+            .target
+            .logins()
+            .get_or_login(index % accounts.len(), login)
+            .await
+        {
+            Some(Ok(cached)) => Ok((cached.sub, cached.access)),
+            Some(Err(failure)) => Err(failure),
+            None => self
+                .account_session(account)
+                .await
+                .map(|(sub, pair)| (sub, pair.access.text)),
+        }
+    }
+
+    /// The next test account in turn, logged in from the run's cache.
+    pub async fn next_cached_login(&self) -> Result<(String, String), CaseFailure> {
+        let turn = self
+            .area
+            .turn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.cached_login(turn).await
+    }
+
+    /// `account` logged in: the `sub` its tokens name, and its pair. An account that does
+    /// not log in is a set-up for the user to fix, not a failure of the target.
+    pub async fn account_session(
+        &self,
+        account: &crate::accounts::Account,
+    ) -> Result<(String, Pair), CaseFailure> {
+        let ex = self.login(&account.email, &account.password).await?;
+        if ex.status == 401 {
+            return Err(CaseFailure::blocked(format!(
+                "the test account {} does not log in (HTTP 401): check the email and password given with --account",
+                account.email
+            )));
+        }
+        let pair = self.expect_pair(&ex, &ac::LOGIN_ISSUES)?;
+        Ok((pair.access.claims.sub.clone(), pair))
     }
 
     /// A fresh account, registered and logged in.

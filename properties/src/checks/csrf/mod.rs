@@ -11,7 +11,7 @@ use http::Method;
 use serde_json::Value;
 
 use crate::cases::CaseFailure;
-use crate::check::{CheckOutcome, NOT_CONFORMANCE};
+use crate::check::CheckOutcome;
 use crate::checks::support::Observer;
 use crate::clause::security as sc;
 use crate::envelope::expect_code;
@@ -53,15 +53,10 @@ pub struct CsrfArea {
     pub exempt_paths: Vec<String>,
 }
 
-/// The `csrf` area of `target`; `conformance` says whether the check needs that profile.
-pub fn area(target: &Target, conformance: bool) -> Result<CsrfArea, CheckOutcome> {
+/// The `csrf` area of `target`, on any profile: the checks' unsafe requests go to the token
+/// endpoint, which changes nothing, and the sessions they end are their own.
+pub fn area(target: &Target) -> Result<CsrfArea, CheckOutcome> {
     let d = target.discovery();
-    if conformance && !d.is_conformance() {
-        return Err(CheckOutcome::NotVerified(format!(
-            "{NOT_CONFORMANCE} (profile: {})",
-            d.profile
-        )));
-    }
     if !d.offers("csrf") {
         return Err(CheckOutcome::NotVerified(
             "the target publishes no csrf member".into(),

@@ -25,7 +25,7 @@ const MIN_TOKEN_CHARS: usize = 20;
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
-        let area = match area(target, false) {
+        let area = match area(target) {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };

@@ -147,7 +147,7 @@ async fn surrounded(
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
-        let area = match area(target, true) {
+        let area = match area(target) {
             Ok(a) => a,
             Err(outcome) => return outcome,
         };

@@ -103,6 +103,10 @@ pub struct ItemsApi<'t> {
     /// The area.
     pub area: QueryArea,
     auth: AuthArea,
+    /// Whether the owners are test accounts (`--account`) shared by every case and run,
+    /// rather than fresh accounts: a search is then judged on what the checks know the
+    /// account holds, and the checks delete what they stored.
+    pub shared: bool,
 }
 
 impl<'t> ItemsApi<'t> {
@@ -122,23 +126,40 @@ impl<'t> ItemsApi<'t> {
             }
             Err(other) => return Err(other),
         };
-        if auth.register.is_none() && auth.mint.is_none() {
-            // A test account (--account) is shared by every case and every run, so the
-            // suite could not know every item it holds, which the searches are judged on.
-            return Err(CheckOutcome::NotVerified(format!(
-                "the query checks need a fresh account per case (a search is judged on every item the account holds), from the conformance profile's registration or mint hook; a test account given with --account is shared by every case and run (profile: {})",
-                target.discovery().profile
-            )));
-        }
+        // Without registration or the mint hook, the test accounts given (--account) hold
+        // the items: shared by every case and run (`shared`).
+        let shared = auth.register.is_none() && auth.mint.is_none();
         Ok(Self {
             observer: Observer::new(target),
             area,
             auth,
+            shared,
         })
     }
 
-    /// A fresh account and an access token for it: minted for an hour where the mint hook
-    /// exists, otherwise from registering and logging in.
+    /// Deletes items the checks stored in a test account, so that the account holds
+    /// afterwards what it held before; what cannot be deleted stays (the answer was judged
+    /// by the observer like any other).
+    /// The deletes may wait for the `api` budget past `--max-wait`
+    /// ([`crate::budget::WaitAccount::courtesy`]).
+    pub async fn remove(&self, owner: &Owner, ids: &[i64]) {
+        crate::budget::WaitAccount::courtesy(async {
+            for id in ids {
+                let request = RequestSpec::new(Method::DELETE, format!("{}/{id}", self.area.items));
+                if let Err(failure) = self.send(owner, request, &[]).await {
+                    tracing::warn!(
+                        id,
+                        actual = %failure.actual,
+                        "an item the suite stored in a test account was not deleted"
+                    );
+                }
+            }
+        })
+        .await;
+    }
+
+    /// An account and an access token for it: a fresh one minted for an hour where the mint
+    /// hook exists, else registered and logged in, else the next test account.
     pub async fn owner(&self, prefix: &str) -> Result<Owner, CaseFailure> {
         let api = AuthApi::new(self.observer.target, &self.auth);
         if self.auth.mint.is_some() {
@@ -148,6 +169,11 @@ impl<'t> ItemsApi<'t> {
                 token: token.text,
                 sub,
             });
+        }
+        if self.shared {
+            // A test account: logged in once for the whole run.
+            let (sub, token) = api.next_cached_login().await?;
+            return Ok(Owner { token, sub });
         }
         let (sub, pair) = api.session(prefix).await?;
         Ok(Owner {
@@ -241,6 +267,21 @@ impl<'t> ItemsApi<'t> {
         q: &str,
         returned: &[&str],
     ) -> Result<Vec<i64>, CaseFailure> {
+        Ok(self
+            .search_items(owner, q, returned)
+            .await?
+            .iter()
+            .map(|item| item.id)
+            .collect())
+    }
+
+    /// [`ItemsApi::search`], with the items listed.
+    pub async fn search_items(
+        &self,
+        owner: &Owner,
+        q: &str,
+        returned: &[&str],
+    ) -> Result<Vec<Item>, CaseFailure> {
         let encoded = query_value(q);
         let mut after = 0;
         let mut ids = Vec::new();
@@ -266,8 +307,9 @@ impl<'t> ItemsApi<'t> {
             if ex.status != 200 {
                 return Err(CaseFailure::violates(&ex, &qc::LISTING, "not 200"));
             }
-            for item in items {
-                let id = item.get("id").and_then(Value::as_i64).unwrap_or(-1);
+            for listed in items {
+                let item = item_of(&ex, listed)?;
+                let id = item.id;
                 if id <= after {
                     return Err(CaseFailure::violates(
                         &ex,
@@ -276,7 +318,7 @@ impl<'t> ItemsApi<'t> {
                     ));
                 }
                 after = id;
-                ids.push(id);
+                ids.push(item);
             }
             // `next` is the last id of a full page and null otherwise (spec/http-contract.md).
             let full = items.len() as u64 == self.area.max_page;
@@ -323,7 +365,11 @@ impl<'t> ItemsApi<'t> {
 
 /// Reads an item from a response body.
 pub fn parse_item(ex: &Exchange) -> Result<Item, CaseFailure> {
-    let body = ex.json().unwrap_or(Value::Null);
+    item_of(ex, &ex.json().unwrap_or(Value::Null))
+}
+
+/// Reads the item `body` of the answer `ex`.
+fn item_of(ex: &Exchange, body: &Value) -> Result<Item, CaseFailure> {
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
     match (
         body.get("id").and_then(Value::as_i64),

@@ -9,12 +9,18 @@
 //! repeated after one more matching item is stored must list it too (a write ends what a
 //! cached search said). A text
 //! with U+0000 must be refused with 422 before any of that.
+//!
+//! With test accounts (`--account`) instead of fresh ones, an account holds items from before
+//! the case: the cases run one at a time, each first lists the account's items matching its
+//! search (each must match), expects them again beside its own, scopes its names (names are
+//! unique within an account) and deletes what it stored.
 
 use proptest::prelude::*;
 
 use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::query::{ItemsApi, Owner, area, parse_item};
+use crate::checks::support::unique_scope;
 use crate::clause::query as qc;
 use crate::envelope::expect_code;
 use crate::http::RequestSpec;
@@ -135,122 +141,189 @@ fn run_check(target: &crate::target::Target, config: CaseConfig) -> CheckFuture<
             Err(failure) => return CheckOutcome::SetupFailed(failure),
         };
         let (api, bystander, canary) = (&api, &bystander, &canary);
-        // Each case has an owner of its own: several run at once.
-        let outcome = for_all_concurrently(case(), config, CASES_AT_ONCE, |(entries, search)| async move {
-            let owner = api.owner("p19").await?;
-            let mut stored = Vec::new();
-            for (i, (payload, body)) in entries.iter().enumerate() {
-                let name = name_of(i, payload);
-                let item = api.create(&owner, &name, body).await?;
-                let ex = api.get(&owner, item.id, &[&item.name, &item.body]).await?;
-                let read = parse_item(&ex)?;
-                if ex.status != 200 || read != item {
-                    return Err(CaseFailure::violates(
-                        &ex,
-                        &qc::BYTE_FOR_BYTE,
-                        format!("stored {item:?}, read back {read:?}"),
-                    ));
+        // Each case has an owner of its own: several run at once. Test accounts are shared:
+        // their cases run one at a time and delete what they stored.
+        let at_once = if api.shared { 1 } else { CASES_AT_ONCE };
+        let outcome =
+            for_all_concurrently(case(), config, at_once, |(entries, search)| async move {
+                let owner = api.owner("p19").await?;
+                let mut created = Vec::new();
+                let outcome = one_case(api, &owner, &entries, &search, &mut created).await;
+                if api.shared {
+                    api.remove(&owner, &created).await;
                 }
-                stored.push(item);
-            }
-            let needle = match &search {
-                Search::OneOfTheNames(index) => entries[index.index(entries.len())].0.clone(),
-                Search::Text(text) => text.clone(),
-            };
-            let mut want: Vec<i64> = stored
-                .iter()
-                .filter(|i| i.name.contains(needle.as_str()))
-                .map(|i| i.id)
-                .collect();
-            want.sort_unstable();
-            let texts: Vec<&str> = stored
-                .iter()
-                .flat_map(|i| [i.name.as_str(), i.body.as_str()])
-                .collect();
-            let got = api.search(&owner, &needle, &texts).await?;
-            if got != want {
-                return Err(CaseFailure::plain(
-                    qc::LISTING.cite(),
-                    format!(
-                        "searching {needle:?} among {:?} listed ids {got:?}, not {want:?}",
-                        stored.iter().map(|i| (&i.name, i.id)).collect::<Vec<_>>()
-                    ),
-                ));
-            }
-            // Another search, with no write between: it must not be answered with the first
-            // one's rows (a cache key must hold every parameter).
-            let absent = format!("{needle}\u{1F9EA} matches nothing");
-            let none = api.search(&owner, &absent, &texts).await?;
-            if !none.is_empty() {
-                return Err(CaseFailure::plain(
-                    qc::LISTING.cite(),
-                    format!("searching {absent:?}, which no name contains, listed ids {none:?}"),
-                ));
-            }
-            // A write ends what a cached search said: one more matching item is listed.
-            let name = name_of(stored.len(), &needle);
-            let added = api.create(&owner, &name, "").await?;
-            stored.push(added.clone());
-            want.push(added.id);
-            let texts: Vec<&str> = stored
-                .iter()
-                .flat_map(|i| [i.name.as_str(), i.body.as_str()])
-                .collect();
-            let again = api.search(&owner, &needle, &texts).await?;
-            if again != want {
-                return Err(CaseFailure::plain(
-                    qc::CACHE_WRITE.cite(),
-                    format!(
-                        "after adding item {} named {name:?}, searching {needle:?} listed {again:?}, not {want:?}",
-                        added.id
-                    ),
-                ));
-            }
-            // Deleting is a write too: the item is gone, from reads and from the search.
-            let ex = api
-                .send(
-                    &owner,
-                    RequestSpec::new(
-                        http::Method::DELETE,
-                        format!("{}/{}", api.area.items, added.id),
-                    ),
-                    &[],
-                )
-                .await?;
-            if ex.status != 204 {
-                return Err(CaseFailure::violates(
-                    &ex,
-                    &qc::DELETED,
-                    format!("HTTP {} deleting item {}", ex.status, added.id),
-                ));
-            }
-            stored.pop();
-            want.pop();
-            let texts: Vec<&str> = stored
-                .iter()
-                .flat_map(|i| [i.name.as_str(), i.body.as_str()])
-                .collect();
-            let after = api.search(&owner, &needle, &texts).await?;
-            if after != want {
-                return Err(CaseFailure::plain(
-                    qc::CACHE_WRITE.cite(),
-                    format!(
-                        "after deleting item {}, searching {needle:?} listed {after:?}, not {want:?}",
-                        added.id
-                    ),
-                ));
-            }
-            let gone = api.get(&owner, added.id, &[]).await?;
-            if gone.status != 404 {
-                return Err(CaseFailure::violates(
-                    &gone,
-                    &qc::DELETED,
-                    format!("HTTP {} reading item {} after deleting it", gone.status, added.id),
-                ));
-            }
-            expect_unchanged(api, bystander, canary).await
-        })
-        .await;
+                outcome?;
+                expect_unchanged(api, bystander, canary).await
+            })
+            .await;
+        if api.shared {
+            api.remove(bystander, &[canary.id]).await;
+        }
         CheckOutcome::Ran(outcome)
     })
+}
+
+/// One case as `owner`: its items stored (each id also in `created`) and read back, then
+/// searched before and after a write. With a shared test account, the account's items
+/// from before the case that match are listed first: each must match, and they are
+/// expected again beside the case's own.
+async fn one_case(
+    api: &ItemsApi<'_>,
+    owner: &Owner,
+    entries: &[(String, String)],
+    search: &Search,
+    created: &mut Vec<i64>,
+) -> Result<(), CaseFailure> {
+    let needle = match search {
+        Search::OneOfTheNames(index) => entries[index.index(entries.len())].0.clone(),
+        Search::Text(text) => text.clone(),
+    };
+    let before = if api.shared {
+        earlier_matches(api, owner, &needle).await?
+    } else {
+        Vec::new()
+    };
+    // Names are unique within an account: in a shared one, a case's names carry a scope.
+    let scope = if api.shared {
+        format!("{} ", unique_scope("p19"))
+    } else {
+        String::new()
+    };
+    let mut stored = Vec::new();
+    for (i, (payload, body)) in entries.iter().enumerate() {
+        let name = format!("{scope}{}", name_of(i, payload));
+        let item = api.create(owner, &name, body).await?;
+        created.push(item.id);
+        let ex = api.get(owner, item.id, &[&item.name, &item.body]).await?;
+        let read = parse_item(&ex)?;
+        if ex.status != 200 || read != item {
+            return Err(CaseFailure::violates(
+                &ex,
+                &qc::BYTE_FOR_BYTE,
+                format!("stored {item:?}, read back {read:?}"),
+            ));
+        }
+        stored.push(item);
+    }
+    let mut want: Vec<i64> = stored
+        .iter()
+        .filter(|i| i.name.contains(needle.as_str()))
+        .chain(&before)
+        .map(|i| i.id)
+        .collect();
+    want.sort_unstable();
+    let texts: Vec<&str> = stored
+        .iter()
+        .chain(&before)
+        .flat_map(|i| [i.name.as_str(), i.body.as_str()])
+        .collect();
+    let got = api.search(owner, &needle, &texts).await?;
+    if got != want {
+        return Err(CaseFailure::plain(
+            qc::LISTING.cite(),
+            format!(
+                "searching {needle:?} among {:?} listed ids {got:?}, not {want:?}",
+                stored.iter().map(|i| (&i.name, i.id)).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    // Another search, with no write between: it must not be answered with the first
+    // one's rows (a cache key must hold every parameter).
+    let absent = format!("{needle}\u{1F9EA} matches nothing");
+    let none = api.search(owner, &absent, &texts).await?;
+    if !none.is_empty() {
+        return Err(CaseFailure::plain(
+            qc::LISTING.cite(),
+            format!("searching {absent:?}, which no name contains, listed ids {none:?}"),
+        ));
+    }
+    // A write ends what a cached search said: one more matching item is listed.
+    let name = format!("{scope}{}", name_of(stored.len(), &needle));
+    let added = api.create(owner, &name, "").await?;
+    created.push(added.id);
+    stored.push(added.clone());
+    want.push(added.id);
+    want.sort_unstable();
+    let texts: Vec<&str> = stored
+        .iter()
+        .chain(&before)
+        .flat_map(|i| [i.name.as_str(), i.body.as_str()])
+        .collect();
+    let again = api.search(owner, &needle, &texts).await?;
+    if again != want {
+        return Err(CaseFailure::plain(
+            qc::CACHE_WRITE.cite(),
+            format!(
+                "after adding item {} named {name:?}, searching {needle:?} listed {again:?}, not {want:?}",
+                added.id
+            ),
+        ));
+    }
+    // Deleting is a write too: the item is gone, from reads and from the search.
+    let ex = api
+        .send(
+            owner,
+            RequestSpec::new(
+                http::Method::DELETE,
+                format!("{}/{}", api.area.items, added.id),
+            ),
+            &[],
+        )
+        .await?;
+    if ex.status != 204 {
+        return Err(CaseFailure::violates(
+            &ex,
+            &qc::DELETED,
+            format!("HTTP {} deleting item {}", ex.status, added.id),
+        ));
+    }
+    stored.pop();
+    want.retain(|id| *id != added.id);
+    let texts: Vec<&str> = stored
+        .iter()
+        .chain(&before)
+        .flat_map(|i| [i.name.as_str(), i.body.as_str()])
+        .collect();
+    let after = api.search(owner, &needle, &texts).await?;
+    if after != want {
+        return Err(CaseFailure::plain(
+            qc::CACHE_WRITE.cite(),
+            format!(
+                "after deleting item {}, searching {needle:?} listed {after:?}, not {want:?}",
+                added.id
+            ),
+        ));
+    }
+    let gone = api.get(owner, added.id, &[]).await?;
+    if gone.status != 404 {
+        return Err(CaseFailure::violates(
+            &gone,
+            &qc::DELETED,
+            format!(
+                "HTTP {} reading item {} after deleting it",
+                gone.status, added.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The items of a shared test account whose names contain `needle`, before a case stores
+/// any: every one listed must contain it.
+async fn earlier_matches(
+    api: &ItemsApi<'_>,
+    owner: &Owner,
+    needle: &str,
+) -> Result<Vec<crate::checks::query::Item>, CaseFailure> {
+    let listed = api.search_items(owner, needle, &[]).await?;
+    if let Some(stray) = listed.iter().find(|i| !i.name.contains(needle)) {
+        return Err(CaseFailure::plain(
+            qc::LISTING.cite(),
+            format!(
+                "searching {needle:?} listed item {} named {:?}, which does not contain it",
+                stray.id, stray.name
+            ),
+        ));
+    }
+    Ok(listed)
 }

@@ -84,12 +84,30 @@ async fn duplicate(
     on_update: bool,
     mark: &str,
 ) -> Result<(), CaseFailure> {
+    let mut created = Vec::new();
+    let outcome = provoke_duplicate(api, owner, on_update, mark, &mut created).await;
+    if api.shared {
+        // A test account keeps what it held before the check.
+        api.remove(owner, &created).await;
+    }
+    outcome
+}
+
+/// [`duplicate`]'s requests; each item stored is also in `created`.
+async fn provoke_duplicate(
+    api: &ItemsApi<'_>,
+    owner: &Owner,
+    on_update: bool,
+    mark: &str,
+    created: &mut Vec<i64>,
+) -> Result<(), CaseFailure> {
     let taken = format!("taken {mark}");
-    api.create(owner, &taken, "").await?;
+    created.push(api.create(owner, &taken, "").await?.id);
     let ex = if on_update {
         let other = api
             .create(owner, &format!("other {}", unique_scope("p21")), "")
             .await?;
+        created.push(other.id);
         api.send(
             owner,
             RequestSpec::new(
@@ -221,6 +239,12 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             }
         })
         .await;
-        CheckOutcome::Ran(outcome)
+        if hooks.is_some() || outcome.is_failed() {
+            return CheckOutcome::Ran(outcome);
+        }
+        CheckOutcome::RanInPart {
+            outcome: Box::new(outcome),
+            unverified: "the structure of a query timeout (504 DB_QUERY_TIMEOUT) was not verified: without the conformance profile's fault hooks the suite cannot hold a query past its timeout".into(),
+        }
     })
 }

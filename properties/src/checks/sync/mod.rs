@@ -1,6 +1,8 @@
 //! Properties 22-25: the sync module over real WebSockets (`spec/sync.md`). Each case opens
-//! its own connections, authenticated with tokens the conformance mint hook issues to fresh
-//! users, on a channel of its own, so cases never see each other's traffic. Frames are
+//! its own connections on a channel of its own, so cases never see each other's traffic,
+//! authenticated with tokens the conformance mint hook issues to fresh users, or, against a
+//! deployment without hooks, with the test accounts given (`--account`), each logged in once
+//! per check and taken in turn ([`Users`]). Frames are
 //! written and read by the suite's own codec ([`crate::sync_frames`]), never the reference's,
 //! so a layout fault in the reference's codec is one the checks can see.
 
@@ -10,6 +12,8 @@ pub mod p24_presence_accuracy;
 pub mod p25_ack_guarantee;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::sync_frames::{ChannelName, Position};
@@ -44,6 +48,8 @@ pub struct SyncArea {
     pub endpoint: String,
     /// Messages kept per channel for replay.
     pub buffer_size: u64,
+    /// The most frames queued for one connection (`send_queue`), when published.
+    pub send_queue: Option<u64>,
     /// The largest payload.
     pub max_payload: u64,
     /// Subscriptions per connection.
@@ -56,8 +62,63 @@ pub struct SyncArea {
     pub token_check: Duration,
     /// Publishes admitted per connection in one window.
     pub publish_limit: PublishLimit,
-    /// The auth area, for minting tokens.
+    /// The auth area, for minting tokens or logging the test accounts in.
     pub auth: AuthArea,
+    /// Where the connections' users come from.
+    pub users: Users,
+}
+
+/// Where the checks' users come from.
+#[derive(Debug, Clone)]
+pub enum Users {
+    /// The conformance mint hook: a fresh user for every connection.
+    Minted,
+    /// The test accounts given (`--account`), logged in once per check and taken in turn:
+    /// connections of different cases share users, so each case keeps to a channel of its
+    /// own.
+    Accounts(Arc<AccountLogins>),
+}
+
+/// Which test account a check's next connection uses.
+#[derive(Debug, Default)]
+pub struct AccountLogins {
+    turn: AtomicUsize,
+    accounts: usize,
+}
+
+impl AccountLogins {
+    fn new(accounts: usize) -> Self {
+        Self {
+            turn: AtomicUsize::new(0),
+            accounts,
+        }
+    }
+
+    /// How many accounts there are.
+    pub fn len(&self) -> usize {
+        self.accounts
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.accounts == 0
+    }
+
+    /// The index of the next `n` accounts in turn.
+    fn take(&self, n: usize) -> usize {
+        self.turn.fetch_add(n, Ordering::Relaxed)
+    }
+
+    /// Account `index` (modulo the accounts) logged in, from the run's cache: the user id
+    /// and an access token.
+    async fn login(
+        &self,
+        target: &Target,
+        auth: &AuthArea,
+        index: usize,
+    ) -> Result<(String, String), CaseFailure> {
+        AuthApi::new(target, auth).cached_login(index).await
+    }
 }
 
 /// `sync.publish_limit`: at most `max_messages` publishes in any `window` on one connection.
@@ -77,8 +138,8 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
             "the target publishes no sync member".into(),
         ));
     }
-    if !d.is_conformance() {
-        return Err(CheckOutcome::NotVerified(NOT_CONFORMANCE.into()));
+    if !d.is_conformance() && target.accounts().is_empty() {
+        return Err(CheckOutcome::NotVerified(auth::no_accounts(&d.profile)));
     }
     let mut instances = Vec::new();
     for (i, instance) in target.instances().into_iter().enumerate() {
@@ -87,12 +148,10 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
             .and_then(|m| m.get("endpoint"))
             .and_then(Value::as_str);
         match endpoint {
-            Some(endpoint) if instance.discovery().is_conformance() => {
-                instances.push(ws_url(instance.base_url(), endpoint));
-            }
-            _ => {
+            Some(endpoint) => instances.push(ws_url(instance.base_url(), endpoint)),
+            None => {
                 return Err(CheckOutcome::NotVerified(format!(
-                    "instance {} ({}) does not offer sync in the conformance profile",
+                    "instance {} ({}) does not offer sync",
                     i + 1,
                     instance.base_url()
                 )));
@@ -100,11 +159,15 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
         }
     }
     let auth = auth::area(target)?;
-    if auth.mint.is_none() {
-        return Err(CheckOutcome::NotVerified(
-            "the target offers no token mint hook to authenticate test users".into(),
-        ));
-    }
+    let users = if auth.mint.is_some() {
+        Users::Minted
+    } else if !auth.accounts.is_empty() {
+        Users::Accounts(Arc::new(AccountLogins::new(auth.accounts.len())))
+    } else {
+        return Err(CheckOutcome::NotVerified(format!(
+            "{NOT_CONFORMANCE}: the target offers no token mint hook to authenticate test users, and no test account was given (--account)"
+        )));
+    };
     let raw = d.raw.get("sync").cloned().unwrap_or(Value::Null);
     let text = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_owned);
     // Every member is required and at least 1 (spec/sync.md, "The `sync` member").
@@ -141,6 +204,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
             instances,
             endpoint,
             buffer_size,
+            send_queue: raw.get("send_queue").and_then(Value::as_u64),
             max_payload,
             max_channels,
             ping_interval: Duration::from_secs(ping_interval),
@@ -151,6 +215,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
                 window: Duration::from_secs(window),
             },
             auth,
+            users,
         }),
         _ => Err(CheckOutcome::SetupFailed(CaseFailure::plain(
             "a sync member with endpoint, buffer_size, max_payload, max_channels, ping_interval_seconds, ping_timeout_seconds, token_check_seconds and publish_limit, numbers at least 1 (spec/sync.md, \"The `sync` member\")",
@@ -232,18 +297,70 @@ pub fn fresh_channel(prefix: &str) -> Result<ChannelName, CaseFailure> {
     ChannelName::new(&name).map_err(|e| CaseFailure::plain(e.to_string(), name))
 }
 
-/// A fresh user with an access token.
+/// A user with an access token: a fresh one from the mint hook, else the next test account.
 pub async fn user(
     target: &Target,
     area: &SyncArea,
     prefix: &str,
 ) -> Result<(String, String), CaseFailure> {
-    let (sub, token) = user_token(target, area, prefix, "access", 600).await?;
-    Ok((sub, token.text))
+    match &area.users {
+        Users::Minted => {
+            let (sub, token) = user_token(target, area, prefix, "access", 600).await?;
+            Ok((sub, token.text))
+        }
+        Users::Accounts(logins) => logins.login(target, &area.auth, logins.take(1)).await,
+    }
+}
+
+/// `n` users with access tokens, distinct as far as there are users: fresh ones from the
+/// mint hook, else the next `n` test accounts in turn (repeating when fewer were given).
+pub async fn users(
+    target: &Target,
+    area: &SyncArea,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<(String, String)>, CaseFailure> {
+    let mut users = Vec::with_capacity(n);
+    match &area.users {
+        Users::Minted => {
+            for _ in 0..n {
+                users.push(user(target, area, prefix).await?);
+            }
+        }
+        Users::Accounts(logins) => {
+            let first = logins.take(n);
+            for i in 0..n {
+                users.push(logins.login(target, &area.auth, first + i).await?);
+            }
+        }
+    }
+    Ok(users)
+}
+
+/// Two different users, for a case about one user's session named by another: not
+/// verifiable with a single test account.
+pub async fn two_users(
+    target: &Target,
+    area: &SyncArea,
+    prefix: &str,
+) -> Result<[(String, String); 2], CaseFailure> {
+    if let Users::Accounts(logins) = &area.users
+        && logins.len() < 2
+    {
+        return Err(CaseFailure::blocked(
+            "a case needs two different users, and one test account was given (give two with --account)",
+        ));
+    }
+    let mut both = users(target, area, prefix, 2).await?.into_iter();
+    match (both.next(), both.next()) {
+        (Some(a), Some(b)) => Ok([a, b]),
+        _ => Err(CaseFailure::blocked("two users could not be had")),
+    }
 }
 
 /// A fresh user and a token of `typ` for them expiring `ttl_seconds` from now (negative:
 /// expired already), from the mint hook: what the checks of tokens that do not hold use.
+/// Test accounts only log in, so without the hook such a case is not verified.
 pub async fn user_token(
     target: &Target,
     area: &SyncArea,
@@ -251,6 +368,11 @@ pub async fn user_token(
     typ: &str,
     ttl_seconds: i64,
 ) -> Result<(String, Token), CaseFailure> {
+    if area.auth.mint.is_none() {
+        return Err(CaseFailure::blocked(format!(
+            "a {typ} token expiring {ttl_seconds} s from now needs the conformance profile's mint hook; test accounts only log in"
+        )));
+    }
     let sub = unique_scope(prefix);
     let token = AuthApi::new(target, &area.auth)
         .mint(&sub, typ, ttl_seconds)

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure};
 use crate::check::{CheckFuture, PropertyCheck};
-use crate::checks::sync::{Peer, SyncArea, fresh_channel, payload, run_cases, user};
+use crate::checks::sync::{Peer, SyncArea, fresh_channel, payload, run_cases, two_users};
 use crate::clause::sync as sc;
 use crate::target::Target;
 
@@ -126,8 +126,8 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
         Allowed::Either
     };
     let channel = fresh_channel("p23")?;
-    let (pub_user, pub_token) = user(target, area, "p23-pub").await?;
-    let (sub_user, sub_token) = user(target, area, "p23-sub").await?;
+    // Two users: a RESUME naming the publisher's session names another user's.
+    let [(pub_user, pub_token), (sub_user, sub_token)] = two_users(target, area, "p23").await?;
     let mut publisher = Peer::connect(area, &pub_user, &pub_token).await?;
     // With several instances the subscriber is on another instance than the publisher,
     // and resumes on a third (or back on the first).

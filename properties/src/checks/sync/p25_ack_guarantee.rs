@@ -219,9 +219,21 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
     Ok(())
 }
 
-/// What a flood may publish to a channel whose only subscriber reads nothing before a
-/// message must fail to reach it: far more than a bounded send queue and a socket's buffers.
+/// What a flood may publish, beyond a full send queue, to a channel whose only subscriber
+/// reads nothing before a message must fail to reach it: far more than a socket's buffers
+/// on both ends and the frames in flight.
 pub const SLOW_BUDGET_BYTES: usize = 64 << 20;
+
+/// What a flood of `size`-byte publishes may deliver to a subscriber that reads nothing
+/// before one must fail to reach it: its whole send queue (`send_queue` frames, each a
+/// `MESSAGE` carrying the payload and at most a kilobyte of header and channel name, when
+/// the target publishes one; spec/sync.md, "Refusals") and [`SLOW_BUDGET_BYTES`].
+pub fn slow_budget(area: &SyncArea, size: usize) -> usize {
+    let queue = usize::try_from(area.send_queue.unwrap_or(0)).unwrap_or(usize::MAX);
+    queue
+        .saturating_mul(size.saturating_add(1024))
+        .saturating_add(SLOW_BUDGET_BYTES)
+}
 
 /// Tries of the slow-subscriber case before its part is reported unverified.
 const SLOW_TRIES: usize = 2;
@@ -260,7 +272,7 @@ async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseF
     // Rounds: one publish on every publisher, then every answer, so the flood is not one
     // round trip at a time (the subscriber must overflow before its ping timeout).
     let (turn, nack) = 'flood: loop {
-        if published * size > SLOW_BUDGET_BYTES {
+        if published * size > slow_budget(area, size) {
             return Err(publishers[0].fail(
                 sc::SEND_QUEUE,
                 format!(
