@@ -293,7 +293,7 @@ pub enum CaseOutcome {
         cases: u32,
         /// The failure of the shrunk input.
         failure: CaseFailure,
-        /// The shrunk input, `{:#?}`-formatted.
+        /// The shrunk input, as `crate::wire_text::input` shows it.
         counterexample: String,
     },
 }
@@ -389,7 +389,7 @@ where
             return CaseOutcome::Failed {
                 cases,
                 failure,
-                counterexample: format!("{member:#?}"),
+                counterexample: crate::wire_text::input(member),
             };
         }
     }
@@ -459,14 +459,14 @@ where
             counterexample: String::new(),
         };
     }
-    let mut best = (failure, format!("{:#?}", tree.current()));
+    let mut best = (failure, crate::wire_text::input(&tree.current()));
     let mut steps = 0;
     let shrinking = std::time::Instant::now();
     if tree.simplify() {
         while steps < MAX_SHRINK_STEPS && shrinking.elapsed() < MAX_SHRINK_TIME {
             steps += 1;
             let candidate = tree.current();
-            let shown = format!("{candidate:#?}");
+            let shown = crate::wire_text::input(&candidate);
             match test(candidate).await {
                 Err(f) => {
                     best = (f, shown);
@@ -576,6 +576,41 @@ fn runner(config: CaseConfig) -> TestRunner {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A counterexample is shown in the wire's terms: a body of bytes as text with `\xNN`,
+    /// not Rust's `Debug` list of decimal numbers (`[71, 69, 84, ...]`), which it was.
+    #[tokio::test]
+    async fn counterexamples_show_bytes_as_text() {
+        #[derive(Debug)]
+        struct Sent {
+            #[allow(dead_code)]
+            body: Vec<u8>,
+        }
+        let members = [Sent {
+            body: b"GET / HTTP/1.1\r\n\x00\xff".to_vec(),
+        }];
+        let failed = for_each(&members, |_| async {
+            Err(CaseFailure::plain("an answer", "none"))
+        })
+        .await;
+        let CaseOutcome::Failed { counterexample, .. } = &failed else {
+            panic!("{failed:?}");
+        };
+        assert!(
+            counterexample.contains(r#"body: b"GET / HTTP/1.1\r\n\x00\xff""#),
+            "{counterexample}"
+        );
+        let shrunk = for_all(
+            proptest::collection::vec(Just(b'a'), 8..9),
+            CaseConfig { cases: 1, seed: 1 },
+            |_| async { Err(CaseFailure::plain("x", "y")) },
+        )
+        .await;
+        let CaseOutcome::Failed { counterexample, .. } = &shrunk else {
+            panic!("{shrunk:?}");
+        };
+        assert_eq!(counterexample, r#"b"aaaaaaaa""#);
+    }
 
     #[tokio::test]
     async fn enumerations_cover_every_member_and_report_the_first_failure() {

@@ -1302,6 +1302,15 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
     }
 }
 
+/// The clause an expectation cites, for reports that give it as file, section and sentence:
+/// the one of [`ALL`] whose citation stands first in `text`.
+pub fn cited_in(text: &str) -> Option<&'static Clause> {
+    ALL.iter()
+        .filter_map(|c| text.find(&c.cite()).map(|at| (at, *c)))
+        .min_by_key(|(at, c)| (*at, std::cmp::Reverse(c.text.len())))
+        .map(|(_, c)| c)
+}
+
 /// Whitespace folded to single spaces, so line breaks in the Markdown do not matter.
 fn folded(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -1352,6 +1361,9 @@ mod tests {
             "spec/error-codes.md, \"Rules\": A response carrying a code SHALL use that code's HTTP status"
         );
         assert!(!is_in_spec(&clause("spec/none.md", "x", "y")));
+        let cited = format!("request_id `x`: {}", error_format::ID_KEPT.cite());
+        assert_eq!(cited_in(&cited), Some(&error_format::ID_KEPT));
+        assert_eq!(cited_in("HTTP 200"), None);
         assert!(!is_in_spec(&clause(
             "spec/error-codes.md",
             "Rules",

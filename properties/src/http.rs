@@ -155,9 +155,10 @@ impl Exchange {
     }
 }
 
-/// A body quoted for a report, cut at [`QUOTE_LIMIT`] bytes.
+/// A body quoted for a report, cut at [`QUOTE_LIMIT`] bytes: text as text, other bytes as
+/// `\xNN` (`crate::wire_text`).
 pub fn quote(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(QUOTE_LIMIT)]).into_owned();
+    let text = crate::wire_text::bytes(&body[..body.len().min(QUOTE_LIMIT)]);
     if body.len() > QUOTE_LIMIT {
         format!("{text}… ({} bytes in all)", body.len())
     } else {

@@ -39,6 +39,7 @@ pub mod sync_frames;
 pub mod target;
 pub mod token;
 pub mod verdict;
+pub mod wire_text;
 pub mod ws;
 
 pub use cases::{CaseConfig, CaseFailure, CaseOutcome};

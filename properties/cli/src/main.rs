@@ -1,7 +1,6 @@
 //! `dx-conformance`: runs the dx-www conformance checks (property suites and Gherkin
 //! scenarios) against a deployment, or the embedded reference, and prints the report.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,16 +8,19 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use dx_conformance::accounts::{ACCOUNTS_ENV, Account};
 use dx_conformance::check::tags_of;
-use dx_conformance::checks::recommended::Form;
 use dx_conformance::expected::ExpectedFailures;
 use dx_conformance::gate::Requirement;
 use dx_conformance::probes::UserRoute;
 use dx_conformance::replay::{ReplayFile, Replayed, replay_command};
-use dx_conformance::report::{Format, render, truncate, verdict_cell};
-use dx_conformance::{
-    CaseConfig, CheckResult, Progress, Reached, Report, RunOptions, Selection, Target, TargetSpec,
-};
-use indicatif::{ProgressBar, ProgressStyle};
+use dx_conformance::report::{Format, render, render_terminal_with};
+use dx_conformance::{CaseConfig, Reached, Report, RunOptions, Selection, Target, TargetSpec};
+
+mod listing;
+mod progress;
+mod term;
+
+use progress::Display;
+use term::ColorWhen;
 
 /// Conformance suite for dx-www deployments.
 #[derive(Debug, Parser)]
@@ -26,6 +28,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour: `auto` on a terminal unless NO_COLOR is set, `always`, or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    color: ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,9 +39,16 @@ enum Command {
     #[command(after_help = format!("{EXIT_CODES}\n\n{RUN_EXAMPLES}"))]
     Run(Box<RunArgs>),
     /// List the checks, their requirement ids, what they need and their tags.
-    List,
+    List(ListArgs),
     /// Run the one failing case a replay file recorded, and say whether it fails the same way.
     Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// `table` (fits the terminal, 100 columns in a pipe) or `json` (every field, whole).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -180,9 +192,9 @@ const RUN_EXAMPLES: &str = "Examples:
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::List => list(),
+        Command::List(args) => list(&args, cli.color),
         Command::Run(args) => match runtime() {
-            Ok(rt) => rt.block_on(run(*args)),
+            Ok(rt) => rt.block_on(run(*args, cli.color)),
             Err(code) => code,
         },
         Command::Replay(args) => match runtime() {
@@ -202,119 +214,23 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-fn list() -> ExitCode {
-    let specs = match dx_conformance::spec::properties() {
-        Ok(p) => p,
+fn list(args: &ListArgs, color: ColorWhen) -> ExitCode {
+    let (entries, problem) = match listing::catalogue() {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("dx-conformance: {e}");
             return ExitCode::from(2);
         }
     };
-    let implemented: Vec<u8> = dx_conformance::checks::all()
-        .iter()
-        .map(|c| c.property)
-        .collect();
-    let undescribed: Vec<u8> = dx_conformance::checks::undescribed::all()
-        .iter()
-        .map(|c| c.property)
-        .collect();
-    let mut text = format!(
-        "{:<16} {:<40} {:<14} {:<8} {:<58} TAGS\n",
-        "CHECK", "TITLE", "REQUIREMENTS", "STATUS", "NEEDS"
-    );
-    for p in specs {
-        let status = if implemented.contains(&p.number) {
-            "checked"
-        } else {
-            "pending"
-        };
-        text.push_str(&format!(
-            "p{:02}              {:<40} {:<14} {:<8} {:<58} {}\n",
-            p.number,
-            p.title,
-            p.requirements.join(","),
-            status,
-            needs(p, undescribed.contains(&p.number)),
-            tags_of(p).join(",")
-        ));
+    if let Some(problem) = problem {
+        eprintln!("dx-conformance: {problem}");
     }
-    for r in dx_conformance::checks::recommended::all() {
-        let status = match r.form {
-            Form::Checked { .. } => "checked",
-            Form::Unobservable(_) => "n/a",
-        };
-        let needs = if r.needs_discovery() {
-            "--strict; the discovery document"
-        } else {
-            "--strict; nothing (a form runs without discovery)"
-        };
-        text.push_str(&format!(
-            "{:<16} {:<40} {:<14} {:<8} {:<58} {}\n",
-            r.id,
-            truncate(r.title, 40),
-            "-",
-            status,
-            needs,
-            r.tags().join(",")
-        ));
-    }
-    let dir = dx_features::default_features_dir();
-    match dx_features::list_scenarios(&dir, &Selection::default()) {
-        Ok(scenarios) => {
-            for s in scenarios {
-                text.push_str(&format!(
-                    "{:<16} {:<40} {:<14} {:<8} {:<58} {}\n",
-                    s.id,
-                    truncate(&s.title, 40),
-                    s.requirements.join(","),
-                    "checked",
-                    if s.tags.iter().any(|t| t == "conformance") {
-                        "the discovery document; conformance profile"
-                    } else {
-                        "the discovery document"
-                    },
-                    s.tags.join(",")
-                ));
-            }
-        }
-        Err(e) => text.push_str(&format!("\nscenarios: {e}\n")),
-    }
+    let text = if args.format == "json" {
+        listing::json(&entries)
+    } else {
+        listing::table(&entries, term::style_for(term::Stream::Stdout, color).width)
+    };
     write_stdout(&text)
-}
-
-/// What a property's check needs of a target, for `list`.
-fn needs(p: &dx_conformance::spec::PropertySpec, runs_undescribed: bool) -> String {
-    let mut needs = Vec::new();
-    if runs_undescribed {
-        needs.push("nothing (a form runs without discovery)".to_owned());
-    }
-    if let Some(member) = dx_conformance::runner::area_member(&p.area) {
-        needs.push(format!("discovery `{member}`"));
-    } else if !runs_undescribed {
-        needs.push("the discovery document".to_owned());
-    }
-    let accounts = dx_conformance::accounts::RUNS_WITH_ACCOUNTS
-        .iter()
-        .find(|(number, _)| *number == p.number);
-    if let Some((_, n)) = accounts {
-        let accounts = if *n == 1 {
-            "an account (--account)".to_owned()
-        } else {
-            format!("{n} accounts (--account)")
-        };
-        needs.push(format!("{accounts} or the conformance profile"));
-    } else if p.needs_conformance_profile {
-        needs.push("conformance profile".to_owned());
-    }
-    if p.area == "client" {
-        needs.push("client .wasm".to_owned());
-    }
-    // The checks that spread over every instance given (spec/conformance.md, "Several
-    // instances").
-    if matches!(p.area.as_str(), "sync" | "auth" | "rate-limit" | "csrf") {
-        needs.push("several instances (optional)".to_owned());
-    }
-    needs.join("; ")
 }
 
 /// Writes `text` to standard output. A reader that stops early (`| head`) closes the pipe:
@@ -332,7 +248,7 @@ fn write_stdout(text: &str) -> ExitCode {
     }
 }
 
-async fn run(args: RunArgs) -> ExitCode {
+async fn run(args: RunArgs, color: ColorWhen) -> ExitCode {
     let outputs = match outputs(args.format.as_deref(), &args.out) {
         Ok(o) => o,
         Err(e) => {
@@ -417,7 +333,7 @@ async fn run(args: RunArgs) -> ExitCode {
         .features
         .clone()
         .unwrap_or_else(dx_features::default_features_dir);
-    let display = Display::new();
+    let display = Display::new(color);
     let checked = check(
         &args,
         &options,
@@ -445,7 +361,7 @@ async fn run(args: RunArgs) -> ExitCode {
             } else {
                 ExitCode::from(1)
             };
-            finish(report, &outputs, embedded, &args, code)
+            finish(report, &outputs, embedded, &args, color, code)
         }
         Err(Stop::Usage(message)) => {
             eprintln!("dx-conformance: {message}");
@@ -456,7 +372,7 @@ async fn run(args: RunArgs) -> ExitCode {
                 "dx-conformance: {}",
                 report.problem.as_deref().unwrap_or("unreachable")
             );
-            finish(*report, &outputs, false, &args, ExitCode::from(2))
+            finish(*report, &outputs, false, &args, color, ExitCode::from(2))
         }
     }
 }
@@ -688,9 +604,7 @@ async fn check(
                 .await
                 .map_err(|e| usage(&format!("cannot run the scenarios: {e}")))?;
                 display.stopped("features");
-                for s in &scenarios {
-                    display.finished(s);
-                }
+                display.finished_batch(&scenarios);
                 results.extend(scenarios);
             }
             results.extend(dx_conformance::runner::rule_results(
@@ -712,6 +626,7 @@ fn finish(
     outputs: &[(Format, Option<&std::path::Path>)],
     embedded: bool,
     args: &RunArgs,
+    color: ColorWhen,
     code: ExitCode,
 ) -> ExitCode {
     let replayable: Vec<ReplayFile> = report
@@ -727,24 +642,25 @@ fn finish(
             Err(e) => eprintln!("dx-conformance: cannot save a replay file: {e}"),
         }
     }
+    let mut files = Vec::new();
     for (format, path) in outputs {
-        let text = render(&report, *format);
         match path {
             Some(path) => {
-                if let Err(e) = std::fs::write(path, text) {
+                if let Err(e) = std::fs::write(path, render(&report, *format)) {
                     eprintln!("dx-conformance: cannot write {}: {e}", path.display());
                     return ExitCode::from(2);
                 }
-                let s = report.summary();
-                eprintln!(
-                    "report written to {}: {} passed, {} failed, {} not verified",
-                    path.display(),
-                    s.pass,
-                    s.fail,
-                    s.not_verified
-                );
+                files.push(*path);
             }
             None => {
+                // On a terminal the table fits its width, in colour if wanted; a pipe gets
+                // what a file gets.
+                let text = match format {
+                    Format::Terminal => {
+                        render_terminal_with(&report, term::style_for(term::Stream::Stdout, color))
+                    }
+                    other => render(&report, *other),
+                };
                 let written = write_stdout(&text);
                 if written != ExitCode::SUCCESS {
                     return written;
@@ -752,8 +668,12 @@ fn finish(
             }
         }
     }
-    for (id, command) in &report.replays {
-        eprintln!("{id} failed; replay it with: {command}");
+    if outputs.iter().all(|(_, path)| path.is_some()) {
+        eprintln!("{}", dx_conformance::report::summary_line(&report));
+    }
+    let width = term::style_for(term::Stream::Stderr, color).width;
+    for line in progress::closing_lines(&report, &files, width) {
+        eprintln!("{line}");
     }
     code
 }
@@ -904,139 +824,5 @@ fn outputs<'a>(
                     })
             })
             .collect(),
-    }
-}
-
-/// Live progress on standard error: a spinner on a terminal, one line per check elsewhere.
-struct Display {
-    bar: Option<ProgressBar>,
-    /// The checks running now, shown beside the spinner.
-    running: std::cell::RefCell<Vec<String>>,
-    /// The task that shows what the run waits for (`watch_budgets`).
-    watcher: std::cell::RefCell<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Display {
-    fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new_spinner();
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {prefix}{msg}")
-            {
-                bar.set_style(style);
-            }
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
-        Self {
-            bar,
-            running: std::cell::RefCell::new(Vec::new()),
-            watcher: std::cell::RefCell::new(None),
-        }
-    }
-
-    /// Shows, while the run waits for one of the target's rate-limit budgets, which one and
-    /// for how long (`--max-wait` bounds it): on the progress line of a terminal, as one line
-    /// per wait elsewhere.
-    fn watch_budgets(&self, budgets: std::sync::Arc<dx_conformance::budget::Budgets>) {
-        let bar = self.bar.clone();
-        let task = tokio::spawn(async move {
-            let mut shown: Option<String> = None;
-            loop {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                let waiting = budgets.waiting();
-                let max = budgets.max_wait().as_secs();
-                match (&bar, &waiting) {
-                    (Some(bar), Some((what, since))) => bar.set_prefix(format!(
-                        "waiting {} s for {what} (--max-wait {max} s) · ",
-                        since.as_secs()
-                    )),
-                    (Some(bar), None) => bar.set_prefix(""),
-                    (None, Some((what, _))) if shown.as_ref() != Some(what) => {
-                        eprintln!("  waiting for {what} (at most --max-wait {max} s per check)");
-                    }
-                    (None, _) => {}
-                }
-                shown = waiting.map(|(what, _)| what);
-            }
-        });
-        if let Some(old) = self.watcher.replace(Some(task)) {
-            old.abort();
-        }
-    }
-
-    fn header(&self, target: &Target) {
-        let d = target.discovery();
-        self.line(&format!(
-            "dx-conformance: testing {} ({} {}, profile {}){}",
-            target.base_url().as_str().trim_end_matches('/'),
-            d.implementation.name,
-            d.implementation.version,
-            d.profile,
-            if target.is_embedded() {
-                " [embedded reference]"
-            } else {
-                ""
-            }
-        ));
-        for other in target.instances().iter().skip(1) {
-            self.line(&format!(
-                "  and its instance {}",
-                other.base_url().as_str().trim_end_matches('/')
-            ));
-        }
-    }
-
-    fn event(&self, event: &Progress<'_>) {
-        match event {
-            Progress::Started { id, title } => self.started(id, title),
-            Progress::Finished(result) => self.finished(result),
-        }
-    }
-
-    fn started(&self, id: &str, title: &str) {
-        self.running.borrow_mut().push(format!("{id} {title}"));
-        self.show_running();
-    }
-
-    fn stopped(&self, id: &str) {
-        let prefix = format!("{id} ");
-        self.running
-            .borrow_mut()
-            .retain(|running| !running.starts_with(&prefix));
-        self.show_running();
-    }
-
-    fn show_running(&self) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("running: {}", self.running.borrow().join(" | ")));
-        }
-    }
-
-    fn finished(&self, r: &CheckResult) {
-        self.stopped(&r.id);
-        self.line(&format!(
-            "  {:<10} {:<44} {:>5} cases {:>7.2}s  {}",
-            r.id,
-            r.title,
-            r.cases,
-            r.duration.as_secs_f64(),
-            verdict_cell(r)
-        ));
-    }
-
-    fn line(&self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(task) = self.watcher.take() {
-            task.abort();
-        }
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
     }
 }

@@ -223,7 +223,13 @@ fn one_run_writes_a_report_file_in_every_format() {
     let out = run(&args, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(stderr.matches("report written to").count(), 4, "{stderr}");
+    // The files are named once, on one line, not once per file.
+    assert_eq!(stderr.matches("reports: ").count(), 1, "{stderr}");
+    assert!(!stderr.contains("report written to"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("reports: {}", paths.join(", "))),
+        "{stderr}"
+    );
     for ((ext, needle), path) in formats.iter().zip(&paths) {
         let text = std::fs::read_to_string(path).unwrap();
         assert!(text.contains(needle), "{ext}: {text}");
@@ -305,31 +311,32 @@ fn usage_and_unreachable_targets_exit_2() {
 
 #[test]
 fn list_shows_every_property_with_its_status() {
-    let out = run(&["list"], &[]);
+    let out = run(&["list"], &[("COLUMNS", "100")]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
+    // The table fits 100 columns (its rows were 237 characters wide) and lines up.
+    for line in text.lines() {
+        assert!(line.chars().count() <= 100, "{line:?}");
+    }
     assert_eq!(text.lines().filter(|l| l.starts_with('p')).count(), 26);
-    assert!(text.contains("p06              Mutex Poisoning Recovery"));
     assert!(
-        text.lines()
-            .any(|l| l.starts_with("p12") && l.contains("nothing (a form runs without discovery)")),
+        text.contains("p06   checked  Mutex Poisoning Recovery"),
         "{text}"
     );
     assert!(
         text.lines()
-            .any(|l| l.starts_with("p22") && l.contains("several instances")),
+            .any(|l| l.starts_with("p12") && l.contains("no discovery (a form)")),
         "{text}"
     );
     assert!(
         text.lines()
-            .any(|l| l.starts_with("p05") && l.contains("several instances")),
+            .any(|l| l.starts_with("p22") && l.contains("+instances")),
         "{text}"
     );
     assert!(
         text.lines().any(|l| l.starts_with("errors:")),
         "scenarios are listed: {text}"
     );
-    // The SHOULD-level checks, each with what it needs.
     let should: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with('s') && l.as_bytes().get(1).is_some_and(u8::is_ascii_digit))
@@ -340,14 +347,6 @@ fn list_shows_every_property_with_its_status() {
         should[0].contains("n/a") && should[1].contains("checked"),
         "{text}"
     );
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("p06") && l.contains("checked"))
-    );
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("p09") && l.contains("checked"))
-    );
     // Every property is checked now: nothing is pending.
     assert!(
         text.lines()
@@ -355,6 +354,66 @@ fn list_shows_every_property_with_its_status() {
             .all(|l| l.contains("checked") && !l.contains("pending")),
         "{text}"
     );
+}
+
+/// `list --format json` is the catalogue for tools: every entry whole, with its kind.
+#[test]
+fn list_as_json_gives_every_check_with_its_kind_needs_and_tags() {
+    let out = run(&["list", "--format", "json"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = json["checks"].as_array().unwrap();
+    let of_kind = |kind: &str| checks.iter().filter(|c| c["kind"] == kind).count();
+    assert_eq!(of_kind("property"), 26);
+    assert_eq!(of_kind("should"), 4);
+    assert_eq!(of_kind("rule"), 4);
+    assert!(of_kind("scenario") > 100);
+    assert_eq!(checks.len(), 26 + 4 + 4 + of_kind("scenario"));
+    let entry = |id: &str| checks.iter().find(|c| c["id"] == id).unwrap();
+    let p01 = entry("p01");
+    assert_eq!(p01["title"], "Password Hash Round-Trip");
+    assert_eq!(p01["requirements"], serde_json::json!(["1.1"]));
+    assert_eq!(p01["status"], "checked");
+    assert!(p01["tags"].as_array().unwrap().contains(&"auth".into()));
+    let needs: Vec<&str> = p01["needs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        needs.contains(&"an account (--account) or the conformance profile"),
+        "{needs:?}"
+    );
+    assert!(
+        entry("p12")["needs"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing (a form runs without discovery)")
+    );
+    assert!(
+        entry("p19")["needs"]
+            .as_array()
+            .unwrap()
+            .contains(&"2 accounts (--account) or the conformance profile".into()),
+        "{}",
+        entry("p19")
+    );
+    assert_eq!(entry("rules:request-id")["kind"], "rule");
+    assert_eq!(entry("s01")["status"], "n/a");
+    for c in checks {
+        for key in [
+            "id",
+            "title",
+            "kind",
+            "status",
+            "requirements",
+            "needs",
+            "tags",
+        ] {
+            assert!(!c[key].is_null(), "{key} of {c}");
+        }
+    }
 }
 
 #[test]
@@ -564,8 +623,8 @@ fn a_server_without_discovery_gets_the_checks_that_need_none_and_a_report_in_eve
     );
     validates_against_surefire(&xml);
     if let Some(dom) = rendered_dom(&html) {
-        assert_eq!(dom.matches("<tr class=\"fail\"").count(), 5, "{dom}");
-        assert!(dom.matches("<tr class=\"not-verified\"").count() > 100);
+        assert_eq!(dom.matches("<tr class=\"fail check").count(), 5, "{dom}");
+        assert!(dom.matches("<tr class=\"not-verified check\"").count() > 100);
         assert!(dom.contains("dx-conformance replay"));
         assert!(
             !dom.contains("http://") || dom.contains(&url),
@@ -573,7 +632,7 @@ fn a_server_without_discovery_gets_the_checks_that_need_none_and_a_report_in_eve
         );
     }
     let html_text = std::fs::read_to_string(&html).unwrap();
-    for external in ["<link", "<script", "<img", "src=", "@import", "url("] {
+    for external in ["<link", "<script src", "<img", "src=", "@import", "url("] {
         assert!(!html_text.contains(external), "self-contained: {external}");
     }
     // Each failure of a check was saved, and replays the same way; a rule's entry, which
@@ -1303,4 +1362,288 @@ fn test_accounts_verify_auth_in_production_and_stay_secret() {
         assert_eq!(run(&bad, &[]).status.code(), Some(2), "{bad:?}");
     }
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// A report of the kind triage meets: failures (one with a long unbroken payload, one the
+/// transport's), not verified for three reasons, passes in part and passes.
+fn triage_fixture() -> dx_conformance::Report {
+    use dx_conformance::{CheckResult, Failure, Verdict};
+    let entry = |id: &str, title: &str, verdict: Verdict| CheckResult {
+        id: id.into(),
+        property: None,
+        title: title.into(),
+        statement: Some("Every response with status ≥ 400 carries the envelope.".into()),
+        requirements: vec!["2.1".into(), "7.5".into()],
+        tags: vec!["error".into()],
+        verdict,
+        unverified: None,
+        cases: 100,
+        duration: std::time::Duration::from_millis(1234),
+        position: None,
+        expected: None,
+    };
+    let fail = |actual: String| {
+        Verdict::Fail(Failure {
+            expected: dx_conformance::clause::error_format::ENVELOPE.cite(),
+            actual,
+            counterexample: Some(
+                "Request {\n    method: \"POST\",\n    body: b\"{\\\"a\\\":\\x00}\",\n}".into(),
+            ),
+            replay: Some(format!(
+                "curl -i -X POST 'http://127.0.0.1:9/api/v1/items' --data-binary '{}'",
+                "A".repeat(600)
+            )),
+        })
+    };
+    let mut results = vec![
+        entry(
+            "p12",
+            "Security Headers Presence",
+            fail("HTTP 500\ncontent-type: text/plain\n\nno content-security-policy header".into()),
+        ),
+        entry(
+            "errors:envelope/unknown-path-with-a-long-row-name",
+            "An unknown path gets the envelope, whatever its method and whatever its body",
+            fail(format!("HTTP 404\n\n{}", "x".repeat(3000))),
+        ),
+        entry(
+            "p24",
+            "Connection Liveness",
+            Verdict::Fail(Failure {
+                expected: dx_conformance::clause::conformance::TRANSPORT.cite(),
+                actual: "no response: connection reset by peer".into(),
+                counterexample: None,
+                replay: None,
+            }),
+        ),
+    ];
+    for i in 0..4 {
+        results.push(entry(
+            &format!("p0{}", i + 1),
+            "Token Expiration Enforcement",
+            fail(format!("HTTP 200 after expiry {i}")),
+        ));
+    }
+    for (k, (reason, n)) in [
+        ("target is not in the conformance profile", 20),
+        ("no discovery document: `auth` unknown", 6),
+        ("rate limited: the target's `api` budget", 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for i in 0..n {
+            results.push(entry(
+                &format!("errors:nv-{k}-{i:02}"),
+                "Not verified here",
+                Verdict::NotVerified(reason.into()),
+            ));
+        }
+    }
+    let mut in_part = entry("p25", "Acknowledgment Guarantee", Verdict::Pass);
+    in_part.unverified = Some("the slow subscriber: found dead before it overflowed".into());
+    results.push(in_part);
+    for i in 0..20 {
+        results.push(entry(
+            &format!("rules:rule-{i}"),
+            "Every response carries one request id",
+            Verdict::Pass,
+        ));
+    }
+    let mut report = dx_conformance::Report::unreachable(
+        "http://127.0.0.1:9",
+        "unused",
+        dx_conformance::CaseConfig {
+            cases: 100,
+            seed: 42,
+        },
+        std::time::Duration::from_secs(41),
+    );
+    report.problem = None;
+    report.described = Some(dx_conformance::runner::Described {
+        name: "dx-reference".into(),
+        version: "0.1.0".into(),
+        mutant: None,
+        profile: "conformance".into(),
+        discovery_hash: format!("sha256:{}", "5e1f".repeat(16)),
+    });
+    report.results = results;
+    report.replays = vec![(
+        "p12".into(),
+        "dx-conformance replay dx-replays/p12.json".into(),
+    )];
+    report
+}
+
+/// Layout facts a script measures in the page and writes into it, for `--dump-dom`.
+const MEASURE: &str = r#"<script>
+(function(){
+var doc=document.documentElement;
+var first=document.querySelector('tr.fail');
+var nav=document.querySelector('nav.failures');
+var wrapped=[].slice.call(document.querySelectorAll('td.id .seg, a.id .seg')).filter(function(td){
+  var r=document.createRange();r.selectNodeContents(td);return r.getClientRects().length>1;}).length;
+var q=document.getElementById('q');q.value='connection reset';q.dispatchEvent(new Event('input'));
+var found=document.querySelectorAll('tr.check:not([hidden])').length;
+q.value='';q.dispatchEvent(new Event('input'));
+var box=document.querySelector('.filter input[value=pass]');box.checked=false;box.dispatchEvent(new Event('change'));
+var withoutPasses=document.querySelectorAll('tr.check:not([hidden])').length;
+var facts={scrollWidth:doc.scrollWidth,innerWidth:window.innerWidth,innerHeight:window.innerHeight,
+  firstFailureTop:first.getBoundingClientRect().top,firstFailureId:first.id,navTop:nav.getBoundingClientRect().top,
+  wrappedIds:wrapped,foundByText:found,withoutPasses:withoutPasses,rows:document.querySelectorAll('tr.check').length};
+var pre=document.createElement('pre');pre.id='layout';pre.textContent=JSON.stringify(facts);document.body.appendChild(pre);
+})();
+</script>"#;
+
+/// Headless Chromium on `url` with `flags`: its standard output.
+fn chromium(url: &str, flags: &[String]) -> Option<String> {
+    let chromium = tool("chromium")?;
+    let profile = std::env::temp_dir().join(format!(
+        "dx-chromium-{}-{}",
+        std::process::id(),
+        flags.len()
+    ));
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(profile).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The HTML report of a triage run, in headless Chromium at 1400 and 800 px: no
+/// horizontal overflow, ids on one line, the failures listed within the first screen and
+/// the first row a failure, the filter working; screenshots kept in `target/screenshots/`.
+#[test]
+fn the_html_report_reads_at_1400_and_800_pixels() {
+    let report = triage_fixture();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let html = dx_conformance::report::render_html(&report);
+    let page = dir.join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let measured = dir.join("report-measured.html");
+    std::fs::write(
+        &measured,
+        html.replace("</body>", &format!("{MEASURE}</body>")),
+    )
+    .unwrap();
+    // JUnit of the same run: the transport failure is an <error>, and Surefire's schema holds.
+    let xml = dir.join("report.xml");
+    std::fs::write(&xml, dx_conformance::report::render_junit(&report)).unwrap();
+    assert!(
+        std::fs::read_to_string(&xml)
+            .unwrap()
+            .contains("<error message=")
+    );
+    validates_against_surefire(&xml);
+    for width in [1400, 800] {
+        let shot = dir.join(format!("report-{width}.png"));
+        let Some(_) = chromium(
+            &format!("file://{}", page.display()),
+            &[
+                format!("--window-size={width},1000"),
+                format!("--screenshot={}", shot.display()),
+            ],
+        ) else {
+            return;
+        };
+        assert!(
+            std::fs::metadata(&shot).unwrap().len() > 10_000,
+            "{}",
+            shot.display()
+        );
+        let dom = chromium(
+            &format!("file://{}", measured.display()),
+            &[format!("--window-size={width},1000"), "--dump-dom".into()],
+        )
+        .unwrap_or_default();
+        let start = dom.find("<pre id=\"layout\">").unwrap() + "<pre id=\"layout\">".len();
+        let end = start + dom[start..].find("</pre>").unwrap();
+        let facts: Value = serde_json::from_str(&dom[start..end].replace("&quot;", "\"")).unwrap();
+        eprintln!("{width} px: {facts}");
+        assert_eq!(facts["innerWidth"], width, "{facts}");
+        assert!(
+            facts["scrollWidth"].as_u64() <= facts["innerWidth"].as_u64(),
+            "{width} px: horizontal overflow: {facts}"
+        );
+        assert_eq!(
+            facts["wrappedIds"], 0,
+            "{width} px: an id breaks inside a word: {facts}"
+        );
+        assert_eq!(facts["firstFailureId"], "p12", "failures first: {facts}");
+        assert!(
+            facts["navTop"].as_f64() < facts["innerHeight"].as_f64(),
+            "{width} px: the list of failures is below the first screen: {facts}"
+        );
+        assert!(
+            facts["firstFailureTop"].as_f64() < facts["innerHeight"].as_f64(),
+            "{width} px: the first failure is far down: {facts}"
+        );
+        assert_eq!(facts["foundByText"], 1, "the filter by text: {facts}");
+        assert_eq!(
+            facts["withoutPasses"].as_u64().unwrap(),
+            facts["rows"].as_u64().unwrap() - 20,
+            "the filter by verdict: {facts}"
+        );
+    }
+}
+
+/// Colour only where asked: a pipe gets none (it got none before either, but neither did a
+/// terminal), `--color always` colours it, and `NO_COLOR` wins over `auto`.
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    fn args(color: &str) -> Vec<&str> {
+        vec![
+            "run",
+            "--tags",
+            "@p12",
+            "--cases",
+            "5",
+            "--no-features",
+            "--color",
+            color,
+        ]
+    }
+    let always = run(&args("always"), &[("COLUMNS", "80")]);
+    assert_eq!(always.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&always.stdout);
+    assert!(text.contains("\u{1b}[32mPASS"), "{text}");
+    // The table fits the COLUMNS given when the width of a terminal is unknown.
+    let table = &text[text.find("CHECK").unwrap()..];
+    for line in table.lines().take_while(|l| !l.is_empty()) {
+        // A coloured verdict adds its escape codes: 5 characters before, 4 after.
+        assert!(line.chars().count() <= 80 + 9, "{line:?}");
+    }
+    for (color, env) in [
+        ("auto", vec![]),
+        ("never", vec![]),
+        ("auto", vec![("NO_COLOR", "1")]),
+    ] {
+        let out = run(&args(color), &env);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(!out.stdout.contains(&0x1b), "{color} {env:?}");
+        assert!(!out.stderr.contains(&0x1b), "{color} {env:?}");
+    }
 }

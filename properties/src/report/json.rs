@@ -3,12 +3,14 @@
 
 use serde_json::{Value, json};
 
-use super::millis;
+use super::{Expectation, is_transport, millis};
 use crate::runner::Report;
 use crate::verdict::Verdict;
 
-/// The version of the report's shape (`spec/report.schema.json`).
-pub const REPORT_FORMAT: u32 = 1;
+/// The version of the report's shape (`spec/report.schema.json`). 2: a failure's `expected`
+/// is an object naming the spec sentence (file, section, sentence), and a failure says
+/// whether the transport failed (`kind`).
+pub const REPORT_FORMAT: u32 = 2;
 
 /// One JSON object describing the whole run.
 pub fn render_json(report: &Report) -> String {
@@ -19,7 +21,16 @@ pub fn render_json(report: &Report) -> String {
             let (reason, failure) = match &r.verdict {
                 Verdict::Pass => (json!(r.unverified), Value::Null),
                 Verdict::NotVerified(why) => (json!(why), Value::Null),
-                Verdict::Fail(f) => (Value::Null, json!(f)),
+                Verdict::Fail(f) => (
+                    Value::Null,
+                    json!({
+                        "kind": if is_transport(f) { "transport" } else { "violation" },
+                        "expected": Expectation::of(&f.expected),
+                        "actual": f.actual,
+                        "counterexample": f.counterexample,
+                        "replay": f.replay,
+                    }),
+                ),
             };
             let expected = r.expected.as_ref().map_or(
                 Value::Null,

@@ -2,11 +2,13 @@
 //! dashboards (Jenkins, GitLab, GitHub's test reporters) read: one `testsuite` whose
 //! properties record the run, a `testcase` per check (its name and classname), a failure as
 //! `<failure>` with the expectation as its message and the evidence and replay command as its
-//! text, a not-verified check or an expected failure as `<skipped>` with the reason.
+//! text, a transport problem (refused, reset, no answer in time, unreachable target) as
+//! `<error>` of the same form, since dashboards tell an infrastructure problem from a broken
+//! rule by it, and a not-verified check or an expected failure as `<skipped>` with the reason.
 
 use std::fmt::Write as _;
 
-use super::{escape_markup as xml, header_facts, millis};
+use super::{escape_markup as xml, header_facts, is_transport, millis};
 use crate::runner::Report;
 use crate::verdict::Verdict;
 
@@ -19,13 +21,21 @@ fn time(ms: u64) -> String {
 pub fn render_junit(report: &Report) -> String {
     let s = report.summary();
     let failing_notices = report.notices.iter().filter(|n| n.fails_run()).count();
+    let errors = report
+        .results
+        .iter()
+        .filter(|r| match (&r.verdict, &r.expected) {
+            (Verdict::Fail(f), None) => is_transport(f),
+            _ => false,
+        })
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{}\">",
+        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\" time=\"{}\">",
         xml(&format!("dx-conformance {}", report.target)),
         report.results.len() + failing_notices,
-        s.fail + failing_notices,
+        s.fail - errors + failing_notices,
         s.not_verified + s.expected_fail,
         time(millis(report.duration))
     );
@@ -109,9 +119,14 @@ pub fn render_junit(report: &Report) -> String {
                 );
             }
             (Verdict::Fail(f), None) => {
+                let (element, kind) = if is_transport(f) {
+                    ("error", "transport")
+                } else {
+                    ("failure", "violation")
+                };
                 let _ = writeln!(
                     out,
-                    ">\n    <failure message=\"{}\" type=\"dx-conformance.violation\">{}</failure>\n  </testcase>",
+                    ">\n    <{element} message=\"{}\" type=\"dx-conformance.{kind}\">{}</{element}>\n  </testcase>",
                     xml(&f.expected),
                     xml(&evidence(f))
                 );

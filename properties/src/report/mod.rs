@@ -14,12 +14,14 @@ pub use html::render_html;
 pub use json::render_json;
 pub use junit::render_junit;
 pub use markdown::render_markdown;
-pub use terminal::{render_terminal, truncate, verdict_cell};
+pub use terminal::{
+    Style, check_line, id_width, render_terminal, render_terminal_with, truncate, verdict_cell,
+};
 
 use std::time::Duration;
 
 use crate::runner::Report;
-use crate::verdict::{CheckResult, Verdict};
+use crate::verdict::{CheckResult, Failure, Verdict};
 
 /// The available formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,14 +75,155 @@ pub fn render(report: &crate::runner::Report, format: Format) -> String {
     }
 }
 
+/// A verdict as triage orders it: what needs a look first comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Standing {
+    /// A failure nobody listed as expected.
+    Fail,
+    /// A failure the expected-failures file lists.
+    ExpectedFail,
+    /// Not verified, with a reason.
+    NotVerified,
+    /// A pass with a part that could not conclude.
+    PassInPart,
+    /// A whole pass.
+    Pass,
+}
+
+impl Standing {
+    /// Every standing, in triage order.
+    pub const ALL: [Self; 5] = [
+        Self::Fail,
+        Self::ExpectedFail,
+        Self::NotVerified,
+        Self::PassInPart,
+        Self::Pass,
+    ];
+
+    /// Where `result` stands.
+    pub fn of(result: &CheckResult) -> Self {
+        match (&result.verdict, &result.expected) {
+            (Verdict::Pass, _) if result.unverified.is_some() => Self::PassInPart,
+            (Verdict::Pass, _) => Self::Pass,
+            (Verdict::Fail(_), None) => Self::Fail,
+            (Verdict::Fail(_), Some(_)) => Self::ExpectedFail,
+            (Verdict::NotVerified(_), _) => Self::NotVerified,
+        }
+    }
+
+    /// The verdict in words.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Fail => "fail",
+            Self::ExpectedFail => "expected failure",
+            Self::NotVerified => "not verified",
+            Self::PassInPart => "pass in part",
+            Self::Pass => "pass",
+        }
+    }
+
+    /// A name without spaces, for HTML classes and filters.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Fail => "fail",
+            Self::ExpectedFail => "expected",
+            Self::NotVerified => "not-verified",
+            Self::PassInPart => "in-part",
+            Self::Pass => "pass",
+        }
+    }
+}
+
 /// The verdict as reports word it: an expected failure is told apart from a failure.
 pub fn verdict_word(result: &CheckResult) -> &'static str {
-    match (&result.verdict, &result.expected) {
-        (Verdict::Pass, _) if result.unverified.is_some() => "pass in part",
-        (Verdict::Pass, _) => "pass",
-        (Verdict::Fail(_), None) => "fail",
-        (Verdict::Fail(_), Some(_)) => "expected failure",
-        (Verdict::NotVerified(_), _) => "not verified",
+    Standing::of(result).word()
+}
+
+/// The results in triage order (failures, expected failures, not verified, passes in part,
+/// passes), each group in run order; not-verified results sit together by reason.
+pub fn triage(report: &Report) -> Vec<&CheckResult> {
+    let mut ordered = Vec::with_capacity(report.results.len());
+    for standing in Standing::ALL {
+        if standing == Standing::NotVerified {
+            for (_, group) in not_verified_by_reason(report) {
+                ordered.extend(group);
+            }
+        } else {
+            ordered.extend(
+                report
+                    .results
+                    .iter()
+                    .filter(|r| Standing::of(r) == standing),
+            );
+        }
+    }
+    ordered
+}
+
+/// The not-verified results grouped by their reason, the largest group first (a set-up that
+/// leaves many checks unverified is the first thing to fix).
+pub fn not_verified_by_reason(report: &Report) -> Vec<(&str, Vec<&CheckResult>)> {
+    let mut groups: Vec<(&str, Vec<&CheckResult>)> = Vec::new();
+    for r in &report.results {
+        if let Verdict::NotVerified(why) = &r.verdict {
+            match groups
+                .iter_mut()
+                .find(|(reason, _)| *reason == why.as_str())
+            {
+                Some((_, group)) => group.push(r),
+                None => groups.push((why.as_str(), vec![r])),
+            }
+        }
+    }
+    groups.sort_by_key(|(_, group)| std::cmp::Reverse(group.len()));
+    groups
+}
+
+/// Whether a failure is the transport's (refused, reset, no answer in time, unreachable
+/// target) rather than a wrong answer: CI dashboards show those as errors, not failures.
+pub fn is_transport(failure: &Failure) -> bool {
+    [
+        crate::clause::conformance::TRANSPORT,
+        crate::clause::conformance::CHECK_TIME_LIMIT,
+    ]
+    .iter()
+    .any(|c| failure.expected.contains(&c.cite()))
+}
+
+/// A failure's cause in one line: the first line of what came back.
+pub fn cause(failure: &Failure) -> &str {
+    failure
+        .actual
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// What a failure expected, as the JSON report gives it: the spec sentence it cites (file,
+/// section and sentence) when it cites one, and the whole text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Expectation {
+    /// The spec file, relative to the repository root.
+    pub file: Option<String>,
+    /// The section heading the sentence stands under.
+    pub section: Option<String>,
+    /// The normative sentence.
+    pub sentence: Option<String>,
+    /// The expectation as the check worded it.
+    pub text: String,
+}
+
+impl Expectation {
+    /// The expectation `text` states.
+    pub fn of(text: &str) -> Self {
+        let cited = crate::clause::cited_in(text);
+        Self {
+            file: cited.map(|c| c.file.to_owned()),
+            section: cited.map(|c| c.section.to_owned()),
+            sentence: cited.map(|c| c.text.to_owned()),
+            text: text.to_owned(),
+        }
     }
 }
 
@@ -307,6 +450,10 @@ mod tests {
         let checks = json["checks"].as_array().unwrap();
         assert_eq!(checks[0]["verdict"], "fail");
         assert_eq!(checks[0]["failure"]["counterexample"], "[Poison(1)]");
+        assert_eq!(
+            checks[0]["failure"]["expected"]["text"],
+            "HTTP 200 | recovered"
+        );
         assert!(checks[0]["reason"].is_null());
         assert_eq!(checks[2]["verdict"], "not_verified");
         assert!(checks[2]["failure"].is_null());
@@ -336,13 +483,92 @@ mod tests {
     #[test]
     fn markdown_escapes_table_cells_and_fences() {
         let md = render_markdown(&report());
-        assert!(md.contains("| p06 | Mutex Poisoning Recovery | 2.1 | **fail** |"));
+        assert!(
+            md.contains("| [p06](#p06) | Mutex Poisoning Recovery | HTTP 500 |"),
+            "{md}"
+        );
         assert!(md.contains("HTTP 200 \\| recovered"));
         assert!(md.contains("mutex-not-recovered"));
         assert!(
             md.contains("````text\nHTTP 500"),
             "a fence longer than any inside"
         );
+    }
+
+    /// A transport problem is an `<error>` (infrastructure), a wrong answer a `<failure>`:
+    /// both were `<failure>`, so a dashboard blamed the target's rules for a dead network.
+    #[test]
+    fn junit_tells_transport_errors_from_failures() {
+        let mut r = report();
+        r.results.push(CheckResult {
+            id: "p08".into(),
+            verdict: Verdict::Fail(Failure {
+                expected: crate::clause::conformance::TRANSPORT.cite(),
+                actual: "no response: connection reset by peer".into(),
+                counterexample: None,
+                replay: None,
+            }),
+            ..result("p08", Verdict::Pass)
+        });
+        r.results.push(CheckResult {
+            id: "p09".into(),
+            verdict: crate::runner::timed_out(Duration::from_secs(120)),
+            ..result("p09", Verdict::Pass)
+        });
+        let xml = render_junit(&r);
+        assert!(
+            xml.contains("tests=\"8\" failures=\"2\" errors=\"2\" skipped=\"2\""),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<error message=").count(), 2, "{xml}");
+        assert!(xml.contains("type=\"dx-conformance.transport\">"), "{xml}");
+        assert!(xml.contains(
+            "<failure message=\"HTTP 200 | recovered\" type=\"dx-conformance.violation\">"
+        ));
+        let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+        assert_eq!(json["checks"][5]["failure"]["kind"], "transport");
+        assert_eq!(json["checks"][0]["failure"]["kind"], "violation");
+        validate_report(&json).unwrap();
+    }
+
+    /// A failure's expectation names the spec sentence as file, section and sentence: it
+    /// was one string, which a dashboard had to parse.
+    #[test]
+    fn json_names_the_spec_sentence_a_failure_expected() {
+        let mut r = report();
+        let clause = crate::clause::error_format::ENVELOPE;
+        r.results[0].verdict = Verdict::Fail(Failure {
+            expected: clause.cite(),
+            actual: "HTTP 500".into(),
+            counterexample: None,
+            replay: None,
+        });
+        let json: serde_json::Value = serde_json::from_str(&render_json(&r)).unwrap();
+        assert_eq!(
+            json["checks"][0]["failure"]["expected"],
+            serde_json::json!({
+                "file": "spec/error-format.md",
+                "section": "The envelope",
+                "sentence": clause.text,
+                "text": clause.cite(),
+            })
+        );
+        // An expectation that cites no sentence keeps its words, with null members.
+        assert_eq!(
+            json["checks"][3]["failure"]["expected"]["text"],
+            "spec/security.md: six headers"
+        );
+        assert!(json["checks"][3]["failure"]["expected"]["file"].is_null());
+        validate_report(&json).unwrap();
+        assert_eq!(json["report_format"], 2);
+    }
+
+    /// Triage order: failures, expected failures, not verified, passes in part, passes.
+    #[test]
+    fn triage_puts_failures_first() {
+        let r = report();
+        let order: Vec<&str> = triage(&r).iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(order, ["p06", "p12", "p01", "p25", "p07"]);
     }
 
     /// Validates `json` against `spec/report.schema.json`.
@@ -370,6 +596,8 @@ mod tests {
         let broken = [
             ("/checks/0/verdict", serde_json::json!("passed")),
             ("/checks/1/failure", serde_json::json!({"expected": "x"})),
+            ("/checks/0/failure/expected", serde_json::json!("x")),
+            ("/checks/0/failure/kind", serde_json::json!("flaky")),
             ("/checks/2/reason", serde_json::Value::Null),
             ("/summary/fail", serde_json::json!(-1)),
             ("/discovery/hash", serde_json::json!("md5:00")),
@@ -389,6 +617,16 @@ mod tests {
     fn snapshots_of_every_format() {
         let r = report();
         insta::assert_snapshot!("terminal", render_terminal(&r));
+        insta::assert_snapshot!(
+            "terminal_color_80",
+            render_terminal_with(
+                &r,
+                Style {
+                    width: 80,
+                    color: true
+                }
+            )
+        );
         insta::assert_snapshot!("json", render_json(&r));
         insta::assert_snapshot!("junit", render_junit(&r));
         insta::assert_snapshot!("markdown", render_markdown(&r));
