@@ -272,6 +272,12 @@ impl Budgets {
         Duration::from_millis(self.max_wait_ms.load(Ordering::Relaxed))
     }
 
+    /// The budget `path` is paced within, when the suite paces it: the checks whose cases
+    /// each spend much of a small budget send them one at a time.
+    pub fn pacing(&self, path: &str) -> Option<&Category> {
+        self.category_of(path).filter(|_| self.paced)
+    }
+
     /// The published categories.
     pub fn categories(&self) -> &[Category] {
         &self.categories

@@ -339,6 +339,13 @@ impl HttpClient {
         }
     }
 
+    /// Sends `request` once, outside the budgets: for a check that spends a category on
+    /// purpose (Properties 13 and 14 against a target's real budgets), whose 429 is its
+    /// answer.
+    pub async fn send_unpaced(&self, request: RequestSpec) -> Result<Exchange, TransportError> {
+        self.send_once(request).await
+    }
+
     /// Sends `request` once, whatever the budgets.
     async fn send_once(&self, request: RequestSpec) -> Result<Exchange, TransportError> {
         let url = self.url_of(&request.path);

@@ -7,6 +7,7 @@
 pub mod p13_counting_accuracy;
 pub mod p14_enforcement;
 pub mod p15_sliding_window;
+pub mod real_budget;
 
 use serde_json::Value;
 
@@ -62,6 +63,29 @@ pub fn area(target: &Target) -> Result<RateArea, CheckOutcome> {
                 .into(),
         ));
     };
+    let policies = policies_of(d);
+    if policies.is_empty() {
+        return Err(CheckOutcome::SetupFailed(CaseFailure::plain(
+            "rate_limits.policies with max_requests, window_seconds and path_prefixes (spec/discovery.md)",
+            format!(
+                "rate_limits = {}",
+                d.raw.get("rate_limits").unwrap_or(&Value::Null)
+            ),
+        )));
+    }
+    Ok(RateArea {
+        partition,
+        policies,
+        trusts_no_proxy: d
+            .raw
+            .pointer("/rate_limits/trusted_proxies")
+            .and_then(Value::as_u64)
+            == Some(0),
+    })
+}
+
+/// The policies a discovery document publishes, each with a path of ours in its category.
+pub fn policies_of(d: &crate::discovery::Discovery) -> Vec<Policy> {
     let mut policies = Vec::new();
     if let Some(Value::Object(map)) = d.raw.pointer("/rate_limits/policies") {
         for (category, p) in map {
@@ -81,24 +105,7 @@ pub fn area(target: &Target) -> Result<RateArea, CheckOutcome> {
             }
         }
     }
-    if policies.is_empty() {
-        return Err(CheckOutcome::SetupFailed(CaseFailure::plain(
-            "rate_limits.policies with max_requests, window_seconds and path_prefixes (spec/discovery.md)",
-            format!(
-                "rate_limits = {}",
-                d.raw.get("rate_limits").unwrap_or(&Value::Null)
-            ),
-        )));
-    }
-    Ok(RateArea {
-        partition,
-        policies,
-        trusts_no_proxy: d
-            .raw
-            .pointer("/rate_limits/trusted_proxies")
-            .and_then(Value::as_u64)
-            == Some(0),
-    })
+    policies
 }
 
 /// A fresh partition value.

@@ -9,7 +9,9 @@
 
 use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::rate_limit::{BURST_TRIES, Burst, Policy, RateArea, area, expect_admitted, hit};
+use crate::checks::rate_limit::{
+    BURST_TRIES, Burst, Policy, RateArea, area, expect_admitted, hit, real_budget,
+};
 use crate::target::Target;
 
 /// The check.
@@ -62,6 +64,10 @@ async fn count_once(
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
+        // Without partitions (a production deployment), the target's real budgets.
+        if target.discovery().offers("rate_limits") && target.http().partition_header().is_none() {
+            return real_budget::counting(target).await;
+        }
         let area = match area(target) {
             Ok(a) => a,
             Err(outcome) => return outcome,

@@ -16,6 +16,7 @@ use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently,
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::rate_limit::{
     BURST_TRIES, Burst, Policy, RateArea, area, expect_admitted, expect_refused, hit, hit_forged,
+    real_budget,
 };
 use crate::clause::security as sc;
 use crate::envelope::Rules;
@@ -130,6 +131,10 @@ async fn past_limit(
 
 fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
+        // Without partitions (a production deployment), the target's real budgets.
+        if target.discovery().offers("rate_limits") && target.http().partition_header().is_none() {
+            return real_budget::enforcement(target).await;
+        }
         let area = match area(target) {
             Ok(a) => a,
             Err(outcome) => return outcome,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::cases::{CaseConfig, CaseFailure, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::rate_limit::{Policy, RateArea, area, fresh_partition, hit};
+use crate::checks::rate_limit::{Policy, RateArea, area, fresh_partition, hit, real_budget};
 use crate::clause::security as sc;
 use crate::target::Target;
 
@@ -140,6 +140,9 @@ async fn two_halves(target: &Target, area: &RateArea, policy: &Policy) -> Result
 
 fn run_check(target: &Target, _config: CaseConfig) -> CheckFuture<'_> {
     Box::pin(async move {
+        if target.discovery().offers("rate_limits") && target.http().partition_header().is_none() {
+            return CheckOutcome::NotVerified(real_budget::sliding_reason(target));
+        }
         let area = match area(target) {
             Ok(a) => a,
             Err(outcome) => return outcome,
