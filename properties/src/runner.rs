@@ -103,6 +103,8 @@ pub fn area_member(area: &str) -> Option<&'static str> {
 fn precondition(spec: &PropertySpec, target: &Target, has_check: bool) -> Option<String> {
     if let Some(member) = area_member(&spec.area)
         && !target.discovery().offers(member)
+        // The client checks themselves fail an embedded reference built without its client.
+        && !(member == "client" && checks::client::embedded_without_client(target))
     {
         return Some(format!("target does not offer `{member}`"));
     }

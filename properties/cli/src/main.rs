@@ -20,9 +20,12 @@ use dx_conformance::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod completions;
+mod version;
+
 /// Conformance suite for dx-www deployments.
 #[derive(Debug, Parser)]
-#[command(name = "dx-conformance", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "dx-conformance", version = version::line(), about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,6 +40,13 @@ enum Command {
     List,
     /// Run the one failing case a replay file recorded, and say whether it fails the same way.
     Replay(ReplayArgs),
+    /// Print the shell completion script for SHELL (e.g. `dx-conformance completions bash >
+    /// ~/.local/share/bash-completion/completions/dx-conformance`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -189,6 +199,10 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(replay(args)),
             Err(code) => code,
         },
+        Command::Completions { shell } => write_stdout(&completions::script(
+            shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+        )),
     }
 }
 
