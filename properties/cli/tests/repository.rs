@@ -82,13 +82,22 @@ fn every_relative_link_in_the_docs_resolves() {
         let text = std::fs::read_to_string(&page).unwrap();
         for captures in link.captures_iter(&text) {
             let target = &captures[1];
-            if target.starts_with('#') || target.contains("://") || target.starts_with("mailto:") {
+            if target.contains("://") || target.starts_with("mailto:") {
                 continue;
             }
-            let file = target.split('#').next().unwrap_or(target);
-            let resolved = page.parent().unwrap().join(file);
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let resolved = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(file)
+            };
             if !resolved.exists() {
                 broken.push(format!("{}: {target}", page.display()));
+            } else if !anchor.is_empty()
+                && resolved.extension().is_some_and(|e| e == "md")
+                && !anchors(&resolved).iter().any(|a| a == anchor)
+            {
+                broken.push(format!("{}: {target} (no such heading)", page.display()));
             }
         }
     }
@@ -97,6 +106,24 @@ fn every_relative_link_in_the_docs_resolves() {
         "links that resolve to nothing:\n{}",
         broken.join("\n")
     );
+}
+
+/// The anchors GitHub gives a Markdown page's headings: lower case, punctuation but `-` and
+/// `_` dropped, spaces as `-`.
+fn anchors(page: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(page).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| {
+            l.trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ' '))
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect()
 }
 
 /// The one build command, in `.ci/build-cli.sh`.
