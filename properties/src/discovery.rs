@@ -8,6 +8,10 @@ use serde_json::Value;
 
 use crate::spec::{CompiledSchema, DISCOVERY_SCHEMA_JSON};
 
+/// The version of `spec/` this suite checks; a target's `dx_www` names the version it
+/// implements, and any 1.x document is read (spec/discovery.md, "Versioning").
+pub const SPEC_VERSION: &str = "1.0";
+
 /// Where a target publishes its discovery document.
 pub const DISCOVERY_PATH: &str = "/.well-known/dx-www";
 
@@ -158,6 +162,11 @@ fn sha256_hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_suite_checks_the_spec_version_the_reference_implements() {
+        assert_eq!(SPEC_VERSION, dx_server::routes::discovery::SPEC_VERSION);
+    }
 
     fn valid() -> Value {
         json!({

@@ -8,7 +8,10 @@
 //! it then publishes none, and the suite's client checks report "not verified". With the
 //! target installed, a client that does not compile fails the server's build: it is a broken
 //! client, not a missing one (a mutation run must see such a mutant as unviable, not as a
-//! server without a client).
+//! server without a client). The script watches the compiler's `lib/rustlib` directory, so a
+//! server built without a client is rebuilt with one by the next `cargo build` after
+//! `rustup target add wasm32-unknown-unknown` (no `cargo clean`). An embedded reference built
+//! without a client makes the suite's client checks fail with that fix, never "not verified".
 //! `DX_CLIENT_WASM=path` uses a prebuilt module instead.
 //!
 //! Each module is then shrunk by binaryen's `wasm-opt -Oz`, as `wasm-pack` does for a
@@ -31,6 +34,15 @@ fn main() {
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    // Adding (or removing) the wasm32 target changes the sysroot's `lib/rustlib` (rustup
+    // creates `wasm32-unknown-unknown/` there and rewrites `components`): the client is then
+    // built on the next build. Watching the target's own directory would not do: a path that
+    // does not exist makes cargo run the script on every build.
+    if let Some(rustlib) = sysroot().map(|s| s.join("lib/rustlib"))
+        && rustlib.is_dir()
+    {
+        println!("cargo:rerun-if-changed={}", rustlib.display());
     }
     println!("cargo:rerun-if-env-changed=DX_CLIENT_WASM");
     println!("cargo:rerun-if-env-changed=DX_REQUIRE_WASM_OPT");
@@ -148,18 +160,18 @@ fn build_client(root: &Path, out: &Path, mutant: Option<&str>) -> Result<PathBuf
 /// Whether the compiler has the standard library for `wasm32-unknown-unknown`: rustup puts it
 /// under the sysroot's `lib/rustlib/wasm32-unknown-unknown`.
 fn wasm_target_installed() -> bool {
+    sysroot().is_some_and(|s| s.join("lib/rustlib/wasm32-unknown-unknown").is_dir())
+}
+
+/// The sysroot of the compiler cargo builds with (`rustc --print sysroot`).
+fn sysroot() -> Option<PathBuf> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     Command::new(rustc)
         .args(["--print", "sysroot"])
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| {
-            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
-                .join("lib/rustlib/wasm32-unknown-unknown")
-                .is_dir()
-        })
-        .unwrap_or(false)
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
 }
 
 /// The WebAssembly features rustc enables for `wasm32-unknown-unknown` (and wasmi runs):

@@ -22,9 +22,12 @@ mod term;
 use progress::Display;
 use term::ColorWhen;
 
+mod completions;
+mod version;
+
 /// Conformance suite for dx-www deployments.
 #[derive(Debug, Parser)]
-#[command(name = "dx-conformance", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(name = "dx-conformance", version = version::line(), about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -42,6 +45,13 @@ enum Command {
     List(ListArgs),
     /// Run the one failing case a replay file recorded, and say whether it fails the same way.
     Replay(ReplayArgs),
+    /// Print the shell completion script for SHELL (e.g. `dx-conformance completions bash >
+    /// ~/.local/share/bash-completion/completions/dx-conformance`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -201,6 +211,10 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(replay(args)),
             Err(code) => code,
         },
+        Command::Completions { shell } => write_stdout(&completions::script(
+            shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+        )),
     }
 }
 

@@ -53,10 +53,7 @@ pub async fn area(target: &Target) -> Result<ClientArea, CheckOutcome> {
     }
     let d = target.discovery();
     if !d.offers("client") {
-        return Err(CheckOutcome::NotVerified(
-            "the target publishes no client member: it serves no WASM client (spec/discovery.md)"
-                .into(),
-        ));
+        return Err(without_client(embedded_without_client(target)));
     }
     let Some(url) = d
         .raw
@@ -105,6 +102,36 @@ pub async fn area(target: &Target) -> Result<ClientArea, CheckOutcome> {
         module,
     })
 }
+
+/// The client checks' outcome against a target that publishes no client. A deployment may
+/// serve none (spec/discovery.md): not verified. The embedded reference always serves the
+/// client it is built with, so when it has none the build lacked the wasm32 target: that is a
+/// broken set-up with a known fix, and a run that hid it as "not verified" would pass without
+/// ever checking a client.
+fn without_client(embedded_built_without_client: bool) -> CheckOutcome {
+    if embedded_built_without_client {
+        return CheckOutcome::SetupFailed(CaseFailure::plain(
+            "the embedded reference serving the WASM client it is built with (spec/client-abi.md)",
+            EMBEDDED_WITHOUT_CLIENT,
+        ));
+    }
+    CheckOutcome::NotVerified(
+        "the target publishes no client member: it serves no WASM client (spec/discovery.md)"
+            .into(),
+    )
+}
+
+/// Whether `target` is the embedded reference and this build of it has no client (the
+/// wasm32 target was missing when dx-server was built: `reference/server/build.rs`).
+pub fn embedded_without_client(target: &Target) -> bool {
+    target.is_embedded() && dx_server::routes::client::client_wasm().is_none()
+}
+
+/// What the client checks say against an embedded reference built without its client.
+pub const EMBEDDED_WITHOUT_CLIENT: &str = "the embedded reference was built without its WASM client \
+     (the wasm32-unknown-unknown target was missing when dx-server was built). Fix: \
+     `rustup target add wasm32-unknown-unknown`, then run again: cargo rebuilds the server \
+     with its client";
 
 /// One delta-capable asset the target lists in `client.assets` (`spec/discovery.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,4 +202,36 @@ pub fn place(client: &mut ClientInstance, bytes: &[u8], what: &str) -> Result<i3
 /// The length of `bytes` as the ABI's `i32`.
 pub fn len(bytes: &[u8]) -> i32 {
     i32::try_from(bytes.len()).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod without_client_tests {
+    use super::*;
+
+    #[test]
+    fn an_embedded_reference_built_without_its_client_fails_with_the_fix() {
+        match without_client(true) {
+            CheckOutcome::SetupFailed(failure) => {
+                assert!(
+                    failure
+                        .actual
+                        .contains("rustup target add wasm32-unknown-unknown"),
+                    "{}",
+                    failure.actual
+                );
+                assert!(failure.actual.contains("run again"), "{}", failure.actual);
+            }
+            other => panic!("expected a failure naming the fix, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_deployment_without_a_client_is_not_verified() {
+        match without_client(false) {
+            CheckOutcome::NotVerified(reason) => {
+                assert!(reason.contains("no client member"), "{reason}");
+            }
+            other => panic!("expected not verified, got {other:?}"),
+        }
+    }
 }
