@@ -305,6 +305,70 @@ async fn assert_caught_with_accounts(mutant: Mutant) {
     );
 }
 
+/// Properties 13 and 14 against a correct production reference (no partition header) spend
+/// its real `static` budget and pass in part, saying so; Property 15 says why it does not.
+#[tokio::test]
+async fn real_budget_forms_pass_a_correct_server_in_part() {
+    let mut config = EmbeddedReference::default_config();
+    config.profile = dx_server::Profile::Production;
+    config.security = dx_server::config::SecuritySettings::for_profile(config.profile);
+    config.security.limits[2] = dx_server::config::LimitSpec {
+        max_requests: 20,
+        window_seconds: 2,
+    };
+    let target = Target::embedded(config).await.expect("target");
+    for property in [13, 14] {
+        let result = run_property(&target, property, CaseConfig::default())
+            .await
+            .expect("spec");
+        assert_eq!(result.verdict, Verdict::Pass, "p{property}: {result:?}");
+        let unverified = result.unverified.clone().unwrap_or_default();
+        assert!(
+            unverified.contains("real `static` budget (20 per 2 s)"),
+            "p{property}: {unverified}"
+        );
+    }
+    let p15 = run_property(&target, 15, CaseConfig::default())
+        .await
+        .expect("spec");
+    assert!(
+        matches!(&p15.verdict, Verdict::NotVerified(why) if why.contains("window boundaries")),
+        "{:?}",
+        p15.verdict
+    );
+}
+
+/// Property 14's form against a target's real budgets (production: no partition header)
+/// catches a `Retry-After` that promises room too soon; a correct server passes it in part.
+#[tokio::test]
+async fn real_budget_form_catches_retry_after_wrong() {
+    let mut config = EmbeddedReference::default_config();
+    config.profile = dx_server::Profile::Production;
+    config.security = dx_server::config::SecuritySettings::for_profile(config.profile);
+    // One category the other checks never use, small enough to spend in a moment.
+    config.security.limits[2] = dx_server::config::LimitSpec {
+        max_requests: 20,
+        window_seconds: 30,
+    };
+    config.mutations = Mutations::with(Some(Mutant::RetryAfterWrong));
+    let target = Target::embedded(config).await.expect("target");
+    assert!(target.http().partition_header().is_none());
+    let result = run_property(&target, 14, CaseConfig::default())
+        .await
+        .expect("spec");
+    let Verdict::Fail(failure) = &result.verdict else {
+        panic!(
+            "Retry-After 1 s against the real budget: {:?}",
+            result.verdict
+        );
+    };
+    assert!(
+        failure.actual.contains("refused 3 times running"),
+        "{}",
+        failure.actual
+    );
+}
+
 /// The forms of Properties 17-25 that run with test accounts instead of the conformance
 /// profile have teeth of their own.
 #[tokio::test]
