@@ -54,6 +54,19 @@ pub struct AuthArea {
     turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// Auth budgets smaller than this (requests per window) are small: the auth checks then
+/// keep each case within one window (a production deployment's 10 a minute).
+pub const SMALL_BUDGET: u32 = 30;
+
+/// Whether the suite paces its requests to the auth endpoints within a small budget.
+pub fn small_budget(target: &Target, area: &AuthArea) -> bool {
+    target
+        .http()
+        .budgets()
+        .pacing(&area.refresh)
+        .is_some_and(|c| c.max_requests < SMALL_BUDGET)
+}
+
 /// Logs every test account in once before the checks start, where the target offers no
 /// open registration nor mint hook: the checks that need a user, not a login (sync, the
 /// items API), then find it in the run's cache instead of each waiting for the `auth`

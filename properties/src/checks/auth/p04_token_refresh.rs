@@ -36,11 +36,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         // A chain of n refreshes sends 2n + 4 requests to the auth endpoints. Against a
         // budget too small for two chains at once (a production deployment's), the chains
         // run one after another and the first is short, so that one fits in a window.
-        let small_budget = target
-            .http()
-            .budgets()
-            .pacing(&area.refresh)
-            .is_some_and(|c| c.max_requests < SMALL_BUDGET);
+        let small_budget = super::small_budget(target, &area);
         // The first chain waits for the server's clock to pass the login's second; the
         // generated chains run meanwhile. Each costs a login (one Argon2id hash).
         let waited = [(if small_budget { 2usize } else { 3 }, 0usize, true)];
@@ -67,9 +63,6 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         CheckOutcome::Ran(first.followed_by(chains))
     })
 }
-
-/// Auth budgets smaller than this (requests per window) get one chain at a time.
-const SMALL_BUDGET: u32 = 30;
 
 /// The server's clock, from the `Date` of a cheap request.
 async fn server_now(api: AuthApi<'_>) -> Result<i64, CaseFailure> {

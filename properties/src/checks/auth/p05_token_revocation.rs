@@ -100,13 +100,20 @@ async fn revoke_login(api: AuthApi<'_>) -> Result<(), CaseFailure> {
         &pair.access.payload,
         &pair.access.footer,
     );
-    for garbage in [
+    let v2 = pair.access.text.replacen("v4.public.", "v2.public.", 1);
+    let mut garbage = vec![
         "",
         "garbage",
         "v4.public.AAAA",
-        &pair.access.text.replacen("v4.public.", "v2.public.", 1),
-        &stranger,
-    ] {
+        v2.as_str(),
+        stranger.as_str(),
+    ];
+    // Within a small auth budget the case must fit one window: the two tokens closest to
+    // real ones stand for the rest.
+    if super::small_budget(api.observer.target, api.area) {
+        garbage.drain(..3);
+    }
+    for garbage in garbage {
         expect_revoke_answer(
             &api.revoke(garbage).await?,
             "a token the target did not sign",
