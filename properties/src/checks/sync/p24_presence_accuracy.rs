@@ -296,7 +296,14 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
                     LONGEST_SILENCE_TRIED.as_secs()
                 ));
             }
-            CheckOutcome::Ran(for_each(&[area], |area| silent_connection(target, area)).await)
+            let area = &area;
+            CheckOutcome::Ran(
+                for_each(
+                    &["a subscribed connection stops answering the server's pings"],
+                    |_| silent_connection(target, area),
+                )
+                .await,
+            )
         },
     ))
 }
