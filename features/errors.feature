@@ -11,7 +11,7 @@ Feature: Error response format validation
     Given the target
     When <request>
     Then the response status is <status>
-    And the response is an error envelope with code "<code>"
+    And the response is a complete error envelope with code "<code>"
     And the envelope's request id matches the X-Request-Id header
     And the envelope's timestamp is RFC 3339 in UTC
     And the response reveals nothing internal
@@ -37,7 +37,7 @@ Feature: Error response format validation
     When I send "GET" to "/dx-conformance/no-such-page" with the request id "dx-conformance.req:42_A-b"
     Then the response status is 404
     And the X-Request-Id header is "dx-conformance.req:42_A-b"
-    And the response is an error envelope with code "NOT_FOUND"
+    And the response is a complete error envelope with code "NOT_FOUND"
     And the envelope's request id is "dx-conformance.req:42_A-b"
 
   @req-7.2 @id-request-id-replaced
@@ -45,7 +45,7 @@ Feature: Error response format validation
     Given the target
     When <request>
     Then the response status is 404
-    And the response is an error envelope with code "NOT_FOUND"
+    And the response is a complete error envelope with code "NOT_FOUND"
     And the request id I sent was replaced by a generated one
     And the envelope's request id matches the X-Request-Id header
 
@@ -69,7 +69,7 @@ Feature: Error response format validation
     Given the target is in the conformance profile
     When a route panics through the fault hooks with a secret marker in its panic message
     Then the response status is 500
-    And the response is an error envelope with code "INTERNAL_ERROR"
+    And the response is a complete error envelope with code "INTERNAL_ERROR"
     And the error message is "Internal server error"
     And the response reveals nothing internal
     When I send "GET" to the health endpoint
@@ -81,7 +81,7 @@ Feature: Error response format validation
     Given the target is in the conformance profile
     When I raise error 1002 through the fault hooks with the message "Session token expired", the suggestion "Sign in again" and a secret source
     Then the response status is 401
-    And the response is an error envelope with code "TOKEN_EXPIRED"
+    And the response is a complete error envelope with code "TOKEN_EXPIRED"
     And the error message is "Session token expired"
     And the error suggestion is "Sign in again"
     And the response reveals nothing internal

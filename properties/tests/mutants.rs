@@ -305,6 +305,28 @@ async fn assert_caught_with_accounts(mutant: Mutant) {
     );
 }
 
+/// A rule broken on every response (here `details.debug` in every error envelope, which only
+/// the development profile may add) fails the properties that own it, Property 8 (the
+/// envelope) and 26 (sanitization), and not the properties that merely read a code from an
+/// envelope: it is reported once, by cause, as `rules:envelope`.
+#[tokio::test]
+async fn a_rule_broken_everywhere_fails_only_its_owners() {
+    let mut config = EmbeddedReference::default_config();
+    config.mutations = Mutations::with(Some(Mutant::LeaksInternals));
+    let target = Target::embedded(config).await.expect("target");
+    for (property, fails) in [(8, true), (26, true), (2, false), (14, false), (17, false)] {
+        let result = run_property(&target, property, CaseConfig::default())
+            .await
+            .expect("spec");
+        assert_eq!(
+            matches!(result.verdict, Verdict::Fail(_)),
+            fails,
+            "p{property}: {:?}",
+            result.verdict
+        );
+    }
+}
+
 /// Properties 13 and 14 against a correct production reference (no partition header) spend
 /// its real `static` budget and pass in part, saying so; Property 15 says why it does not.
 #[tokio::test]

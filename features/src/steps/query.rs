@@ -291,8 +291,7 @@ fn details_name(
 ) -> Result<(), StepError> {
     let result = (|| {
         let ex = world.last()?;
-        let rules = world.rules()?;
-        let envelope = expect_code(ex, &rules, &envelope_code(ex), &qc::DETAILS)?;
+        let envelope = expect_code(ex, &envelope_code(ex), &qc::DETAILS)?;
         let details = envelope.details.unwrap_or(Value::Null);
         let ok = details["error_type"] == error_type
             && details["table"].as_str().is_some_and(|t| !t.is_empty())

@@ -21,7 +21,7 @@ use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome};
 use crate::checks::security_headers::{HeaderRules, judge};
 use crate::clause::http_contract as hc;
-use crate::envelope::{Rules, check_envelope, check_no_leak, expect_code};
+use crate::envelope::{Rules, check_envelope, check_no_leak, expect_code_strict};
 use crate::http::{Exchange, HttpClient, RequestSpec};
 use crate::observer::record_every_rule;
 use crate::probes::UserRoute;
@@ -215,7 +215,7 @@ fn judge_envelope(ex: &Exchange, expect: Expect, head: bool) -> Result<(), CaseF
             }
         }
         Expect::NotFound => {
-            expect_code(ex, &Rules::UNDESCRIBED, "NOT_FOUND", &hc::NOT_FOUND).map(drop)
+            expect_code_strict(ex, &Rules::UNDESCRIBED, "NOT_FOUND", &hc::NOT_FOUND).map(drop)
         }
         Expect::Anything if ex.status.as_u16() >= 400 && !head => {
             check_envelope(ex, &Rules::UNDESCRIBED).map(drop)

@@ -20,7 +20,7 @@ use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, area, fresh_email};
 use crate::clause::{auth as ac, http_contract as hc};
-use crate::envelope::check_envelope;
+use crate::envelope::expect_code;
 use crate::http::Exchange;
 use crate::target::Target;
 
@@ -503,13 +503,12 @@ async fn flood(api: AuthApi<'_>) -> Result<(), CaseFailure> {
         match ex.status.as_u16() {
             401 => api.expect(&ex, "INVALID_CREDENTIALS", &ac::SAME_FAILURE)?,
             503 => {
-                let envelope = check_envelope(&ex, &api.observer.rules)?;
-                if envelope.code.wire != "RESOURCE_EXHAUSTED" || ex.header("retry-after").is_none()
-                {
+                expect_code(&ex, "RESOURCE_EXHAUSTED", &ac::BOUNDED)?;
+                if ex.header("retry-after").is_none() {
                     return Err(CaseFailure::violates(
                         &ex,
                         &ac::BOUNDED,
-                        "a 503 to a login flood",
+                        "a 503 to a login flood without Retry-After",
                     ));
                 }
             }

@@ -261,8 +261,7 @@ impl<'t> CsrfApi<'t> {
         what: &str,
     ) -> Result<(), CaseFailure> {
         let ex = self.observer.send(request, &[]).await?;
-        expect_code(&ex, &self.observer.rules, "CSRF_INVALID", &sc::REQUIRED)
-            .map_err(|f| f.about(what))?;
+        expect_code(&ex, "CSRF_INVALID", &sc::REQUIRED).map_err(|f| f.about(what))?;
         let reason = ex.json().and_then(|b| {
             b.pointer("/error/details/reason")
                 .and_then(Value::as_str)

@@ -147,7 +147,7 @@ async fn case(api: CsrfApi<'_>, wrong: Wrong, method: Method) -> Result<(), Case
         Wrong::CrossSite => {
             let request = RequestSpec::new(method, &path).header("sec-fetch-site", "cross-site");
             let ex = api.observer.send(request, &[]).await?;
-            crate::envelope::expect_code(&ex, &api.observer.rules, "CSRF_INVALID", &sc::CROSS_SITE)
+            crate::envelope::expect_code(&ex, "CSRF_INVALID", &sc::CROSS_SITE)
                 .map(|_| ())
                 .map_err(|f| f.about(&what))
         }

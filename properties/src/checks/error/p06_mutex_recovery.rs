@@ -181,7 +181,7 @@ async fn run_history(
                     check_state(&ex, expected.as_ref(), &hc::HOOK_ADD)?;
                 }
                 Step::Poison(_) => {
-                    expect_code(&ex, &observer.rules, "INTERNAL_ERROR", &hc::HOOK_POISON)?;
+                    expect_code(&ex, "INTERNAL_ERROR", &hc::HOOK_POISON)?;
                     model.recoveries += 1;
                 }
             }

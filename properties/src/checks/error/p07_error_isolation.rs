@@ -198,7 +198,7 @@ async fn perform(
                     &[],
                 )
                 .await?;
-            expect_code(&ex, &observer.rules, "INTERNAL_ERROR", &hc::UNHANDLED).map(drop)
+            expect_code(&ex, "INTERNAL_ERROR", &hc::UNHANDLED).map(drop)
         }
         Op::Poison(add) => {
             let scope = unique_scope("p07-failing");
@@ -211,7 +211,7 @@ async fn perform(
                     &[],
                 )
                 .await?;
-            expect_code(&ex, &observer.rules, "INTERNAL_ERROR", &hc::HOOK_POISON).map(drop)
+            expect_code(&ex, "INTERNAL_ERROR", &hc::HOOK_POISON).map(drop)
         }
         Op::Healthy(healthy) => {
             let Some(request) = request_of(observer, base, *healthy) else {

@@ -17,7 +17,7 @@ use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::support::{Observer, marker, unique_scope};
 use crate::clause::{Clause, error_format as ef, http_contract as hc};
 use crate::contract::{self, Body, METHODS, Route};
-use crate::envelope::{allowed_methods, check_envelope, expect_code, is_check_state};
+use crate::envelope::{allowed_methods, check_envelope, expect_code_strict, is_check_state};
 use crate::http::{Exchange, RequestSpec};
 use crate::raw::{RawAnswer, RawRequest};
 use crate::rules::Rule;
@@ -840,7 +840,7 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
                 request = request.header("content-type", *ct);
             }
             let ex = observer.send(request, &[]).await?;
-            expect_code(&ex, rules, "UNSUPPORTED_MEDIA_TYPE", &hc::MEDIA_TYPE).map(drop)
+            expect_code_strict(&ex, rules, "UNSUPPORTED_MEDIA_TYPE", &hc::MEDIA_TYPE).map(drop)
         }
         Case::Malformed { route, body, what } => {
             let mark = marker();
@@ -849,7 +849,7 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
                 .header("content-type", "application/json")
                 .body(body);
             let ex = observer.send(request, &[]).await?;
-            let envelope = expect_code(&ex, rules, "BAD_REQUEST", &hc::MALFORMED)
+            let envelope = expect_code_strict(&ex, rules, "BAD_REQUEST", &hc::MALFORMED)
                 .map_err(|f| f.about(what))?;
             not_echoed(&ex, &envelope.message, &mark, &hc::OWN_WORDS)
         }
@@ -859,7 +859,7 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
             let ex = observer
                 .send(RequestSpec::post_json(route.path.clone(), &body), &[])
                 .await?;
-            let envelope = expect_code(&ex, rules, "VALIDATION_FAILED", &hc::SHAPE)?;
+            let envelope = expect_code_strict(&ex, rules, "VALIDATION_FAILED", &hc::SHAPE)?;
             expect_field(&ex, envelope.details.as_ref(), field)?;
             not_echoed(&ex, &ex.text(), &mark, &hc::REPORT_NOT_ECHOED)
         }
@@ -889,7 +889,7 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
         }
         Case::Drain { request } => match raw(observer, request, 30_000).await? {
             RawAnswer::Response(ex) => {
-                expect_code(&ex, rules, "PAYLOAD_TOO_LARGE", &hc::DRAIN).map(drop)
+                expect_code_strict(&ex, rules, "PAYLOAD_TOO_LARGE", &hc::DRAIN).map(drop)
             }
             RawAnswer::WriteFailed { error, written, .. } => Err(CaseFailure::plain(
                 hc::DRAIN.cite(),
@@ -959,12 +959,13 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
                     &[],
                 )
                 .await?;
-            let envelope = expect_code(&ex, rules, "VALIDATION_FAILED", &hc::HOOK_ERROR_UNKNOWN)?;
+            let envelope =
+                expect_code_strict(&ex, rules, "VALIDATION_FAILED", &hc::HOOK_ERROR_UNKNOWN)?;
             expect_field(&ex, envelope.details.as_ref(), "number")
         }
         Case::BadScopeSegment { path } => {
             let ex = observer.send(RequestSpec::get(path.clone()), &[]).await?;
-            let envelope = expect_code(&ex, rules, "VALIDATION_FAILED", &hc::HOOK_SCOPE)?;
+            let envelope = expect_code_strict(&ex, rules, "VALIDATION_FAILED", &hc::HOOK_SCOPE)?;
             expect_field(&ex, envelope.details.as_ref(), "scope")
         }
         Case::EncodedScope { path, scope } => {
@@ -985,7 +986,7 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
             let checks = if ready {
                 ex.json().map(|j| j["checks"].clone())
             } else {
-                expect_code(&ex, rules, "SERVICE_UNAVAILABLE", &hc::READINESS)?
+                expect_code_strict(&ex, rules, "SERVICE_UNAVAILABLE", &hc::READINESS)?
                     .details
                     .map(|d| d["checks"].clone())
             };
@@ -1055,7 +1056,7 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
         }
         Case::ExpectContinue { request } => match raw(observer, request, 10_000).await? {
             RawAnswer::Response(ex) => {
-                expect_code(&ex, rules, "PAYLOAD_TOO_LARGE", &hc::EXPECT_CONTINUE).map(drop)
+                expect_code_strict(&ex, rules, "PAYLOAD_TOO_LARGE", &hc::EXPECT_CONTINUE).map(drop)
             }
             other => Err(CaseFailure::plain(
                 hc::EXPECT_CONTINUE.cite(),
@@ -1067,7 +1068,7 @@ async fn run_case(observer: Observer<'_>, case: &Case) -> Result<(), CaseFailure
             timeout_ms,
         } => match raw(observer, request, timeout_ms + 5_000).await? {
             RawAnswer::Response(ex) => {
-                expect_code(&ex, rules, "REQUEST_TIMEOUT", &hc::TIMEOUT).map(drop)
+                expect_code_strict(&ex, rules, "REQUEST_TIMEOUT", &hc::TIMEOUT).map(drop)
             }
             other => Err(CaseFailure::plain(
                 hc::TIMEOUT.cite(),
@@ -1116,7 +1117,7 @@ fn expect_error(
     clause: &Clause,
 ) -> Result<(), CaseFailure> {
     if *method != Method::HEAD {
-        return expect_code(ex, rules, wire, clause).map(drop);
+        return expect_code_strict(ex, rules, wire, clause).map(drop);
     }
     let status = crate::spec::error_code_by_wire(wire).map_or(0, |c| c.http_status);
     if ex.status.as_u16() != status || !ex.body.is_empty() {
@@ -1251,7 +1252,7 @@ async fn hook_error(
             format!("the suite raised {number}, which is not in the table"),
         ));
     };
-    let envelope = expect_code(&ex, &observer.rules, &code.wire, &hc::HOOK_ERROR)?;
+    let envelope = expect_code_strict(&ex, &observer.rules, &code.wire, &hc::HOOK_ERROR)?;
     if code.http_status < 500 && envelope.message != message {
         return Err(CaseFailure::violates(
             &ex,
@@ -1387,7 +1388,7 @@ async fn run_generated(
                 .header("content-type", "application/json")
                 .body(body);
             let ex = observer.send(request, &[]).await?;
-            expect_code(&ex, rules, "BAD_REQUEST", &hc::MALFORMED).map(drop)
+            expect_code_strict(&ex, rules, "BAD_REQUEST", &hc::MALFORMED).map(drop)
         }
         Generated::Oversized {
             extra,
@@ -1440,7 +1441,8 @@ async fn run_generated(
             if wrong.is_empty() {
                 return expect_accepted(&ex);
             }
-            let envelope = expect_code(&ex, rules, "VALIDATION_FAILED", &hc::REPORT_MEMBERS)?;
+            let envelope =
+                expect_code_strict(&ex, rules, "VALIDATION_FAILED", &hc::REPORT_MEMBERS)?;
             let field = envelope
                 .details
                 .as_ref()

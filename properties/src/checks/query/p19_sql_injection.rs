@@ -127,12 +127,7 @@ fn run_check(target: &crate::target::Target, config: CaseConfig) -> CheckFuture<
                 let ex = api
                     .send(&bystander, api.create_request(name, body), &[])
                     .await?;
-                expect_code(
-                    &ex,
-                    &api.observer.rules,
-                    "VALIDATION_FAILED",
-                    &qc::NUL_REFUSED,
-                )?;
+                expect_code(&ex, "VALIDATION_FAILED", &qc::NUL_REFUSED)?;
             }
             Ok::<_, CaseFailure>((bystander, canary))
         };

@@ -264,12 +264,7 @@ pub fn expect_admitted(
 }
 
 /// Checks a refusal: 429 `RATE_LIMITED`, Retry-After from 1 to the window; returns it.
-pub fn expect_refused(
-    ex: &Exchange,
-    rules: &crate::envelope::Rules,
-    policy: &Policy,
-    what: &str,
-) -> Result<u64, CaseFailure> {
+pub fn expect_refused(ex: &Exchange, policy: &Policy, what: &str) -> Result<u64, CaseFailure> {
     if ex.status != 429 {
         return Err(CaseFailure::violates(
             ex,
@@ -277,8 +272,7 @@ pub fn expect_refused(
             format!("{what}: the request over the limit"),
         ));
     }
-    crate::envelope::expect_code(ex, rules, "RATE_LIMITED", &sc::REFUSED)
-        .map_err(|f| f.about(what))?;
+    crate::envelope::expect_code(ex, "RATE_LIMITED", &sc::REFUSED).map_err(|f| f.about(what))?;
     match ex
         .header("retry-after")
         .and_then(|v| v.trim().parse::<u64>().ok())

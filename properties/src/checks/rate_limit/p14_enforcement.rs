@@ -19,7 +19,6 @@ use crate::checks::rate_limit::{
     real_budget,
 };
 use crate::clause::security as sc;
-use crate::envelope::Rules;
 use crate::target::Target;
 
 /// The check.
@@ -54,12 +53,7 @@ async fn spend(
     Ok(Some(burst))
 }
 
-async fn honoured(
-    target: &Target,
-    rules: &Rules,
-    area: &RateArea,
-    policy: &Policy,
-) -> Result<(), CaseFailure> {
+async fn honoured(target: &Target, area: &RateArea, policy: &Policy) -> Result<(), CaseFailure> {
     for _ in 0..BURST_TRIES {
         let Some(burst) = spend(target, area, policy).await? else {
             continue;
@@ -68,7 +62,7 @@ async fn honoured(
         if burst.slid(&ex, policy, None) {
             continue;
         }
-        let wait = expect_refused(&ex, rules, policy, "the request after the limit")?;
+        let wait = expect_refused(&ex, policy, "the request after the limit")?;
         tokio::time::sleep(Duration::from_secs(wait)).await;
         let again = hit(target, area, policy, &burst.partition).await?;
         if again.status == 429 {
@@ -89,7 +83,6 @@ async fn honoured(
 
 async fn past_limit(
     target: &Target,
-    rules: &Rules,
     area: &RateArea,
     policy: &Policy,
     extra: u32,
@@ -121,7 +114,7 @@ async fn past_limit(
                 ),
                 None => format!("request {k} past the limit in {}", policy.category),
             };
-            expect_refused(&ex, rules, policy, &what)?;
+            expect_refused(&ex, policy, &what)?;
         }
         return Ok(());
     }
@@ -140,8 +133,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Err(outcome) => return outcome,
         };
         let area = &area;
-        let rules = &Rules::of(target.discovery());
-        let enumerated = for_each(&area.policies, |p| honoured(target, rules, area, p)).await;
+        let enumerated = for_each(&area.policies, |p| honoured(target, area, p)).await;
         if enumerated.is_failed() {
             return CheckOutcome::Ran(enumerated);
         }
@@ -155,7 +147,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             config,
             CASES_AT_ONCE,
             |(i, extra, forged)| async move {
-                past_limit(target, rules, area, &area.policies[i], extra, forged).await
+                past_limit(target, area, &area.policies[i], extra, forged).await
             },
         )
         .await;

@@ -18,7 +18,6 @@ use crate::cases::{CaseFailure, CaseOutcome};
 use crate::check::CheckOutcome;
 use crate::checks::rate_limit::{Policy, current, expect_refused, policies_of};
 use crate::clause::security as sc;
-use crate::envelope::Rules;
 use crate::http::{Exchange, RequestSpec};
 use crate::target::Target;
 
@@ -247,7 +246,6 @@ pub async fn enforcement(target: &Target) -> CheckOutcome {
 }
 
 async fn enforce(target: &Target, policy: &Policy) -> Result<Result<String, String>, CaseFailure> {
-    let rules = Rules::of(target.discovery());
     let max = u64::from(policy.max_requests);
     // Room may come back while the suite spends (requests of others leaving the window):
     // at most twice the budget is sent before the limit counts as never reached.
@@ -271,7 +269,7 @@ async fn enforce(target: &Target, policy: &Policy) -> Result<Result<String, Stri
     }
     let mut refusal = spent.last.clone();
     for _ in 0..PROMISE_TRIES {
-        let wait = expect_refused(&refusal, &rules, policy, "the request past the limit")?;
+        let wait = expect_refused(&refusal, policy, "the request past the limit")?;
         let budgets = target.http().budgets();
         let refused = Refusal::Refused {
             category: Some(policy.category.clone()),
