@@ -152,6 +152,10 @@ fn needs(p: &PropertySpec, runs_undescribed: bool) -> Vec<String> {
             format!("{n} accounts (--account)")
         };
         needs.push(format!("{accounts} or the conformance profile"));
+    } else if matches!(p.number, 13 | 14) {
+        // Without a partition header they spend one real category, in part
+        // (spec/conformance.md, "Spending a budget on purpose").
+        needs.push("the conformance profile (in part: one real category)".to_owned());
     } else if p.needs_conformance_profile {
         needs.push("conformance profile".to_owned());
     }
@@ -173,6 +177,7 @@ fn short(need: &str) -> String {
         "the discovery document" => "discovery".to_owned(),
         "conformance profile" => "conformance".to_owned(),
         "several instances (optional)" => "+instances".to_owned(),
+        "the conformance profile (in part: one real category)" => "conformance|part".to_owned(),
         "nothing: judged on every response of the run" => "every response".to_owned(),
         // `an account (--account) or the conformance profile`, `2 accounts (…) or …`.
         other => other
