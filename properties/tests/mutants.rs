@@ -273,7 +273,15 @@ async fn assert_caught_with_accounts(mutant: Mutant) {
     let http = reqwest::Client::new();
     let mut accounts = Vec::new();
     for n in 0..2 {
-        let (email, password) = (format!("teeth{n}@example.com"), format!("Teeth-Pw-{n}"));
+        // Unique in a database the tests and earlier runs share (CI's PostgreSQL).
+        let email = format!(
+            "teeth{n}-{}-{}@example.com",
+            mutant.name(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let password = format!("Teeth-Pw-{n}");
         let status = http
             .post(
                 target
@@ -338,6 +346,9 @@ async fn real_budget_forms_pass_a_correct_server_in_part() {
         max_requests: 20,
         window_seconds: 2,
     };
+    // A store of its own: the budget is spent from this address, and tests running beside
+    // it on a shared Redis would spend (and slide) the same one.
+    config.redis_url = None;
     let target = Target::embedded(config).await.expect("target");
     for property in [13, 14] {
         let result = run_property(&target, property, CaseConfig::default())
@@ -372,6 +383,7 @@ async fn real_budget_form_catches_retry_after_wrong() {
         max_requests: 20,
         window_seconds: 30,
     };
+    config.redis_url = None;
     config.mutations = Mutations::with(Some(Mutant::RetryAfterWrong));
     let target = Target::embedded(config).await.expect("target");
     assert!(target.http().partition_header().is_none());
