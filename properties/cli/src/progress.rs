@@ -221,11 +221,7 @@ pub fn closing_lines(
 ) -> Vec<String> {
     use dx_conformance::report::{Standing, cause};
     let mut lines = Vec::new();
-    let failures: Vec<&CheckResult> = report
-        .results
-        .iter()
-        .filter(|r| Standing::of(r) == Standing::Fail)
-        .collect();
+    let failures: Vec<&CheckResult> = dx_conformance::report::with_standing(report, Standing::Fail);
     let id_w = failures
         .iter()
         .map(|r| r.id.chars().count())

@@ -129,11 +129,7 @@ pub fn render_html(report: &Report) -> String {
             out.push_str("</section>\n");
             continue;
         }
-        let rows: Vec<&CheckResult> = report
-            .results
-            .iter()
-            .filter(|r| Standing::of(r) == standing)
-            .collect();
+        let rows: Vec<&CheckResult> = super::with_standing(report, standing);
         if rows.is_empty() {
             continue;
         }
@@ -158,11 +154,7 @@ pub fn render_html(report: &Report) -> String {
 
 /// The list of links to every failure, at the top, with each one's cause.
 fn failure_links(out: &mut String, report: &Report) {
-    let failures: Vec<&CheckResult> = report
-        .results
-        .iter()
-        .filter(|r| Standing::of(r) == Standing::Fail)
-        .collect();
+    let failures: Vec<&CheckResult> = super::with_standing(report, Standing::Fail);
     if failures.is_empty() {
         return;
     }
@@ -190,11 +182,7 @@ fn failure_links(out: &mut String, report: &Report) {
 fn filter(out: &mut String, report: &Report) {
     out.push_str("<div class=\"filter\" role=\"search\"><input type=\"search\" id=\"q\" placeholder=\"filter: id, title, tag, requirement, reason\" aria-label=\"filter\">");
     for standing in Standing::ALL {
-        let count = report
-            .results
-            .iter()
-            .filter(|r| Standing::of(r) == standing)
-            .count();
+        let count = super::with_standing(report, standing).len();
         if count > 0 {
             let _ = write!(
                 out,

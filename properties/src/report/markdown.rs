@@ -146,11 +146,7 @@ pub fn render_markdown(report: &Report) -> String {
         head.push('\n');
     }
 
-    let failing: Vec<&CheckResult> = report
-        .results
-        .iter()
-        .filter(|r| Standing::of(r) == Standing::Fail)
-        .collect();
+    let failing: Vec<&CheckResult> = super::with_standing(report, Standing::Fail);
     let tail = folded_rest(report);
 
     let mut failures = String::new();
@@ -211,11 +207,7 @@ pub fn render_markdown(report: &Report) -> String {
 /// Everything but the failures, each kind folded.
 fn folded_rest(report: &Report) -> String {
     let mut out = String::new();
-    let expected: Vec<&CheckResult> = report
-        .results
-        .iter()
-        .filter(|r| Standing::of(r) == Standing::ExpectedFail)
-        .collect();
+    let expected: Vec<&CheckResult> = super::with_standing(report, Standing::ExpectedFail);
     if !expected.is_empty() {
         let body: String = expected
             .iter()
@@ -243,11 +235,7 @@ fn folded_rest(report: &Report) -> String {
         out.push_str(&folded(&format!("Not verified ({count})"), &body));
     }
     let table = |standing: Standing, note: bool| {
-        let rows: Vec<&CheckResult> = report
-            .results
-            .iter()
-            .filter(|r| Standing::of(r) == standing)
-            .collect();
+        let rows: Vec<&CheckResult> = super::with_standing(report, standing);
         if rows.is_empty() {
             return String::new();
         }

@@ -139,6 +139,15 @@ pub fn verdict_word(result: &CheckResult) -> &'static str {
     Standing::of(result).word()
 }
 
+/// The results of one standing, in run order.
+pub fn with_standing(report: &Report, standing: Standing) -> Vec<&CheckResult> {
+    report
+        .results
+        .iter()
+        .filter(|r| Standing::of(r) == standing)
+        .collect()
+}
+
 /// The results in triage order (failures, expected failures, not verified, passes in part,
 /// passes), each group in run order; not-verified results sit together by reason.
 pub fn triage(report: &Report) -> Vec<&CheckResult> {
@@ -149,12 +158,7 @@ pub fn triage(report: &Report) -> Vec<&CheckResult> {
                 ordered.extend(group);
             }
         } else {
-            ordered.extend(
-                report
-                    .results
-                    .iter()
-                    .filter(|r| Standing::of(r) == standing),
-            );
+            ordered.extend(with_standing(report, standing));
         }
     }
     ordered

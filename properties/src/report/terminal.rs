@@ -202,11 +202,7 @@ pub fn render_terminal_with(report: &Report, style: Style) -> String {
             let _ = writeln!(out, "{}", wrap(&ids.join(" "), width, "      "));
         }
     }
-    let in_part: Vec<&CheckResult> = report
-        .results
-        .iter()
-        .filter(|r| Standing::of(r) == Standing::PassInPart)
-        .collect();
+    let in_part: Vec<&CheckResult> = super::with_standing(report, Standing::PassInPart);
     if !in_part.is_empty() {
         let _ = writeln!(
             out,
