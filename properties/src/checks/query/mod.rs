@@ -145,8 +145,7 @@ impl<'t> ItemsApi<'t> {
     pub async fn remove(&self, owner: &Owner, ids: &[i64]) {
         crate::budget::WaitAccount::courtesy(async {
             for id in ids {
-                let request = RequestSpec::new(Method::DELETE, format!("{}/{id}", self.area.items));
-                if let Err(failure) = self.send(owner, request, &[]).await {
+                if let Err(failure) = self.send(owner, self.delete_request(*id), &[]).await {
                     tracing::warn!(
                         id,
                         actual = %failure.actual,
@@ -209,6 +208,11 @@ impl<'t> ItemsApi<'t> {
         self.observer
             .send_returning(Self::authorized(request, owner), &[], returned)
             .await
+    }
+
+    /// `DELETE {items}/{id}`.
+    pub fn delete_request(&self, id: i64) -> RequestSpec {
+        RequestSpec::new(Method::DELETE, format!("{}/{id}", self.area.items))
     }
 
     /// `POST {items}` with `name` and `body`.

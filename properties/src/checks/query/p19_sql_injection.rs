@@ -19,11 +19,10 @@ use proptest::prelude::*;
 
 use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
-use crate::checks::query::{ItemsApi, Owner, area, parse_item};
+use crate::checks::query::{Item, ItemsApi, Owner, area, parse_item};
 use crate::checks::support::unique_scope;
 use crate::clause::query as qc;
 use crate::envelope::expect_code;
-use crate::http::RequestSpec;
 
 /// The check.
 pub const CHECK: PropertyCheck = PropertyCheck {
@@ -207,11 +206,7 @@ async fn one_case(
         .map(|i| i.id)
         .collect();
     want.sort_unstable();
-    let texts: Vec<&str> = stored
-        .iter()
-        .chain(&before)
-        .flat_map(|i| [i.name.as_str(), i.body.as_str()])
-        .collect();
+    let texts = texts_of(&stored, &before);
     let got = api.search(owner, &needle, &texts).await?;
     if got != want {
         return Err(CaseFailure::plain(
@@ -239,11 +234,7 @@ async fn one_case(
     stored.push(added.clone());
     want.push(added.id);
     want.sort_unstable();
-    let texts: Vec<&str> = stored
-        .iter()
-        .chain(&before)
-        .flat_map(|i| [i.name.as_str(), i.body.as_str()])
-        .collect();
+    let texts = texts_of(&stored, &before);
     let again = api.search(owner, &needle, &texts).await?;
     if again != want {
         return Err(CaseFailure::plain(
@@ -255,16 +246,7 @@ async fn one_case(
         ));
     }
     // Deleting is a write too: the item is gone, from reads and from the search.
-    let ex = api
-        .send(
-            owner,
-            RequestSpec::new(
-                http::Method::DELETE,
-                format!("{}/{}", api.area.items, added.id),
-            ),
-            &[],
-        )
-        .await?;
+    let ex = api.send(owner, api.delete_request(added.id), &[]).await?;
     if ex.status != 204 {
         return Err(CaseFailure::violates(
             &ex,
@@ -274,11 +256,7 @@ async fn one_case(
     }
     stored.pop();
     want.retain(|id| *id != added.id);
-    let texts: Vec<&str> = stored
-        .iter()
-        .chain(&before)
-        .flat_map(|i| [i.name.as_str(), i.body.as_str()])
-        .collect();
+    let texts = texts_of(&stored, &before);
     let after = api.search(owner, &needle, &texts).await?;
     if after != want {
         return Err(CaseFailure::plain(
@@ -303,13 +281,23 @@ async fn one_case(
     Ok(())
 }
 
+/// The texts a listing may return: those of the items the case stored and of the items the
+/// account held before it.
+fn texts_of<'i>(stored: &'i [Item], before: &'i [Item]) -> Vec<&'i str> {
+    stored
+        .iter()
+        .chain(before)
+        .flat_map(|i| [i.name.as_str(), i.body.as_str()])
+        .collect()
+}
+
 /// The items of a shared test account whose names contain `needle`, before a case stores
 /// any: every one listed must contain it.
 async fn earlier_matches(
     api: &ItemsApi<'_>,
     owner: &Owner,
     needle: &str,
-) -> Result<Vec<crate::checks::query::Item>, CaseFailure> {
+) -> Result<Vec<Item>, CaseFailure> {
     let listed = api.search_items(owner, needle, &[]).await?;
     if let Some(stray) = listed.iter().find(|i| !i.name.contains(needle)) {
         return Err(CaseFailure::plain(
