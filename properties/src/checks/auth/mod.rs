@@ -54,6 +54,13 @@ pub struct AuthArea {
     turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+impl AuthArea {
+    /// The index of the next `n` test accounts in turn (counted modulo the accounts).
+    pub fn take_turns(&self, n: usize) -> usize {
+        self.turn.fetch_add(n, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Auth budgets smaller than this (requests per window) are small: the auth checks then
 /// keep each case within one window (a production deployment's 10 a minute).
 pub const SMALL_BUDGET: u32 = 30;
@@ -449,11 +456,7 @@ impl<'t> AuthApi<'t> {
 
     /// The next test account in turn, logged in from the run's cache.
     pub async fn next_cached_login(&self) -> Result<(String, String), CaseFailure> {
-        let turn = self
-            .area
-            .turn
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.cached_login(turn).await
+        self.cached_login(self.area.take_turns(1)).await
     }
 
     /// `account` logged in: the `sub` its tokens name, and its pair. An account that does

@@ -12,8 +12,6 @@ pub mod p24_presence_accuracy;
 pub mod p25_ack_guarantee;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::sync_frames::{ChannelName, Position};
@@ -73,52 +71,10 @@ pub struct SyncArea {
 pub enum Users {
     /// The conformance mint hook: a fresh user for every connection.
     Minted,
-    /// The test accounts given (`--account`), logged in once per check and taken in turn:
-    /// connections of different cases share users, so each case keeps to a channel of its
-    /// own.
-    Accounts(Arc<AccountLogins>),
-}
-
-/// Which test account a check's next connection uses.
-#[derive(Debug, Default)]
-pub struct AccountLogins {
-    turn: AtomicUsize,
-    accounts: usize,
-}
-
-impl AccountLogins {
-    fn new(accounts: usize) -> Self {
-        Self {
-            turn: AtomicUsize::new(0),
-            accounts,
-        }
-    }
-
-    /// How many accounts there are.
-    pub fn len(&self) -> usize {
-        self.accounts
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.accounts == 0
-    }
-
-    /// The index of the next `n` accounts in turn.
-    fn take(&self, n: usize) -> usize {
-        self.turn.fetch_add(n, Ordering::Relaxed)
-    }
-
-    /// Account `index` (modulo the accounts) logged in, from the run's cache: the user id
-    /// and an access token.
-    async fn login(
-        &self,
-        target: &Target,
-        auth: &AuthArea,
-        index: usize,
-    ) -> Result<(String, String), CaseFailure> {
-        AuthApi::new(target, auth).cached_login(index).await
-    }
+    /// The test accounts given (`--account`), each logged in once per run (the run's cache)
+    /// and taken in turn: connections of different cases share users, so each case keeps
+    /// to a channel of its own.
+    Accounts,
 }
 
 /// `sync.publish_limit`: at most `max_messages` publishes in any `window` on one connection.
@@ -162,7 +118,7 @@ pub fn area(target: &Target) -> Result<SyncArea, CheckOutcome> {
     let users = if auth.mint.is_some() {
         Users::Minted
     } else if !auth.accounts.is_empty() {
-        Users::Accounts(Arc::new(AccountLogins::new(auth.accounts.len())))
+        Users::Accounts
     } else {
         return Err(CheckOutcome::NotVerified(format!(
             "{NOT_CONFORMANCE}: the target offers no token mint hook to authenticate test users, and no test account was given (--account)"
@@ -304,9 +260,10 @@ pub fn fresh_channel(prefix: &str) -> Result<ChannelName, CaseFailure> {
 /// login may wait for the target's `auth` budget, and a connection opened before that wait
 /// would sit unread past the ping timeout and be closed as dead.
 pub async fn log_in_accounts(target: &Target, area: &SyncArea) -> Result<(), CaseFailure> {
-    if let Users::Accounts(logins) = &area.users {
-        for index in 0..logins.len() {
-            logins.login(target, &area.auth, index).await?;
+    if let Users::Accounts = area.users {
+        let api = AuthApi::new(target, &area.auth);
+        for index in 0..area.auth.accounts.len() {
+            api.cached_login(index).await?;
         }
     }
     Ok(())
@@ -323,7 +280,7 @@ pub async fn user(
             let (sub, token) = user_token(target, area, prefix, "access", 600).await?;
             Ok((sub, token.text))
         }
-        Users::Accounts(logins) => logins.login(target, &area.auth, logins.take(1)).await,
+        Users::Accounts => AuthApi::new(target, &area.auth).next_cached_login().await,
     }
 }
 
@@ -342,10 +299,11 @@ pub async fn users(
                 users.push(user(target, area, prefix).await?);
             }
         }
-        Users::Accounts(logins) => {
-            let first = logins.take(n);
+        Users::Accounts => {
+            let api = AuthApi::new(target, &area.auth);
+            let first = area.auth.take_turns(n);
             for i in 0..n {
-                users.push(logins.login(target, &area.auth, first + i).await?);
+                users.push(api.cached_login(first + i).await?);
             }
         }
     }
@@ -359,8 +317,8 @@ pub async fn two_users(
     area: &SyncArea,
     prefix: &str,
 ) -> Result<[(String, String); 2], CaseFailure> {
-    if let Users::Accounts(logins) = &area.users
-        && logins.len() < 2
+    if let Users::Accounts = area.users
+        && area.auth.accounts.len() < 2
     {
         return Err(CaseFailure::blocked(
             "a case needs two different users, and one test account was given (give two with --account)",
