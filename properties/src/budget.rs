@@ -79,10 +79,8 @@ struct Spent {
     log: VecDeque<Instant>,
     /// Nothing may be sent before this (a `RateLimit` with `r=0`, or a `Retry-After`).
     blocked_until: Option<Instant>,
-    /// The checks waiting for room, in turn, each with how many of its requests wait: room
-    /// goes to the check at the front, which then goes to the back, so a check that sends
-    /// one request at a time is not starved by one that keeps many waiting.
-    turns: VecDeque<(usize, u32)>,
+    /// The checks waiting for room, each with how many of its requests wait.
+    waiting: HashMap<usize, u32>,
     /// What each check sent within the last window: room is shared among the checks that
     /// spend the category, so a check that sends one request at a time (each after the last
     /// answer) keeps its share while others keep several waiting.
@@ -97,13 +95,13 @@ impl Spent {
     /// Whether `check` may take room now: it has not spent its share of the window
     /// (`max_requests` divided among the checks spending the category) while another check
     /// spends it too, and no other waiting check within its share has been served less over
-    /// the run (ties go to the one that waited first).
+    /// the run.
     fn is_turn_of(&self, check: usize, max_requests: usize) -> bool {
         let mut spenders: Vec<usize> = self
             .by_check
             .keys()
             .copied()
-            .chain(self.turns.iter().map(|(id, _)| *id))
+            .chain(self.waiting.keys().copied())
             .chain([check])
             .collect();
         spenders.sort_unstable();
@@ -115,12 +113,10 @@ impl Spent {
         let served = |id: usize| self.served.get(&id).copied().unwrap_or(0);
         within_share(check)
             && self
-                .turns
-                .iter()
-                .map(|(id, _)| *id)
-                .filter(|id| within_share(*id))
-                .min_by_key(|id| served(*id))
-                .is_none_or(|id| id == check || served(id) >= served(check))
+                .waiting
+                .keys()
+                .filter(|id| within_share(**id))
+                .all(|id| served(*id) >= served(check))
     }
 
     /// Forgets what left the window (`window` ago) at `now`.
@@ -146,27 +142,15 @@ impl Spent {
 
     /// One more request of `check` waits.
     fn enqueue(&mut self, check: usize) {
-        match self.turns.iter_mut().find(|(id, _)| *id == check) {
-            Some((_, waiting)) => *waiting += 1,
-            None => self.turns.push_back((check, 1)),
-        }
+        *self.waiting.entry(check).or_default() += 1;
     }
 
-    /// A waiting request of `check` stops waiting; `served` when it took room, which ends
-    /// the check's turn.
-    fn dequeue(&mut self, check: usize, served: bool) {
-        let Some(at) = self.turns.iter().position(|(id, _)| *id == check) else {
-            return;
-        };
-        let Some((id, waiting)) = self.turns.remove(at) else {
-            return;
-        };
-        if waiting > 1 {
-            let rest = (id, waiting - 1);
-            if served {
-                self.turns.push_back(rest);
-            } else {
-                self.turns.insert(at, rest);
+    /// A waiting request of `check` stops waiting (it took room, or gave up).
+    fn dequeue(&mut self, check: usize) {
+        if let Some(waiting) = self.waiting.get_mut(&check) {
+            *waiting = waiting.saturating_sub(1);
+            if *waiting == 0 {
+                self.waiting.remove(&check);
             }
         }
     }
@@ -185,13 +169,12 @@ fn check_id() -> usize {
 /// The id of the next wait account.
 static NEXT_ACCOUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
-/// A request waiting in its category's turns; dropping it (served, refused or cancelled)
+/// A request waiting for room in its category; dropping it (served, refused or cancelled)
 /// takes it out.
 struct InTurn<'b> {
     budgets: &'b Budgets,
     category: String,
     check: usize,
-    served: bool,
 }
 
 impl Drop for InTurn<'_> {
@@ -202,7 +185,7 @@ impl Drop for InTurn<'_> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(spent) = all.get_mut(&self.category) {
-            spent.dequeue(self.check, self.served);
+            spent.dequeue(self.check);
         }
         drop(all);
         self.budgets.turn_taken.notify_waiters();
@@ -306,7 +289,7 @@ impl Budgets {
     /// Waits, within the check's `--max-wait`, until `path`'s category has room for one
     /// more request, and records it as spent.
     pub async fn acquire(&self, path: &str) -> Result<Ticket, RateLimited> {
-        let Some(category) = self.category_of(path).filter(|_| self.paced).cloned() else {
+        let Some(category) = self.pacing(path).cloned() else {
             return Ok(Ticket {
                 category: self.category_of(path).map(|c| c.name.clone()),
                 sent: None,
@@ -329,9 +312,7 @@ impl Budgets {
                     (None, false) if turn => {
                         spent.spend(check, now);
                         drop(all);
-                        if let Some(mut in_turn) = queued.take() {
-                            in_turn.served = true;
-                        }
+                        drop(queued.take());
                         return Ok(Ticket {
                             category: Some(category.name.clone()),
                             sent: Some(now),
@@ -357,7 +338,6 @@ impl Budgets {
                     budgets: self,
                     category: category.name.clone(),
                     check,
-                    served: false,
                 });
             }
             match until {
