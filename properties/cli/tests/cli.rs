@@ -474,31 +474,10 @@ fn validates_against_surefire(path: &std::path::Path) {
 
 /// The DOM headless Chromium builds from an HTML report.
 fn rendered_dom(path: &std::path::Path) -> Option<String> {
-    let chromium = tool("chromium")?;
-    let profile = std::env::temp_dir().join(format!("dx-chromium-{}", std::process::id()));
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("file://{}", path.display()))
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(profile).ok();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    chromium(
+        &format!("file://{}", path.display()),
+        &["--dump-dom".to_owned()],
+    )
 }
 
 /// A plain web server that is no dx-www target, like `python3 -m http.server` in an empty
@@ -1498,10 +1477,12 @@ var pre=document.createElement('pre');pre.id='layout';pre.textContent=JSON.strin
 /// Headless Chromium on `url` with `flags`: its standard output.
 fn chromium(url: &str, flags: &[String]) -> Option<String> {
     let chromium = tool("chromium")?;
+    // A profile of its own: tests run Chromium side by side.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let profile = std::env::temp_dir().join(format!(
         "dx-chromium-{}-{}",
         std::process::id(),
-        flags.len()
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     let out = Command::new(chromium)
         .args([
