@@ -253,21 +253,45 @@ async fn sync_ack_without_subscriber_breaks_property_25() {
     assert_caught(Mutant::SyncAckWithoutSubscriber).await;
 }
 
+/// The embedded reference in its production profile (no hooks, no partition header, its
+/// real limits), with `mutant` active.
+fn production(mutant: Option<Mutant>) -> dx_server::Config {
+    let mut config = EmbeddedReference::default_config();
+    config.profile = dx_server::Profile::Production;
+    config.auth = dx_server::config::AuthSettings::for_profile(config.profile);
+    config.security = dx_server::config::SecuritySettings::for_profile(config.profile);
+    config.mutations = Mutations::with(mutant);
+    config
+}
+
+/// Production with its `static` category at `max_requests` per `window_seconds`, on a
+/// rate-limit store of its own: the real-budget forms spend it from this address, and tests
+/// running beside them on a shared Redis would spend (and slide) the same one.
+fn production_spending_static(
+    mutant: Option<Mutant>,
+    max_requests: u32,
+    window_seconds: u64,
+) -> dx_server::Config {
+    let mut config = production(mutant);
+    config.security.limits[2] = dx_server::config::LimitSpec {
+        max_requests,
+        window_seconds,
+    };
+    config.redis_url = None;
+    config
+}
+
 /// A production deployment without hooks or open registration, with `mutant` active and two
 /// test accounts (registered here by the test itself, over HTTP, with registration opened for
 /// it; the suite never calls the register endpoint outside the conformance profile): the
 /// check's account form must catch it as the conformance form does.
 async fn assert_caught_with_accounts(mutant: Mutant) {
-    let mut config = EmbeddedReference::default_config();
-    config.profile = dx_server::Profile::Production;
-    config.auth = dx_server::config::AuthSettings::for_profile(config.profile);
+    let mut config = production(Some(mutant));
     config.auth.registration = true;
-    config.security = dx_server::config::SecuritySettings::for_profile(config.profile);
     config.security.limits = [dx_server::config::LimitSpec {
         max_requests: 1_000_000,
         window_seconds: 1,
     }; 3];
-    config.mutations = Mutations::with(Some(mutant));
     let target = Target::embedded(config).await.expect("target");
     assert!(!target.discovery().is_conformance());
     let http = reqwest::Client::new();
@@ -339,16 +363,7 @@ async fn a_rule_broken_everywhere_fails_only_its_owners() {
 /// its real `static` budget and pass in part, saying so; Property 15 says why it does not.
 #[tokio::test]
 async fn real_budget_forms_pass_a_correct_server_in_part() {
-    let mut config = EmbeddedReference::default_config();
-    config.profile = dx_server::Profile::Production;
-    config.security = dx_server::config::SecuritySettings::for_profile(config.profile);
-    config.security.limits[2] = dx_server::config::LimitSpec {
-        max_requests: 20,
-        window_seconds: 2,
-    };
-    // A store of its own: the budget is spent from this address, and tests running beside
-    // it on a shared Redis would spend (and slide) the same one.
-    config.redis_url = None;
+    let config = production_spending_static(None, 20, 2);
     let target = Target::embedded(config).await.expect("target");
     for property in [13, 14] {
         let result = run_property(&target, property, CaseConfig::default())
@@ -375,16 +390,8 @@ async fn real_budget_forms_pass_a_correct_server_in_part() {
 /// catches a `Retry-After` that promises room too soon; a correct server passes it in part.
 #[tokio::test]
 async fn real_budget_form_catches_retry_after_wrong() {
-    let mut config = EmbeddedReference::default_config();
-    config.profile = dx_server::Profile::Production;
-    config.security = dx_server::config::SecuritySettings::for_profile(config.profile);
-    // One category the other checks never use, small enough to spend in a moment.
-    config.security.limits[2] = dx_server::config::LimitSpec {
-        max_requests: 20,
-        window_seconds: 30,
-    };
-    config.redis_url = None;
-    config.mutations = Mutations::with(Some(Mutant::RetryAfterWrong));
+    // A window long enough that a Retry-After of 1 s promises room that is not there.
+    let config = production_spending_static(Some(Mutant::RetryAfterWrong), 20, 30);
     let target = Target::embedded(config).await.expect("target");
     assert!(target.http().partition_header().is_none());
     let result = run_property(&target, 14, CaseConfig::default())
