@@ -1026,10 +1026,9 @@ mod tests {
         }
     }
 
-    /// `argv` parsed as the binary parses it (flags only: tests cannot set the environment
-    /// safely), origins included.
-    /// `argv` parsed as the binary parses it, but blind to the process's environment: the
-    /// tests run under CI's DATABASE_URL and REDIS_URL, which would stand in for flags.
+    /// `argv` parsed as the binary parses it, origins included, but blind to the process's
+    /// environment: the tests run under CI's DATABASE_URL and REDIS_URL, which would stand in
+    /// for flags.
     fn parse(argv: &[&str]) -> ServerArgs {
         let command = ServerArgs::augment_args(clap::Command::new("dx-reference"))
             .mut_args(|arg| arg.env(None::<&'static str>));
