@@ -37,6 +37,7 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
     let security = Arc::new(Security::build(&config, &key, config.mutations.security())?);
     let query = Arc::new(Query::build(&config, &services));
     let sync = build_sync(&config)?;
+    let ssr = crate::ssr::Ssr::build(&config.crawlers)?;
     Ok(Arc::new(AppState {
         config,
         services,
@@ -46,6 +47,7 @@ pub fn build_state(config: Config) -> Result<SharedState, DxError> {
         query,
         sync,
         faults: faults::FaultState::default(),
+        ssr,
         boundaries: Boundaries::default(),
         cascade: crate::mutants::Cascade::default(),
     }))
@@ -105,6 +107,8 @@ pub fn router(state: SharedState) -> Router {
         .route(SESSION_END_PATH, post(session::end_session))
         .route(routes::client::CLIENT_PATH, get(routes::client::client))
         .route(routes::assets::DEMO_PATH, get(routes::assets::demo))
+        .route("/", get(routes::pages::index))
+        .route(crate::ssr::HOST_SCRIPT_PATH, get(routes::pages::host_script))
         .route(routes::sync::SYNC_PATH, get(routes::sync::sync))
         .route(ITEMS_PATH, get(items::list).post(items::create))
         .route(
@@ -125,6 +129,18 @@ pub fn router(state: SharedState) -> Router {
     if config.profile.fault_hooks() {
         app = app
             .nest(FAULT_HOOKS_BASE, faults::routes())
+            .route(
+                &format!("{FAULT_HOOKS_BASE}/ssr-page"),
+                post(routes::pages::plant),
+            )
+            .route(
+                &format!("{}/{{id}}", crate::ssr::PLANTED_BASE),
+                get(routes::pages::planted_page),
+            )
+            .route(
+                &format!("{}/{{id}}/stream", crate::ssr::PLANTED_BASE),
+                get(routes::pages::planted_stream),
+            )
             .route(MINT_PATH, post(auth::mint));
     }
     let security = Arc::clone(&state.security);

@@ -283,6 +283,14 @@ pub struct ServerArgs {
     /// network [default: false in production, true otherwise]
     #[arg(long, env = "DX_METRICS", value_name = "BOOL")]
     pub metrics: Option<bool>,
+    /// A regular expression (case-insensitive) naming more crawlers, which get server-rendered
+    /// pages; repeat the flag [default: none; the isbot list alone]
+    #[arg(long = "crawler-pattern", env = "DX_CRAWLER_PATTERNS", value_name = "REGEX")]
+    pub crawler_patterns: Vec<String>,
+    /// A pattern of the isbot list to drop, as the list spells it, so those user agents get
+    /// the shell; repeat the flag [default: none]
+    #[arg(long = "not-crawler-pattern", env = "DX_NOT_CRAWLER_PATTERNS", value_name = "PATTERN")]
+    pub not_crawler_patterns: Vec<String>,
     /// Start with a deliberately broken behaviour (test builds only) [default: none]
     #[cfg(feature = "mutants")]
     #[arg(long, env = "DX_MUTANT", value_enum)]
@@ -324,6 +332,10 @@ struct FileConfig {
     db_acquire_timeout_ms: Option<u64>,
     query_timeout_ms: Option<u64>,
     metrics: Option<bool>,
+    #[serde(default)]
+    crawler_patterns: Vec<String>,
+    #[serde(default)]
+    not_crawler_patterns: Vec<String>,
 }
 
 /// A rate limit written `MAX/WINDOW_SECONDS`, e.g. `100/60`.
@@ -556,6 +568,8 @@ pub struct Config {
     pub security: SecuritySettings,
     /// The query module.
     pub query: QuerySettings,
+    /// Which user agents get server-rendered pages (`spec/ssr.md`).
+    pub crawlers: dx_ssr::CrawlerConfig,
     /// Deliberately broken behaviour, test builds only.
     pub mutations: Mutations,
 }
@@ -575,6 +589,7 @@ impl Default for Config {
             auth: AuthSettings::for_profile(Profile::Production),
             security: SecuritySettings::for_profile(Profile::Production),
             query: QuerySettings::for_profile(Profile::Production),
+            crawlers: dx_ssr::CrawlerConfig::default(),
             mutations: Mutations::none(),
         }
     }
@@ -704,6 +719,17 @@ impl Config {
                 "must be between 1 and 3600000",
             ));
         }
+        let mut crawler_patterns = file.crawler_patterns.clone();
+        crawler_patterns.extend(args.crawler_patterns.iter().cloned());
+        let mut not_crawler_patterns = file.not_crawler_patterns.clone();
+        not_crawler_patterns.extend(args.not_crawler_patterns.iter().cloned());
+        let crawlers = dx_ssr::CrawlerConfig {
+            extra_patterns: crawler_patterns,
+            removed_patterns: not_crawler_patterns,
+        };
+        // A bad pattern is a start-up error naming the key, never a panic in a request.
+        dx_ssr::CrawlerRule::new(&crawlers)
+            .map_err(|e| ConfigError::invalid("crawler_patterns", e.to_string()))?;
         let mut verify_key_files = file.verify_key_files;
         verify_key_files.extend(args.verify_key_files.iter().cloned());
         let key_file = args.key_file.clone().or(file.key_file);
@@ -733,6 +759,7 @@ impl Config {
             auth,
             security,
             query,
+            crawlers,
             mutations: mutations_from(args),
         })
     }

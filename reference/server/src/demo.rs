@@ -3,21 +3,14 @@
 //! one removed; then a block of items moved and some ticked off), so that the delta-capable
 //! asset route has older versions to patch from (`spec/delta.md`).
 
-use dx_htip::stream::{EncodeError, encode};
-use dx_htip::{Event, HtipOp};
+use dx_htip::Event;
+use dx_ssr::page::{Component, Fragment, Page, PageError};
 
-/// The page's templates: the heading, the list, an item.
-const TEMPLATES: [(u16, &str); 3] = [
-    (1, "<h1 class=\"title\"></h1>"),
-    (2, "<ul class=\"list\" role=\"list\"></ul>"),
-    (
-        3,
-        "<li class=\"item\"><label><input type=\"checkbox\"><span></span></label></li>",
-    ),
-];
+/// The page's title: its heading and its document title.
+pub const TITLE: &str = "Shopping list";
 
 /// One item: its name and whether it is ticked off.
-type Item = (String, bool);
+pub type Item = (String, bool);
 
 fn groceries() -> Vec<Item> {
     const NAMES: [&str; 40] = [
@@ -85,68 +78,63 @@ fn versions_items() -> [Vec<Item>; 3] {
     [first, second, third]
 }
 
-/// The operations that render `items`.
-fn page(items: &[Item]) -> Vec<HtipOp> {
-    let mut ops = vec![
-        HtipOp::Cache { template: 1 },
-        HtipOp::Cache { template: 2 },
-        HtipOp::Cache { template: 3 },
-        HtipOp::BatchBegin,
-        HtipOp::Clone { template: 1 },
-        HtipOp::SetText {
-            node: 1,
-            text: "Shopping list".into(),
-        },
-        HtipOp::Append {
-            parent: 0,
-            child: 1,
-        },
-        HtipOp::Clone { template: 2 },
-        HtipOp::Append {
-            parent: 0,
-            child: 2,
-        },
-        HtipOp::BatchCommit,
-    ];
-    for (i, (name, done)) in items.iter().enumerate() {
-        let node = 3 + i as u32;
-        ops.extend([
-            HtipOp::BatchBegin,
-            HtipOp::Clone { template: 3 },
-            HtipOp::SetText {
-                node,
-                text: name.clone(),
-            },
-            HtipOp::SetAttr {
-                node,
-                key: "data-item".into(),
-                value: format!("{i}"),
-            },
-            HtipOp::ToggleClass {
-                node,
-                class: "done".into(),
-                enable: *done,
-            },
-            HtipOp::Listen {
-                node,
-                event: Event::Change,
-                handler: 1000 + i as u32,
-            },
-            HtipOp::Append {
-                parent: 2,
-                child: node,
-            },
-            HtipOp::BatchCommit,
-        ]);
+/// The page's heading.
+#[derive(Debug, Clone)]
+pub struct Heading(pub String);
+
+impl Component for Heading {
+    fn name(&self) -> &str {
+        "heading"
     }
-    ops
+
+    fn render(&self, out: &mut Fragment) -> Result<(), dx_error::DxError> {
+        let template = out.template("<h1 class=\"title\"></h1>");
+        let heading = out.clone_of(template);
+        out.text(heading, self.0.clone());
+        out.append(Fragment::SLOT, heading);
+        Ok(())
+    }
+}
+
+/// The list: one item per entry, ticked ones with the class `done`, each listening for
+/// clicks (handler 1000 + its index).
+#[derive(Debug, Clone)]
+pub struct ShoppingList(pub Vec<Item>);
+
+impl Component for ShoppingList {
+    fn name(&self) -> &str {
+        "list"
+    }
+
+    fn render(&self, out: &mut Fragment) -> Result<(), dx_error::DxError> {
+        let list_template = out.template("<ul class=\"list\" role=\"list\"></ul>");
+        let item_template = out.template("<li class=\"item\"></li>");
+        let list = out.clone_of(list_template);
+        out.append(Fragment::SLOT, list);
+        for (i, (name, done)) in self.0.iter().enumerate() {
+            let item = out.clone_of(item_template);
+            out.text(item, name.clone());
+            out.attr(item, "data-item", i.to_string());
+            out.class(item, "done", *done);
+            out.listen(item, Event::Click, 1000 + i as u32);
+            out.append(list, item);
+        }
+        Ok(())
+    }
+}
+
+/// The demo page with `items`.
+pub fn page(items: &[Item]) -> Page {
+    Page::new()
+        .with(Heading(TITLE.to_owned()))
+        .with(ShoppingList(items.to_vec()))
 }
 
 /// The demo page's versions, oldest first, as HTIP streams.
-pub fn versions() -> Result<Vec<Vec<u8>>, EncodeError> {
+pub fn versions() -> Result<Vec<Vec<u8>>, PageError> {
     versions_items()
         .iter()
-        .map(|items| encode(&TEMPLATES, &page(items)))
+        .map(|items| page(items).build().map(|built| built.stream))
         .collect()
 }
 

@@ -17,6 +17,7 @@ pub mod routes;
 pub mod security;
 pub mod server;
 pub mod services;
+pub mod ssr;
 pub mod state;
 pub mod strict_json;
 pub mod telemetry;

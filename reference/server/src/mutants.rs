@@ -91,6 +91,16 @@ pub enum Mutant {
     LoginWithoutDecoy,
     /// Every response names the server and its version (the SHOULD-level check `s04`).
     ServerVersionShown,
+    /// Server-rendered pages write text and attributes unescaped, as dx-www's SSR does
+    /// (`features/ssr.feature`).
+    SsrUnescaped,
+    /// A component that fails takes its page down with a 500 (`features/ssr.feature`).
+    SsrComponentTakesPageDown,
+    /// Crawlers are told by dx-www's ten names, so other crawlers get the shell
+    /// (`features/ssr.feature`).
+    SsrTenCrawlers,
+    /// Pages lack `Vary: User-Agent` (`features/ssr.feature`).
+    SsrNoVary,
 }
 
 impl Mutant {
@@ -134,6 +144,10 @@ impl Mutant {
         Mutant::SyncAckWithoutSubscriber,
         Mutant::LoginWithoutDecoy,
         Mutant::ServerVersionShown,
+        Mutant::SsrUnescaped,
+        Mutant::SsrComponentTakesPageDown,
+        Mutant::SsrTenCrawlers,
+        Mutant::SsrNoVary,
     ];
 
     /// The name used on the command line.
@@ -177,6 +191,10 @@ impl Mutant {
             Self::SyncAckWithoutSubscriber => "sync-ack-without-subscriber",
             Self::LoginWithoutDecoy => "login-without-decoy",
             Self::ServerVersionShown => "server-version-shown",
+            Self::SsrUnescaped => "ssr-unescaped",
+            Self::SsrComponentTakesPageDown => "ssr-component-takes-page-down",
+            Self::SsrTenCrawlers => "ssr-ten-crawlers",
+            Self::SsrNoVary => "ssr-no-vary",
         }
     }
 
@@ -246,8 +264,21 @@ impl Mutant {
         }
     }
 
+    /// The scenario (`features/*.feature`, by id) that must fail against this mutant, for the
+    /// mutants of areas without a property (server-side rendering).
+    pub fn breaks_scenario(self) -> Option<&'static str> {
+        match self {
+            Self::SsrUnescaped => Some("ssr:hostile-content-comes-back-escaped"),
+            Self::SsrComponentTakesPageDown => Some("ssr:a-failing-component-leaves-the-rest-of-the-page"),
+            Self::SsrTenCrawlers => Some("ssr:each-crawler-gets-the-rendered-page"),
+            Self::SsrNoVary => Some("ssr:both-answers-vary-by-user-agent"),
+            _ => None,
+        }
+    }
+
     /// The property whose check must fail against this mutant; 0 for a mutant that breaks a
-    /// SHOULD-level check instead ([`Mutant::breaks_should`]).
+    /// SHOULD-level check ([`Mutant::breaks_should`]) or a scenario
+    /// ([`Mutant::breaks_scenario`]) instead.
     pub fn breaks_property(self) -> u8 {
         match self {
             Self::MutexNotRecovered => 6,

@@ -31,6 +31,8 @@ pub struct AppState {
     pub faults: FaultState,
     /// One error boundary per route.
     pub boundaries: Boundaries,
+    /// Server-side rendering: the crawler rule and planted pages.
+    pub ssr: crate::ssr::Ssr,
     /// The `failure-cascades` mutant's state (inert without it).
     pub cascade: crate::mutants::Cascade,
 }

@@ -185,3 +185,55 @@ mod tests {
         assert!(CrawlerRule::default().is_crawler(Some(applebot)));
     }
 }
+
+#[cfg(test)]
+mod pinned {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Agent {
+        name: String,
+        ua: String,
+        #[serde(default)]
+        beyond_ten: bool,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Pinned {
+        crawlers: Vec<Agent>,
+        browsers: Vec<Agent>,
+    }
+
+    fn pinned() -> Pinned {
+        toml::from_str(include_str!("../../../spec/crawlers.toml")).unwrap()
+    }
+
+    /// spec/crawlers.toml: every crawler gets the rendered page, every browser the shell.
+    #[test]
+    fn the_rule_classes_every_pinned_user_agent() {
+        let rule = CrawlerRule::default();
+        let pinned = pinned();
+        let wrong: Vec<&str> = pinned
+            .crawlers
+            .iter()
+            .filter(|a| !rule.is_crawler(Some(&a.ua)))
+            .chain(pinned.browsers.iter().filter(|a| rule.is_crawler(Some(&a.ua))))
+            .map(|a| a.name.as_str())
+            .collect();
+        assert!(wrong.is_empty(), "misclassed: {wrong:?}");
+    }
+
+    /// The pinned list has teeth against dx-www's rule: exactly the crawlers marked
+    /// `beyond_ten` are missed by it.
+    #[test]
+    fn the_upstream_rule_misses_exactly_the_marked_crawlers() {
+        for agent in pinned().crawlers {
+            assert_eq!(
+                upstream_rule(Some(&agent.ua)),
+                !agent.beyond_ten,
+                "{}",
+                agent.name
+            );
+        }
+    }
+}

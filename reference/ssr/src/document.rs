@@ -33,10 +33,13 @@ fn head(out: &mut String, head: &Head<'_>, escaping: Escaping) {
     escape_attr(out, head.lang);
     out.push_str("\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    // No icon: a browser would otherwise ask for /favicon.ico on every page.
+    out.push_str("<link rel=\"icon\" href=\"data:,\">\n");
     out.push_str("<title>");
-    match escaping {
-        Escaping::Standard => escape_text(out, head.title),
-        Escaping::None => out.push_str(head.title),
+    if escaping.escapes() {
+        escape_text(out, head.title);
+    } else {
+        out.push_str(head.title);
     }
     out.push_str("</title>\n");
 }

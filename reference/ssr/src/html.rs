@@ -237,8 +237,21 @@ pub enum Escaping {
     /// turn a raw one into a line feed), `<`, `>` in attribute values, and U+0000 as
     /// U+FFFD (what a parser makes of it, or drops in text).
     Standard,
-    /// Nothing escaped: what dx-www's own SSR does. Only the `ssr-unescaped` mutant uses it.
+    /// Nothing escaped: what dx-www's own SSR does. Only the `ssr-unescaped` mutant uses it,
+    /// so only a build with the `mutants` feature has it.
+    #[cfg(feature = "mutants")]
     None,
+}
+
+impl Escaping {
+    /// Whether text and attribute values are escaped.
+    pub fn escapes(self) -> bool {
+        match self {
+            Self::Standard => true,
+            #[cfg(feature = "mutants")]
+            Self::None => false,
+        }
+    }
 }
 
 /// Writes `text` escaped for text context.
@@ -282,7 +295,7 @@ pub fn serialize(out: &mut String, nodes: &[Node], escaping: Escaping) {
 fn write_node(out: &mut String, node: &Node, parent: Option<&Element>, escaping: Escaping) {
     match node {
         Node::Text(text) => {
-            if escaping == Escaping::None || parent.is_some_and(Element::holds_raw_text) {
+            if !escaping.escapes() || parent.is_some_and(Element::holds_raw_text) {
                 out.push_str(text);
             } else {
                 escape_text(out, text);
@@ -297,9 +310,10 @@ fn write_node(out: &mut String, node: &Node, parent: Option<&Element>, escaping:
             let _ = write!(out, "<{}", element.name);
             for (name, value) in &element.attrs {
                 let _ = write!(out, " {name}=\"");
-                match escaping {
-                    Escaping::Standard => escape_attr(out, value),
-                    Escaping::None => out.push_str(value),
+                if escaping.escapes() {
+                    escape_attr(out, value);
+                } else {
+                    out.push_str(value);
                 }
                 out.push('"');
             }

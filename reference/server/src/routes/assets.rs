@@ -190,6 +190,15 @@ pub async fn demo(headers: HeaderMap, Query(query): Query<VersionQuery>) -> Resp
     }
 }
 
+/// The demo page's current stream, if the demo could be built.
+pub fn demo_stream() -> Option<&'static [u8]> {
+    assets()
+        .iter()
+        .find(|a| a.path == DEMO_PATH)
+        .and_then(Asset::current)
+        .map(|(_, bytes)| bytes.as_slice())
+}
+
 /// The assets for the discovery document.
 pub fn discovery_assets() -> Value {
     Value::Array(assets().iter().map(Asset::describe).collect())

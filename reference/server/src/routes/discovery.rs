@@ -50,6 +50,27 @@ pub fn document(state: &SharedState) -> Value {
         "client": crate::routes::client::discovery_member(&config.mutations),
         "query": query_member(state),
         "sync": crate::routes::sync::discovery_member(state),
+        "ssr": ssr_member(state),
+    })
+}
+
+/// The `ssr` member: the pages, their streams, the crawler rule (spec/ssr.md).
+fn ssr_member(state: &SharedState) -> Value {
+    let mut pages = Vec::new();
+    if crate::routes::assets::demo_stream().is_some() {
+        pages.push(json!({
+            "path": "/",
+            "stream": crate::routes::assets::DEMO_PATH,
+            "title": crate::demo::TITLE,
+        }));
+    }
+    if pages.is_empty() {
+        return Value::Null;
+    }
+    json!({
+        "pages": pages,
+        "crawlers": state.ssr.crawler_rule(),
+        "planting": state.config.profile.fault_hooks(),
     })
 }
 

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod faults;
 pub mod health;
 pub mod items;
+pub mod pages;
 pub mod session;
 pub mod sync;
 
