@@ -34,6 +34,26 @@ pub struct DxWorld {
     client: ClientState,
     /// What the sync steps remember.
     sync: SyncState,
+    /// What the SSR steps remember.
+    ssr: SsrState,
+}
+
+/// What the SSR steps remember (`features/ssr.feature`).
+#[derive(Debug, Default)]
+pub struct SsrState {
+    /// The pages the target lists.
+    pub area: Option<dx_conformance::checks::ssr::SsrArea>,
+    /// Answers: who asked (the agent's name), for which page, and what came back.
+    pub answers: Vec<(String, String, dx_conformance::http::Exchange)>,
+    /// The planted page.
+    pub planted: Option<dx_conformance::checks::ssr::PlantedPage>,
+    /// Rendered documents, each with its rendered root and the tree the client built from the
+    /// same page's stream.
+    pub pairs: Vec<(
+        dx_conformance::http::Exchange,
+        Vec<dx_conformance::checks::ssr::dom::Node>,
+        Vec<dx_conformance::checks::ssr::dom::Node>,
+    )>,
 }
 
 /// What the sync steps remember between steps: the connections of the scenario and what
@@ -226,6 +246,16 @@ impl DxWorld {
     /// What the client steps remember, to change.
     pub fn client_mut(&mut self) -> &mut ClientState {
         &mut self.client
+    }
+
+    /// What the SSR steps remember, to change.
+    pub fn ssr_mut(&mut self) -> &mut SsrState {
+        &mut self.ssr
+    }
+
+    /// What the SSR steps remember.
+    pub fn ssr(&self) -> &SsrState {
+        &self.ssr
     }
 
     /// What the query steps remember.

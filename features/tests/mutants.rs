@@ -186,3 +186,58 @@ async fn client_truncated_ok_is_caught() {
         assert_caught(Mutant::ClientTruncatedOk).await;
     }
 }
+
+/// Runs `ssr.feature` against the reference with `mutant` (or none) and returns the ids of
+/// the scenarios that failed.
+async fn ssr_failures(mutant: Option<Mutant>) -> Vec<String> {
+    let mut config = EmbeddedReference::default_config();
+    config.mutations = Mutations::with(mutant);
+    let target = Target::embedded(config).await.expect("target");
+    let results = run_features(&target, &["ssr".into()], &default_features_dir())
+        .await
+        .unwrap();
+    assert!(results.len() >= 8, "{results:#?}");
+    results
+        .iter()
+        .filter(|r| r.verdict != dx_conformance::Verdict::Pass)
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+/// Each SSR mutant fails the scenario made for it (every row of it).
+async fn assert_ssr_caught(mutant: Mutant) {
+    let scenario = mutant.breaks_scenario().expect("an SSR mutant");
+    let failed = ssr_failures(Some(mutant)).await;
+    assert!(
+        failed
+            .iter()
+            .any(|id| id == scenario || id.starts_with(&format!("{scenario}/"))),
+        "{} passed {scenario}; failed: {failed:?}",
+        mutant.name()
+    );
+}
+
+#[tokio::test]
+async fn the_ssr_scenarios_pass_the_reference() {
+    assert_eq!(ssr_failures(None).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn ssr_unescaped_is_caught() {
+    assert_ssr_caught(Mutant::SsrUnescaped).await;
+}
+
+#[tokio::test]
+async fn ssr_component_takes_page_down_is_caught() {
+    assert_ssr_caught(Mutant::SsrComponentTakesPageDown).await;
+}
+
+#[tokio::test]
+async fn ssr_ten_crawlers_is_caught() {
+    assert_ssr_caught(Mutant::SsrTenCrawlers).await;
+}
+
+#[tokio::test]
+async fn ssr_no_vary_is_caught() {
+    assert_ssr_caught(Mutant::SsrNoVary).await;
+}

@@ -972,7 +972,106 @@ pub const ALL: &[&Clause] = &[
     &sync::PUBLISH_LIMIT,
     &sync::TOKEN_LAPSED,
     &sync::TOKEN_CHECK,
+    &ssr::PAGES,
+    &ssr::ANSWERS,
+    &ssr::PINNED,
+    &ssr::VARY,
+    &ssr::ONE_ROOT,
+    &ssr::SHELL,
+    &ssr::RENDERED,
+    &ssr::SAME_TREE,
+    &ssr::ESCAPED,
+    &ssr::TITLE,
+    &ssr::BOUNDARY,
+    &ssr::FALLBACK,
+    &ssr::PLANTED,
 ];
+
+/// `spec/ssr.md`: server-side rendering (`features/ssr.feature`).
+pub mod ssr {
+    use super::{Clause, clause};
+
+    const FILE: &str = "spec/ssr.md";
+
+    /// Pages are listed.
+    pub const PAGES: Clause = clause(
+        FILE,
+        "Pages",
+        "A target that serves pages SHALL list them in the discovery document's `ssr` member: for each, its `path`, the URL of its HTIP stream (`stream`) and optionally its `title`; and, in `crawlers`, a description of its crawler rule for people (`discovery.md`).",
+    );
+    /// 200 and HTML.
+    pub const ANSWERS: Clause = clause(
+        FILE,
+        "Who gets what",
+        "A `GET` of a page SHALL be answered `200` with `Content-Type: text/html` and one of two documents:",
+    );
+    /// The pinned agents.
+    pub const PINNED: Clause = clause(
+        FILE,
+        "Who gets what",
+        "The crawler rule is the target's, but it SHALL class every user agent of `spec/crawlers.toml` as that file says: each of its `crawlers` gets the rendered document and each of its `browsers` the shell.",
+    );
+    /// Vary.
+    pub const VARY: Clause = clause(
+        FILE,
+        "Who gets what",
+        "Both answers SHALL carry a `Vary` header naming `User-Agent` (or `*`), so no cache hands a crawler's answer to a browser or the reverse.",
+    );
+    /// One root.
+    pub const ONE_ROOT: Clause = clause(
+        FILE,
+        "The two documents",
+        "Both documents SHALL have exactly one element with `id=\"dx-root\"`, the *root*: the host's mount point (node 0 of `client-abi.md`).",
+    );
+    /// The shell's root.
+    pub const SHELL: Clause = clause(
+        FILE,
+        "The two documents",
+        "In **the shell**, the root SHALL be empty and SHALL name the page's stream in its `data-dx-stream` attribute (and MAY name the client in `data-dx-client`); the document loads a script that runs the client on it.",
+    );
+    /// The rendered root.
+    pub const RENDERED: Clause = clause(
+        FILE,
+        "The two documents",
+        "In **the rendered document**, the root SHALL hold the page: the nodes its stream builds when a host renders it into an empty root as `client-abi.md` describes, and nothing else.",
+    );
+    /// The same tree.
+    pub const SAME_TREE: Clause = clause(
+        FILE,
+        "The same page",
+        "The rendered document, parsed by an HTML parser, SHALL give under the root the same tree as the stream builds in a client.",
+    );
+    /// Escaping.
+    pub const ESCAPED: Clause = clause(
+        FILE,
+        "The same page",
+        "So text and attribute values SHALL be escaped: whatever a page's texts say, however hostile (`<script>`, a quote that would end an attribute, `</title>`, character references, control and bidirectional characters), an HTML parser reads back exactly them and nothing becomes markup.",
+    );
+    /// The title.
+    pub const TITLE: Clause = clause(
+        FILE,
+        "The same page",
+        "The document's title, where the page has one, SHALL be the text of its `<title>` element in both documents.",
+    );
+    /// Boundaries.
+    pub const BOUNDARY: Clause = clause(
+        FILE,
+        "Components",
+        "Each component SHALL render inside an error boundary (`error-format.md`, Property 7): a component that fails, by an error or a panic, SHALL show a fallback in its place, the rest of the page SHALL render as if nothing had failed, and the answer SHALL stay `200`.",
+    );
+    /// The fallback says nothing.
+    pub const FALLBACK: Clause = clause(
+        FILE,
+        "Components",
+        "The fallback SHALL NOT say why the component failed (no error message, stack trace, path or query: the rules of \"Sanitization\" in `error-format.md`); the server logs the failure with the request id.",
+    );
+    /// The planted page.
+    pub const PLANTED: Clause = clause(
+        FILE,
+        "Conformance hook",
+        "The planted page SHALL show `title` as its title, each text, in order, as the whole text content of an element whose attribute `data-planted` has the text as its value, and a component that fails as `fail` says inside an element with `data-dx-component=\"faulty\"`, followed by at least one more component.",
+    );
+}
 
 /// `spec/security.md` and requirement 4 of `spec/requirements.md`.
 pub mod query {
@@ -1298,6 +1397,7 @@ pub fn spec_text(file: &str) -> Option<&'static str> {
         "spec/delta.md" => Some(include_str!("../../spec/delta.md")),
         "spec/sync.md" => Some(include_str!("../../spec/sync.md")),
         "spec/requirements.md" => Some(include_str!("../../spec/requirements.md")),
+        "spec/ssr.md" => Some(include_str!("../../spec/ssr.md")),
         _ => None,
     }
 }

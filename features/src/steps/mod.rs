@@ -12,4 +12,5 @@ mod faults;
 mod http;
 mod query;
 mod security;
+mod ssr;
 mod sync;

@@ -9,6 +9,7 @@ pub mod rate_limit;
 pub mod recommended;
 pub mod security_headers;
 pub mod server;
+pub mod ssr;
 mod support;
 pub mod sync;
 pub mod undescribed;

@@ -108,7 +108,10 @@ pub fn router(state: SharedState) -> Router {
         .route(routes::client::CLIENT_PATH, get(routes::client::client))
         .route(routes::assets::DEMO_PATH, get(routes::assets::demo))
         .route("/", get(routes::pages::index))
-        .route(crate::ssr::HOST_SCRIPT_PATH, get(routes::pages::host_script))
+        .route(
+            crate::ssr::HOST_SCRIPT_PATH,
+            get(routes::pages::host_script),
+        )
         .route(routes::sync::SYNC_PATH, get(routes::sync::sync))
         .route(ITEMS_PATH, get(items::list).post(items::create))
         .route(

@@ -285,11 +285,19 @@ pub struct ServerArgs {
     pub metrics: Option<bool>,
     /// A regular expression (case-insensitive) naming more crawlers, which get server-rendered
     /// pages; repeat the flag [default: none; the isbot list alone]
-    #[arg(long = "crawler-pattern", env = "DX_CRAWLER_PATTERNS", value_name = "REGEX")]
+    #[arg(
+        long = "crawler-pattern",
+        env = "DX_CRAWLER_PATTERNS",
+        value_name = "REGEX"
+    )]
     pub crawler_patterns: Vec<String>,
     /// A pattern of the isbot list to drop, as the list spells it, so those user agents get
     /// the shell; repeat the flag [default: none]
-    #[arg(long = "not-crawler-pattern", env = "DX_NOT_CRAWLER_PATTERNS", value_name = "PATTERN")]
+    #[arg(
+        long = "not-crawler-pattern",
+        env = "DX_NOT_CRAWLER_PATTERNS",
+        value_name = "PATTERN"
+    )]
     pub not_crawler_patterns: Vec<String>,
     /// Start with a deliberately broken behaviour (test builds only) [default: none]
     #[cfg(feature = "mutants")]

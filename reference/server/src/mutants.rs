@@ -269,7 +269,9 @@ impl Mutant {
     pub fn breaks_scenario(self) -> Option<&'static str> {
         match self {
             Self::SsrUnescaped => Some("ssr:hostile-content-comes-back-escaped"),
-            Self::SsrComponentTakesPageDown => Some("ssr:a-failing-component-leaves-the-rest-of-the-page"),
+            Self::SsrComponentTakesPageDown => {
+                Some("ssr:a-failing-component-leaves-the-rest-of-the-page")
+            }
             Self::SsrTenCrawlers => Some("ssr:each-crawler-gets-the-rendered-page"),
             Self::SsrNoVary => Some("ssr:both-answers-vary-by-user-agent"),
             _ => None,
@@ -448,12 +450,13 @@ mod tests {
         for m in Mutant::ALL {
             let value = m.to_possible_value().map(|v| v.get_name().to_owned());
             assert_eq!(value.as_deref(), Some(m.name()));
-            assert_ne!(
+            // Each mutant breaks exactly one of: a property, a SHOULD check, a scenario.
+            let broken = [
                 (1..=26).contains(&m.breaks_property()),
                 m.breaks_should().is_some(),
-                "{}",
-                m.name()
-            );
+                m.breaks_scenario().is_some(),
+            ];
+            assert_eq!(broken.iter().filter(|b| **b).count(), 1, "{}", m.name());
             assert_eq!(
                 m.auth().is_some(),
                 (1..=5).contains(&m.breaks_property()) || *m == Mutant::LoginWithoutDecoy

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use dx_error::{DxError, ErrorCode, SafeMutex};
 use dx_ssr::document::{self, Head, ShellLinks};
 use dx_ssr::html::Escaping;
-use dx_ssr::page::{Built, Component, Fragment, Page, PageError};
+use dx_ssr::page::{Built, Component, Fragment, Page};
 use dx_ssr::{CrawlerConfig, CrawlerRule};
 
 use crate::api_error::ApiError;
@@ -36,8 +36,8 @@ pub struct Ssr {
 impl Ssr {
     /// The state for the crawler rule `config`.
     pub fn build(config: &CrawlerConfig) -> Result<Self, DxError> {
-        let crawlers =
-            CrawlerRule::new(config).map_err(|e| DxError::config("crawler_patterns", e.to_string()))?;
+        let crawlers = CrawlerRule::new(config)
+            .map_err(|e| DxError::config("crawler_patterns", e.to_string()))?;
         Ok(Self {
             crawlers,
             planted: SafeMutex::new(VecDeque::new()),
@@ -92,21 +92,28 @@ pub struct PageRequest<'a> {
     pub request_id: &'a str,
 }
 
+/// Builds `page` off the async workers: parsing templates and checking each component's
+/// output is CPU work that grows with the page.
+pub async fn build_page(page: Page) -> Result<Built, DxError> {
+    match tokio::task::spawn_blocking(move || page.build()).await {
+        Ok(Ok(built)) => Ok(built),
+        Ok(Err(e)) => Err(DxError::internal("the page could not be built").with_source(e)),
+        Err(e) => Err(DxError::internal("the page could not be built").with_source(e)),
+    }
+}
+
 /// Answers a page request: the rendered document for a crawler, the shell for anyone else,
-/// both with `Vary: User-Agent`.
-pub fn answer(
+/// both with `Vary: User-Agent`. Rendering runs off the async workers, as building does.
+pub async fn answer(
     ssr: &Ssr,
     mutations: &Mutations,
     headers: &HeaderMap,
     request: PageRequest<'_>,
-    built: Result<Built, PageError>,
+    built: Result<Built, DxError>,
 ) -> Response {
     let built = match built {
         Ok(built) => built,
-        Err(e) => {
-            return ApiError(DxError::internal("the page could not be built").with_source(e))
-                .into_response();
-        }
+        Err(e) => return ApiError(e).into_response(),
     };
     for failure in &built.failures {
         tracing::error!(
@@ -134,12 +141,27 @@ pub fn answer(
         } else {
             Escaping::Standard
         };
-        let mut tree = dx_ssr::Tree::new(escaping);
-        if let Err(e) = tree.apply_stream(&built.stream) {
-            return ApiError(DxError::internal("the page could not be rendered").with_source(e))
+        let stream = built.stream;
+        let rendered = tokio::task::spawn_blocking(move || {
+            let mut tree = dx_ssr::Tree::new(escaping);
+            tree.apply_stream(&stream).map(|()| tree.to_html())
+        })
+        .await;
+        match rendered {
+            Ok(Ok(body)) => document::rendered(&head, &body, escaping),
+            Ok(Err(e)) => {
+                return ApiError(
+                    DxError::internal("the page could not be rendered").with_source(e),
+                )
                 .into_response();
+            }
+            Err(e) => {
+                return ApiError(
+                    DxError::internal("the page could not be rendered").with_source(e),
+                )
+                .into_response();
+            }
         }
-        document::rendered(&head, &tree.to_html(), escaping)
     } else {
         document::shell(
             &head,
@@ -185,6 +207,9 @@ pub struct Planted {
     /// How the page's `faulty` component fails: not at all, with an error, or by panicking.
     #[serde(default)]
     pub fail: PlantedFailure,
+    /// What the failure says (its error's message or its panic's), which no answer may show.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// How the planted page's `faulty` component fails.
@@ -204,7 +229,12 @@ impl Planted {
     /// Checks the page's size.
     pub fn validate(&self) -> Result<(), DxError> {
         let too_long = |t: &String| t.len() > MAX_PLANTED_TEXT_BYTES;
-        if self.texts.len() > MAX_PLANTED_TEXTS || too_long(&self.title) || self.texts.iter().any(too_long) {
+        let message_too_long = self.message.as_ref().is_some_and(too_long);
+        if self.texts.len() > MAX_PLANTED_TEXTS
+            || too_long(&self.title)
+            || message_too_long
+            || self.texts.iter().any(too_long)
+        {
             return Err(DxError::request(
                 ErrorCode::ValidationFailed,
                 format!(
@@ -220,7 +250,12 @@ impl Planted {
         Page::new()
             .with(crate::demo::Heading(self.title.clone()))
             .with(PlantedTexts(self.texts.clone()))
-            .with(Faulty(self.fail))
+            .with(Faulty(
+                self.fail,
+                self.message
+                    .clone()
+                    .unwrap_or_else(|| "planted failure".to_owned()),
+            ))
             .with(Footer)
     }
 }
@@ -246,7 +281,7 @@ impl Component for PlantedTexts {
 }
 
 /// A component that fails as planted.
-struct Faulty(PlantedFailure);
+struct Faulty(PlantedFailure, String);
 
 /// What the faulty component says when it works.
 pub const FAULTY_TEXT: &str = "This component rendered.";
@@ -265,12 +300,11 @@ impl Component for Faulty {
                 out.append(Fragment::SLOT, p);
                 Ok(())
             }
-            PlantedFailure::Error => Err(DxError::new(
-                ErrorCode::DbConnectionFailed,
-                "planted failure: the component's data source is down",
-            )),
+            PlantedFailure::Error => {
+                Err(DxError::new(ErrorCode::DbConnectionFailed, self.1.clone()))
+            }
             #[allow(clippy::panic)]
-            PlantedFailure::Panic => panic!("planted panic in a component"),
+            PlantedFailure::Panic => panic!("{}", self.1),
         }
     }
 }

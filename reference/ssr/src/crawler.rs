@@ -217,7 +217,12 @@ mod pinned {
             .crawlers
             .iter()
             .filter(|a| !rule.is_crawler(Some(&a.ua)))
-            .chain(pinned.browsers.iter().filter(|a| rule.is_crawler(Some(&a.ua))))
+            .chain(
+                pinned
+                    .browsers
+                    .iter()
+                    .filter(|a| rule.is_crawler(Some(&a.ua))),
+            )
             .map(|a| a.name.as_str())
             .collect();
         assert!(wrong.is_empty(), "misclassed: {wrong:?}");

@@ -40,6 +40,7 @@ pub async fn index(
         },
         Ok(built),
     )
+    .await
 }
 
 fn planted_or_404(state: &SharedState, id: &str) -> Result<Planted, ApiError> {
@@ -69,8 +70,9 @@ pub async fn planted_page(
             stream_url: &stream_url,
             request_id: &request_id,
         },
-        planted.page().build(),
-    ))
+        crate::ssr::build_page(planted.page()).await,
+    )
+    .await)
 }
 
 /// `GET /_dx/planted/{id}/stream`: a planted page's HTIP stream.
@@ -79,10 +81,7 @@ pub async fn planted_stream(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let planted = planted_or_404(&state, &id)?;
-    let built = planted
-        .page()
-        .build()
-        .map_err(|e| ApiError(DxError::internal("the page could not be built").with_source(e)))?;
+    let built = crate::ssr::build_page(planted.page()).await?;
     let mut response = built.stream.into_response();
     response
         .headers_mut()
