@@ -189,13 +189,11 @@ fn template_node(html: &str) -> Option<Node> {
     )
     .one(html);
     let root = dom.document.children.borrow().first().cloned()?;
-    let found = root
-        .children
+    root.children
         .borrow()
         .iter()
         .filter(|c| matches!(c.data, NodeData::Element { .. }))
-        .find_map(convert);
-    found
+        .find_map(convert)
 }
 
 /// One node of the host's page while it is built.
