@@ -141,6 +141,7 @@ async function main() {
     const { bytes, how, transferred } = await fetchStream(exports, root.dataset.dxStream);
     render(exports, bytes);
     root.dataset.dxRendered = how;
+    root.dataset.dxTransferred = String(transferred);
     root.dispatchEvent(new CustomEvent("dx:rendered", { detail: { how, transferred } }));
   } catch (error) {
     console.error(error);

@@ -112,6 +112,7 @@ pub fn router(state: SharedState) -> Router {
             crate::ssr::HOST_SCRIPT_PATH,
             get(routes::pages::host_script),
         )
+        .route(crate::ssr::STYLESHEET_PATH, get(routes::pages::stylesheet))
         .route(routes::sync::SYNC_PATH, get(routes::sync::sync))
         .route(ITEMS_PATH, get(items::list).post(items::create))
         .route(

@@ -17,6 +17,8 @@ use crate::mutants::{Mutant, Mutations};
 
 /// Where the host script is served.
 pub const HOST_SCRIPT_PATH: &str = "/_dx/host.js";
+/// Where the pages' stylesheet is served.
+pub const STYLESHEET_PATH: &str = "/_dx/app.css";
 /// Where planted pages live (conformance profile only).
 pub const PLANTED_BASE: &str = "/_dx/planted";
 /// The most planted pages kept; older ones are forgotten first.
@@ -134,6 +136,7 @@ pub async fn answer(
     let head = Head {
         title: request.title,
         lang: "en",
+        stylesheet: Some(STYLESHEET_PATH),
     };
     let html = if ssr.is_crawler(headers, mutations) {
         let escaping = if mutations.is(Mutant::SsrUnescaped) {

@@ -15,6 +15,8 @@ pub struct Head<'a> {
     pub title: &'a str,
     /// Its language (`lang` of `<html>`).
     pub lang: &'a str,
+    /// A stylesheet to link, if any.
+    pub stylesheet: Option<&'a str>,
 }
 
 /// Where the shell finds what it runs.
@@ -42,6 +44,11 @@ fn head(out: &mut String, head: &Head<'_>, escaping: Escaping) {
         out.push_str(head.title);
     }
     out.push_str("</title>\n");
+    if let Some(href) = head.stylesheet {
+        out.push_str("<link rel=\"stylesheet\" href=\"");
+        escape_attr(out, href);
+        out.push_str("\">\n");
+    }
 }
 
 /// The server-rendered document: `body` (the page's nodes as HTML) inside the root.
@@ -79,6 +86,7 @@ mod tests {
     const PAGE: Head<'static> = Head {
         title: "</title><script>alert(1)</script>",
         lang: "en",
+        stylesheet: Some("/_dx/app.css"),
     };
 
     #[test]

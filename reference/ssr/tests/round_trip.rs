@@ -145,7 +145,7 @@ proptest! {
             });
         }
         let body = tree.to_html();
-        let document = rendered(&Head { title: &title, lang: "en" }, &body, Escaping::Standard);
+        let document = rendered(&Head { title: &title, lang: "en", stylesheet: None }, &body, Escaping::Standard);
         prop_assert_eq!(parsed_root(&document), normalized(&tree.nodes()));
         // The title is the title, whatever it says.
         let dom = parse_document(RcDom::default(), ParseOpts::default()).one(document.as_str());
@@ -194,6 +194,7 @@ fn an_unescaped_renderer_lets_markup_in() {
         &Head {
             title: "t",
             lang: "en",
+            stylesheet: None,
         },
         &tree.to_html(),
         Escaping::None,

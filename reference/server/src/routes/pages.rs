@@ -105,23 +105,32 @@ pub async fn plant(
 
 /// The host script the shell loads (`reference/server/assets/host.js`).
 static HOST_SCRIPT: &str = include_str!("../../assets/host.js");
+/// The pages' stylesheet (`reference/server/assets/app.css`).
+static STYLESHEET: &str = include_str!("../../assets/app.css");
 
-/// `GET /_dx/host.js`: the client's host in a browser, named by its hash as a strong `ETag`.
+/// `GET /_dx/host.js`: the client's host in a browser.
 pub async fn host_script(headers: HeaderMap) -> Response {
-    let tag = format!("\"{}\"", dx_htip::delta::hash_hex(HOST_SCRIPT.as_bytes()));
-    let held = crate::routes::assets::listed_tags(&headers)
+    static_file(&headers, HOST_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// `GET /_dx/app.css`: the pages' stylesheet.
+pub async fn stylesheet(headers: HeaderMap) -> Response {
+    static_file(&headers, STYLESHEET, "text/css; charset=utf-8")
+}
+
+/// A file served with its hash as a strong `ETag`, revalidated on every use (`no-cache`).
+fn static_file(headers: &HeaderMap, body: &'static str, content_type: &'static str) -> Response {
+    let tag = format!("\"{}\"", dx_htip::delta::hash_hex(body.as_bytes()));
+    let held = crate::routes::assets::listed_tags(headers)
         .iter()
         .any(|t| format!("\"{t}\"") == tag || t == "*");
     let mut response = if held {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        HOST_SCRIPT.into_response()
+        body.into_response()
     };
     let out = response.headers_mut();
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(&tag) {
         out.insert(header::ETAG, value);
