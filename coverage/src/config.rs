@@ -247,6 +247,7 @@ mod tests {
                 "csrf",
                 "query",
                 "sync",
+                "ssr",
                 "suite",
                 "workspace"
             ]

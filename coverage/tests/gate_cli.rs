@@ -592,6 +592,7 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
         scratch.file("reference/query/src/client.rs", &lines(99), &[100]),
         scratch.file("reference/sync/src/mutants.rs", &[], &lines(100)),
         scratch.file("reference/sync/src/manager.rs", &lines(99), &[100]),
+        scratch.file("reference/ssr/src/render.rs", &lines(99), &[100]),
         scratch.file("properties/cli/src/main.rs", &[], &lines(100)),
         scratch.file("properties/src/runner.rs", &lines(99), &[100]),
     ]);
@@ -609,12 +610,14 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     assert_eq!(out.totals("auth"), (100, 99));
     assert_eq!(out.verdict("rate limiter"), "PASS");
     assert_eq!(out.verdict("csrf"), "PASS");
-    assert_eq!(out.totals("workspace"), (1000, 949));
+    assert_eq!(out.totals("workspace"), (1100, 1048));
     assert_eq!(out.verdict("suite"), "PASS", "{out:?}");
     assert_eq!(out.verdict("sync"), "PASS", "{out:?}");
     assert_eq!(out.totals("sync"), (100, 99));
     assert_eq!(out.verdict("client"), "PASS", "{out:?}");
     assert_eq!(out.totals("client"), (100, 99));
+    assert_eq!(out.verdict("ssr"), "PASS", "{out:?}");
+    assert_eq!(out.totals("ssr"), (100, 99));
     assert_eq!(out.verdict("query"), "PASS", "{out:?}");
     assert_eq!(
         out.totals("query"),
@@ -623,7 +626,7 @@ fn the_shipped_gates_pass_on_a_healthy_repository() {
     );
     assert_eq!(
         out.summary(),
-        "coverage gate: 9 groups passed, 0 failed, 0 pending"
+        "coverage gate: 10 groups passed, 0 failed, 0 pending"
     );
 }
 
@@ -682,7 +685,7 @@ fn list_groups_prints_live_groups_and_their_patterns() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
         out.stdout,
-        "error\treference/error/src/**\nauth\treference/auth/src/**\nclient\treference/client/src/**\nclient\treference/htip/src/**\nrate limiter\treference/security/src/rate_limit/**\ncsrf\treference/security/src/csrf/**\nquery\treference/query/src/**\nsync\treference/sync/src/**\nsuite\tproperties/src/**\nsuite\tfeatures/src/**\nworkspace\t**\n",
+        "error\treference/error/src/**\nauth\treference/auth/src/**\nclient\treference/client/src/**\nclient\treference/htip/src/**\nrate limiter\treference/security/src/rate_limit/**\ncsrf\treference/security/src/csrf/**\nquery\treference/query/src/**\nsync\treference/sync/src/**\nssr\treference/ssr/src/**\nsuite\tproperties/src/**\nsuite\tfeatures/src/**\nworkspace\t**\n",
         "{out:?}"
     );
 }
