@@ -31,14 +31,14 @@ Feature: Server-side rendering
     When a crawler asks for each page and the client renders each page's stream
     Then the rendered root and the client's page are the same tree
 
-  @req-10.3 @id-hostile-content-comes-back-escaped
+  @conformance @req-10.3 @id-hostile-content-comes-back-escaped
   Scenario: Hostile content comes back escaped
     Given the target plants pages
     When I plant a page with every hostile text
     And a crawler asks for the planted page
     Then the title and every text read back exactly and nothing became markup
 
-  @req-10.3 @id-a-hostile-page-is-the-clients-page
+  @conformance @req-10.3 @id-a-hostile-page-is-the-clients-page
   Scenario: A page of hostile content is the same tree rendered and in the client
     Given the target plants pages
     And the target serves a WASM client
@@ -46,7 +46,7 @@ Feature: Server-side rendering
     And a crawler asks for the planted page and the client renders its stream
     Then the rendered root and the client's page are the same tree
 
-  @req-10.4 @id-a-failing-component-leaves-the-rest-of-the-page
+  @conformance @req-10.4 @id-a-failing-component-leaves-the-page
   Scenario Outline: A component failing with <failure> leaves the rest of the page
     Given the target plants pages
     When I plant a page whose faulty component fails with <failure>

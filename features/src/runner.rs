@@ -39,6 +39,7 @@ const EMBEDDED_FEATURES: &[(&str, &str)] = &[
     ("security.feature", include_str!("../security.feature")),
     ("query.feature", include_str!("../query.feature")),
     ("sync.feature", include_str!("../sync.feature")),
+    ("ssr.feature", include_str!("../ssr.feature")),
 ];
 
 /// Where the suite's `.feature` files are: next to this crate's Cargo.toml in a checkout;

@@ -119,6 +119,9 @@ async fn tags_select_scenarios_by_feature_and_scenario_tags() {
     let sync = run_features(&target, &["sync".into()], &default_features_dir())
         .await
         .unwrap();
+    let ssr = run_features(&target, &["ssr".into()], &default_features_dir())
+        .await
+        .unwrap();
     assert!(
         !errors.is_empty()
             && !auth.is_empty()
@@ -126,9 +129,16 @@ async fn tags_select_scenarios_by_feature_and_scenario_tags() {
             && !query.is_empty()
             && !client.is_empty()
             && !sync.is_empty()
+            && !ssr.is_empty()
     );
     assert_eq!(
-        errors.len() + auth.len() + security.len() + query.len() + client.len() + sync.len(),
+        errors.len()
+            + auth.len()
+            + security.len()
+            + query.len()
+            + client.len()
+            + sync.len()
+            + ssr.len(),
         all.len(),
         "every scenario is in one feature"
     );

@@ -87,11 +87,30 @@ pub struct ClientModule {
     size: usize,
 }
 
+/// The stack a module is compiled on. wasmi's translator recurses with large frames in a
+/// debug build; compiled lazily, on a function's first call, it ran out of a test thread's
+/// 2 MiB under cucumber's futures. So every function is compiled at load, on a thread of
+/// its own with room to spare.
+const COMPILE_STACK_BYTES: usize = 32 << 20;
+
 impl ClientModule {
-    /// Compiles `wasm`.
+    /// Compiles `wasm`, every function at once (see [`COMPILE_STACK_BYTES`]).
     pub fn load(wasm: &[u8]) -> Result<Self, ClientError> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("dx-conformance-compile".into())
+                .stack_size(COMPILE_STACK_BYTES)
+                .spawn_scoped(scope, || Self::compile(wasm))
+                .map_err(|e| ClientError::Invalid(format!("no thread to compile on: {e}")))?
+                .join()
+                .unwrap_or_else(|_| Err(ClientError::Invalid("the compiler panicked".into())))
+        })
+    }
+
+    fn compile(wasm: &[u8]) -> Result<Self, ClientError> {
         let mut config = Config::default();
         config.consume_fuel(true);
+        config.compilation_mode(wasmi::CompilationMode::Eager);
         let engine = Engine::new(&config);
         let module = Module::new(&engine, wasm).map_err(|e| ClientError::Invalid(e.to_string()))?;
         Ok(Self {

@@ -269,9 +269,7 @@ impl Mutant {
     pub fn breaks_scenario(self) -> Option<&'static str> {
         match self {
             Self::SsrUnescaped => Some("ssr:hostile-content-comes-back-escaped"),
-            Self::SsrComponentTakesPageDown => {
-                Some("ssr:a-failing-component-leaves-the-rest-of-the-page")
-            }
+            Self::SsrComponentTakesPageDown => Some("ssr:a-failing-component-leaves-the-page"),
             Self::SsrTenCrawlers => Some("ssr:each-crawler-gets-the-rendered-page"),
             Self::SsrNoVary => Some("ssr:both-answers-vary-by-user-agent"),
             _ => None,
