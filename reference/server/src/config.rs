@@ -1300,6 +1300,10 @@ mod tests {
     #[case::file_ttl(&[], "csrf_ttl_seconds = 0\n", "(from `csrf_ttl_seconds` in ")]
     #[case::key_file(&["--key-file", "/nonexistent/key.pem"], "", "invalid setting `key_file` (from --key-file): cannot read /nonexistent/key.pem: No such file or directory")]
     #[case::verify_key_file(&[], "verify_key_files = [\"/nonexistent/old.pub\"]\n", "cannot read /nonexistent/old.pub: No such file or directory")]
+    #[case::tls_cert_file(&[], "tls_cert = \"/nonexistent/c.pem\"\ntls_key = \"/nonexistent/k.pem\"\n", "invalid setting `tls_cert` (from `tls_cert` in ")]
+    #[case::tls_key_alone(&["--tls-key", "/nonexistent/k.pem"], "", "invalid setting `tls_key` (from --tls-key): needs its certificate")]
+    #[case::redirect_without_tls(&[], "redirect_http = \"127.0.0.1:8081\"\n", "invalid setting `redirect_http` (from `redirect_http` in ")]
+    #[case::redirect_on_bind(&["--redirect-http", "127.0.0.1:8080", "--tls-cert", "Cargo.toml", "--tls-key", "Cargo.toml"], "", "is the HTTPS address (--bind) itself")]
     fn errors_name_where_the_value_came_from(
         #[case] argv: &[&str],
         #[case] file: &str,
