@@ -100,11 +100,6 @@ impl TlsCertificate {
         Ok(())
     }
 
-    /// The files it reads.
-    pub fn files(&self) -> &TlsFiles {
-        &self.files
-    }
-
     fn acceptor(&self) -> TlsAcceptor {
         let config = Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()));
         TlsAcceptor::from(config)
