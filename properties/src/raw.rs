@@ -144,7 +144,7 @@ pub async fn send_raw(
         if !tls {
             return exchange(tcp, base, request, &replay).await;
         }
-        let connector = tokio_native_tls::TlsConnector::from(crate::tls::connector(&["http/1.1"])?);
+        let connector = tokio_native_tls::TlsConnector::from(crate::tls::connector()?);
         // A bracketed IPv6 literal is verified without its brackets.
         let name = host.trim_start_matches('[').trim_end_matches(']');
         let stream = connector

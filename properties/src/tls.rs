@@ -4,7 +4,7 @@
 //! none of the dozens of places that open one has to carry them.
 
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -78,25 +78,30 @@ pub(crate) fn reqwest_roots() -> Vec<reqwest::Certificate> {
         .collect()
 }
 
-/// A TLS connector trusting the system's roots and the extra CAs, offering `alpn`.
-pub(crate) fn connector(alpn: &[&str]) -> Result<native_tls::TlsConnector, String> {
+/// The connector for HTTP/1.1 over TLS, built once per set of roots: building one reads and
+/// parses the system's whole root store, which per WebSocket or raw probe made the sync checks
+/// several times slower over TLS than over plain HTTP.
+static CONNECTOR: Mutex<Option<(usize, native_tls::TlsConnector)>> = Mutex::new(None);
+
+/// A TLS connector trusting the system's roots and the extra CAs, offering HTTP/1.1 by ALPN
+/// (the version the suite speaks, `crate::http`).
+pub(crate) fn connector() -> Result<native_tls::TlsConnector, String> {
+    let roots = extra_roots();
+    let mut cached = CONNECTOR.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((count, connector)) = cached.as_ref()
+        && *count == roots.len()
+    {
+        return Ok(connector.clone());
+    }
     let mut builder = native_tls::TlsConnector::builder();
-    for der in extra_roots() {
-        let certificate = native_tls::Certificate::from_der(&der).map_err(|e| e.to_string())?;
+    for der in &roots {
+        let certificate = native_tls::Certificate::from_der(der).map_err(|e| e.to_string())?;
         builder.add_root_certificate(certificate);
     }
-    if !alpn.is_empty() {
-        builder.request_alpns(alpn);
-    }
-    builder
+    builder.request_alpns(&["http/1.1"]);
+    let connector = builder
         .build()
-        .map_err(|e| format!("cannot build the TLS client: {e}"))
-}
-
-/// Whether `--ca-cert` added any CA.
-pub(crate) fn has_extra_roots() -> bool {
-    !EXTRA_ROOTS
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .is_empty()
+        .map_err(|e| format!("cannot build the TLS client: {e}"))?;
+    *cached = Some((roots.len(), connector.clone()));
+    Ok(connector)
 }

@@ -100,10 +100,10 @@ impl WsClient {
                 http::HeaderValue::from_str(value).map_err(|e| connect_err(e.to_string()))?;
             request.headers_mut().insert(name, value);
         }
-        // A `--ca-cert` CA must be trusted for wss:// too; without one, the library's own
-        // connector (the system's roots) serves.
-        let connector = if url.starts_with("wss:") && crate::tls::has_extra_roots() {
-            let tls = crate::tls::connector(&["http/1.1"]).map_err(&connect_err)?;
+        // wss:// trusts the `--ca-cert` CAs too, through the suite's one connector (the
+        // library would build one per connection).
+        let connector = if url.starts_with("wss:") {
+            let tls = crate::tls::connector().map_err(&connect_err)?;
             Some(tokio_tungstenite::Connector::NativeTls(tls))
         } else {
             None
