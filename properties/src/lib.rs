@@ -37,6 +37,7 @@ pub mod selection;
 pub mod spec;
 pub mod sync_frames;
 pub mod target;
+pub mod tls;
 pub mod token;
 pub mod verdict;
 pub mod wire_text;

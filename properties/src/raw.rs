@@ -1,12 +1,13 @@
 //! Requests as raw bytes over TCP, for what an HTTP client library will not send: malformed
 //! request lines, oversized or contradictory header sections, bodies that stall, and
-//! `Expect: 100-continue` (spec/http-contract.md, "The order of request checks").
+//! `Expect: 100-continue` (spec/http-contract.md, "The order of request checks"). An
+//! `https://` target gets the same bytes inside TLS (HTTP/1.1 by ALPN).
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 
@@ -86,6 +87,11 @@ impl RawRequest {
 
     /// A `printf … | nc` line that sends the same bytes (pauses are not replayed).
     pub fn replay(&self, host: &str, port: u16) -> String {
+        self.replay_over(host, port, false)
+    }
+
+    /// [`RawRequest::replay`], with `openssl s_client` in place of `nc` for a TLS target.
+    pub fn replay_over(&self, host: &str, port: u16, tls: bool) -> String {
         let mut escaped = String::new();
         for (bytes, _) in &self.parts {
             for b in bytes.iter().take(4096) {
@@ -101,37 +107,70 @@ impl RawRequest {
                 }
             }
         }
+        let sink = if tls {
+            format!(
+                "openssl s_client -quiet -alpn http/1.1 -servername {host} -connect {host}:{port}"
+            )
+        } else {
+            format!("nc {host} {port}")
+        };
         format!(
-            "printf {} | nc {host} {port}  # {}",
+            "printf {} | {sink}  # {}",
             shell_quote(&escaped),
             self.description
         )
     }
 }
 
-/// Sends `request` to the target at `base` (plain `http` only) and reads the first response.
+/// Sends `request` to the target at `base` (`http`, or `https` inside TLS) and reads the
+/// first response.
 pub async fn send_raw(
     base: &Url,
     request: &RawRequest,
     limit: Duration,
 ) -> Result<RawAnswer, String> {
-    if base.scheme() != "http" {
-        return Err(format!(
-            "raw probes need an http:// target, not {}",
-            base.scheme()
-        ));
-    }
+    let tls = match base.scheme() {
+        "http" => false,
+        "https" => true,
+        other => return Err(format!("raw probes need an http(s):// target, not {other}")),
+    };
     let host = base.host_str().unwrap_or("127.0.0.1").to_owned();
     let port = base.port_or_known_default().unwrap_or(80);
-    let replay = request.replay(&host, port);
+    let replay = request.replay_over(&host, port, tls);
     let attempt = async {
-        let mut stream = TcpStream::connect((host.as_str(), port))
+        let tcp = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        if !tls {
+            return exchange(tcp, base, request, &replay).await;
+        }
+        let connector = tokio_native_tls::TlsConnector::from(crate::tls::connector()?);
+        // A bracketed IPv6 literal is verified without its brackets.
+        let name = host.trim_start_matches('[').trim_end_matches(']');
+        let stream = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake with {host}:{port} failed: {e}"))?;
+        exchange(stream, base, request, &replay).await
+    };
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(result) => result,
+        Err(_) => Ok(RawAnswer::Silent),
+    }
+}
+
+/// Writes `request`'s parts with their pauses, then reads the answer.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    base: &Url,
+    request: &RawRequest,
+    replay: &str,
+) -> Result<RawAnswer, String> {
+    {
         let mut written = 0;
         for (bytes, pause) in &request.parts {
             if let Err(e) = stream.write_all(bytes).await {
-                let answer = match read_answer(&mut stream, base, request, &replay).await {
+                let answer = match read_answer(&mut stream, base, request, replay).await {
                     Some(RawAnswer::Response(ex)) => Some(ex),
                     _ => None,
                 };
@@ -146,18 +185,14 @@ pub async fn send_raw(
                 tokio::time::sleep(*pause).await;
             }
         }
-        read_answer(&mut stream, base, request, &replay)
+        read_answer(&mut stream, base, request, replay)
             .await
             .ok_or_else(|| "no answer".to_owned())
-    };
-    match tokio::time::timeout(limit, attempt).await {
-        Ok(result) => result,
-        Err(_) => Ok(RawAnswer::Silent),
     }
 }
 
-async fn read_answer(
-    stream: &mut TcpStream,
+async fn read_answer<S: AsyncRead + Unpin>(
+    stream: &mut S,
     base: &Url,
     request: &RawRequest,
     replay: &str,

@@ -100,9 +100,17 @@ impl WsClient {
                 http::HeaderValue::from_str(value).map_err(|e| connect_err(e.to_string()))?;
             request.headers_mut().insert(name, value);
         }
+        // wss:// trusts the `--ca-cert` CAs too, through the suite's one connector (the
+        // library would build one per connection).
+        let connector = if url.starts_with("wss:") {
+            let tls = crate::tls::connector().map_err(&connect_err)?;
+            Some(tokio_tungstenite::Connector::NativeTls(tls))
+        } else {
+            None
+        };
         let (stream, response) = tokio::time::timeout(
             timeout,
-            tokio_tungstenite::connect_async_with_config(request, None, true),
+            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector),
         )
         .await
         .map_err(|_| connect_err(format!("no handshake within {timeout:?}")))?

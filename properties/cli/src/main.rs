@@ -76,6 +76,10 @@ struct ReplayArgs {
     /// Folder of .feature files, for a scenario's replay (default: the suite's own).
     #[arg(long, value_name = "DIR")]
     features: Option<PathBuf>,
+    /// Trust this CA certificate (PEM; one or a bundle) for an https:// target, beside the
+    /// system's roots: a private CA or a test deployment's own. Repeatable.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -168,6 +172,10 @@ struct RunArgs {
     /// fails the run.
     #[arg(long)]
     strict: bool,
+    /// Trust this CA certificate (PEM; one or a bundle) for an https:// target, beside the
+    /// system's roots: a private CA or a test deployment's own. Repeatable.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Vec<PathBuf>,
 }
 
 /// `--seed`: a number, or one drawn for this run.
@@ -262,7 +270,21 @@ fn write_stdout(text: &str) -> ExitCode {
     }
 }
 
+/// Trusts the `--ca-cert` files; a file that cannot be used is a usage error (exit 2).
+fn trust(files: &[PathBuf]) -> Result<(), ExitCode> {
+    for path in files {
+        if let Err(e) = dx_conformance::tls::trust_ca_file(path) {
+            eprintln!("dx-conformance: --ca-cert: {e}");
+            return Err(ExitCode::from(2));
+        }
+    }
+    Ok(())
+}
+
 async fn run(args: RunArgs, color: ColorWhen) -> ExitCode {
+    if let Err(code) = trust(&args.ca_cert) {
+        return code;
+    }
     let outputs = match outputs(args.format.as_deref(), &args.out) {
         Ok(o) => o,
         Err(e) => {
@@ -693,6 +715,9 @@ fn finish(
 }
 
 async fn replay(args: ReplayArgs) -> ExitCode {
+    if let Err(code) = trust(&args.ca_cert) {
+        return code;
+    }
     let file = match ReplayFile::load(&args.file) {
         Ok(f) => f,
         Err(e) => {

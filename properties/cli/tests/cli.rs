@@ -277,6 +277,14 @@ fn usage_and_unreachable_targets_exit_2() {
         vec!["run", "--timeout", "0"],
         vec!["run", "--expected-failures", "/nonexistent/expected.toml"],
         vec!["replay", "/nonexistent/p06.json"],
+        vec!["run", "--ca-cert", "/nonexistent/ca.pem"],
+        vec!["run", "--ca-cert", "Cargo.toml"],
+        vec![
+            "replay",
+            "--ca-cert",
+            "/nonexistent/ca.pem",
+            "dx-replays/p06.json",
+        ],
         vec!["run", "--target", "ftp://example.invalid"],
         vec!["run", "--target", "http://127.0.0.1:1"],
         vec![

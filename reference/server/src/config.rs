@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::mutants::Mutant;
 use crate::mutants::Mutations;
 use crate::profile::Profile;
+use crate::tls::TlsFiles;
 
 /// The smallest body limit accepted: smaller would reject ordinary error reports.
 pub const MIN_BODY_BYTES: usize = 1024;
@@ -185,9 +186,20 @@ pub struct ServerArgs {
     /// TOML config file; flags and environment variables override it [default: none]
     #[arg(long, env = "DX_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on, plain HTTP (terminate TLS in front) [default: 127.0.0.1:8080]
+    /// Address to listen on: HTTPS with --tls-cert, else plain HTTP [default: 127.0.0.1:8080]
     #[arg(long, env = "DX_BIND", value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
+    /// TLS certificate chain (PEM, leaf first): serve HTTPS, with --tls-key; both files are
+    /// re-read on SIGHUP [default: none; plain HTTP]
+    #[arg(long, env = "DX_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1) [default: none]
+    #[arg(long, env = "DX_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Also listen on this address for plain HTTP that only redirects (301) to HTTPS; needs
+    /// --tls-cert [default: none]
+    #[arg(long, env = "DX_REDIRECT_HTTP", value_name = "ADDR")]
+    pub redirect_http: Option<SocketAddr>,
     /// Deployment profile [default: production]
     #[arg(long, env = "DX_PROFILE", value_enum)]
     pub profile: Option<Profile>,
@@ -314,6 +326,9 @@ pub struct ServerArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     bind: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    redirect_http: Option<SocketAddr>,
     profile: Option<Profile>,
     database_url: Option<String>,
     ephemeral_store: Option<bool>,
@@ -554,6 +569,10 @@ impl DatabaseUrl {
 pub struct Config {
     /// Listen address.
     pub bind: SocketAddr,
+    /// The certificate and key when serving HTTPS.
+    pub tls: Option<TlsFiles>,
+    /// The plain-HTTP address that redirects to HTTPS, if any.
+    pub redirect_http: Option<SocketAddr>,
     /// Deployment profile.
     pub profile: Profile,
     /// Database.
@@ -586,6 +605,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: None,
+            redirect_http: None,
             profile: Profile::Production,
             database: DatabaseUrl::embedded(),
             redis_url: None,
@@ -741,7 +762,31 @@ impl Config {
         let mut verify_key_files = file.verify_key_files;
         verify_key_files.extend(args.verify_key_files.iter().cloned());
         let key_file = args.key_file.clone().or(file.key_file);
+        let bind = args.bind.or(file.bind).unwrap_or(defaults.bind);
+        let tls = resolve_tls(
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        )?;
+        let redirect_http = args.redirect_http.or(file.redirect_http);
+        if let Some(addr) = redirect_http {
+            if tls.is_none() {
+                return Err(ConfigError::invalid(
+                    "redirect_http",
+                    "redirects to HTTPS, which needs --tls-cert and --tls-key",
+                ));
+            }
+            if addr == bind {
+                return Err(ConfigError::invalid(
+                    "redirect_http",
+                    format!("{addr} is the HTTPS address (--bind) itself"),
+                ));
+            }
+        }
         if purpose == Purpose::Serve {
+            if let Some(tls) = &tls {
+                readable("tls_cert", &tls.cert)?;
+                readable("tls_key", &tls.key)?;
+            }
             // Checked here rather than when the keys load, so the error can say which flag,
             // variable or file key named the path.
             if let Some(path) = &key_file {
@@ -752,7 +797,9 @@ impl Config {
             }
         }
         Ok(Self {
-            bind: args.bind.or(file.bind).unwrap_or(defaults.bind),
+            bind,
+            tls,
+            redirect_http,
             profile,
             database,
             redis_url,
@@ -834,6 +881,25 @@ fn resolve_database(
             ephemeral_allowed: true,
         }),
         (None, false) => Ok(DatabaseUrl::embedded()),
+    }
+}
+
+/// The TLS files: both or neither.
+fn resolve_tls(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::invalid(
+            "tls_cert",
+            "needs its private key: pass --tls-key FILE (or DX_TLS_KEY, or `tls_key` in the config file)",
+        )),
+        (None, Some(_)) => Err(ConfigError::invalid(
+            "tls_key",
+            "needs its certificate: pass --tls-cert FILE (or DX_TLS_CERT, or `tls_cert` in the config file)",
+        )),
     }
 }
 
@@ -1269,6 +1335,10 @@ mod tests {
     #[case::file_ttl(&[], "csrf_ttl_seconds = 0\n", "(from `csrf_ttl_seconds` in ")]
     #[case::key_file(&["--key-file", "/nonexistent/key.pem"], "", "invalid setting `key_file` (from --key-file): cannot read /nonexistent/key.pem: No such file or directory")]
     #[case::verify_key_file(&[], "verify_key_files = [\"/nonexistent/old.pub\"]\n", "cannot read /nonexistent/old.pub: No such file or directory")]
+    #[case::tls_cert_file(&[], "tls_cert = \"/nonexistent/c.pem\"\ntls_key = \"/nonexistent/k.pem\"\n", "invalid setting `tls_cert` (from `tls_cert` in ")]
+    #[case::tls_key_alone(&["--tls-key", "/nonexistent/k.pem"], "", "invalid setting `tls_key` (from --tls-key): needs its certificate")]
+    #[case::redirect_without_tls(&[], "redirect_http = \"127.0.0.1:8081\"\n", "invalid setting `redirect_http` (from `redirect_http` in ")]
+    #[case::redirect_on_bind(&["--redirect-http", "127.0.0.1:8080", "--tls-cert", "Cargo.toml", "--tls-key", "Cargo.toml"], "", "is the HTTPS address (--bind) itself")]
     fn errors_name_where_the_value_came_from(
         #[case] argv: &[&str],
         #[case] file: &str,

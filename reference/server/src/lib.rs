@@ -21,6 +21,7 @@ pub mod ssr;
 pub mod state;
 pub mod strict_json;
 pub mod telemetry;
+pub mod tls;
 
 pub use app::{build_state, router};
 pub use config::{AuthSettings, Config, ConfigError, DatabaseUrl, LogFormat, ServerArgs};

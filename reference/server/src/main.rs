@@ -151,7 +151,7 @@ fn serve(runtime: &tokio::runtime::Runtime, config: Config) -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ ServeError::Start(_)) => {
+        Err(e @ (ServeError::Start(_) | ServeError::Tls(_))) => {
             eprintln!("dx-reference: {e}");
             ExitCode::from(2)
         }

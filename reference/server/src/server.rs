@@ -1,4 +1,5 @@
-//! Running the server: bind, serve until a shutdown signal, drain in-flight requests.
+//! Running the server: bind, serve (plain HTTP, or HTTPS with an optional redirecting
+//! listener) until a shutdown signal, drain in-flight requests.
 
 use axum::serve::ListenerExt;
 use std::future::Future;
@@ -10,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::app::{build_state, router};
 use crate::config::Config;
 use crate::state::SharedState;
+use crate::tls::{TlsCertificate, TlsError, TlsListener, redirect_app};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,9 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS certificate or key is unusable.
+    #[error("cannot start: {0}")]
+    Tls(#[from] TlsError),
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -36,23 +41,44 @@ pub enum ServeError {
 pub struct BoundServer {
     listener: TcpListener,
     state: SharedState,
+    /// The certificate, when serving HTTPS.
+    tls: Option<TlsCertificate>,
+    /// The plain-HTTP listener that redirects to HTTPS (`--redirect-http`).
+    redirect: Option<TcpListener>,
 }
 
 impl BoundServer {
-    /// Builds the state (signing key, service connections) and binds the configured address,
-    /// so every start-up error surfaces before anything is served.
+    /// Builds the state (signing key, service connections), loads the TLS certificate and
+    /// binds the configured addresses, so every start-up error surfaces before anything is
+    /// served.
     pub async fn bind(config: Config) -> Result<Self, ServeError> {
+        let tls = config.tls.clone().map(TlsCertificate::load).transpose()?;
         let state = build_state(config)?;
-        let addr = state.config.bind;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
-        Ok(Self { listener, state })
+        let listener = bind(state.config.bind).await?;
+        let redirect = match state.config.redirect_http {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            state,
+            tls,
+            redirect,
+        })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
         self.listener.local_addr().map_err(ServeError::Serve)
+    }
+
+    /// The redirecting listener's address, if there is one.
+    pub fn redirect_addr(&self) -> Result<Option<SocketAddr>, ServeError> {
+        self.redirect
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+            .map_err(ServeError::Serve)
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -84,8 +110,20 @@ impl BoundServer {
         tokio::spawn(std::sync::Arc::clone(&state.auth).purge_periodically());
         tokio::spawn(std::sync::Arc::clone(&state.security).purge_periodically());
         let addr = self.listener.local_addr().map_err(ServeError::Serve)?;
+        let redirect_addr = self
+            .redirect
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+            .map_err(ServeError::Serve)?;
+        #[cfg(unix)]
+        if let Some(tls) = &self.tls {
+            tls.reload_on_sighup().map_err(ServeError::Serve)?;
+        }
         tracing::info!(
             %addr,
+            tls = self.tls.is_some(),
+            redirect_http = ?redirect_addr,
             profile = %state.config.profile,
             database = state.config.database.backend(),
             redis = state.config.redis_url.is_some(),
@@ -105,21 +143,65 @@ impl BoundServer {
                 "--ephemeral-store: accounts and items live in memory and are LOST when the process stops or restarts; use --database-url for anything that must last"
             );
         }
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        // Frames and small responses go out at once: without TCP_NODELAY a reply written in
-        // two parts waits for the peer's delayed ACK (40 ms on Linux).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
+        // One shutdown signal stops both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
         });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Serve)?;
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let redirecting = self.redirect.map(|listener| {
+            let app = redirect_app(addr.port(), state.security.headers_layer.clone());
+            let done = until_stopped(stopped.clone());
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app)
+                    .with_graceful_shutdown(done)
+                    .await
+                {
+                    tracing::error!(%error, "the HTTPS redirect listener failed");
+                }
+            })
+        });
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let done = until_stopped(stopped);
+        match self.tls {
+            Some(certificate) => {
+                let listener =
+                    TlsListener::new(self.listener, certificate).map_err(ServeError::Serve)?;
+                // TCP_NODELAY is set before the handshake (tls.rs); tapping gives the
+                // listener axum's `ConnectInfo<SocketAddr>`, which the rate limiter reads.
+                axum::serve(listener.tap_io(|_| ()), app)
+                    .with_graceful_shutdown(done)
+                    .await
+            }
+            None => {
+                // Frames and small responses go out at once: without TCP_NODELAY a reply
+                // written in two parts waits for the peer's delayed ACK (40 ms on Linux).
+                let listener = self.listener.tap_io(|tcp| {
+                    if let Err(error) = tcp.set_nodelay(true) {
+                        tracing::debug!(%error, "cannot set TCP_NODELAY");
+                    }
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(done)
+                    .await
+            }
+        }
+        .map_err(ServeError::Serve)?;
+        if let Some(task) = redirecting {
+            let _ = task.await;
+        }
         tracing::info!("dx-reference stopped");
         Ok(())
     }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

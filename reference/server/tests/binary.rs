@@ -44,6 +44,9 @@ fn invalid_configuration_exits_2_naming_the_setting(#[case] args: &[&str], #[cas
 /// the server's range checks alike.
 #[rstest]
 #[case("DX_BIND", "nowhere")]
+#[case("DX_TLS_CERT", "/nonexistent/cert.pem")]
+#[case("DX_TLS_KEY", "/nonexistent/key.pem")]
+#[case("DX_REDIRECT_HTTP", "nowhere")]
 #[case("DX_PROFILE", "staging")]
 #[case("DATABASE_URL", "mysql://x")]
 #[case("DX_EPHEMERAL_STORE", "maybe")]

@@ -240,9 +240,8 @@ fn enumerate(target: &Target) -> Vec<Case> {
             scope,
         });
     }
-    if target.base_url().scheme() == "http" {
-        raw_cases(target, &mut cases);
-    }
+    // Raw probes speak TLS to an https:// target (crate::raw), so they run on both.
+    raw_cases(target, &mut cases);
     cases
 }
 
@@ -641,7 +640,7 @@ fn request_id_forms() -> Vec<Vec<String>> {
     ]
 }
 
-/// The raw-byte cases (plain `http` targets only).
+/// The raw-byte cases (inside TLS for an `https` target).
 fn raw_cases(target: &Target, cases: &mut Vec<Case>) {
     let discovery = target.discovery();
     let host = target

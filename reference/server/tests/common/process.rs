@@ -11,6 +11,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_dx-reference");
 pub const SERVER_ENV: &[&str] = &[
     "DX_CONFIG",
     "DX_BIND",
+    "DX_TLS_CERT",
+    "DX_TLS_KEY",
+    "DX_REDIRECT_HTTP",
     "DX_PROFILE",
     "DATABASE_URL",
     "DX_EPHEMERAL_STORE",
