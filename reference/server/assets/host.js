@@ -51,6 +51,8 @@ export async function start(root, clientUrl) {
     host_listen(id, event, handler) {
       const name = EVENTS[event];
       node(id).addEventListener(name, (e) => {
+        // A submit is the client's to handle: the page does not navigate.
+        if (name === "submit") e.preventDefault();
         const code = exports.on_event(handler);
         root.dispatchEvent(
           new CustomEvent("dx:event", { detail: { handler, code, type: name, target: e.target } }),
@@ -140,6 +142,11 @@ async function main() {
     const { exports } = await start(root, root.dataset.dxClient);
     const { bytes, how, transferred } = await fetchStream(exports, root.dataset.dxStream);
     render(exports, bytes);
+    if (root.dataset.dxApp) {
+      // The page's application, if it names one: it answers the events the client routes.
+      const app = await import(root.dataset.dxApp);
+      app.attach?.(root);
+    }
     root.dataset.dxRendered = how;
     root.dataset.dxTransferred = String(transferred);
     root.dispatchEvent(new CustomEvent("dx:rendered", { detail: { how, transferred } }));

@@ -113,6 +113,10 @@ pub fn router(state: SharedState) -> Router {
             get(routes::pages::host_script),
         )
         .route(crate::ssr::STYLESHEET_PATH, get(routes::pages::stylesheet))
+        .route(
+            crate::ssr::DEMO_SCRIPT_PATH,
+            get(routes::pages::demo_script),
+        )
         .route(routes::sync::SYNC_PATH, get(routes::sync::sync))
         .route(ITEMS_PATH, get(items::list).post(items::create))
         .route(

@@ -123,11 +123,68 @@ impl Component for ShoppingList {
     }
 }
 
+/// The handler the login form's `submit` listener names (`assets/demo.js` answers it).
+pub const LOGIN_HANDLER: u32 = 1;
+/// The handler of the form that adds an item.
+pub const ADD_ITEM_HANDLER: u32 = 2;
+
+/// The sign-in form, and where the demo says how it went.
+#[derive(Debug, Clone, Copy)]
+pub struct Account;
+
+impl Component for Account {
+    fn name(&self) -> &str {
+        "account"
+    }
+
+    fn render(&self, out: &mut Fragment) -> Result<(), dx_error::DxError> {
+        let form = out.template(
+            "<form class=\"login\"><label>Email <input name=\"email\" type=\"email\" \
+             autocomplete=\"username\" required></label> <label>Password <input name=\"password\" \
+             type=\"password\" autocomplete=\"current-password\" required></label> \
+             <button type=\"submit\">Log in</button></form>",
+        );
+        let status = out.template("<p class=\"account-status\" role=\"status\"></p>");
+        let form = out.clone_of(form);
+        out.listen(form, Event::Submit, LOGIN_HANDLER);
+        out.append(Fragment::SLOT, form);
+        let status = out.clone_of(status);
+        out.append(Fragment::SLOT, status);
+        Ok(())
+    }
+}
+
+/// The form that adds an item to the signed-in user's list.
+#[derive(Debug, Clone, Copy)]
+pub struct AddItem;
+
+impl Component for AddItem {
+    fn name(&self) -> &str {
+        "add-item"
+    }
+
+    fn render(&self, out: &mut Fragment) -> Result<(), dx_error::DxError> {
+        let form = out.template(
+            "<form class=\"add-item\"><input name=\"name\" required maxlength=\"256\" \
+             placeholder=\"Add an item\" aria-label=\"Item\"> <button type=\"submit\">Add</button></form>",
+        );
+        let status = out.template("<p class=\"add-status\" role=\"status\"></p>");
+        let form = out.clone_of(form);
+        out.listen(form, Event::Submit, ADD_ITEM_HANDLER);
+        out.append(Fragment::SLOT, form);
+        let status = out.clone_of(status);
+        out.append(Fragment::SLOT, status);
+        Ok(())
+    }
+}
+
 /// The demo page with `items`.
 pub fn page(items: &[Item]) -> Page {
     Page::new()
         .with(Heading(TITLE.to_owned()))
+        .with(Account)
         .with(ShoppingList(items.to_vec()))
+        .with(AddItem)
 }
 
 /// The demo page's versions, oldest first, as HTIP streams.

@@ -17,6 +17,8 @@ use crate::mutants::{Mutant, Mutations};
 
 /// Where the host script is served.
 pub const HOST_SCRIPT_PATH: &str = "/_dx/host.js";
+/// Where the demo application's script is served.
+pub const DEMO_SCRIPT_PATH: &str = "/_dx/demo.js";
 /// Where the pages' stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/_dx/app.css";
 /// Where planted pages live (conformance profile only).
@@ -92,6 +94,8 @@ pub struct PageRequest<'a> {
     pub stream_url: &'a str,
     /// The request id, for the log of a component that fell back.
     pub request_id: &'a str,
+    /// The page's application script, if any.
+    pub app: Option<&'a str>,
 }
 
 /// Builds `page` off the async workers: parsing templates and checking each component's
@@ -172,6 +176,7 @@ pub async fn answer(
                 stream: request.stream_url,
                 client: crate::routes::client::CLIENT_PATH,
                 host_script: HOST_SCRIPT_PATH,
+                app: request.app,
             },
         )
     };

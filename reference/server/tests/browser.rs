@@ -284,3 +284,146 @@ async fn a_newer_version_arrives_as_a_delta_patch_not_a_full_download() {
     browser.stop().await;
     assert_eq!(served_items(&server).await, shown);
 }
+
+/// Registers `email` through the API (the conformance profile allows it).
+async fn register(server: &TestServer, email: &str, password: &str) {
+    let answer = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/register"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+/// Types `value` into the input named `name` of the form with class `form`.
+async fn fill(browser: &Browser, form: &str, name: &str, value: &str) {
+    let input = browser
+        .client
+        .find(Locator::Css(&format!(
+            "#dx-root form.{form} input[name={name}]"
+        )))
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(value).await.unwrap();
+}
+
+async fn submit(browser: &Browser, form: &str) {
+    browser
+        .client
+        .find(Locator::Css(&format!("#dx-root form.{form} button")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits for the element `selector` to say something, and returns it with whether it is an
+/// alert.
+async fn message(browser: &Browser, selector: &str) -> (String, bool) {
+    for _ in 0..200 {
+        let said = browser
+            .eval(&format!(
+                "const p = document.querySelector('{selector}');
+                 return p && p.textContent ? [p.textContent, p.getAttribute('role') === 'alert'] : null"
+            ))
+            .await;
+        if let Value::Array(pair) = said {
+            return (
+                pair[0].as_str().unwrap().to_owned(),
+                pair[1].as_bool().unwrap(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{selector} never said anything");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_logs_in_sees_an_error_and_adds_an_item_through_the_form() {
+    let Some(browser) = Browser::start(BROWSER_UA).await else {
+        return;
+    };
+    let server = server().await;
+    let email = format!("shopper-{}@example.com", uuid::Uuid::new_v4().simple());
+    register(&server, &email, "correct horse battery staple").await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.rendered().await;
+
+    // A wrong password: the error envelope's message, shown as an alert.
+    fill(&browser, "login", "email", &email).await;
+    fill(&browser, "login", "password", "wrong password").await;
+    submit(&browser, "login").await;
+    let (said, alert) = message(&browser, ".account-status").await;
+    assert_eq!(said, "The email or password is not correct");
+    assert!(alert);
+    browser.screenshot("login-error").await;
+
+    // The right one: logged in, and the authenticated route answered.
+    fill(
+        &browser,
+        "login",
+        "password",
+        "correct horse battery staple",
+    )
+    .await;
+    submit(&browser, "login").await;
+    for _ in 0..200 {
+        if browser
+            .eval("return document.getElementById('dx-root').dataset.dxSignedIn ?? null")
+            .await
+            == json!("true")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (said, alert) = message(&browser, ".account-status").await;
+    assert!(said.starts_with("Signed in as "), "{said}");
+    assert!(!alert);
+
+    // An item posted through the form, with the session's CSRF token, is on the page and in
+    // the user's items.
+    fill(
+        &browser,
+        "add-item",
+        "name",
+        "sourdough <bread> & \"butter\"",
+    )
+    .await;
+    submit(&browser, "add-item").await;
+    let (said, alert) = message(&browser, ".add-status").await;
+    assert_eq!(said, "Added sourdough <bread> & \"butter\"");
+    assert!(!alert);
+    let added = browser
+        .eval(
+            "return [...document.querySelectorAll('#dx-root li.added')].map(li => li.textContent)",
+        )
+        .await;
+    assert_eq!(added, json!(["sourdough <bread> & \"butter\""]));
+    browser.screenshot("item-added").await;
+    browser.stop().await;
+
+    let login: Value = reqwest::Client::new()
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": "correct horse battery staple" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    let items: Value = reqwest::Client::new()
+        .get(server.url("/api/v1/items"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(items["items"][0]["name"], "sourdough <bread> & \"butter\"");
+}

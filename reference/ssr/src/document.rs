@@ -28,6 +28,9 @@ pub struct ShellLinks<'a> {
     pub client: &'a str,
     /// The host script (an ES module).
     pub host_script: &'a str,
+    /// The page's application (an ES module the host script imports once the page is
+    /// rendered), if it has one.
+    pub app: Option<&'a str>,
 }
 
 fn head(out: &mut String, head: &Head<'_>, escaping: Escaping) {
@@ -75,6 +78,10 @@ pub fn shell(page: &Head<'_>, links: &ShellLinks<'_>) -> String {
     escape_attr(&mut out, links.stream);
     out.push_str("\" data-dx-client=\"");
     escape_attr(&mut out, links.client);
+    if let Some(app) = links.app {
+        out.push_str("\" data-dx-app=\"");
+        escape_attr(&mut out, app);
+    }
     out.push_str("\"></main>\n<noscript>This page needs JavaScript and WebAssembly.</noscript>\n</body>\n</html>\n");
     out
 }
@@ -103,6 +110,7 @@ mod tests {
                 stream: "/_dx/demo.htip",
                 client: "/_dx/client.wasm",
                 host_script: "/_dx/host.js",
+                app: Some("/_dx/demo.js"),
             },
         );
         insta::assert_snapshot!(html);

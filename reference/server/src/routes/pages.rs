@@ -37,6 +37,7 @@ pub async fn index(
             title: crate::demo::TITLE,
             stream_url: DEMO_PATH,
             request_id: &request_id,
+            app: Some(crate::ssr::DEMO_SCRIPT_PATH),
         },
         Ok(built),
     )
@@ -69,6 +70,7 @@ pub async fn planted_page(
             title: &planted.title,
             stream_url: &stream_url,
             request_id: &request_id,
+            app: None,
         },
         crate::ssr::build_page(planted.page()).await,
     )
@@ -105,12 +107,19 @@ pub async fn plant(
 
 /// The host script the shell loads (`reference/server/assets/host.js`).
 static HOST_SCRIPT: &str = include_str!("../../assets/host.js");
+/// The demo application (`reference/server/assets/demo.js`).
+static DEMO_SCRIPT: &str = include_str!("../../assets/demo.js");
 /// The pages' stylesheet (`reference/server/assets/app.css`).
 static STYLESHEET: &str = include_str!("../../assets/app.css");
 
 /// `GET /_dx/host.js`: the client's host in a browser.
 pub async fn host_script(headers: HeaderMap) -> Response {
     static_file(&headers, HOST_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// `GET /_dx/demo.js`: the demo application.
+pub async fn demo_script(headers: HeaderMap) -> Response {
+    static_file(&headers, DEMO_SCRIPT, "text/javascript; charset=utf-8")
 }
 
 /// `GET /_dx/app.css`: the pages' stylesheet.
