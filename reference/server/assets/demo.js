@@ -65,6 +65,7 @@ async function login(root, form) {
     const who = await me.json();
     show(root, ".account-status", `Signed in as ${who.sub ?? who.user_id ?? "you"}`, false);
     root.dataset.dxSignedIn = "true";
+    live(root);
   } catch (error) {
     show(root, ".account-status", error.message, true);
   }
@@ -87,6 +88,64 @@ async function addItem(root, form) {
   } catch (error) {
     show(root, ".add-status", error.message, true);
   }
+}
+
+// The sync protocol's frames this page uses (spec/sync.md, "Frames").
+const SUBSCRIBE = 0x01;
+const WELCOME = 0x80;
+const SUBSCRIBED = 0x81;
+const MESSAGE = 0x83;
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+function subscribeFrame(request, channel) {
+  const name = utf8.encode(channel);
+  const frame = new Uint8Array(6 + name.length);
+  const view = new DataView(frame.buffer);
+  frame[0] = SUBSCRIBE;
+  view.setUint32(1, request, true);
+  frame[5] = name.length;
+  frame.set(name, 6);
+  return frame;
+}
+
+/** Reads a `str8` at `at`: the text and where the next field starts. */
+function str8(bytes, at) {
+  const len = bytes[at];
+  return [text.decode(bytes.subarray(at + 1, at + 1 + len)), at + 1 + len];
+}
+
+/** Follows the live list's channel over the sync WebSocket with the access token. */
+async function live(root) {
+  const list = root.querySelector(".messages[data-channel]");
+  const sync = (await discovery()).sync;
+  if (!list || !sync || !state.access) return;
+  const url = new URL(sync.endpoint, location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  // Browsers cannot set Authorization on a WebSocket: the token rides in the subprotocols.
+  const socket = new WebSocket(url, [sync.subprotocol, `dx-token.${state.access}`]);
+  socket.binaryType = "arraybuffer";
+  socket.addEventListener("message", (event) => {
+    const bytes = new Uint8Array(event.data);
+    const view = new DataView(bytes.buffer);
+    if (bytes[0] === WELCOME) {
+      socket.send(subscribeFrame(1, list.dataset.channel));
+    } else if (bytes[0] === SUBSCRIBED) {
+      root.dataset.dxLive = "subscribed";
+    } else if (bytes[0] === MESSAGE) {
+      let [, at] = str8(bytes, 1);
+      at += 16; // epoch and offset
+      const [sender, next] = str8(bytes, at);
+      const len = view.getUint32(next, true);
+      const payload = text.decode(bytes.subarray(next + 4, next + 4 + len));
+      const li = document.createElement("li");
+      li.textContent = `${sender}: ${payload}`;
+      list.append(li);
+    }
+  });
+  socket.addEventListener("close", () => {
+    root.dataset.dxLive = "closed";
+  });
 }
 
 export function attach(root) {

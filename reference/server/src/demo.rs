@@ -178,6 +178,30 @@ impl Component for AddItem {
     }
 }
 
+/// The channel the live part of the demo follows over the sync WebSocket.
+pub const LIVE_CHANNEL: &str = "demo";
+
+/// The live part: messages published to [`LIVE_CHANNEL`] appear here once signed in.
+#[derive(Debug, Clone, Copy)]
+pub struct Live;
+
+impl Component for Live {
+    fn name(&self) -> &str {
+        "live"
+    }
+
+    fn render(&self, out: &mut Fragment) -> Result<(), dx_error::DxError> {
+        let heading = out.template("<h2>Live</h2>");
+        let list = out.template("<ul class=\"messages\" aria-live=\"polite\"></ul>");
+        let heading = out.clone_of(heading);
+        out.append(Fragment::SLOT, heading);
+        let list = out.clone_of(list);
+        out.attr(list, "data-channel", LIVE_CHANNEL);
+        out.append(Fragment::SLOT, list);
+        Ok(())
+    }
+}
+
 /// The demo page with `items`.
 pub fn page(items: &[Item]) -> Page {
     Page::new()
@@ -185,6 +209,7 @@ pub fn page(items: &[Item]) -> Page {
         .with(Account)
         .with(ShoppingList(items.to_vec()))
         .with(AddItem)
+        .with(Live)
 }
 
 /// The demo page's versions, oldest first, as HTIP streams.

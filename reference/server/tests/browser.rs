@@ -427,3 +427,58 @@ async fn a_person_logs_in_sees_an_error_and_adds_an_item_through_the_form() {
         .unwrap();
     assert_eq!(items["items"][0]["name"], "sourdough <bread> & \"butter\"");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_published_elsewhere_appears_live_on_the_page() {
+    let Some(browser) = Browser::start(BROWSER_UA).await else {
+        return;
+    };
+    let server = server().await;
+    let email = format!("watcher-{}@example.com", uuid::Uuid::new_v4().simple());
+    register(&server, &email, "correct horse battery staple").await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    browser.rendered().await;
+    fill(&browser, "login", "email", &email).await;
+    fill(
+        &browser,
+        "login",
+        "password",
+        "correct horse battery staple",
+    )
+    .await;
+    submit(&browser, "login").await;
+    let mut live = Value::Null;
+    for _ in 0..200 {
+        live = browser
+            .eval("return document.getElementById('dx-root').dataset.dxLive ?? null")
+            .await;
+        if live != Value::Null {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(live, json!("subscribed"));
+
+    // Another connection, another user, publishes to the page's channel.
+    let token = server.mint("publisher").await;
+    let (mut socket, _) = common::sync_client::connect(&server, &token).await;
+    common::sync_client::send(
+        &mut socket,
+        dx_sync::frame::ClientFrame::Publish {
+            request: 7,
+            ack: true,
+            channel: dx_sync::ChannelName::new(dx_server::demo::LIVE_CHANNEL).unwrap(),
+            payload: "fresh bread is in".as_bytes().to_vec(),
+        },
+    )
+    .await;
+    let acked = common::sync_client::next(&mut socket).await;
+    assert!(
+        matches!(acked, dx_sync::frame::ServerFrame::Ack { request: 7, .. }),
+        "{acked:?}"
+    );
+    let (said, _) = message(&browser, "#dx-root .messages li").await;
+    assert_eq!(said, "publisher: fresh bread is in");
+    browser.screenshot("live-message").await;
+    browser.stop().await;
+}
