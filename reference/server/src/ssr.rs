@@ -154,20 +154,14 @@ pub async fn answer(
             tree.apply_stream(&stream).map(|()| tree.to_html())
         })
         .await;
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+            ApiError(DxError::internal("the page could not be rendered").with_source(e))
+                .into_response()
+        };
         match rendered {
             Ok(Ok(body)) => document::rendered(&head, &body, escaping),
-            Ok(Err(e)) => {
-                return ApiError(
-                    DxError::internal("the page could not be rendered").with_source(e),
-                )
-                .into_response();
-            }
-            Err(e) => {
-                return ApiError(
-                    DxError::internal("the page could not be rendered").with_source(e),
-                )
-                .into_response();
-            }
+            Ok(Err(e)) => return failed(Box::new(e)),
+            Err(e) => return failed(Box::new(e)),
         }
     } else {
         document::shell(
