@@ -26,6 +26,9 @@ use serde_json::{Value, json};
 
 /// A real browser's user agent: the page then gets the shell and runs the client.
 const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+/// How many times, 50 ms apart, a test looks for what it waits for: 30 s, room for a loaded
+/// CI machine running instrumented builds (the waits end as soon as the page is ready).
+const WAIT_STEPS: usize = 600;
 /// A crawler's: the page comes rendered by the server.
 const CRAWLER_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
@@ -95,7 +98,7 @@ impl Browser {
         };
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
-        for _ in 0..100 {
+        for _ in 0..WAIT_STEPS {
             match ClientBuilder::native()
                 .capabilities(capabilities.clone())
                 .connect(&url)
@@ -110,7 +113,7 @@ impl Browser {
                 }
                 Err(e) => last = Some(e),
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("no WebDriver session: {last:?}");
     }
@@ -122,7 +125,7 @@ impl Browser {
 
     /// Waits until the host script has rendered the page, and says how the stream came.
     async fn rendered(&self) -> String {
-        for _ in 0..200 {
+        for _ in 0..WAIT_STEPS {
             let how = self
                 .eval("return document.getElementById('dx-root')?.dataset.dxRendered ?? null")
                 .await;
@@ -323,7 +326,7 @@ async fn submit(browser: &Browser, form: &str) {
 /// Waits for the element `selector` to say something, and returns it with whether it is an
 /// alert.
 async fn message(browser: &Browser, selector: &str) -> (String, bool) {
-    for _ in 0..200 {
+    for _ in 0..WAIT_STEPS {
         let said = browser
             .eval(&format!(
                 "const p = document.querySelector('{selector}');
@@ -370,7 +373,7 @@ async fn a_person_logs_in_sees_an_error_and_adds_an_item_through_the_form() {
     )
     .await;
     submit(&browser, "login").await;
-    for _ in 0..200 {
+    for _ in 0..WAIT_STEPS {
         if browser
             .eval("return document.getElementById('dx-root').dataset.dxSignedIn ?? null")
             .await
@@ -448,7 +451,7 @@ async fn a_message_published_elsewhere_appears_live_on_the_page() {
     .await;
     submit(&browser, "login").await;
     let mut live = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..WAIT_STEPS {
         live = browser
             .eval("return document.getElementById('dx-root').dataset.dxLive ?? null")
             .await;
