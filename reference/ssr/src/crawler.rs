@@ -144,6 +144,12 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_shows_what_it_is() {
+        let debug = format!("{:?}", CrawlerRule::default());
+        assert!(debug.contains("isbot 0.1.3"), "{debug}");
+    }
+
+    #[test]
     fn no_user_agent_is_not_a_crawler() {
         let rule = CrawlerRule::default();
         assert!(!rule.is_crawler(None));

@@ -436,6 +436,56 @@ mod tests {
         );
     }
 
+    /// Every builder call of a fragment reaches the page.
+    struct Everything;
+
+    impl Component for Everything {
+        fn name(&self) -> &str {
+            "everything"
+        }
+        fn render(&self, out: &mut Fragment) -> Result<(), DxError> {
+            let t = out.template("<li class=\"a\"></li>");
+            assert_eq!(out.template("<li class=\"a\"></li>"), t);
+            assert_ne!(out.template("<p></p>"), t);
+            let kept = out.clone_of(t);
+            let gone = out.clone_of(t);
+            out.text(kept, "kept");
+            out.class(kept, "b", true);
+            out.class(kept, "a", false);
+            out.listen(kept, Event::Click, 7);
+            out.append(Fragment::SLOT, kept);
+            out.append(Fragment::SLOT, gone);
+            out.remove(gone);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_fragment_operation_reaches_the_page() {
+        let page = Page::new().with(Everything);
+        assert_eq!(page.component_names(), ["everything"]);
+        assert_eq!(format!("{page:?}"), "[\"everything\"]");
+        let built = page.build().unwrap();
+        assert_eq!(
+            render_stream(&built.stream).unwrap(),
+            "<section data-dx-component=\"everything\"><li class=\"b\">kept</li></section>"
+        );
+        let stream = dx_htip::stream::decode(&built.stream).unwrap();
+        let listens: Vec<HtipOp> = stream
+            .ops()
+            .map(|op| op.to_owned_op())
+            .filter(|op| matches!(op, HtipOp::Listen { .. }))
+            .collect();
+        assert_eq!(
+            listens,
+            [HtipOp::Listen {
+                node: 2,
+                event: Event::Click,
+                handler: 7
+            }]
+        );
+    }
+
     #[test]
     fn components_share_templates_and_keep_their_own_handles() {
         let page = Page::new().with(Heading("one")).with(Heading("two"));

@@ -145,12 +145,14 @@ impl Tree {
                     .get(template)
                     .cloned()
                     .ok_or(RenderError::UncachedTemplate(*template))?;
-                let children = element.children.iter().cloned().map(Child::Owned).collect();
+                // The template's children become the live node's; its element keeps none.
+                let mut element = element;
+                let children = std::mem::take(&mut element.children)
+                    .into_iter()
+                    .map(Child::Owned)
+                    .collect();
                 self.nodes.push(Live {
-                    element: Element {
-                        children: Vec::new(),
-                        ..element
-                    },
+                    element,
                     children,
                     parent: None,
                 });
@@ -566,6 +568,101 @@ mod tests {
         };
         toggle_class(&mut element, class, enable);
         assert_eq!(element.attr("class"), after);
+    }
+
+    #[test]
+    fn raw_text_is_written_as_it_is_and_pre_keeps_its_leading_line_feed() {
+        let mut ops = cached();
+        ops.extend([
+            HtipOp::Clone { template: 3 },
+            HtipOp::SetText {
+                node: 1,
+                text: "if (a < b && c > d) {}".into(),
+            },
+            HtipOp::Append {
+                parent: 0,
+                child: 1,
+            },
+        ]);
+        assert_eq!(
+            render(&ops).unwrap(),
+            "<script>if (a < b && c > d) {}</script>"
+        );
+        let stream = encode(
+            &[
+                (1, "<pre></pre>"),
+                (2, "<textarea></textarea>"),
+                (3, "<p></p>"),
+            ],
+            &[
+                HtipOp::Cache { template: 1 },
+                HtipOp::Cache { template: 2 },
+                HtipOp::Cache { template: 3 },
+                HtipOp::Clone { template: 1 },
+                HtipOp::SetText {
+                    node: 1,
+                    text: "\nline".into(),
+                },
+                HtipOp::Append {
+                    parent: 0,
+                    child: 1,
+                },
+                HtipOp::Clone { template: 2 },
+                HtipOp::SetText {
+                    node: 2,
+                    text: "\nx".into(),
+                },
+                HtipOp::Append {
+                    parent: 0,
+                    child: 2,
+                },
+                HtipOp::Clone { template: 3 },
+                HtipOp::SetText {
+                    node: 3,
+                    text: "\np".into(),
+                },
+                HtipOp::Append {
+                    parent: 0,
+                    child: 3,
+                },
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            render_stream(&stream).unwrap(),
+            "<pre>\n\nline</pre><textarea>\n\nx</textarea><p>\np</p>"
+        );
+    }
+
+    #[test]
+    fn a_node_can_be_removed_but_not_the_root_and_a_void_element_takes_empty_text() {
+        let mut ops = cached();
+        ops.extend([
+            HtipOp::Clone { template: 2 },
+            HtipOp::Append {
+                parent: 0,
+                child: 1,
+            },
+            HtipOp::Clone { template: 4 },
+            HtipOp::SetText {
+                node: 2,
+                text: String::new(),
+            },
+            HtipOp::Append {
+                parent: 0,
+                child: 2,
+            },
+            HtipOp::Remove { node: 1 },
+        ]);
+        assert_eq!(render(&ops).unwrap(), "<input type=\"checkbox\">");
+        ops.push(HtipOp::Remove { node: 0 });
+        assert_eq!(
+            render(&ops),
+            Err(RenderError::Hierarchy {
+                parent: 0,
+                child: 0
+            })
+        );
     }
 
     #[test]
