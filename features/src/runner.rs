@@ -135,9 +135,8 @@ pub async fn run_selected_features_within(
             DxWorld::cucumber()
                 .max_concurrent_scenarios(1)
                 .before(move |feature, _, sc, world| {
-                    world.set_target(target.clone());
                     // The rules' ledger names the scenario whose requests met a breach.
-                    dx_conformance::rules::set_running_scenario(Some(&scenario::id(feature, sc)));
+                    world.set_target(target.attributed_to(&scenario::id(feature, sc)));
                     async {}.boxed_local()
                 })
                 .with_writer(collector)

@@ -140,7 +140,10 @@ pub async fn run_properties(
             .copied();
         async move {
             match (precondition(spec, target, check.is_some()), check) {
-                (None, Some(check)) => (check.run)(target, options.cases).await.into_verdict(),
+                (None, Some(check)) => {
+                    let target = target.attributed_to(&format!("p{:02}", spec.number));
+                    (check.run)(&target, options.cases).await.into_verdict()
+                }
                 (reason, _) => Judged::whole(
                     Verdict::NotVerified(reason.unwrap_or_else(|| NOT_YET_CHECKED.to_owned())),
                     0,
