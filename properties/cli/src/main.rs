@@ -335,9 +335,14 @@ async fn run(args: RunArgs, color: ColorWhen) -> ExitCode {
             only: args.only.clone(),
             skip: args.skip.clone(),
         },
-        jobs: args
-            .jobs
-            .map_or_else(dx_conformance::runner::default_jobs, |n| n as usize),
+        jobs: args.jobs.map_or_else(
+            || {
+                dx_conformance::runner::default_jobs_for(&TargetSpec::resolve(
+                    args.target.first().map(String::as_str),
+                ))
+            },
+            |n| n as usize,
+        ),
         timeout: Duration::from_secs(args.timeout),
         focus: None,
         strict: args.strict,
