@@ -1,4 +1,5 @@
-@client
+# Concurrent: every scenario runs a client instance of its own and changes nothing on the target.
+@client @concurrent
 Feature: WASM client
   The target's client renders HTIP streams through its host imports, refuses malformed
   ones without touching the page, keeps its allocations apart and applies delta patches

@@ -1,4 +1,6 @@
-@query @conformance
+# Concurrent: every scenario stores items in a fresh account of its own; the one that judges
+# the pool all share runs alone (@serial).
+@query @conformance @concurrent
 Feature: Query module
   Items are stored and read through bound parameters only; a burst of requests never makes
   the server hold more database connections than its pool; a failed query answers in the
@@ -29,7 +31,9 @@ Feature: Query module
     When I store an item named "cherry pie"
     Then searching for "pie" lists both items
 
-  @p20 @req-8.3 @id-pool-burst
+  # Serial: it judges the pool every request shares, so no other scenario may hold a
+  # connection while its burst runs (a query timeout holds one for a second).
+  @p20 @req-8.3 @serial @id-pool-burst
   Scenario: A burst of requests stays within the pool
     Given the target offers the items API and its metrics
     When I send 40 listings at once

@@ -22,7 +22,9 @@ Feature: Security middleware
     Then the response status is 400
     And the response carries the six security headers
 
-  @p13 @p14 @req-5.1 @req-5.2 @req-5.3 @conformance @id-retry-after
+  # Serial: it spends a budget one request after another and judges the count against the
+  # category's window, so it runs without other scenarios competing for the target's time.
+  @p13 @p14 @req-5.1 @req-5.2 @req-5.3 @conformance @serial @id-retry-after
   Scenario: A spent budget is refused until Retry-After has passed
     Given the target limits the "api" category in the conformance profile
     When I spend the "api" budget in a fresh partition

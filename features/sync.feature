@@ -1,4 +1,5 @@
-@sync @conformance
+# Concurrent: every scenario has users and a channel of its own.
+@sync @conformance @concurrent
 Feature: Sync refusals and hostile input
   The sync endpoint (spec/sync.md) refuses what it cannot accept, as its
   "Connecting" section and its "Refusals" table say: an upgrade without a valid

@@ -8,7 +8,26 @@ use dx_conformance::embedded::EmbeddedReference;
 use dx_features::{default_features_dir, run_features};
 use dx_server::{Mutant, Mutations};
 
+/// Runs [`caught`] on a thread of its own with a main thread's stack (8 MiB), as the CLI runs
+/// the scenarios: a client scenario runs the client's interpreter inside cucumber's
+/// executor, which in a debug build needs about 2 MiB, a test thread's whole stack.
 async fn assert_caught(mutant: Mutant) {
+    let thread = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(caught(mutant));
+        })
+        .unwrap();
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn caught(mutant: Mutant) {
     let mut config = EmbeddedReference::default_config();
     config.mutations = Mutations::with(Some(mutant));
     let target = Target::embedded(config).await.expect("target");

@@ -25,6 +25,29 @@ async fn reference(profile: Profile) -> Target {
     Target::embedded(config).await.expect("embedded reference")
 }
 
+/// Runs `test` on a thread of its own with the stack of a main thread (8 MiB), as the CLI
+/// runs the scenarios: a client scenario runs the client's interpreter inside cucumber's
+/// executor, which in a debug build needs about 2 MiB, a test thread's whole stack.
+fn on_a_deep_stack<F, Fut>(test: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let thread = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(test());
+        })
+        .unwrap();
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// A features directory of its own holding one file with `text`.
 fn features_dir(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dx-features-{name}-{}", std::process::id()));
@@ -81,98 +104,102 @@ async fn undefined_steps_leave_the_scenario_not_verified() {
     );
 }
 
-#[tokio::test]
-async fn tags_select_scenarios_by_feature_and_scenario_tags() {
-    let target = reference(Profile::Conformance).await;
-    let all = run_features(&target, &[], &default_features_dir())
-        .await
-        .unwrap();
-    let p26 = run_features(&target, &["@P26".into()], &default_features_dir())
-        .await
-        .unwrap();
-    assert!(
-        p26.len() >= 2 && p26.len() < all.len(),
-        "{} of {}",
-        p26.len(),
-        all.len()
-    );
-    assert!(p26.iter().all(|r| r.tags.iter().any(|t| t == "p26")));
-    assert!(
-        p26.iter()
-            .all(|r| r.requirements.contains(&"7.5".to_owned()))
-    );
-    let errors = run_features(&target, &["error".into()], &default_features_dir())
-        .await
-        .unwrap();
-    let auth = run_features(&target, &["auth".into()], &default_features_dir())
-        .await
-        .unwrap();
-    let security = run_features(&target, &["security".into()], &default_features_dir())
-        .await
-        .unwrap();
-    let query = run_features(&target, &["query".into()], &default_features_dir())
-        .await
-        .unwrap();
-    let client = run_features(&target, &["client".into()], &default_features_dir())
-        .await
-        .unwrap();
-    let sync = run_features(&target, &["sync".into()], &default_features_dir())
-        .await
-        .unwrap();
-    let ssr = run_features(&target, &["ssr".into()], &default_features_dir())
-        .await
-        .unwrap();
-    assert!(
-        !errors.is_empty()
-            && !auth.is_empty()
-            && !security.is_empty()
-            && !query.is_empty()
-            && !client.is_empty()
-            && !sync.is_empty()
-            && !ssr.is_empty()
-    );
-    assert_eq!(
-        errors.len()
-            + auth.len()
-            + security.len()
-            + query.len()
-            + client.len()
-            + sync.len()
-            + ssr.len(),
-        all.len(),
-        "every scenario is in one feature"
-    );
-    assert!(auth.iter().all(|r| r.tags.iter().any(|t| t == "auth")));
-    let none = run_features(&target, &["@no-such-tag".into()], &default_features_dir())
-        .await
-        .unwrap();
-    assert!(none.is_empty());
+#[test]
+fn tags_select_scenarios_by_feature_and_scenario_tags() {
+    on_a_deep_stack(|| async {
+        let target = reference(Profile::Conformance).await;
+        let all = run_features(&target, &[], &default_features_dir())
+            .await
+            .unwrap();
+        let p26 = run_features(&target, &["@P26".into()], &default_features_dir())
+            .await
+            .unwrap();
+        assert!(
+            p26.len() >= 2 && p26.len() < all.len(),
+            "{} of {}",
+            p26.len(),
+            all.len()
+        );
+        assert!(p26.iter().all(|r| r.tags.iter().any(|t| t == "p26")));
+        assert!(
+            p26.iter()
+                .all(|r| r.requirements.contains(&"7.5".to_owned()))
+        );
+        let errors = run_features(&target, &["error".into()], &default_features_dir())
+            .await
+            .unwrap();
+        let auth = run_features(&target, &["auth".into()], &default_features_dir())
+            .await
+            .unwrap();
+        let security = run_features(&target, &["security".into()], &default_features_dir())
+            .await
+            .unwrap();
+        let query = run_features(&target, &["query".into()], &default_features_dir())
+            .await
+            .unwrap();
+        let client = run_features(&target, &["client".into()], &default_features_dir())
+            .await
+            .unwrap();
+        let sync = run_features(&target, &["sync".into()], &default_features_dir())
+            .await
+            .unwrap();
+        let ssr = run_features(&target, &["ssr".into()], &default_features_dir())
+            .await
+            .unwrap();
+        assert!(
+            !errors.is_empty()
+                && !auth.is_empty()
+                && !security.is_empty()
+                && !query.is_empty()
+                && !client.is_empty()
+                && !sync.is_empty()
+                && !ssr.is_empty()
+        );
+        assert_eq!(
+            errors.len()
+                + auth.len()
+                + security.len()
+                + query.len()
+                + client.len()
+                + sync.len()
+                + ssr.len(),
+            all.len(),
+            "every scenario is in one feature"
+        );
+        assert!(auth.iter().all(|r| r.tags.iter().any(|t| t == "auth")));
+        let none = run_features(&target, &["@no-such-tag".into()], &default_features_dir())
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+    });
 }
 
-#[tokio::test]
-async fn outside_the_conformance_profile_fault_scenarios_are_not_verified() {
-    let target = reference(Profile::Production).await;
-    let results = run_features(&target, &[], &default_features_dir())
-        .await
-        .unwrap();
-    for result in &results {
-        let needs_hooks = result.tags.iter().any(|t| t == "conformance");
-        match &result.verdict {
-            Verdict::NotVerified(reason) if needs_hooks => {
-                assert!(
-                    reason.starts_with("target is not in the conformance profile"),
-                    "{reason}"
-                );
+#[test]
+fn outside_the_conformance_profile_fault_scenarios_are_not_verified() {
+    on_a_deep_stack(|| async {
+        let target = reference(Profile::Production).await;
+        let results = run_features(&target, &[], &default_features_dir())
+            .await
+            .unwrap();
+        for result in &results {
+            let needs_hooks = result.tags.iter().any(|t| t == "conformance");
+            match &result.verdict {
+                Verdict::NotVerified(reason) if needs_hooks => {
+                    assert!(
+                        reason.starts_with("target is not in the conformance profile"),
+                        "{reason}"
+                    );
+                }
+                Verdict::Pass if !needs_hooks => {}
+                other => panic!("{} ({}): {other:?}", result.id, result.title),
             }
-            Verdict::Pass if !needs_hooks => {}
-            other => panic!("{} ({}): {other:?}", result.id, result.title),
         }
-    }
-    assert!(
-        results
-            .iter()
-            .any(|r| matches!(r.verdict, Verdict::NotVerified(_)))
-    );
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r.verdict, Verdict::NotVerified(_)))
+        );
+    });
 }
 
 #[tokio::test]
@@ -290,5 +317,140 @@ async fn a_scenario_past_the_time_limit_fails_and_the_run_goes_on() {
     assert!(failure.actual.contains("after 1 s"), "{}", failure.actual);
     assert_eq!(results[0].cases, 1, "the step before the hang passed");
     // The process's panic hook is back: a panic is reported as usual.
+    assert!(std::panic::catch_unwind(|| panic!("still reported")).is_err());
+}
+
+/// A server that serves `discovery` at the discovery path, answers `GET /a` only once
+/// `GET /b` has arrived too (and `/b` only once `/a` has), and never answers anything else.
+/// `/a` gets two `X-Request-Id` headers, `/b` none: two causes of one broken rule.
+fn meeting_point(discovery: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Barrier};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let both = Arc::new(Barrier::new(2));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let discovery = discovery.clone();
+            let both = Arc::clone(&both);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let head = &buf[..n];
+                let (ids, body): (&str, &[u8]) = if head.starts_with(b"GET /.well-known/dx-www ") {
+                    ("X-Request-Id: d\r\n", &discovery)
+                } else if head.starts_with(b"GET /a ") {
+                    both.wait();
+                    ("X-Request-Id: a1\r\nX-Request-Id: a2\r\n", b"{}")
+                } else if head.starts_with(b"GET /b ") {
+                    both.wait();
+                    ("", b"{}")
+                } else {
+                    std::thread::park();
+                    return;
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{ids}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(body);
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn scenarios_run_at_once_and_each_is_named_for_what_its_requests_met() {
+    let reference = reference(Profile::Conformance).await;
+    let discovery = serde_json::to_vec(&reference.discovery().raw).unwrap();
+    let target = Target::connect(dx_conformance::TargetSpec::Url(meeting_point(discovery)))
+        .await
+        .unwrap();
+    // Neither scenario's request is answered until the other's has arrived: one after the
+    // other, both would be stopped at the time limit.
+    let dir = features_dir(
+        "meet",
+        "@concurrent\nFeature: Meet\n\n  @id-a\n  Scenario: A\n    When I send \"GET\" to \"/a\"\n    Then the response status is 200\n\n  @id-b\n  Scenario: B\n    When I send \"GET\" to \"/b\"\n    Then the response status is 200\n",
+    );
+    let results = dx_features::run_selected_features_within(
+        &target,
+        &dx_conformance::Selection::default(),
+        &dir,
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let verdicts: Vec<(&str, &Verdict)> = results
+        .iter()
+        .map(|r| (r.id.as_str(), &r.verdict))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("meet:a", &Verdict::Pass), ("meet:b", &Verdict::Pass)]
+    );
+    let rules = target.http().ledger().results();
+    let request_id = rules.iter().find(|r| r.id == "rules:request-id").unwrap();
+    let Verdict::Fail(failure) = &request_id.verdict else {
+        panic!("{:?}", request_id.verdict)
+    };
+    // Each cause names the one scenario whose response showed it.
+    assert!(
+        failure
+            .actual
+            .contains("2 X-Request-Id headers: … (1 response(s); met by meet:a)"),
+        "{}",
+        failure.actual
+    );
+    assert!(
+        failure
+            .actual
+            .contains("0 X-Request-Id headers: … (1 response(s); met by meet:b)"),
+        "{}",
+        failure.actual
+    );
+}
+
+#[tokio::test]
+async fn a_scenario_stopped_at_its_time_limit_leaves_the_ones_beside_it_running() {
+    let reference = reference(Profile::Conformance).await;
+    let discovery = serde_json::to_vec(&reference.discovery().raw).unwrap();
+    let target = Target::connect(dx_conformance::TargetSpec::Url(meeting_point(discovery)))
+        .await
+        .unwrap();
+    // `hang` never gets an answer; `a` and `b` need each other and run beside it.
+    let dir = features_dir(
+        "beside",
+        "@concurrent\nFeature: Beside\n\n  @id-hang\n  Scenario: Never answered\n    When I send \"GET\" to \"/hang\"\n\n  @id-a\n  Scenario: A\n    When I send \"GET\" to \"/a\"\n    Then the response status is 200\n\n  @id-b\n  Scenario: B\n    When I send \"GET\" to \"/b\"\n    Then the response status is 200\n",
+    );
+    let results = dx_features::run_selected_features_within(
+        &target,
+        &dx_conformance::Selection::default(),
+        &dir,
+        std::time::Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let verdicts: Vec<(&str, bool)> = results
+        .iter()
+        .map(|r| (r.id.as_str(), r.verdict.is_fail()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("beside:hang", true),
+            ("beside:a", false),
+            ("beside:b", false)
+        ],
+        "{results:?}"
+    );
+    let Verdict::Fail(failure) = &results[0].verdict else {
+        unreachable!()
+    };
+    assert!(failure.actual.contains("after 3 s"), "{}", failure.actual);
     assert!(std::panic::catch_unwind(|| panic!("still reported")).is_err());
 }

@@ -211,6 +211,8 @@ pub struct HttpClient {
     partition_header: Option<String>,
     budgets: Arc<Budgets>,
     ledger: Arc<RuleLedger>,
+    /// The check or scenario this client's responses are recorded for in the ledger.
+    attribution: Option<Arc<str>>,
 }
 
 impl HttpClient {
@@ -239,7 +241,21 @@ impl HttpClient {
             partition_header: None,
             budgets: Arc::new(Budgets::unpublished()),
             ledger: Arc::new(RuleLedger::default()),
+            attribution: None,
         })
+    }
+
+    /// Records every response this client receives for the check or scenario `id`: checks
+    /// and scenarios that run at once each send through a clone of their own, so the rules'
+    /// ledger names the right one wherever its requests are sent from.
+    pub fn with_attribution(mut self, id: &str) -> Self {
+        self.attribution = Some(Arc::from(id));
+        self
+    }
+
+    /// The check or scenario this client's responses are recorded for, when it was given one.
+    pub fn attribution(&self) -> Option<&str> {
+        self.attribution.as_deref()
     }
 
     /// Records the rules every response obeys in `ledger` (one deployment's instances share

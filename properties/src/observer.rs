@@ -117,7 +117,7 @@ impl<'t> Observer<'t> {
             check_no_leak(exchange, planted, &self.rules)
         };
         let judged = record_every_rule(
-            self.target.http().ledger(),
+            self.target.http(),
             exchange,
             sent,
             sanitization,
@@ -138,10 +138,9 @@ impl Observer<'_> {
     /// spec/security.md): nothing internal.
     pub fn judge_sanitization(&self, exchange: &Exchange) -> Result<(), CaseFailure> {
         let result = check_no_leak(exchange, &[], &self.rules);
-        self.target
-            .http()
-            .ledger()
-            .record(Rule::Sanitization, &result);
+        let http = self.target.http();
+        http.ledger()
+            .record_by(Rule::Sanitization, &result, http.attribution());
         if self.owns.contains(&Rule::Sanitization) {
             result
         } else {
@@ -150,12 +149,13 @@ impl Observer<'_> {
     }
 }
 
-/// Judges `exchange` by the rules every response obeys and records each in `ledger`:
+/// Judges `exchange` by the rules every response obeys and records each in the ledger of
+/// `http`, the client that received it (for the check it is attributed to):
 /// the request id against `sent`, the envelope of an error (not to `HEAD`) and the six
 /// headers under `rules`; `sanitization` is judged by the caller, who knows what the
 /// response may return. Returns each judgement, for the rules the caller owns.
 pub fn record_every_rule(
-    ledger: &crate::rules::RuleLedger,
+    http: &crate::http::HttpClient,
     exchange: &Exchange,
     sent: &[String],
     sanitization: Result<(), CaseFailure>,
@@ -177,7 +177,7 @@ pub fn record_every_rule(
         (Rule::Sanitization, sanitization),
     ];
     for (rule, result) in &judged {
-        ledger.record(*rule, result);
+        http.ledger().record_by(*rule, result, http.attribution());
     }
     judged
 }

@@ -116,28 +116,20 @@ tokio::task_local! {
     static RUNNING: String;
 }
 
-/// The scenario running now, for the requests a scenario's steps send outside the runner's
-/// tasks (one scenario runs at a time).
-static SCENARIO: Mutex<Option<String>> = Mutex::new(None);
-
 /// Runs `check` as the check with id `id`: the rules' entries name it as the one that met
-/// what its requests met.
+/// what its requests met, unless the target it sends through names its check itself
+/// ([`crate::Target::attributed_to`]).
 pub async fn running<F: std::future::Future>(id: &str, check: F) -> F::Output {
     RUNNING.scope(id.to_owned(), check).await
 }
 
-/// Names the scenario whose steps run now (`None` when none does).
-pub fn set_running_scenario(id: Option<&str>) {
-    *SCENARIO.lock().unwrap_or_else(PoisonError::into_inner) = id.map(str::to_owned);
-}
-
-fn running_check() -> String {
-    RUNNING.try_with(Clone::clone).unwrap_or_else(|_| {
-        SCENARIO
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .unwrap_or_else(|| "the suite's set-up".to_owned())
+/// Who met a response: the check the sending target was handed to (`by`), else the check
+/// whose task sent it, else the suite's own set-up (discovery, logins).
+fn running_check(by: Option<&str>) -> String {
+    by.map(str::to_owned).unwrap_or_else(|| {
+        RUNNING
+            .try_with(Clone::clone)
+            .unwrap_or_else(|_| "the suite's set-up".to_owned())
     })
 }
 
@@ -153,13 +145,20 @@ fn slot(rule: Rule) -> usize {
 impl RuleLedger {
     /// Records one judgement of `rule` on a response, by the running check.
     pub fn record(&self, rule: Rule, judged: &Result<(), CaseFailure>) {
+        self.record_by(rule, judged, None);
+    }
+
+    /// Records one judgement of `rule` on a response met by the check `by` (a target's
+    /// attribution, [`crate::http::HttpClient::attribution`]), or, when `None`, by the
+    /// running check.
+    pub fn record_by(&self, rule: Rule, judged: &Result<(), CaseFailure>, by: Option<&str>) {
         let mut ledger = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         ledger.judged[slot(rule)] += 1;
         let Err(failure) = judged else {
             return;
         };
         let cause = cause_of(failure);
-        let check = running_check();
+        let check = running_check(by);
         match ledger
             .broken
             .iter_mut()
@@ -308,6 +307,32 @@ mod tests {
         assert_eq!(results[0].cases, 3);
         assert!(matches!(results[1].verdict, Verdict::NotVerified(_)));
         assert_eq!(results[3].verdict, Verdict::Pass);
+    }
+
+    #[tokio::test]
+    async fn a_response_is_met_by_the_check_its_target_names_whichever_task_sends_it() {
+        let ledger = RuleLedger::default();
+        let missing = broken("0 X-Request-Id headers: []");
+        // Two scenarios interleaved on one task (as cucumber polls them), under a property's
+        // task-local name: each target's attribution wins.
+        running("p08", async {
+            ledger.record_by(Rule::RequestId, &missing, Some("errors:request-id-kept"));
+            ledger.record_by(Rule::RequestId, &missing, Some("auth:lifecycle"));
+            ledger.record(Rule::RequestId, &missing);
+        })
+        .await;
+        ledger.record(Rule::RequestId, &missing);
+        let results = ledger.results();
+        let Verdict::Fail(failure) = &results[0].verdict else {
+            panic!("{:?}", results[0].verdict);
+        };
+        assert!(
+            failure.actual.contains(
+                "(4 response(s); met by auth:lifecycle, errors:request-id-kept, p08, the suite's set-up)"
+            ),
+            "{}",
+            failure.actual
+        );
     }
 
     #[tokio::test]

@@ -235,6 +235,17 @@ impl Target {
         self
     }
 
+    /// The same target, with every response it receives (on any of its instances) recorded
+    /// in the rules' ledger as met by the check or scenario `id`
+    /// ([`HttpClient::with_attribution`]): what lets checks and scenarios run at once and
+    /// still be named rightly under a broken rule.
+    pub fn attributed_to(&self, id: &str) -> Self {
+        let mut target = self.clone();
+        target.http = target.http.with_attribution(id);
+        target.others = target.others.iter().map(|o| o.attributed_to(id)).collect();
+        target
+    }
+
     /// Every instance: this one first, then the others in the order given.
     pub fn instances(&self) -> Vec<&Target> {
         std::iter::once(self).chain(self.others.iter()).collect()

@@ -142,8 +142,9 @@ struct RunArgs {
     /// Skip the Gherkin scenarios.
     #[arg(long)]
     no_features: bool,
-    /// How many lanes of checks run at once (default: the number of cores). The checks of an
-    /// area that shares state on the target run in one lane, one after another.
+    /// How many lanes of checks run at once (default: the number of cores, at least 4 against
+    /// the embedded reference and 8 against --target). The checks of an area that shares state
+    /// on the target run in one lane, one after another.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     jobs: Option<u32>,
     /// A test account on the deployment, EMAIL:PASSWORD (repeatable; two let the sync checks
@@ -357,9 +358,14 @@ async fn run(args: RunArgs, color: ColorWhen) -> ExitCode {
             only: args.only.clone(),
             skip: args.skip.clone(),
         },
-        jobs: args
-            .jobs
-            .map_or_else(dx_conformance::runner::default_jobs, |n| n as usize),
+        jobs: args.jobs.map_or_else(
+            || {
+                dx_conformance::runner::default_jobs_for(&TargetSpec::resolve(
+                    args.target.first().map(String::as_str),
+                ))
+            },
+            |n| n as usize,
+        ),
         timeout: Duration::from_secs(args.timeout),
         focus: None,
         strict: args.strict,

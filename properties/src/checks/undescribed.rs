@@ -192,7 +192,7 @@ async fn send(
 fn record_rules(http: &HttpClient, ex: &Exchange) {
     // Recorded only: a check fails on its own rule, which `own` judged.
     let _recorded = record_every_rule(
-        http.ledger(),
+        http,
         ex,
         &[],
         check_no_leak(ex, &[], &Rules::UNDESCRIBED),
