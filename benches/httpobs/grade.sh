@@ -68,7 +68,9 @@ for s in socks:
 print(*(s.getsockname()[1] for s in socks))
 ')
 
-"$DX_REFERENCE" --profile production --ephemeral-store \
+# The graded server keeps nothing: no database or Redis of the caller's environment (CI
+# exports both), which --ephemeral-store refuses to combine with.
+env -u DATABASE_URL -u REDIS_URL "$DX_REFERENCE" --profile production --ephemeral-store \
     --bind "127.0.0.1:$https_port" --redirect-http "127.0.0.1:$http_port" \
     --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --log-format json \
     >"$work/server.log" 2>&1 &
