@@ -398,6 +398,8 @@ pub struct Report {
     pub seed: u64,
     /// Generated cases per property.
     pub cases: u32,
+    /// The engine the client checks ran the client in: `wasmi`, or Chromium's version.
+    pub client_runtime: String,
     /// The results, properties first, then scenarios.
     pub results: Vec<CheckResult>,
     /// What the expected-failures file led to beyond the verdicts (expired entries, entries
@@ -439,6 +441,7 @@ impl Report {
             .iter()
             .map(|t| base_of(t.base_url()))
             .collect();
+        report.client_runtime = target.client_runtime().describe();
         report.described = Some(Described {
             name: d.implementation.name.clone(),
             version: d.implementation.version.clone(),
@@ -505,6 +508,7 @@ impl Report {
             suite_version: SUITE_VERSION.to_owned(),
             seed: cases.seed,
             cases: cases.cases,
+            client_runtime: "wasmi".to_owned(),
             results,
             notices: Vec::new(),
             replays: Vec::new(),

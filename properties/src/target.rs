@@ -124,6 +124,8 @@ pub struct Target {
     embedded: Option<Arc<EmbeddedReference>>,
     /// A client module given by the user, run instead of the one the target publishes.
     client: Option<(String, Arc<Vec<u8>>)>,
+    /// The engine the client checks run the client in (`--client-runtime`).
+    client_runtime: crate::client::ClientRuntime,
     /// The other instances of the same deployment (`--target URL --target URL`), which
     /// the cross-instance checks spread their connections over.
     others: Vec<Target>,
@@ -206,6 +208,7 @@ impl Target {
             discovery,
             embedded,
             client: None,
+            client_runtime: crate::client::ClientRuntime::default(),
             others: Vec::new(),
             turn: Arc::new(AtomicUsize::new(0)),
             probes: Arc::new(Vec::new()),
@@ -301,6 +304,17 @@ impl Target {
     pub fn with_client(mut self, source: impl Into<String>, wasm: Vec<u8>) -> Self {
         self.client = Some((source.into(), Arc::new(wasm)));
         self
+    }
+
+    /// Runs the client checks in `runtime` (`--client-runtime`; wasmi unless given).
+    pub fn with_client_runtime(mut self, runtime: crate::client::ClientRuntime) -> Self {
+        self.client_runtime = runtime;
+        self
+    }
+
+    /// The engine the client checks run the client in.
+    pub fn client_runtime(&self) -> &crate::client::ClientRuntime {
+        &self.client_runtime
     }
 
     /// The client module given with [`Target::with_client`], and where it came from.

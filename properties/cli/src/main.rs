@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use dx_conformance::accounts::{ACCOUNTS_ENV, Account};
 use dx_conformance::check::tags_of;
+use dx_conformance::client::{Chromium, ClientRuntime};
 use dx_conformance::expected::ExpectedFailures;
 use dx_conformance::gate::Requirement;
 use dx_conformance::probes::UserRoute;
@@ -169,6 +170,15 @@ struct RunArgs {
     /// A client .wasm to check instead of the one the target publishes (Properties 9-11).
     #[arg(long, value_name = "FILE")]
     client: Option<PathBuf>,
+    /// The engine the client checks (Properties 9-11, the client and SSR scenarios) run the
+    /// target's client in: wasmi, in this process; or chromium, Chromium's own WebAssembly
+    /// engine (headless), through the same host imports and memory cap.
+    #[arg(long, value_enum, default_value_t = ClientRuntimeArg::Wasmi, value_name = "RUNTIME")]
+    client_runtime: ClientRuntimeArg,
+    /// The Chromium binary for --client-runtime chromium [default: DX_CHROMIUM, else
+    /// chromium, chromium-browser or google-chrome on PATH].
+    #[arg(long, value_name = "PATH")]
+    chromium: Option<PathBuf>,
     /// Also run the SHOULD-level checks (`sNN`, spec/conformance.md): a failure of one then
     /// fails the run.
     #[arg(long)]
@@ -177,6 +187,15 @@ struct RunArgs {
     /// system's roots: a private CA or a test deployment's own. Repeatable.
     #[arg(long, value_name = "PEM")]
     ca_cert: Vec<PathBuf>,
+}
+
+/// `--client-runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClientRuntimeArg {
+    /// wasmi, in the suite's process.
+    Wasmi,
+    /// Chromium's own WebAssembly engine, headless.
+    Chromium,
 }
 
 /// `--seed`: a number, or one drawn for this run.
@@ -317,6 +336,16 @@ async fn run(args: RunArgs, color: ColorWhen) -> ExitCode {
         eprintln!("dx-conformance: {message}");
         return ExitCode::from(2);
     }
+    let runtime = match args.client_runtime {
+        ClientRuntimeArg::Wasmi => ClientRuntime::Wasmi,
+        ClientRuntimeArg::Chromium => match Chromium::launch(args.chromium.as_deref()) {
+            Ok(chromium) => ClientRuntime::Chromium(chromium),
+            Err(e) => {
+                eprintln!("dx-conformance: --client-runtime chromium: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let probes = match user_routes(&args) {
         Ok(routes) => routes,
         Err(message) => {
@@ -382,6 +411,7 @@ async fn run(args: RunArgs, color: ColorWhen) -> ExitCode {
         &features_dir,
         Given {
             client,
+            runtime,
             probes,
             accounts,
         },
@@ -531,6 +561,7 @@ fn known_terms(args: &RunArgs) -> Result<(), String> {
 /// accounts.
 struct Given {
     client: Option<(String, Vec<u8>)>,
+    runtime: ClientRuntime,
     probes: Vec<UserRoute>,
     accounts: Vec<Account>,
 }
@@ -626,6 +657,7 @@ async fn check(
             if let Some((source, wasm)) = given.client {
                 target = target.with_client(source, wasm);
             }
+            target = target.with_client_runtime(given.runtime);
             display.header(&target);
             let mut results = dx_conformance::run_properties(&target, options, &mut |event| {
                 display.event(&event)

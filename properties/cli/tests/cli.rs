@@ -305,6 +305,14 @@ fn usage_and_unreachable_targets_exit_2() {
         vec!["run", "--require", "27"],
         vec!["run", "--seed", "often"],
         vec!["run", "--max-wait", "-1"],
+        vec!["run", "--client-runtime", "v8"],
+        vec![
+            "run",
+            "--client-runtime",
+            "chromium",
+            "--chromium",
+            "/nonexistent/chromium",
+        ],
     ] {
         let out = run(&args, &[]);
         assert_eq!(
@@ -1635,4 +1643,37 @@ fn colour_follows_the_flag_and_no_color() {
         assert!(!out.stdout.contains(&0x1b), "{color} {env:?}");
         assert!(!out.stderr.contains(&0x1b), "{color} {env:?}");
     }
+}
+
+/// `--client-runtime chromium`: the client checks run in Chromium, pass against the
+/// reference, and every report says which engine ran the client.
+#[test]
+fn the_client_checks_run_in_chromium_when_asked() {
+    if tool("chromium").is_none() {
+        return;
+    }
+    let out = run(
+        &[
+            "run",
+            "--client-runtime",
+            "chromium",
+            "--tags",
+            "client",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let json = json_report(&out);
+    let runtime = json["client_runtime"].as_str().unwrap();
+    assert!(runtime.starts_with("Chromium"), "{runtime}");
+    let verdicts = verdicts(&json);
+    assert!(verdicts.len() >= 10, "{verdicts:?}");
+    assert!(verdicts.values().all(|v| v == "pass"), "{verdicts:?}");
+    let terminal = run(
+        &["run", "--client-runtime", "chromium", "--only", "p10"],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&terminal.stdout);
+    assert!(text.contains("client runtime: Chromium"), "{text}");
 }

@@ -135,6 +135,17 @@ impl DomOp {
     }
 }
 
+/// A text argument as a runtime read it from the client's memory (`ptr`, `len`): the text,
+/// or why it could not be read (outside the memory, a negative part, not UTF-8), in the words
+/// both runtimes use.
+pub type TextRead = Result<String, String>;
+
+/// A node, event or handler argument as the host keeps it: a negative one is no id any
+/// node has.
+fn node(id: i32) -> u32 {
+    u32::try_from(id).unwrap_or(u32::MAX)
+}
+
 /// The host: what the client did, and the templates tests define.
 #[derive(Debug, Default)]
 pub struct MockHost {
@@ -212,6 +223,90 @@ impl MockHost {
     /// Page operations recorded (everything but logs).
     pub fn page_calls(&self) -> usize {
         self.dom_ops.len()
+    }
+
+    /// The node id the next `host_clone_template` hands out is this plus one.
+    pub(crate) fn last_node(&self) -> u32 {
+        self.next_node
+    }
+
+    /// `host_cache_template(template, ptr, len)`, its text as the runtime read it.
+    pub(crate) fn import_cache_template(&mut self, template: i32, html: TextRead) {
+        self.with_text("host_cache_template", html, |html| DomOp::Cache {
+            template: node(template),
+            html,
+        });
+    }
+
+    /// `host_append(parent, child)`.
+    pub(crate) fn import_append(&mut self, parent: i32, child: i32) {
+        self.record(DomOp::Append {
+            parent: node(parent),
+            child: node(child),
+        });
+    }
+
+    /// `host_remove(node)`.
+    pub(crate) fn import_remove(&mut self, id: i32) {
+        self.record(DomOp::Remove { node: node(id) });
+    }
+
+    /// `host_set_text(node, ptr, len)`.
+    pub(crate) fn import_set_text(&mut self, id: i32, text: TextRead) {
+        self.with_text("host_set_text", text, |text| DomOp::SetText {
+            node: node(id),
+            text,
+        });
+    }
+
+    /// `host_set_attr(node, key, value)`: a key that cannot be read is reported before a
+    /// value that cannot.
+    pub(crate) fn import_set_attr(&mut self, id: i32, key: TextRead, value: TextRead) {
+        match (key, value) {
+            (Ok(key), Ok(value)) => self.record(DomOp::SetAttr {
+                node: node(id),
+                key,
+                value,
+            }),
+            (Err(why), _) | (_, Err(why)) => {
+                self.violations.push(format!("host_set_attr: {why}"));
+            }
+        }
+    }
+
+    /// `host_toggle_class(node, ptr, len, enable)`.
+    pub(crate) fn import_toggle_class(&mut self, id: i32, class: TextRead, enable: i32) {
+        if !(0..=1).contains(&enable) {
+            self.violations
+                .push(format!("host_toggle_class: enable {enable} is not 0 or 1"));
+        }
+        self.with_text("host_toggle_class", class, |class| DomOp::ToggleClass {
+            node: node(id),
+            class,
+            enable: enable != 0,
+        });
+    }
+
+    /// `host_listen(node, event, handler)`.
+    pub(crate) fn import_listen(&mut self, id: i32, event: i32, handler: i32) {
+        self.record(DomOp::Listen {
+            node: node(id),
+            event: node(event),
+            handler: node(handler),
+        });
+    }
+
+    /// `host_log(value)`.
+    pub(crate) fn import_log(&mut self, value: i32) {
+        self.logs.push(value);
+    }
+
+    /// Records `op` of the text read, or the violation of reading it.
+    fn with_text(&mut self, import: &str, text: TextRead, op: impl FnOnce(String) -> DomOp) {
+        match text {
+            Ok(text) => self.record(op(text)),
+            Err(why) => self.violations.push(format!("{import}: {why}")),
+        }
     }
 
     pub(crate) fn clone_template(&mut self, template: i32) -> i32 {

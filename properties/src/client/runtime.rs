@@ -1,15 +1,21 @@
-//! Runs a client module in wasmi (`spec/client-abi.md`): its imports are the [`MockHost`],
-//! each export call gets a fuel budget (so an endless loop ends as [`Call::OutOfFuel`]), and
-//! its memory can grow to [`MEMORY_CAP`] at most (past it `memory.grow` fails, as a browser's
-//! would). Anything the module does comes back as a value; nothing it does can panic or hang
-//! the suite.
+//! Runs a client module (`spec/client-abi.md`) in wasmi, or in Chromium with
+//! `--client-runtime chromium` ([`crate::client::browser`]). Its imports are the [`MockHost`];
+//! each export call gets a fuel budget in wasmi (so an endless loop ends as
+//! [`Call::OutOfFuel`]) and a time limit in Chromium ([`Call::OutOfTime`]); its memory can grow
+//! to [`MEMORY_CAP`] at most in both (past it `memory.grow` fails, as a browser's would at its
+//! own limit). Anything the module does comes back as a value; nothing it does can panic or
+//! hang the suite.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use wasmi::{
-    Caller, Config, Engine, Extern, Instance, Linker, Memory, Module, Store, StoreLimits,
-    StoreLimitsBuilder, TrapCode, TypedFunc,
+    Caller, Config, Engine, ExternType, FuncType, Instance, Linker, Memory, Module, Store,
+    StoreLimits, StoreLimitsBuilder, TrapCode, TypedFunc, ValType,
 };
 
-use crate::client::mock_host::{DomOp, MockHost};
+use crate::client::browser::BrowserInstance;
+use crate::client::mock_host::{MockHost, TextRead};
 
 /// Fuel per export call: a few hundred million wasm instructions, far more than rendering
 /// a megabyte-long stream takes, far less than a suite would wait for.
@@ -46,8 +52,10 @@ pub enum Call<T> {
     Returned(T),
     /// It trapped.
     Trapped(String),
-    /// It ran out of fuel: it would not have returned.
+    /// It ran out of fuel in wasmi: it would not have returned.
     OutOfFuel,
+    /// It did not return within this time in Chromium, which ended its instance.
+    OutOfTime(Duration),
 }
 
 impl<T> Call<T> {
@@ -68,6 +76,19 @@ impl<T> Call<T> {
             Call::Returned(v) => format!("returned {v:?}"),
             Call::Trapped(why) => format!("trapped ({why})"),
             Call::OutOfFuel => format!("did not return within {FUEL_PER_CALL} units of fuel"),
+            Call::OutOfTime(limit) => format!(
+                "did not return within {} s in Chromium (its instance was ended)",
+                limit.as_secs()
+            ),
+        }
+    }
+
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Call<U> {
+        match self {
+            Call::Returned(v) => Call::Returned(f(v)),
+            Call::Trapped(why) => Call::Trapped(why),
+            Call::OutOfFuel => Call::OutOfFuel,
+            Call::OutOfTime(limit) => Call::OutOfTime(limit),
         }
     }
 }
@@ -84,7 +105,8 @@ struct HostState {
 pub struct ClientModule {
     engine: Engine,
     module: Module,
-    size: usize,
+    bytes: Arc<[u8]>,
+    id: u64,
 }
 
 /// The stack a module is compiled on. wasmi's translator recurses with large frames in a
@@ -116,16 +138,68 @@ impl ClientModule {
         Ok(Self {
             engine,
             module,
-            size: wasm.len(),
+            bytes: wasm.into(),
+            id: xxhash_rust::xxh64::xxh64(wasm, 0),
         })
     }
 
     /// The module's size in bytes.
     pub fn size(&self) -> usize {
-        self.size
+        self.bytes.len()
     }
 
-    /// A fresh instance with a fresh [`MockHost`], after calling its `init`.
+    /// The module's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The module's XXH64: the same bytes are the same module.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// What instantiating in wasmi checks before any code runs, read off the module: every
+    /// import is one of `spec/client-abi.md` with its signature, every export it names is
+    /// there with its signature, and its memory is exported. A runtime that links by name
+    /// only (a browser's) is held to the same.
+    pub fn check_abi(&self) -> Result<(), ClientError> {
+        for import in self.module.imports() {
+            let expected = HOST_IMPORTS
+                .iter()
+                .find(|(name, _, _)| import.module() == "env" && import.name() == *name);
+            let fits = match (expected, import.ty()) {
+                (Some((_, params, results)), ExternType::Func(ty)) => {
+                    *ty == func_type(params, results)
+                }
+                _ => false,
+            };
+            if !fits {
+                return Err(ClientError::Instantiate(format!(
+                    "the module imports `{}::{}` as {:?}, which no host of spec/client-abi.md provides",
+                    import.module(),
+                    import.name(),
+                    import.ty()
+                )));
+            }
+        }
+        for (name, params, results) in CLIENT_EXPORTS {
+            let found = self
+                .module
+                .exports()
+                .find(|export| export.name() == name)
+                .map(|export| export.ty().clone());
+            match found {
+                Some(ExternType::Func(ty)) if ty == func_type(params, results) => {}
+                _ => return Err(ClientError::MissingExport(name)),
+            }
+        }
+        match self.module.exports().find(|e| e.name() == "memory") {
+            Some(export) if matches!(export.ty(), ExternType::Memory(_)) => Ok(()),
+            _ => Err(ClientError::MissingExport("memory")),
+        }
+    }
+
+    /// A fresh instance in wasmi with a fresh [`MockHost`], after calling its `init`.
     pub fn instantiate(&self) -> Result<ClientInstance, ClientError> {
         let state = HostState {
             host: MockHost::new(),
@@ -148,9 +222,11 @@ impl ClientModule {
             .get_memory(&store, "memory")
             .ok_or(ClientError::MissingExport("memory"))?;
         let mut client = ClientInstance {
-            store,
-            memory,
-            exports,
+            inner: Inner::Wasmi(Box::new(WasmiInstance {
+                store,
+                memory,
+                exports,
+            })),
         };
         match client.init() {
             Call::Returned(0) => Ok(client),
@@ -199,11 +275,12 @@ impl Exports {
     }
 }
 
-/// The bytes `ptr..ptr + len` of the caller's memory, or why not.
-fn read_text(caller: &Caller<'_, HostState>, ptr: i32, len: i32) -> Result<String, String> {
+/// The bytes `ptr..ptr + len` of the caller's memory, or why not (in the words
+/// `browser/worker.js` uses too).
+fn read_text(caller: &Caller<'_, HostState>, ptr: i32, len: i32) -> TextRead {
     let memory = caller
         .get_export("memory")
-        .and_then(Extern::into_memory)
+        .and_then(wasmi::Extern::into_memory)
         .ok_or("no memory export")?;
     let data = memory.data(caller);
     let (Ok(start), Ok(len)) = (usize::try_from(ptr), usize::try_from(len)) else {
@@ -216,31 +293,45 @@ fn read_text(caller: &Caller<'_, HostState>, ptr: i32, len: i32) -> Result<Strin
     String::from_utf8(bytes.to_vec()).map_err(|_| format!("{len} bytes at {ptr} are not UTF-8"))
 }
 
-fn node(id: i32) -> u32 {
-    u32::try_from(id).unwrap_or(u32::MAX)
+/// A signature: its parameters and results, all `i32`.
+type Signature = (&'static str, &'static [ValType], &'static [ValType]);
+
+const I32: ValType = ValType::I32;
+
+/// The host imports of `spec/client-abi.md` (module `env`).
+const HOST_IMPORTS: [Signature; 9] = [
+    ("host_clone_template", &[I32], &[I32]),
+    ("host_cache_template", &[I32, I32, I32], &[]),
+    ("host_append", &[I32, I32], &[]),
+    ("host_remove", &[I32], &[]),
+    ("host_set_text", &[I32, I32, I32], &[]),
+    ("host_set_attr", &[I32, I32, I32, I32, I32], &[]),
+    ("host_toggle_class", &[I32, I32, I32, I32], &[]),
+    ("host_listen", &[I32, I32, I32], &[]),
+    ("host_log", &[I32], &[]),
+];
+
+/// The exports of `spec/client-abi.md` besides `memory`.
+const CLIENT_EXPORTS: [Signature; 9] = [
+    ("init", &[], &[I32]),
+    ("alloc", &[I32, I32], &[I32]),
+    ("reset_heap", &[], &[]),
+    ("render_stream", &[I32, I32], &[I32]),
+    ("on_event", &[I32], &[I32]),
+    ("apply_patch", &[I32, I32, I32, I32, I32, I32], &[I32]),
+    ("get_node_count", &[], &[I32]),
+    ("get_template_count", &[], &[I32]),
+    ("reset", &[], &[]),
+];
+
+fn func_type(params: &[ValType], results: &[ValType]) -> FuncType {
+    FuncType::new(params.iter().copied(), results.iter().copied())
 }
 
 /// The `env` imports of `spec/client-abi.md`, recording into the store's [`MockHost`].
 fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
     let mut linker = Linker::<HostState>::new(engine);
     let link = |e: wasmi::errors::LinkerError| ClientError::Instantiate(e.to_string());
-    /// Records `op` built from the text at `(ptr, len)`, or a violation.
-    fn with_text(
-        caller: &mut Caller<'_, HostState>,
-        import: &str,
-        ptr: i32,
-        len: i32,
-        op: impl FnOnce(String) -> DomOp,
-    ) {
-        match read_text(caller, ptr, len) {
-            Ok(text) => caller.data_mut().host.record(op(text)),
-            Err(why) => caller
-                .data_mut()
-                .host
-                .violations
-                .push(format!("{import}: {why}")),
-        }
-    }
     linker
         .func_wrap(
             "env",
@@ -254,12 +345,8 @@ fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
             "env",
             "host_cache_template",
             |mut c: Caller<'_, HostState>, template: i32, ptr: i32, len: i32| {
-                with_text(&mut c, "host_cache_template", ptr, len, |html| {
-                    DomOp::Cache {
-                        template: node(template),
-                        html,
-                    }
-                });
+                let html = read_text(&c, ptr, len);
+                c.data_mut().host.import_cache_template(template, html);
             },
         )
         .map_err(link)?
@@ -267,10 +354,7 @@ fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
             "env",
             "host_append",
             |mut c: Caller<'_, HostState>, parent: i32, child: i32| {
-                c.data_mut().host.record(DomOp::Append {
-                    parent: node(parent),
-                    child: node(child),
-                });
+                c.data_mut().host.import_append(parent, child);
             },
         )
         .map_err(link)?
@@ -278,7 +362,7 @@ fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
             "env",
             "host_remove",
             |mut c: Caller<'_, HostState>, id: i32| {
-                c.data_mut().host.record(DomOp::Remove { node: node(id) });
+                c.data_mut().host.import_remove(id);
             },
         )
         .map_err(link)?
@@ -286,30 +370,17 @@ fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
             "env",
             "host_set_text",
             |mut c: Caller<'_, HostState>, id: i32, ptr: i32, len: i32| {
-                with_text(&mut c, "host_set_text", ptr, len, |text| DomOp::SetText {
-                    node: node(id),
-                    text,
-                });
+                let text = read_text(&c, ptr, len);
+                c.data_mut().host.import_set_text(id, text);
             },
         )
         .map_err(link)?
         .func_wrap(
             "env",
             "host_set_attr",
-            |mut c: Caller<'_, HostState>, id: i32, kp: i32, kl: i32, vp: i32, vl: i32| match (
-                read_text(&c, kp, kl),
-                read_text(&c, vp, vl),
-            ) {
-                (Ok(key), Ok(value)) => c.data_mut().host.record(DomOp::SetAttr {
-                    node: node(id),
-                    key,
-                    value,
-                }),
-                (Err(why), _) | (_, Err(why)) => c
-                    .data_mut()
-                    .host
-                    .violations
-                    .push(format!("host_set_attr: {why}")),
+            |mut c: Caller<'_, HostState>, id: i32, kp: i32, kl: i32, vp: i32, vl: i32| {
+                let (key, value) = (read_text(&c, kp, kl), read_text(&c, vp, vl));
+                c.data_mut().host.import_set_attr(id, key, value);
             },
         )
         .map_err(link)?
@@ -317,19 +388,8 @@ fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
             "env",
             "host_toggle_class",
             |mut c: Caller<'_, HostState>, id: i32, ptr: i32, len: i32, enable: i32| {
-                if !(0..=1).contains(&enable) {
-                    c.data_mut()
-                        .host
-                        .violations
-                        .push(format!("host_toggle_class: enable {enable} is not 0 or 1"));
-                }
-                with_text(&mut c, "host_toggle_class", ptr, len, |class| {
-                    DomOp::ToggleClass {
-                        node: node(id),
-                        class,
-                        enable: enable != 0,
-                    }
-                });
+                let class = read_text(&c, ptr, len);
+                c.data_mut().host.import_toggle_class(id, class, enable);
             },
         )
         .map_err(link)?
@@ -337,11 +397,7 @@ fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
             "env",
             "host_listen",
             |mut c: Caller<'_, HostState>, id: i32, event: i32, handler: i32| {
-                c.data_mut().host.record(DomOp::Listen {
-                    node: node(id),
-                    event: node(event),
-                    handler: node(handler),
-                });
+                c.data_mut().host.import_listen(id, event, handler);
             },
         )
         .map_err(link)?
@@ -349,22 +405,22 @@ fn host_linker(engine: &Engine) -> Result<Linker<HostState>, ClientError> {
             "env",
             "host_log",
             |mut c: Caller<'_, HostState>, value: i32| {
-                c.data_mut().host.logs.push(value);
+                c.data_mut().host.import_log(value);
             },
         )
         .map_err(link)?;
     Ok(linker)
 }
 
-/// One running client and its host.
+/// A client running in wasmi.
 #[derive(Debug)]
-pub struct ClientInstance {
+struct WasmiInstance {
     store: Store<HostState>,
     memory: Memory,
     exports: Exports,
 }
 
-impl ClientInstance {
+impl WasmiInstance {
     fn call<P: wasmi::WasmParams, R: wasmi::WasmResults>(
         &mut self,
         f: TypedFunc<P, R>,
@@ -380,29 +436,77 @@ impl ClientInstance {
         }
     }
 
+    fn write(&mut self, start: usize, bytes: &[u8]) -> bool {
+        self.memory.write(&mut self.store, start, bytes).is_ok()
+    }
+
+    fn read(&self, start: usize, out: &mut [u8]) -> bool {
+        self.memory.read(&self.store, start, out).is_ok()
+    }
+}
+
+/// Where a client runs.
+#[derive(Debug)]
+enum Inner {
+    // Both boxed: a wasmi store is large, a browser instance holds a host; instances move.
+    Wasmi(Box<WasmiInstance>),
+    Chromium(Box<BrowserInstance>),
+}
+
+/// One running client and its host, in wasmi or in Chromium: the checks cannot tell which.
+#[derive(Debug)]
+pub struct ClientInstance {
+    inner: Inner,
+}
+
+impl From<BrowserInstance> for ClientInstance {
+    fn from(instance: BrowserInstance) -> Self {
+        Self {
+            inner: Inner::Chromium(Box::new(instance)),
+        }
+    }
+}
+
+/// Calls export `$name` (`$field` of wasmi's typed exports) with `$args`.
+macro_rules! export_call {
+    ($self:ident, $field:ident, $name:literal, ($($arg:expr),*), i32) => {
+        match &mut $self.inner {
+            Inner::Wasmi(w) => { let f = w.exports.$field; w.call(f, ($($arg),*)) }
+            Inner::Chromium(b) => b.call($name, &[$($arg),*]).map(|v| v.unwrap_or_default()),
+        }
+    };
+    ($self:ident, $field:ident, $name:literal, ($($arg:expr),*), ()) => {
+        match &mut $self.inner {
+            Inner::Wasmi(w) => { let f = w.exports.$field; w.call(f, ($($arg),*)) }
+            Inner::Chromium(b) => b.call($name, &[$($arg),*]).map(|_| ()),
+        }
+    };
+}
+
+impl ClientInstance {
     /// `init()`.
     pub fn init(&mut self) -> Call<i32> {
-        self.call(self.exports.init, ())
+        export_call!(self, init, "init", (), i32)
     }
 
     /// `alloc(size, align)`.
     pub fn alloc(&mut self, size: i32, align: i32) -> Call<i32> {
-        self.call(self.exports.alloc, (size, align))
+        export_call!(self, alloc, "alloc", (size, align), i32)
     }
 
     /// `reset_heap()`.
     pub fn reset_heap(&mut self) -> Call<()> {
-        self.call(self.exports.reset_heap, ())
+        export_call!(self, reset_heap, "reset_heap", (), ())
     }
 
     /// `render_stream(ptr, len)`.
     pub fn render_stream(&mut self, ptr: i32, len: i32) -> Call<i32> {
-        self.call(self.exports.render_stream, (ptr, len))
+        export_call!(self, render_stream, "render_stream", (ptr, len), i32)
     }
 
     /// `on_event(handler)`.
     pub fn on_event(&mut self, handler: i32) -> Call<i32> {
-        self.call(self.exports.on_event, handler)
+        export_call!(self, on_event, "on_event", (handler), i32)
     }
 
     /// `apply_patch(base, patch, out)`.
@@ -412,30 +516,36 @@ impl ClientInstance {
         patch: (i32, i32),
         out: (i32, i32),
     ) -> Call<i32> {
-        self.call(
-            self.exports.apply_patch,
+        export_call!(
+            self,
+            apply_patch,
+            "apply_patch",
             (base.0, base.1, patch.0, patch.1, out.0, out.1),
+            i32
         )
     }
 
     /// `get_node_count()`.
     pub fn node_count(&mut self) -> Call<i32> {
-        self.call(self.exports.get_node_count, ())
+        export_call!(self, get_node_count, "get_node_count", (), i32)
     }
 
     /// `get_template_count()`.
     pub fn template_count(&mut self) -> Call<i32> {
-        self.call(self.exports.get_template_count, ())
+        export_call!(self, get_template_count, "get_template_count", (), i32)
     }
 
     /// `reset()`.
     pub fn reset(&mut self) -> Call<()> {
-        self.call(self.exports.reset, ())
+        export_call!(self, reset, "reset", (), ())
     }
 
     /// The memory's length now.
     pub fn memory_len(&self) -> usize {
-        self.memory.data(&self.store).len()
+        match &self.inner {
+            Inner::Wasmi(w) => w.memory.data(&w.store).len(),
+            Inner::Chromium(b) => b.memory_len(),
+        }
     }
 
     /// Writes `bytes` at `ptr` (as a host writes a stream into the client's memory).
@@ -444,24 +554,29 @@ impl ClientInstance {
             ptr: ptr as u64,
             len: bytes.len() as u64,
         };
-        let start = usize::try_from(ptr).map_err(|_| bad())?;
-        self.memory
-            .write(&mut self.store, start, bytes)
-            .map_err(|_| bad())
+        match &mut self.inner {
+            Inner::Wasmi(w) => {
+                let start = usize::try_from(ptr).map_err(|_| bad())?;
+                w.write(start, bytes).then_some(()).ok_or_else(bad)
+            }
+            Inner::Chromium(b) => b.write(ptr, bytes),
+        }
     }
 
     /// Reads `len` bytes at `ptr`.
-    pub fn read(&self, ptr: i32, len: usize) -> Result<Vec<u8>, ClientError> {
+    pub fn read(&mut self, ptr: i32, len: usize) -> Result<Vec<u8>, ClientError> {
         let bad = || ClientError::OutOfBounds {
             ptr: ptr as u64,
             len: len as u64,
         };
-        let start = usize::try_from(ptr).map_err(|_| bad())?;
-        let mut out = vec![0; len];
-        self.memory
-            .read(&self.store, start, &mut out)
-            .map_err(|_| bad())?;
-        Ok(out)
+        match &mut self.inner {
+            Inner::Wasmi(w) => {
+                let start = usize::try_from(ptr).map_err(|_| bad())?;
+                let mut out = vec![0; len];
+                w.read(start, &mut out).then_some(out).ok_or_else(bad)
+            }
+            Inner::Chromium(b) => b.read(ptr, len),
+        }
     }
 
     /// Allocates room for `bytes` in the client and writes them there: the address, or
@@ -486,12 +601,18 @@ impl ClientInstance {
 
     /// The host.
     pub fn host(&self) -> &MockHost {
-        &self.store.data().host
+        match &self.inner {
+            Inner::Wasmi(w) => &w.store.data().host,
+            Inner::Chromium(b) => b.host(),
+        }
     }
 
     /// The host, to define templates or clear it.
     pub fn host_mut(&mut self) -> &mut MockHost {
-        &mut self.store.data_mut().host
+        match &mut self.inner {
+            Inner::Wasmi(w) => &mut w.store.data_mut().host,
+            Inner::Chromium(b) => b.host_mut(),
+        }
     }
 }
 

@@ -82,6 +82,7 @@ pub fn render_json(report: &Report) -> String {
         "problem": report.problem,
         "seed": report.seed,
         "cases": report.cases,
+        "client_runtime": report.client_runtime,
         "duration_ms": millis(report.duration),
         "checks": checks,
         "notices": notices,

@@ -268,6 +268,10 @@ pub fn header_facts(report: &Report) -> Vec<(&'static str, String)> {
     facts.push(("suite", format!("dx-conformance {}", report.suite_version)));
     facts.push(("seed", report.seed.to_string()));
     facts.push(("cases", format!("{} per property", report.cases)));
+    if report.client_runtime != "wasmi" {
+        // wasmi is the default and goes unsaid, as in every report before the option.
+        facts.push(("client runtime", report.client_runtime.clone()));
+    }
     facts.push(("duration", seconds(report.duration)));
     facts
 }
@@ -377,6 +381,7 @@ mod tests {
             suite_version: "0.1.0".into(),
             seed: 42,
             cases: 100,
+            client_runtime: "wasmi".into(),
             results: vec![
                 result("p06", failure("HTTP 200 | recovered")),
                 result("p07", Verdict::Pass),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::cases::CaseFailure;
 use crate::check::CheckOutcome;
 use crate::clause::client as cc;
-use crate::client::{Call, ClientInstance, ClientModule};
+use crate::client::{Call, ClientInstance, ClientModule, ClientRuntime};
 use crate::http::RequestSpec;
 use crate::target::Target;
 
@@ -23,12 +23,14 @@ pub struct ClientArea {
     pub source: String,
     /// The module.
     pub module: ClientModule,
+    /// The engine it runs in.
+    pub runtime: ClientRuntime,
 }
 
 impl ClientArea {
     /// A fresh instance, or a set-up failure naming why the client cannot run.
     pub fn instance(&self) -> Result<ClientInstance, CaseFailure> {
-        self.module.instantiate().map_err(|e| {
+        self.runtime.instantiate(&self.module).map_err(|e| {
             CaseFailure::plain(
                 "a client that instantiates with the imports of spec/client-abi.md and whose init returns 0",
                 format!("{}: {e}", self.source),
@@ -49,6 +51,7 @@ pub async fn area(target: &Target) -> Result<ClientArea, CheckOutcome> {
         return Ok(ClientArea {
             source: source.to_owned(),
             module,
+            runtime: target.client_runtime().clone(),
         });
     }
     let d = target.discovery();
@@ -100,6 +103,7 @@ pub async fn area(target: &Target) -> Result<ClientArea, CheckOutcome> {
     Ok(ClientArea {
         source: path,
         module,
+        runtime: target.client_runtime().clone(),
     })
 }
 
