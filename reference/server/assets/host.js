@@ -142,6 +142,8 @@ async function main() {
     const { exports } = await start(root, root.dataset.dxClient);
     const { bytes, how, transferred } = await fetchStream(exports, root.dataset.dxStream);
     render(exports, bytes);
+    // The page's content is in the DOM: what a reader waits for (benches/first_render reads it).
+    performance.mark("dx-rendered");
     if (root.dataset.dxApp) {
       // The page's application, if it names one: it answers the events the client routes.
       const app = await import(root.dataset.dxApp);

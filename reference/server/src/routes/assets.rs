@@ -118,7 +118,7 @@ fn accepts_dxdp(headers: &HeaderMap) -> bool {
 }
 
 /// `?v=<hash>`: an older version.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct VersionQuery {
     v: Option<String>,
 }
@@ -148,8 +148,9 @@ fn body(asset: &Asset, status: StatusCode, bytes: &[u8]) -> Response {
         .into_response()
 }
 
-/// Serves `asset` as `spec/delta.md` says.
-fn serve(asset: &Asset, headers: &HeaderMap, query: &VersionQuery) -> Response {
+/// Serves `asset` as `spec/delta.md` says (public so an application, or a benchmark, serves
+/// its own assets as the reference serves the demo's).
+pub fn serve(asset: &Asset, headers: &HeaderMap, query: &VersionQuery) -> Response {
     let Some((current_hash, current)) = asset.current() else {
         return StatusCode::NOT_FOUND.into_response();
     };
