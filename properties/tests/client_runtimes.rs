@@ -318,3 +318,45 @@ const ABI_EXPORTS: &[u8] = br#"(module
   (func (export "get_template_count") (result i32) i32.const 0)
   (func (export "reset"))
 )"#;
+
+/// When Chromium itself goes away, nothing is blamed on the client: calls report the runtime
+/// lost, new instances fail as the runtime's failure, and a client check says *not
+/// verified* with the reason, never a failure.
+#[tokio::test]
+async fn a_browser_that_goes_away_leaves_the_checks_not_verified() {
+    let (Some(_), Some(wasm)) = (chromium(), reference_client()) else {
+        return;
+    };
+    // A browser of its own, closed under the test's feet.
+    let chromium = Chromium::launch(None).expect("a second Chromium");
+    let module = ClientModule::load(wasm).unwrap();
+    let runtime = ClientRuntime::Chromium(chromium.clone());
+    let mut client = runtime.instantiate(&module).unwrap();
+    chromium.close();
+    let mut lost = false;
+    for _ in 0..200 {
+        if let Call::Lost(why) = client.alloc(16, 8) {
+            assert!(why.contains("Chromium went away"), "{why}");
+            lost = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(lost, "the call reports the runtime lost");
+    assert!(matches!(
+        runtime.instantiate(&module),
+        Err(dx_conformance::client::ClientError::Runtime(_))
+    ));
+    let target = Target::embedded(EmbeddedReference::default_config())
+        .await
+        .unwrap()
+        .with_client_runtime(runtime);
+    let result = run_property(&target, 10, CaseConfig::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(result.verdict, dx_conformance::Verdict::NotVerified(_)),
+        "{:?}",
+        result.verdict
+    );
+}

@@ -280,7 +280,7 @@ fn apply_to(world: &mut DxWorld, to_current: bool) -> Result<(), StepError> {
         let output = if code >= 0 {
             client
                 .read(o, usize::try_from(code).unwrap_or(0))
-                .map_err(|e| StepError::plain(cc::INPUT.cite(), e.to_string()))?
+                .map_err(|e| StepError::from(client::memory_failure(cc::INPUT.cite(), e)))?
         } else {
             Vec::new()
         };

@@ -35,6 +35,9 @@ pub enum ClientError {
     /// An export of `spec/client-abi.md` is missing or has another signature.
     #[error("the module has no export `{0}` with the signature spec/client-abi.md gives")]
     MissingExport(&'static str),
+    /// The runtime itself failed (Chromium went away): not the client's doing.
+    #[error("the suite's client runtime failed: {0}")]
+    Runtime(String),
     /// A host read or write outside the client's memory.
     #[error("{len} bytes at {ptr} are outside the client's memory")]
     OutOfBounds {
@@ -56,6 +59,9 @@ pub enum Call<T> {
     OutOfFuel,
     /// It did not return within this time in Chromium, which ended its instance.
     OutOfTime(Duration),
+    /// The runtime itself went away during the call (Chromium ended): nothing is known of
+    /// what the client did, and it is not the client's doing.
+    Lost(String),
 }
 
 impl<T> Call<T> {
@@ -80,6 +86,7 @@ impl<T> Call<T> {
                 "did not return within {} s in Chromium (its instance was ended)",
                 limit.as_secs()
             ),
+            Call::Lost(why) => format!("could not be judged: {why}"),
         }
     }
 
@@ -89,6 +96,7 @@ impl<T> Call<T> {
             Call::Trapped(why) => Call::Trapped(why),
             Call::OutOfFuel => Call::OutOfFuel,
             Call::OutOfTime(limit) => Call::OutOfTime(limit),
+            Call::Lost(why) => Call::Lost(why),
         }
     }
 }
@@ -586,6 +594,7 @@ impl ClientInstance {
         match self.alloc(len, align) {
             Call::Returned(ptr) if ptr > 0 => match self.write(ptr, bytes) {
                 Ok(()) => Ok(ptr),
+                Err(ClientError::Runtime(why)) => Err(Call::Lost(why)),
                 Err(e) => Err(Call::Trapped(e.to_string())),
             },
             other => Err(other),

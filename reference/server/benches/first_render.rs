@@ -47,8 +47,7 @@ use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
 const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-const CRAWLER_UA: &str =
-    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+const CRAWLER_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 const ROWS: usize = 2_000;
 const ROWS_PATH: &str = "/bench/rows";
 const ROWS_STREAM: &str = "/bench/rows.htip";
@@ -130,10 +129,12 @@ fn app(state: SharedState) -> Router {
         )
         .route(
             ROWS_STREAM,
-            get(move |headers: HeaderMap, Query(query): Query<VersionQuery>| {
-                let asset = asset.clone();
-                async move { dx_server::routes::assets::serve(&asset, &headers, &query) }
-            }),
+            get(
+                move |headers: HeaderMap, Query(query): Query<VersionQuery>| {
+                    let asset = asset.clone();
+                    async move { dx_server::routes::assets::serve(&asset, &headers, &query) }
+                },
+            ),
         )
         .merge(dx_server::app::router(state))
 }
@@ -370,7 +371,11 @@ async fn bytes_report(base: &str, page: PageUnderTest, oldest: &str) {
     assert_eq!(status, 226, "{}: the update arrives as a patch", page.name);
     println!("\n{}: bytes, raw and after brotli (quality 11)", page.name);
     for (label, ours, peer) in [
-        ("page content: stream / document", stream.len(), document.len()),
+        (
+            "page content: stream / document",
+            stream.len(),
+            document.len(),
+        ),
         (
             "first visit: shell+scripts+client+stream+css / document+css",
             shell.len() + code.len() + stream.len() + css.len(),
@@ -381,8 +386,16 @@ async fn bytes_report(base: &str, page: PageUnderTest, oldest: &str) {
             shell.len(),
             document.len(),
         ),
-        ("update: DXDP patch / new document", patch.len(), document.len()),
-        ("update: whole new stream / new document", stream.len(), document.len()),
+        (
+            "update: DXDP patch / new document",
+            patch.len(),
+            document.len(),
+        ),
+        (
+            "update: whole new stream / new document",
+            stream.len(),
+            document.len(),
+        ),
     ] {
         row(&format!("{label} (raw)"), ours, peer);
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::cases::CaseFailure;
 use crate::check::CheckOutcome;
 use crate::clause::client as cc;
-use crate::client::{Call, ClientInstance, ClientModule, ClientRuntime};
+use crate::client::{Call, ClientError, ClientInstance, ClientModule, ClientRuntime};
 use crate::http::RequestSpec;
 use crate::target::Target;
 
@@ -31,6 +31,10 @@ impl ClientArea {
     /// A fresh instance, or a set-up failure naming why the client cannot run.
     pub fn instance(&self) -> Result<ClientInstance, CaseFailure> {
         self.runtime.instantiate(&self.module).map_err(|e| {
+            if let ClientError::Runtime(why) = &e {
+                // The suite's runtime failed, not the target's client: nothing is judged.
+                return CaseFailure::blocked(format!("{}: {why}", self.runtime.describe()));
+            }
             CaseFailure::plain(
                 "a client that instantiates with the imports of spec/client-abi.md and whose init returns 0",
                 format!("{}: {e}", self.source),
@@ -182,6 +186,7 @@ pub fn published_assets(target: &Target) -> Vec<PublishedAsset> {
 pub fn returned<T: std::fmt::Debug>(call: Call<T>, what: &str) -> Result<T, CaseFailure> {
     match call {
         Call::Returned(v) => Ok(v),
+        Call::Lost(why) => Err(CaseFailure::blocked(format!("{what}: {why}"))),
         other => Err(CaseFailure::plain(
             cc::INPUT.cite(),
             format!("{what} {}", other.describe()),
@@ -192,6 +197,9 @@ pub fn returned<T: std::fmt::Debug>(call: Call<T>, what: &str) -> Result<T, Case
 /// `bytes` placed in the client (a set-up step: the allocator's own check is Property 10).
 pub fn place(client: &mut ClientInstance, bytes: &[u8], what: &str) -> Result<i32, CaseFailure> {
     client.place(bytes, 1).map_err(|call| {
+        if let Call::Lost(why) = call {
+            return CaseFailure::blocked(format!("placing the {what}: {why}"));
+        }
         CaseFailure::plain(
             cc::ALLOC_FLOOR.cite(),
             format!(
@@ -201,6 +209,15 @@ pub fn place(client: &mut ClientInstance, bytes: &[u8], what: &str) -> Result<i3
             ),
         )
     })
+}
+
+/// A read or write of the client's memory that failed, citing `clause`; when the suite's
+/// runtime failed, a case that could not be judged instead.
+pub fn memory_failure(clause: impl Into<String>, error: ClientError) -> CaseFailure {
+    match error {
+        ClientError::Runtime(why) => CaseFailure::blocked(why),
+        other => CaseFailure::plain(clause, other.to_string()),
+    }
 }
 
 /// The length of `bytes` as the ABI's `i32`.

@@ -122,7 +122,7 @@ fn apply(
     )?;
     let out = client
         .read(o, cap)
-        .map_err(|e| CaseFailure::plain(cc::INPUT.cite(), e.to_string()))?;
+        .map_err(|e| super::memory_failure(cc::INPUT.cite(), e))?;
     Ok(Applied { code, out })
 }
 

@@ -117,13 +117,13 @@ fn case(client_area: &ClientArea, requests: &[Request]) -> Result<(), CaseFailur
         let fill = vec![pattern; r.size as usize];
         client
             .write(ptr as i32, &fill)
-            .map_err(|e| CaseFailure::plain(cc::ALLOC_DISJOINT.cite(), e.to_string()))?;
+            .map_err(|e| super::memory_failure(cc::ALLOC_DISJOINT.cite(), e))?;
         regions.push((ptr, size, pattern));
     }
     for &(ptr, size, pattern) in &regions {
         let bytes = client
             .read(ptr as i32, size as usize)
-            .map_err(|e| CaseFailure::plain(cc::ALLOC_DISJOINT.cite(), e.to_string()))?;
+            .map_err(|e| super::memory_failure(cc::ALLOC_DISJOINT.cite(), e))?;
         if let Some(at) = bytes.iter().position(|b| *b != pattern) {
             return Err(CaseFailure::plain(
                 cc::ALLOC_DISJOINT.cite(),

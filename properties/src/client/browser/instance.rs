@@ -20,6 +20,8 @@ pub struct BrowserInstance {
     memory_len: usize,
     /// Why the instance can no longer be called (its worker was ended).
     ended: Option<String>,
+    /// Whether Chromium itself went away (not the client's doing).
+    lost: bool,
 }
 
 impl BrowserInstance {
@@ -35,6 +37,7 @@ impl BrowserInstance {
             host: MockHost::new(),
             memory_len: 0,
             ended: None,
+            lost: false,
         };
         let answer = instance
             .ask(
@@ -43,7 +46,7 @@ impl BrowserInstance {
                 SETUP_LIMIT,
             )
             .map_err(|e| {
-                ClientError::Instantiate(instance.chromium.unanswered("starting a worker", &e))
+                ClientError::Runtime(instance.chromium.unanswered("starting a worker", &e))
             })?;
         instance.take(&answer).map_err(ClientError::Instantiate)?;
         if let Some(error) = answer.get("error").and_then(Value::as_str) {
@@ -87,7 +90,11 @@ impl BrowserInstance {
     /// nothing), a trap, or [`Call::OutOfTime`].
     pub(crate) fn call(&mut self, name: &str, args: &[i32]) -> Call<Option<i32>> {
         if let Some(why) = &self.ended {
-            return Call::Trapped(why.clone());
+            return if self.lost {
+                Call::Lost(why.clone())
+            } else {
+                Call::Trapped(why.clone())
+            };
         }
         let fields = json!({"name": name, "args": args, "nextNode": self.host.last_node()});
         match self.ask("call", fields, CALL_TIME_LIMIT) {
@@ -117,7 +124,8 @@ impl BrowserInstance {
             Err(e @ LinkError::Closed) => {
                 let why = self.chromium.unanswered(&format!("calling {name}"), &e);
                 self.ended = Some(why.clone());
-                Call::Trapped(why)
+                self.lost = true;
+                Call::Lost(why)
             }
         }
     }
@@ -156,7 +164,7 @@ impl BrowserInstance {
             .get("data")
             .and_then(Value::as_str)
             .and_then(|data| base64::engine::general_purpose::STANDARD.decode(data).ok())
-            .ok_or_else(|| ClientError::Instantiate("the suite's page sent no bytes".into()))
+            .ok_or_else(|| ClientError::Runtime("the suite's page sent no bytes".into()))
     }
 
     fn memory_op(&mut self, op: &str, fields: Value) -> Result<Value, ClientError> {

@@ -327,12 +327,19 @@ impl Chromium {
         let answer = self
             .link
             .ask(request, SETUP_LIMIT)
-            .map_err(|e| ClientError::Invalid(self.unanswered("compiling the module", &e)))?;
+            .map_err(|e| ClientError::Runtime(self.unanswered("compiling the module", &e)))?;
         if let Some(error) = answer.get("error").and_then(Value::as_str) {
             return Err(ClientError::Invalid(format!("Chromium: {error}")));
         }
         lock(&self.compiled).insert(module.id());
         Ok(())
+    }
+
+    /// Ends the browser now. Calls of its instances then report the runtime lost
+    /// ([`Call::Lost`](crate::client::Call::Lost)) and new instances fail with
+    /// [`ClientError::Runtime`]: what a run sees when Chromium crashes.
+    pub fn close(&self) {
+        lock(&self.lifeline).take();
     }
 
     pub(crate) fn link(&self) -> &Link {
