@@ -431,7 +431,11 @@ where
         }
         ran += 1;
         let input = tree.current();
-        let Err(failure) = test(input).await else {
+        let outcome = test(input).await;
+        // A case may run the client synchronously (wasmi, or waits for Chromium): the
+        // checks beside this one, in the same task, get their turn before the next.
+        tokio::task::yield_now().await;
+        let Err(failure) = outcome else {
             continue;
         };
         call.failed(case);
@@ -467,7 +471,9 @@ where
             steps += 1;
             let candidate = tree.current();
             let shown = crate::wire_text::input(&candidate);
-            match test(candidate).await {
+            let outcome = test(candidate).await;
+            tokio::task::yield_now().await;
+            match outcome {
                 Err(f) => {
                     best = (f, shown);
                     if !tree.simplify() {

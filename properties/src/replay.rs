@@ -79,6 +79,10 @@ pub struct ReplayFile {
     pub position: Option<CasePosition>,
     /// The failure.
     pub failure: RecordedFailure,
+    /// The engine the client checks ran the client in, when not wasmi (`--client-runtime`):
+    /// a replay runs it there again. Absent in files of earlier suites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_runtime: Option<String>,
 }
 
 /// How a replayed case ended, compared with the recording.
@@ -146,6 +150,8 @@ impl ReplayFile {
                 counterexample: f.counterexample.clone(),
                 exchange: f.replay.clone(),
             },
+            client_runtime: (report.client_runtime != "wasmi")
+                .then(|| report.client_runtime.clone()),
         })
     }
 
@@ -271,6 +277,7 @@ mod tests {
                 counterexample: Some("[Poison(1)]".into()),
                 exchange: Some("curl -i 'http://x/y'".into()),
             },
+            client_runtime: None,
         }
     }
 

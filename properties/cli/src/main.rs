@@ -77,6 +77,13 @@ struct ReplayArgs {
     /// Folder of .feature files, for a scenario's replay (default: the suite's own).
     #[arg(long, value_name = "DIR")]
     features: Option<PathBuf>,
+    /// The engine to run the client in (default: the one the failure was found in).
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    client_runtime: Option<ClientRuntimeArg>,
+    /// The Chromium binary, when the client runs in Chromium [default: DX_CHROMIUM, else
+    /// chromium on PATH].
+    #[arg(long, value_name = "PATH")]
+    chromium: Option<PathBuf>,
     /// Trust this CA certificate (PEM; one or a bundle) for an https:// target, beside the
     /// system's roots: a private CA or a test deployment's own. Repeatable.
     #[arg(long, value_name = "PEM")]
@@ -196,6 +203,22 @@ enum ClientRuntimeArg {
     Wasmi,
     /// Chromium's own WebAssembly engine, headless.
     Chromium,
+}
+
+/// The runtime `wanted`, Chromium started when it is that one; exit 2 when it cannot start.
+fn client_runtime(
+    wanted: ClientRuntimeArg,
+    chromium: Option<&std::path::Path>,
+) -> Result<ClientRuntime, ExitCode> {
+    match wanted {
+        ClientRuntimeArg::Wasmi => Ok(ClientRuntime::Wasmi),
+        ClientRuntimeArg::Chromium => Chromium::launch(chromium)
+            .map(ClientRuntime::Chromium)
+            .map_err(|e| {
+                eprintln!("dx-conformance: --client-runtime chromium: {e}");
+                ExitCode::from(2)
+            }),
+    }
 }
 
 /// `--seed`: a number, or one drawn for this run.
@@ -336,15 +359,9 @@ async fn run(args: RunArgs, color: ColorWhen) -> ExitCode {
         eprintln!("dx-conformance: {message}");
         return ExitCode::from(2);
     }
-    let runtime = match args.client_runtime {
-        ClientRuntimeArg::Wasmi => ClientRuntime::Wasmi,
-        ClientRuntimeArg::Chromium => match Chromium::launch(args.chromium.as_deref()) {
-            Ok(chromium) => ClientRuntime::Chromium(chromium),
-            Err(e) => {
-                eprintln!("dx-conformance: --client-runtime chromium: {e}");
-                return ExitCode::from(2);
-            }
-        },
+    let runtime = match client_runtime(args.client_runtime, args.chromium.as_deref()) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
     };
     let probes = match user_routes(&args) {
         Ok(routes) => routes,
@@ -769,6 +786,14 @@ async fn replay(args: ReplayArgs) -> ExitCode {
         (None, false) => TargetSpec::Url(file.target.clone()),
     };
     let options = file.run_options(Duration::from_secs(args.timeout));
+    let wanted = args.client_runtime.unwrap_or(match file.client_runtime {
+        Some(_) => ClientRuntimeArg::Chromium,
+        None => ClientRuntimeArg::Wasmi,
+    });
+    let runtime = match client_runtime(wanted, args.chromium.as_deref()) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
     eprintln!(
         "dx-conformance: replaying {} {} (seed {}, {} cases{})",
         file.check,
@@ -780,6 +805,9 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             .unwrap_or_default()
     );
     let reached = match Target::reach(spec).await {
+        Ok(Reached::Described(target)) => {
+            Reached::Described(Box::new((*target).with_client_runtime(runtime)))
+        }
         Ok(r) => r,
         Err(e) => {
             eprintln!("dx-conformance: {e}");

@@ -1676,4 +1676,38 @@ fn the_client_checks_run_in_chromium_when_asked() {
     );
     let text = String::from_utf8_lossy(&terminal.stdout);
     assert!(text.contains("client runtime: Chromium"), "{text}");
+
+    // A client failure found in Chromium is saved with its runtime and replays there.
+    let mut config = Config::conformance();
+    config.mutations = Mutations::with(Some(Mutant::ClientOverlappingAlloc));
+    let (_reference, url) = start_reference(config);
+    let replays = temp_dir("chromium-replay");
+    let out = run(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--client-runtime",
+            "chromium",
+            "--only",
+            "p10",
+            "--replay-dir",
+            replays.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let file = replays.join("p10.json");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(
+        saved["client_runtime"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Chromium")),
+        "{saved}"
+    );
+    let out = run(&["replay", file.to_str().unwrap()], &[]);
+    let replayed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{replayed}");
+    assert!(replayed.contains("fails again the same way"), "{replayed}");
+    std::fs::remove_dir_all(replays).ok();
 }
