@@ -185,6 +185,31 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_the_work_is_an_internal_error_and_the_pool_goes_on() {
+        let pool = HashingPool::new(1, 1, Duration::from_secs(1));
+        let failed = pool
+            .run(|| -> Result<u32, AuthError> { panic!("boom") })
+            .await;
+        assert!(matches!(failed, Err(AuthError::Internal(m)) if m.contains("boom")));
+        assert_eq!(pool.run(|| Ok(5)).await.unwrap(), 5);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_work_runs_on_a_hashing_thread_at_a_lower_priority() {
+        let pool = HashingPool::new(1, 1, Duration::from_secs(1));
+        let (name, nice) = pool
+            .run(|| {
+                let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+                Ok((std::thread::current().name().map(str::to_owned), nice.ok()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("dx-hashing-0"));
+        assert!(nice >= Some(HASHING_NICE), "{nice:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_call_runs_when_a_slot_frees() {
         let pool = HashingPool::new(1, 1, Duration::from_secs(10));
         let (release, hold) = mpsc::channel::<()>();
