@@ -239,6 +239,9 @@ impl Options {
     }
 }
 
+/// A summary row: its name and the figure it takes from a run.
+type Row = (&'static str, fn(&Figures) -> f64);
+
 /// One wrk run's figures.
 #[derive(Debug, Clone, Copy)]
 struct Figures {
@@ -398,7 +401,7 @@ fn main() {
         }
         let pick =
             |which: usize, f: fn(&Figures) -> f64| median(results[which].iter().map(f).collect());
-        let rows: [(&str, fn(&Figures) -> f64); 3] = [
+        let rows: [Row; 3] = [
             ("requests/s (median)", |f| f.rps),
             ("p50 ms (median)", |f| f.p50_ms),
             ("p99 ms (median)", |f| f.p99_ms),
