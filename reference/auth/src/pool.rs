@@ -1,24 +1,43 @@
 //! Argon2 costs tens of milliseconds of CPU per hash. Running it on the async runtime would
-//! stall every other request, so it runs on tokio's blocking threads, at most `workers` at a
-//! time; up to `queue` more calls wait up to `max_wait` for a slot, and anything beyond gets
+//! stall every other request, so it runs on threads of its own, at most `workers` at a time;
+//! up to `queue` more calls wait up to `max_wait` for a slot, and anything beyond gets
 //! [`AuthError::Busy`] at once (answered 503 with `Retry-After`). Nothing queues without bound.
+//!
+//! The hashing threads are the pool's own, not tokio's blocking pool, and on Linux they run at
+//! a lower scheduling priority ([`HASHING_NICE`]): a hash uses whatever CPU is idle, but when
+//! the cores are contended the runtime's threads, which serve every other request, are
+//! scheduled first. On a blocking-pool thread, shared with all other blocking work, the
+//! priority could not be lowered for hashing alone; at the same priority, a flood of logins
+//! delayed cheap requests by whole scheduler slices (`cargo bench -p dx-server --bench
+//! auth_load`).
 
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::AuthError;
 
 /// The `Retry-After` a saturated pool answers with, in seconds.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
 
+/// The nice value of the hashing threads (Linux): 10 gives a hashing thread about a tenth of a
+/// core that a runtime thread also wants, and all of a core nothing else wants.
+pub const HASHING_NICE: i32 = 10;
+
+/// A job for a hashing thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
 /// A bounded pool for CPU-heavy password work.
 #[derive(Debug, Clone)]
 pub struct HashingPool {
     slots: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
+    /// The hashing threads' queue; they stop when the last clone of the pool is dropped.
+    jobs: mpsc::Sender<Job>,
     workers: usize,
     queue: usize,
     max_wait: Duration,
@@ -28,9 +47,22 @@ impl HashingPool {
     /// At most `workers` hashes at once, `queue` more waiting up to `max_wait`.
     pub fn new(workers: usize, queue: usize, max_wait: Duration) -> Self {
         let workers = workers.max(1);
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..workers {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("dx-hashing-{i}"))
+                .spawn(move || hashing_thread(&receiver));
+            if let Err(error) = spawned {
+                // `run` falls back on tokio's blocking pool when no thread takes jobs.
+                tracing::warn!(%error, "cannot start a password-hashing thread");
+            }
+        }
         Self {
             slots: Arc::new(Semaphore::new(workers)),
             waiting: Arc::new(AtomicUsize::new(0)),
+            jobs,
             workers,
             queue,
             max_wait,
@@ -57,7 +89,7 @@ impl HashingPool {
         self.queue
     }
 
-    /// Runs `work` on a blocking thread once a slot is free.
+    /// Runs `work` on a hashing thread once a slot is free.
     pub async fn run<T, F>(&self, work: F) -> Result<T, AuthError>
     where
         F: FnOnce() -> Result<T, AuthError> + Send + 'static,
@@ -80,14 +112,61 @@ impl HashingPool {
                 }
             }
         };
-        tokio::task::spawn_blocking(move || {
+        let (done, outcome) = oneshot::channel();
+        let job: Job = Box::new(move || {
             let _slot = permit;
-            work()
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("hashing task failed: {e}")))?
+            let result = std::panic::catch_unwind(AssertUnwindSafe(work))
+                .map_err(|panic| {
+                    AuthError::Internal(format!(
+                        "hashing task failed: {}",
+                        dx_error::panic_message(panic.as_ref())
+                    ))
+                })
+                .and_then(|r| r);
+            let _ = done.send(result);
+        });
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+            // No hashing thread could be started: the blocking pool does the work.
+            return match tokio::task::spawn_blocking(job).await {
+                Ok(()) => outcome.await.unwrap_or_else(|_| {
+                    Err(AuthError::Internal("hashing task vanished".to_owned()))
+                }),
+                Err(e) => Err(AuthError::Internal(format!("hashing task failed: {e}"))),
+            };
+        }
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(AuthError::Internal("hashing task vanished".to_owned())))
     }
 }
+
+/// A hashing thread: lowers its own priority, then runs jobs until the pool is dropped.
+fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let next = match jobs.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        match next {
+            Ok(job) => job(),
+            Err(mpsc::RecvError) => return,
+        }
+    }
+}
+
+/// Sets the calling thread's nice value to [`HASHING_NICE`] (Linux: a thread's own, not the
+/// process's). Failing only costs the priority, so it is logged and ignored.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let thread = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(thread), HASHING_NICE) {
+        tracing::debug!(%error, "cannot lower the hashing thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 #[cfg(test)]
 mod tests {
@@ -103,6 +182,31 @@ mod tests {
         let machine = HashingPool::for_this_machine();
         let workers = if cores > 1 { cores - 1 } else { 1 };
         assert_eq!((machine.workers(), machine.queue()), (workers, workers * 4));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_the_work_is_an_internal_error_and_the_pool_goes_on() {
+        let pool = HashingPool::new(1, 1, Duration::from_secs(1));
+        let failed = pool
+            .run(|| -> Result<u32, AuthError> { panic!("boom") })
+            .await;
+        assert!(matches!(failed, Err(AuthError::Internal(m)) if m.contains("boom")));
+        assert_eq!(pool.run(|| Ok(5)).await.unwrap(), 5);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_work_runs_on_a_hashing_thread_at_a_lower_priority() {
+        let pool = HashingPool::new(1, 1, Duration::from_secs(1));
+        let (name, nice) = pool
+            .run(|| {
+                let nice = rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+                Ok((std::thread::current().name().map(str::to_owned), nice.ok()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("dx-hashing-0"));
+        assert!(nice >= Some(HASHING_NICE), "{nice:?}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

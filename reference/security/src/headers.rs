@@ -400,6 +400,7 @@ where
             && response.status().as_u16() >= 400;
         if !skip {
             let headers = response.headers_mut();
+            headers.reserve(this.layer.headers.len());
             for (name, value) in this.layer.headers.iter() {
                 headers.insert(name.clone(), value.clone());
             }

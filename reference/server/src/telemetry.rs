@@ -18,7 +18,14 @@ pub fn init(format: LogFormat) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let installed = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // Every line names its request through `spans` (from the root, so the request's span
+        // is always there); the innermost span again as `span` cost a second parse of its
+        // fields on every line (tracing-subscriber keeps span fields as JSON text).
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
     if installed.is_err() {

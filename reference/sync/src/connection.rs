@@ -81,6 +81,10 @@ fn too_large(error: axum::Error) -> bool {
 /// Serves `socket` for `user` until either side closes it; `session` is the new session's
 /// id (random). The connection is forgotten (its subscriptions end, its user leaves) when it
 /// ends, however it ends.
+///
+/// Its future lives as long as the connection, idle or not, and is as large as the largest
+/// future it awaits: handling a frame, closing and forgetting the connection are boxed, so
+/// they take memory only while they run (`benches/sync`, idle connections).
 pub async fn serve(
     manager: Arc<WebSocketManager>,
     mut socket: WebSocket,
@@ -93,7 +97,7 @@ pub async fn serve(
         Err(e) => {
             tracing::warn!(error = %e, "sync: cannot open a session");
             let frame = error_frame(0, 3001, "");
-            close(&mut socket, Some(&frame), 1011, "broker unavailable").await;
+            Box::pin(close(&mut socket, Some(&frame), 1011, "broker unavailable")).await;
             return;
         }
     };
@@ -110,7 +114,7 @@ pub async fn serve(
             biased;
             killed = &mut conn.kill => {
                 if let Ok(Close { code, reason, error }) = killed {
-                    close(&mut socket, error.as_ref(), code, reason).await;
+                    Box::pin(close(&mut socket, error.as_ref(), code, reason)).await;
                 }
                 break;
             }
@@ -124,19 +128,19 @@ pub async fn serve(
                 match incoming {
                     Some(Ok(Message::Binary(bytes))) if bytes.len() > max_frame => {
                         let frame = error_frame(0, code::PAYLOAD_TOO_LARGE, "");
-                        close(&mut socket, Some(&frame), 1009, "frame too large").await;
+                        Box::pin(close(&mut socket, Some(&frame), 1009, "frame too large")).await;
                         break;
                     }
                     Some(Ok(Message::Binary(bytes))) => {
                         last_heard = Instant::now();
                         match ClientFrame::decode(&bytes) {
-                            Ok(frame) => manager.handle(conn.id, frame).await,
+                            Ok(frame) => Box::pin(manager.handle(conn.id, frame)).await,
                             Err(e) => manager.refuse(conn.id, error_frame(e.request, e.code, &e.channel)),
                         }
                     }
                     Some(Ok(Message::Text(_))) => {
                         let frame = error_frame(0, code::BAD_REQUEST, "");
-                        close(&mut socket, Some(&frame), 1003, "binary frames only").await;
+                        Box::pin(close(&mut socket, Some(&frame), 1003, "binary frames only")).await;
                         break;
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
@@ -144,7 +148,7 @@ pub async fn serve(
                     Some(Err(e)) => {
                         if too_large(e) {
                             let frame = error_frame(0, code::PAYLOAD_TOO_LARGE, "");
-                            close(&mut socket, Some(&frame), 1009, "frame too large").await;
+                            Box::pin(close(&mut socket, Some(&frame), 1009, "frame too large")).await;
                         }
                         break;
                     }
@@ -162,11 +166,11 @@ pub async fn serve(
             _ = token.tick() => {
                 if let Err(code) = guard.check().await {
                     let frame = error_frame(0, code, "");
-                    close(&mut socket, Some(&frame), CLOSE_TOKEN, "token no longer valid").await;
+                    Box::pin(close(&mut socket, Some(&frame), CLOSE_TOKEN, "token no longer valid")).await;
                     break;
                 }
             }
         }
     }
-    manager.disconnect(conn.id).await;
+    Box::pin(manager.disconnect(conn.id)).await;
 }

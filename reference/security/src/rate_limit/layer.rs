@@ -66,17 +66,32 @@ pub struct RateLimitConfig {
 pub struct RateLimitLayer {
     limiter: Arc<RateLimiter>,
     config: Arc<RateLimitConfig>,
+    /// Each category's `RateLimit-Policy` value (it never changes: made once, not per request),
+    /// in the order of [`EndpointCategory::ALL`].
+    policies: Arc<[Option<HeaderValue>; 3]>,
     mutations: SecurityMutations,
 }
 
 impl RateLimitLayer {
     /// Limits requests with `limiter` as `config` says.
     pub fn new(limiter: RateLimiter, config: RateLimitConfig) -> Self {
+        let policies = EndpointCategory::ALL.map(|category| {
+            limiter
+                .limit(category)
+                .and_then(|l| fields::policy(category, l))
+        });
         Self {
             limiter: Arc::new(limiter),
             config: Arc::new(config),
+            policies: Arc::new(policies),
             mutations: SecurityMutations::none(),
         }
+    }
+
+    /// The `RateLimit-Policy` value of `category`.
+    fn policy(&self, category: EndpointCategory) -> Option<HeaderValue> {
+        let index = EndpointCategory::ALL.iter().position(|c| *c == category)?;
+        self.policies[index].clone()
     }
 
     /// Runs with `mutations` (only meaningful in a `mutants` build).
@@ -159,8 +174,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         let category = layer.config.routes.category(req.uri().path());
-        let limit = category.and_then(|c| layer.limiter.limit(c).map(|l| (c, l)));
-        let Some((category, limit)) = limit else {
+        let Some(category) = category.filter(|c| layer.limiter.limit(*c).is_some()) else {
             return Box::pin(inner.call(req));
         };
         Box::pin(async move {
@@ -169,7 +183,7 @@ where
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip());
             let key = layer.client_key(peer, req.headers());
-            let policy = fields::policy(category, limit);
+            let policy = layer.policy(category);
             match layer.limiter.check(&key, category).await {
                 Ok(RateLimitResult::Allowed {
                     remaining,

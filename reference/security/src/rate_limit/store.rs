@@ -66,14 +66,53 @@ const EVICTION_SAMPLE: usize = 8;
 /// How often (at most) a full shard scans itself for expired keys, in milliseconds.
 const PURGE_EVERY_MS: u64 = 100;
 
-/// One key's log, in 64 bytes: the hash is recomputed from the key on the rare resize or
-/// eviction instead of taking space here, which a check pays for in cache misses. (Aligning
-/// entries to a cache line measured slower: the table grows by the padding.)
+/// Keys up to this long are held in the entry itself: every IPv4 client's key with its
+/// category (`static:255.255.255.255` is the longest).
+const INLINE_KEY: usize = 22;
+
+/// A key as an entry holds it: short keys inline, so finding an entry does not follow a
+/// pointer to compare its key (a cache miss per check on a store of many keys).
+#[derive(Debug, Clone)]
+enum StoredKey {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
+}
+
+impl StoredKey {
+    fn new(key: &str) -> Self {
+        let key = key.as_bytes();
+        match u8::try_from(key.len()) {
+            Ok(len) if key.len() <= INLINE_KEY => {
+                let mut bytes = [0; INLINE_KEY];
+                bytes[..key.len()].copy_from_slice(key);
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Heap(key.into()),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Self::Heap(bytes) => bytes,
+        }
+    }
+}
+
+/// One key's log, in 64 bytes (the key inline when short, then the log, which knows when it
+/// expires): the hash is recomputed from the key on the rare resize or eviction instead of
+/// taking space here, which a check pays for in cache misses. (Aligning entries to a cache
+/// line measured slower: the table grows by the padding.)
 #[derive(Debug)]
 struct Entry {
-    key: Box<str>,
+    key: StoredKey,
     log: SlidingLog,
-    expires_at: u64,
+}
+
+impl Entry {
+    fn expires_at(&self) -> u64 {
+        self.log.expires_at()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -90,7 +129,7 @@ impl Shard {
             return;
         }
         if now.saturating_sub(self.last_purge) >= PURGE_EVERY_MS || self.last_purge == 0 {
-            self.entries.retain(|e| e.expires_at > now);
+            self.entries.retain(|e| e.expires_at() > now);
             self.last_purge = now;
         }
         while self.entries.len() >= capacity {
@@ -98,13 +137,12 @@ impl Shard {
                 .entries
                 .iter()
                 .take(EVICTION_SAMPLE)
-                .min_by_key(|e| e.expires_at)
+                .min_by_key(|e| e.expires_at())
                 .map(|e| e.key.clone());
             let Some(key) = victim else { break };
-            if let Ok(entry) = self
-                .entries
-                .find_entry(hasher.hash_one(&*key), |e| e.key == key)
-            {
+            if let Ok(entry) = self.entries.find_entry(hasher.hash_one(key.bytes()), |e| {
+                e.key.bytes() == key.bytes()
+            }) {
                 entry.remove();
             }
         }
@@ -180,7 +218,7 @@ impl MemoryStore {
             .map(|shard| {
                 shard.lock().map_or(0, |mut s| {
                     let before = s.entries.len();
-                    s.entries.retain(|e| e.expires_at > now);
+                    s.entries.retain(|e| e.expires_at() > now);
                     before - s.entries.len()
                 })
             })
@@ -191,7 +229,7 @@ impl MemoryStore {
     /// (for callers that hold the store itself); `record` false only peeks.
     pub fn decide(&self, key: &str, max_requests: u32, window_ms: u64, record: bool) -> Decision {
         let now = self.clock.now_millis();
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.hash_one(key.as_bytes());
         let index = (hash >> (64 - SHARD_BITS)) as usize;
         let Ok(mut shard) = self.shards[index].lock() else {
             // A blocking SafeMutex never fails; were it to, refusing is the safe answer.
@@ -201,26 +239,25 @@ impl MemoryStore {
                 reset_after_ms: window_ms,
             };
         };
-        if let Some(entry) = shard.entries.find_mut(hash, |e| &*e.key == key) {
-            let decision = entry
+        if let Some(entry) = shard
+            .entries
+            .find_mut(hash, |e| e.key.bytes() == key.as_bytes())
+        {
+            return entry
                 .log
                 .hit(now, max_requests, window_ms, record, self.mutations);
-            entry.expires_at = entry.log.expires_at(window_ms);
-            return decision;
         }
         let mut log = SlidingLog::new();
         let decision = log.hit(now, max_requests, window_ms, record, self.mutations);
         if decision.admitted {
             shard.make_room(now, self.shard_capacity, &self.hasher);
-            let expires_at = log.expires_at(window_ms);
             shard.entries.insert_unique(
                 hash,
                 Entry {
-                    key: key.into(),
+                    key: StoredKey::new(key),
                     log,
-                    expires_at,
                 },
-                |e| self.hasher.hash_one(&*e.key),
+                |e| self.hasher.hash_one(e.key.bytes()),
             );
         }
         decision
@@ -304,24 +341,49 @@ mod tests {
             last_purge,
         };
         for (key, expires_at) in entries {
-            let hash = hasher.hash_one(key);
+            let hash = hasher.hash_one(key.as_bytes());
+            // One stamp a millisecond before its expiry, in a 1 ms window.
+            let mut log = SlidingLog::new();
+            log.hit(expires_at - 1, 1, 1, true, SecurityMutations::none());
+            assert_eq!(log.expires_at(), *expires_at);
             shard.entries.insert_unique(
                 hash,
                 Entry {
-                    key: (*key).into(),
-                    log: SlidingLog::new(),
-                    expires_at: *expires_at,
+                    key: StoredKey::new(key),
+                    log,
                 },
-                |e| hasher.hash_one(&*e.key),
+                |e| hasher.hash_one(e.key.bytes()),
             );
         }
         shard
     }
 
     fn keys(shard: &Shard) -> Vec<String> {
-        let mut keys: Vec<String> = shard.entries.iter().map(|e| e.key.to_string()).collect();
+        let mut keys: Vec<String> = shard
+            .entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(e.key.bytes()).into_owned())
+            .collect();
         keys.sort();
         keys
+    }
+
+    #[test]
+    fn entries_fit_a_cache_line_and_short_keys_are_inline() {
+        assert!(std::mem::size_of::<Entry>() <= 64);
+        let longest_ipv4 = "static:255.255.255.255";
+        assert!(matches!(
+            StoredKey::new(longest_ipv4),
+            StoredKey::Inline { .. }
+        ));
+        let long = "static:2001:db8:1234:5678::/64#partition";
+        let key = StoredKey::new(long);
+        assert!(matches!(key, StoredKey::Heap(_)));
+        assert_eq!(key.bytes(), long.as_bytes());
+        assert_eq!(
+            StoredKey::new(longest_ipv4).bytes(),
+            longest_ipv4.as_bytes()
+        );
     }
 
     #[test]

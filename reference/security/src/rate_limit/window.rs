@@ -6,8 +6,11 @@
 //! once its earlier requests age out. At most `max_requests` times are kept per key, each as
 //! four bytes (milliseconds after the log's base), so a long log costs half the memory and
 //! cache traffic of full timestamps.
-
-use std::collections::VecDeque;
+//!
+//! The times live in a ring of their own; the log itself (40 bytes) also holds the newest
+//! time and the window, so a check reads the ring only at its oldest end (to drop what left
+//! the window) and writes it at the other: on a store of many long logs, each read of the
+//! ring is a cache miss.
 
 use crate::mutants::{self, SecurityMutant, SecurityMutations};
 
@@ -26,12 +29,36 @@ pub struct Decision {
 /// The longest window a log can hold exactly (about 49.7 days); longer ones are cut to it.
 pub const MAX_WINDOW_MS: u64 = u32::MAX as u64;
 
+/// The smallest ring a log allocates.
+const MIN_RING: usize = 4;
+
 /// The admitted request times of one key, oldest first, as offsets from `base`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct SlidingLog {
     base: u64,
-    stamps: VecDeque<u32>,
+    /// The offsets, oldest at `head`, `len` of them, wrapping around; the ring's length is
+    /// zero or a power of two.
+    ring: Box<[u32]>,
+    head: u32,
+    len: u32,
+    /// The newest offset (when `len > 0`).
+    newest: u32,
+    /// The window of the last decision, in milliseconds (for [`SlidingLog::expires_at`]).
+    window: u32,
 }
+
+impl PartialEq for SlidingLog {
+    /// The same times logged (how they sit in the ring does not matter).
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len
+            && self
+                .offsets()
+                .map(|t| self.base + u64::from(t))
+                .eq(other.offsets().map(|t| other.base + u64::from(t)))
+    }
+}
+
+impl Eq for SlidingLog {}
 
 impl SlidingLog {
     /// An empty log.
@@ -52,6 +79,7 @@ impl SlidingLog {
     ) -> Decision {
         let now = self.newest().map_or(now, |newest| now.max(newest));
         let window_ms = window_ms.clamp(1, MAX_WINDOW_MS);
+        self.window = u32::try_from(window_ms).unwrap_or(u32::MAX);
         let fixed = mutations.is(SecurityMutant::FixedWindow);
         // Sliding: keep stamps in (now - window, now]. Fixed (mutant): keep the current
         // aligned window [start, start + window).
@@ -61,15 +89,14 @@ impl SlidingLog {
             // A window reaching before the epoch keeps every stamp.
             ((now + 1).saturating_sub(window_ms), 0)
         };
-        let base = self.base;
-        while self
-            .stamps
-            .front()
-            .is_some_and(|&t| base + u64::from(t) < keep_from)
-        {
-            self.stamps.pop_front();
+        if self.len > 0 {
+            let mask = self.ring.len() - 1;
+            while self.len > 0 && self.base + u64::from(self.ring[self.head as usize]) < keep_from {
+                self.head = ((self.head as usize + 1) & mask) as u32;
+                self.len -= 1;
+            }
         }
-        let held = u32::try_from(self.stamps.len()).unwrap_or(u32::MAX);
+        let held = self.len;
         let off_by_one = mutations.is(SecurityMutant::LimitOffByOne);
         let room = if off_by_one {
             mutants::room_off_by_one(held, max_requests)
@@ -80,7 +107,7 @@ impl SlidingLog {
         if admitted {
             self.push(now);
         }
-        let counted = u32::try_from(self.stamps.len()).unwrap_or(u32::MAX);
+        let counted = self.len;
         let count = if off_by_one && admitted {
             mutants::count_off_by_one(counted)
         } else {
@@ -101,43 +128,69 @@ impl SlidingLog {
     /// Logs an admission at `now` (not before the newest entry). Every logged time lies
     /// within one window of `now`, so rebasing on the oldest one keeps offsets in range.
     fn push(&mut self, now: u64) {
-        if self.stamps.is_empty() {
+        if self.len == 0 {
             self.base = now;
         } else if now - self.base > MAX_WINDOW_MS {
-            let shift = self.stamps.front().copied().unwrap_or(0);
+            let shift = self.ring[self.head as usize];
             self.base += u64::from(shift);
-            for t in &mut self.stamps {
-                *t -= shift;
+            let mask = self.ring.len() - 1;
+            for i in 0..self.len as usize {
+                self.ring[(self.head as usize + i) & mask] -= shift;
             }
+            self.newest -= shift;
+        }
+        if self.len as usize == self.ring.len() {
+            self.grow();
         }
         let offset = u32::try_from(now - self.base).unwrap_or(u32::MAX);
-        self.stamps.push_back(offset);
+        let mask = self.ring.len() - 1;
+        self.ring[(self.head as usize + self.len as usize) & mask] = offset;
+        self.len += 1;
+        self.newest = offset;
+    }
+
+    /// Doubles the ring, the times moved to its start in order.
+    fn grow(&mut self) {
+        let capacity = (self.ring.len() * 2).max(MIN_RING);
+        let mut ring = vec![0u32; capacity];
+        for (slot, t) in ring.iter_mut().zip(self.offsets()) {
+            *slot = t;
+        }
+        self.ring = ring.into_boxed_slice();
+        self.head = 0;
+    }
+
+    /// The logged offsets, oldest first.
+    fn offsets(&self) -> impl Iterator<Item = u32> + '_ {
+        let mask = self.ring.len().saturating_sub(1);
+        (0..self.len as usize).map(move |i| self.ring[(self.head as usize + i) & mask])
     }
 
     /// The oldest logged time.
     fn oldest(&self) -> Option<u64> {
-        self.stamps.front().map(|&t| self.base + u64::from(t))
+        (self.len > 0).then(|| self.base + u64::from(self.ring[self.head as usize]))
     }
 
     /// The newest logged time.
     fn newest(&self) -> Option<u64> {
-        self.stamps.back().map(|&t| self.base + u64::from(t))
+        (self.len > 0).then(|| self.base + u64::from(self.newest))
     }
 
-    /// When this log stops mattering: its newest entry plus the window (0 when empty).
-    pub fn expires_at(&self, window_ms: u64) -> u64 {
+    /// When this log stops mattering: its newest entry plus the window of its last decision
+    /// (0 when empty).
+    pub fn expires_at(&self) -> u64 {
         self.newest()
-            .map_or(0, |t| t + window_ms.clamp(1, MAX_WINDOW_MS))
+            .map_or(0, |t| t + u64::from(self.window.max(1)))
     }
 
     /// How many admitted requests are logged (expired ones included until the next hit).
     pub fn len(&self) -> usize {
-        self.stamps.len()
+        self.len as usize
     }
 
     /// Whether nothing is logged.
     pub fn is_empty(&self) -> bool {
-        self.stamps.is_empty()
+        self.len == 0
     }
 }
 
@@ -174,12 +227,12 @@ mod tests {
         let d = log.hit(5, 3, 100, false, NONE);
         assert_eq!((d.admitted, d.count, d.reset_after_ms), (false, 0, 0));
         assert!(log.is_empty());
-        assert_eq!(log.expires_at(100), 0);
+        assert_eq!(log.expires_at(), 0);
         assert!(admitted(&mut log, 5, 3, 100));
         assert!(admitted(&mut log, 6, 3, 100));
         assert_eq!(log.len(), 2);
         assert!(!log.is_empty());
-        assert_eq!(log.expires_at(100), 106);
+        assert_eq!(log.expires_at(), 106);
     }
 
     #[test]
@@ -194,11 +247,34 @@ mod tests {
         assert!(d.admitted);
         assert_eq!(d.count, 2);
         assert_eq!(d.reset_after_ms, 3_000_001_000 + w - 5_000_001_000);
-        assert_eq!(log.expires_at(w), 5_000_001_000 + w);
+        assert_eq!(log.expires_at(), 5_000_001_000 + w);
         // A longer window is cut to the longest one a log holds.
-        assert_eq!(log.expires_at(u64::MAX), 5_000_001_000 + w);
         let d = log.hit(5_000_001_000, 10, u64::MAX, false, NONE);
         assert_eq!(d.reset_after_ms, 3_000_001_000 + w - 5_000_001_000);
+        assert_eq!(log.expires_at(), 5_000_001_000 + w);
+    }
+
+    #[test]
+    fn the_ring_keeps_the_order_across_wrapping_and_growth() {
+        let mut log = SlidingLog::new();
+        // Four stamps fill the first ring (of four); at 111 the one of 100 leaves the
+        // window of 11 ms and the new one wraps around to the ring's first slot.
+        for t in [100, 101, 102, 103, 111] {
+            assert!(admitted(&mut log, t, 100, 11));
+        }
+        assert_eq!(log.len(), 4);
+        // A full, wrapped ring grows with its oldest time first.
+        assert!(admitted(&mut log, 111, 100, 11));
+        let d = log.hit(111, 100, 11, false, NONE);
+        assert_eq!((d.count, d.reset_after_ms), (5, 1));
+        let d = log.hit(113, 100, 11, false, NONE);
+        assert_eq!((d.count, d.reset_after_ms), (3, 1));
+        let mut model = SlidingLog::new();
+        for t in [103, 111, 111] {
+            assert!(admitted(&mut model, t, 100, 11));
+        }
+        assert_eq!(log, model);
+        assert_eq!(log.expires_at(), 122);
     }
 
     #[test]
