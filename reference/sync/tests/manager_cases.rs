@@ -336,3 +336,30 @@ async fn a_subscription_beyond_max_channels_is_refused_and_the_others_hold() {
         ]
     );
 }
+
+/// Requirement 7.4: shutting down closes every open connection with 1001, and a connection
+/// that opens afterwards is closed the same way at once; each is counted until it is
+/// forgotten.
+#[tokio::test]
+async fn shutting_down_closes_every_connection_with_1001() {
+    let m = manager(SyncConfig::default());
+    let mut a = m.connect("alice", [1; 16]).await.unwrap();
+    let mut b = m.connect("bob", [2; 16]).await.unwrap();
+    assert_eq!(m.connection_count(), 2);
+    assert_eq!(m.shut_down(), 2);
+    let going_away = Close {
+        code: 1001,
+        reason: "server shutting down",
+        error: None,
+    };
+    assert_eq!((&mut a.kill).await.unwrap(), going_away);
+    assert_eq!((&mut b.kill).await.unwrap(), going_away);
+    let mut late = m.connect("carol", [3; 16]).await.unwrap();
+    assert_eq!((&mut late.kill).await.unwrap(), going_away);
+    // Told once: a second call finds nobody left to tell.
+    assert_eq!(m.shut_down(), 0);
+    for conn in [a.id, b.id, late.id] {
+        m.disconnect(conn).await;
+    }
+    assert_eq!(m.connection_count(), 0);
+}
