@@ -643,6 +643,11 @@ impl WebSocketManager {
             );
             return Ok(());
         }
+        // This instance's own subscribers, counted before the message is appended. When
+        // the broker's feed is down (a Redis that restarted empty, a pub/sub connection
+        // reconnecting) no instance reports them, yet the channel had subscribers: the
+        // answer is then 3003, a false negative spec/sync.md allows, never 3002.
+        let had_local = ack && self.local().channels.has_subscribers(channel);
         let published = self
             .broker
             .publish(channel, Arc::clone(user), payload.into(), ack)
@@ -660,7 +665,7 @@ impl WebSocketManager {
             } else {
                 ServerFrame::Nack {
                     request,
-                    code: if delivery.had_subscribers {
+                    code: if delivery.had_subscribers || had_local {
                         code::DELIVERY_FAILED
                     } else {
                         code::CHANNEL_NOT_FOUND
