@@ -322,14 +322,17 @@ async fn run(o: Options) -> Result<bool> {
 
     // Samples of memory and descriptors.
     let samples: Arc<std::sync::Mutex<Vec<Sample>>> = Arc::default();
+    // Samples are taken while the load runs (not during the read-back after it).
+    let sampling = Arc::new(AtomicBool::new(true));
     if o.sample > 0 {
         let samples = Arc::clone(&samples);
         let ctx = Arc::clone(&ctx);
+        let sampling = Arc::clone(&sampling);
         let pids = pids.clone();
         let every = o.sample;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(every));
-            while !ctx.stopped() {
+            while sampling.load(Ordering::Relaxed) {
                 tick.tick().await;
                 let at = ctx.stats.elapsed().as_secs_f64();
                 for (i, pid) in pids.iter().enumerate() {
@@ -402,6 +405,7 @@ async fn run(o: Options) -> Result<bool> {
         }
     }
     ctx.stop.store(true, Ordering::Relaxed);
+    sampling.store(false, Ordering::Relaxed);
     let stopped_at = stats.elapsed();
     while tasks.join_next().await.is_some() {}
     while let Some(done) = sync_tasks.join_next().await {
