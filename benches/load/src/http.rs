@@ -74,6 +74,8 @@ pub struct Acked {
 
 /// Everything the tasks share.
 pub struct Ctx {
+    /// The run's id (its start in Unix milliseconds): in account emails and channel names.
+    pub run: u128,
     pub client: Client,
     pub stats: Arc<Stats>,
     pub instances: Vec<Instance>,

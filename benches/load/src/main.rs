@@ -231,6 +231,7 @@ async fn run(o: Options) -> Result<bool> {
         .map_or(0, |d| d.as_millis());
     let stats = Arc::new(Stats::new());
     let ctx = Arc::new(Ctx {
+        run: run_id,
         client: client.clone(),
         stats: Arc::clone(&stats),
         instances: servers

@@ -112,8 +112,11 @@ impl SyncTally {
     }
 }
 
-fn channel(index: usize) -> Result<ChannelName> {
-    ChannelName::new(&format!("load.{index}")).map_err(|e| anyhow::anyhow!("channel: {e:?}"))
+/// The run's channel `index`: named after the run, so runs sharing a Redis never hear
+/// each other's messages.
+fn channel(ctx: &Ctx, index: usize) -> Result<ChannelName> {
+    ChannelName::new(&format!("load.{}.{index}", ctx.run))
+        .map_err(|e| anyhow::anyhow!("channel: {e:?}"))
 }
 
 /// Opens a sync connection on `instance` and reads its `WELCOME`; the upgrade is tallied
@@ -234,7 +237,7 @@ pub async fn subscriber(
         .map(|&i| {
             Ok(Follow {
                 index: i,
-                name: channel(i)?,
+                name: channel(&ctx, i)?,
                 last: None,
                 restart: false,
             })
@@ -443,7 +446,7 @@ pub async fn publisher(
     rate: f64,
 ) -> Result<()> {
     let numbers = documented_numbers();
-    let name = channel(index)?;
+    let name = channel(&ctx, index)?;
     let mut token = ctx.token(user).await.unwrap_or_default();
     let mut instance = home;
     let mut seq: u32 = 0;
