@@ -72,6 +72,8 @@ pub struct CacheStats {
 pub struct QueryCache {
     entries: Cache<QueryKey, Arc<CachedRows>>,
     generations: SafeMutex<HashMap<&'static str, u64>>,
+    /// Whether a housekeeping pass is scheduled ([`QueryCache::schedule_maintenance`]).
+    maintenance: Arc<AtomicBool>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -96,6 +98,7 @@ impl QueryCache {
         Self {
             entries,
             generations: SafeMutex::new(HashMap::new()),
+            maintenance: Arc::new(AtomicBool::new(false)),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -139,6 +142,28 @@ impl QueryCache {
         if let Err(e) = dropped {
             tracing::warn!(error = %e, "query cache: could not schedule invalidation");
         }
+        self.schedule_maintenance();
+    }
+
+    /// Runs the cache's housekeeping soon, one pass at a time. The cache keeps each
+    /// invalidation predicate until housekeeping has applied it, and housekeeping otherwise
+    /// runs only on the cache's own reads and writes: a server that writes items and never
+    /// searches kept one predicate per write, and its memory grew 13-16 MiB a minute under
+    /// benches/load's mixed load.
+    fn schedule_maintenance(&self) {
+        if self.maintenance.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.maintenance.store(false, Ordering::Release);
+            return;
+        };
+        let entries = self.entries.clone();
+        let maintenance = Arc::clone(&self.maintenance);
+        runtime.spawn(async move {
+            entries.run_pending_tasks().await;
+            maintenance.store(false, Ordering::Release);
+        });
     }
 
     /// The result cached under `key`, or the one `load` produces (stored for `ttl`).
@@ -224,6 +249,38 @@ mod tests {
         assert_eq!(load(&cache, other_table, "[6]").await, b"[4]");
         // The stale generation is dropped.
         assert_eq!(cache.entry_count().await, 2);
+    }
+
+    /// Invalidations register predicates the cache applies in its housekeeping; writes
+    /// schedule that housekeeping themselves (one pass at a time), so a cache nobody reads
+    /// does not keep a predicate per write (benches/load's soak found one that did).
+    #[tokio::test]
+    async fn writes_schedule_housekeeping_one_pass_at_a_time() {
+        let cache = QueryCache::default();
+        let key = cache.key(&READ, Backend::Sqlite, &[]);
+        assert_eq!(load(&cache, key, "[1]").await, b"[1]");
+        for _ in 0..1000 {
+            cache.invalidate("t");
+        }
+        assert!(
+            cache.maintenance.load(Ordering::Acquire),
+            "a pass is scheduled"
+        );
+        for _ in 0..1000 {
+            if !cache.maintenance.load(Ordering::Acquire) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(!cache.maintenance.load(Ordering::Acquire), "and it ran");
+        assert_eq!(cache.entry_count().await, 0);
+    }
+
+    #[test]
+    fn invalidating_outside_a_runtime_schedules_nothing() {
+        let cache = QueryCache::default();
+        cache.invalidate("t");
+        assert!(!cache.maintenance.load(Ordering::Acquire));
     }
 
     #[tokio::test]

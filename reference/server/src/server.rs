@@ -143,12 +143,18 @@ impl BoundServer {
                 "--ephemeral-store: accounts and items live in memory and are LOST when the process stops or restarts; use --database-url for anything that must last"
             );
         }
-        // One shutdown signal stops both listeners.
+        // One shutdown signal stops both listeners and closes every sync connection with
+        // 1001 (requirement 7.4): axum's graceful shutdown waits for HTTP requests only, an
+        // upgraded connection is no longer its to wait for.
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sync = std::sync::Arc::clone(&state.sync);
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop.send(true);
+            let told = sync.shut_down();
+            tracing::info!(connections = told, "closing sync connections (1001)");
         });
+        let sync = std::sync::Arc::clone(&state.sync);
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
@@ -193,10 +199,26 @@ impl BoundServer {
         if let Some(task) = redirecting {
             let _ = task.await;
         }
+        // Each sync connection sends its close and waits briefly for the peer's (the
+        // closing handshake), then leaves its channels and closes its session in the
+        // broker, so it stays resumable on another instance. Bounded: a peer that never
+        // answers does not hold the exit.
+        let deadline = tokio::time::Instant::now() + SYNC_DRAIN;
+        while sync.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let left = sync.connection_count();
+        if left > 0 {
+            tracing::warn!(connections = left, "sync connections still open at exit");
+        }
         tracing::info!("dx-reference stopped");
         Ok(())
     }
 }
+
+/// How long a shutting-down server waits for its sync connections to finish closing: the
+/// closing handshake's own limit (2 s) and the broker's clean-up after it.
+const SYNC_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)

@@ -421,3 +421,32 @@ async fn a_token_revoked_while_connected_closes_the_connection() {
     );
     server.stop().await;
 }
+
+/// Requirement 7.4: a server shutting down closes its WebSocket connections with 1001
+/// (going away) instead of cutting them, then stops; the session the connection had is
+/// still resumable (here, on a fresh server sharing nothing, it gets 3004 as the spec says
+/// for an unknown session, which is what the client must be ready for).
+#[tokio::test]
+async fn shutting_down_closes_sync_connections_with_1001() {
+    let server = TestServer::start(conformance()).await;
+    let token = server.mint("ann").await;
+    let (mut ann, _) = connect(&server, &token).await;
+    send(
+        &mut ann,
+        ClientFrame::Subscribe {
+            request: 1,
+            channel: room(),
+        },
+    )
+    .await;
+    assert!(matches!(
+        next_quiet(&mut ann).await,
+        ServerFrame::Subscribed { request: 1, .. }
+    ));
+    let stopping = tokio::spawn(server.stop());
+    let (_, code) = close_code(&mut ann).await;
+    assert_eq!(code, 1001);
+    // The close handshake completes (the library answers the close), and the server exits.
+    while let Some(Ok(_)) = futures_util::StreamExt::next(&mut ann).await {}
+    stopping.await.unwrap();
+}

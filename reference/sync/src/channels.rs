@@ -177,6 +177,13 @@ impl ChannelManager {
             .unwrap_or_default()
     }
 
+    /// Whether any connection is subscribed to `channel`.
+    pub fn has_subscribers(&self, channel: &ChannelName) -> bool {
+        self.by_channel
+            .get(channel)
+            .is_some_and(|subs| !subs.is_empty())
+    }
+
     /// The channels `conn` is subscribed to.
     pub fn channels_of(&self, conn: ConnectionId) -> Vec<ChannelName> {
         self.by_connection

@@ -9,7 +9,7 @@
 //! which is closed with 3004 instead of slowing anyone else or growing memory.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -141,6 +141,21 @@ pub struct WebSocketManager {
     local: Mutex<Local>,
     next_id: AtomicU64,
     mutations: SyncMutations,
+    /// Set by [`WebSocketManager::shut_down`]: every connection, even one opened after it,
+    /// is closed with 1001.
+    shutting_down: AtomicBool,
+}
+
+/// The close code of a server going away (RFC 6455 §7.4.1), sent to every connection when
+/// the server shuts down (requirement 7.4).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+fn going_away() -> Close {
+    Close {
+        code: CLOSE_GOING_AWAY,
+        reason: "server shutting down",
+        error: None,
+    }
 }
 
 impl WebSocketManager {
@@ -155,6 +170,7 @@ impl WebSocketManager {
             broker,
             next_id: AtomicU64::new(1),
             mutations: SyncMutations::none(),
+            shutting_down: AtomicBool::new(false),
         })
     }
 
@@ -173,6 +189,7 @@ impl WebSocketManager {
             broker,
             next_id: AtomicU64::new(1),
             mutations,
+            shutting_down: AtomicBool::new(false),
         })
     }
 
@@ -222,16 +239,26 @@ impl WebSocketManager {
         };
         // The queue is new and holds at least one frame.
         let _ = tx.try_send(welcome.into());
-        self.local().connections.insert(
+        let mut local = self.local();
+        // Read under the lock `shut_down` takes after setting it: a connection registered
+        // while the server shuts down is closed by one or the other, never missed.
+        let kill = if self.shutting_down.load(Ordering::SeqCst) {
+            let _ = kill_tx.send(going_away());
+            None
+        } else {
+            Some(kill_tx)
+        };
+        local.connections.insert(
             id,
             Conn {
                 user: user.into(),
                 session,
                 outbox: tx,
-                kill: Some(kill_tx),
+                kill,
                 publishes: VecDeque::new(),
             },
         );
+        drop(local);
         Ok(Connection {
             id,
             session,
@@ -284,6 +311,28 @@ impl WebSocketManager {
                 false
             }
         }
+    }
+
+    /// Closes every connection with 1001 (going away) because the server is shutting down
+    /// (requirement 7.4), and every connection opened from now on as soon as it opens.
+    /// Each closes as usual: its subscriptions end, its session stays resumable on another
+    /// instance. Returns how many were told.
+    pub fn shut_down(&self) -> usize {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let mut local = self.local();
+        let mut told = 0;
+        for c in local.connections.values_mut() {
+            if let Some(kill) = c.kill.take() {
+                let _ = kill.send(going_away());
+                told += 1;
+            }
+        }
+        told
+    }
+
+    /// How many connections are open (registered and not yet forgotten).
+    pub fn connection_count(&self) -> usize {
+        self.local().connections.len()
     }
 
     /// Closes `conn` from outside (its token expired or was revoked).
@@ -594,6 +643,11 @@ impl WebSocketManager {
             );
             return Ok(());
         }
+        // This instance's own subscribers, counted before the message is appended. When
+        // the broker's feed is down (a Redis that restarted empty, a pub/sub connection
+        // reconnecting) no instance reports them, yet the channel had subscribers: the
+        // answer is then 3003, a false negative spec/sync.md allows, never 3002.
+        let had_local = ack && self.local().channels.has_subscribers(channel);
         let published = self
             .broker
             .publish(channel, Arc::clone(user), payload.into(), ack)
@@ -611,7 +665,7 @@ impl WebSocketManager {
             } else {
                 ServerFrame::Nack {
                     request,
-                    code: if delivery.had_subscribers {
+                    code: if delivery.had_subscribers || had_local {
                         code::DELIVERY_FAILED
                     } else {
                         code::CHANNEL_NOT_FOUND

@@ -336,3 +336,170 @@ async fn a_subscription_beyond_max_channels_is_refused_and_the_others_hold() {
         ]
     );
 }
+
+/// Requirement 7.4: shutting down closes every open connection with 1001, and a connection
+/// that opens afterwards is closed the same way at once; each is counted until it is
+/// forgotten.
+#[tokio::test]
+async fn shutting_down_closes_every_connection_with_1001() {
+    let m = manager(SyncConfig::default());
+    let mut a = m.connect("alice", [1; 16]).await.unwrap();
+    let mut b = m.connect("bob", [2; 16]).await.unwrap();
+    assert_eq!(m.connection_count(), 2);
+    assert_eq!(m.shut_down(), 2);
+    let going_away = Close {
+        code: 1001,
+        reason: "server shutting down",
+        error: None,
+    };
+    assert_eq!((&mut a.kill).await.unwrap(), going_away);
+    assert_eq!((&mut b.kill).await.unwrap(), going_away);
+    let mut late = m.connect("carol", [3; 16]).await.unwrap();
+    assert_eq!((&mut late.kill).await.unwrap(), going_away);
+    // Told once: a second call finds nobody left to tell.
+    assert_eq!(m.shut_down(), 0);
+    for conn in [a.id, b.id, late.id] {
+        m.disconnect(conn).await;
+    }
+    assert_eq!(m.connection_count(), 0);
+}
+
+/// A broker whose feed is down for this instance (a Redis that restarted empty, a pub/sub
+/// connection reconnecting): it keeps every message, but no instance hears of one.
+#[derive(Debug)]
+struct Deaf(MemoryBroker);
+
+#[async_trait::async_trait]
+impl dx_sync::broker::Broker for Deaf {
+    fn take_feed(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<dx_sync::broker::FeedItem>> {
+        self.0.take_feed()
+    }
+    async fn head(&self, channel: &ChannelName) -> Result<Position, dx_sync::broker::BrokerError> {
+        self.0.head(channel).await
+    }
+    async fn listen(
+        &self,
+        _channel: &ChannelName,
+        _on: bool,
+    ) -> Result<(), dx_sync::broker::BrokerError> {
+        Ok(())
+    }
+    async fn publish(
+        &self,
+        channel: &ChannelName,
+        sender: Arc<str>,
+        payload: Arc<[u8]>,
+        ack: bool,
+    ) -> Result<dx_sync::broker::Published, dx_sync::broker::BrokerError> {
+        self.0.publish(channel, sender, payload, ack).await
+    }
+    async fn report(
+        &self,
+        ticket: u64,
+        reached: u64,
+        subscribed: u64,
+    ) -> Result<(), dx_sync::broker::BrokerError> {
+        self.0.report(ticket, reached, subscribed).await
+    }
+    async fn replay(
+        &self,
+        channel: &ChannelName,
+        from: Position,
+    ) -> Result<dx_sync::buffer::Replay, dx_sync::broker::BrokerError> {
+        self.0.replay(channel, from).await
+    }
+    async fn presence_join(
+        &self,
+        channel: &ChannelName,
+        user: &str,
+    ) -> Result<(), dx_sync::broker::BrokerError> {
+        self.0.presence_join(channel, user).await
+    }
+    async fn presence_leave(
+        &self,
+        channel: &ChannelName,
+        user: &str,
+    ) -> Result<(), dx_sync::broker::BrokerError> {
+        self.0.presence_leave(channel, user).await
+    }
+    async fn presence(
+        &self,
+        channel: &ChannelName,
+    ) -> Result<Vec<String>, dx_sync::broker::BrokerError> {
+        self.0.presence(channel).await
+    }
+    async fn session_open(
+        &self,
+        session: [u8; 16],
+        user: &str,
+    ) -> Result<(), dx_sync::broker::BrokerError> {
+        self.0.session_open(session, user).await
+    }
+    async fn session_close(&self, session: [u8; 16]) -> Result<(), dx_sync::broker::BrokerError> {
+        self.0.session_close(session).await
+    }
+    async fn session_resumable(
+        &self,
+        session: [u8; 16],
+        user: &str,
+    ) -> Result<bool, dx_sync::broker::BrokerError> {
+        self.0.session_resumable(session, user).await
+    }
+    fn name(&self) -> &'static str {
+        "deaf"
+    }
+}
+
+/// spec/sync.md, "Acknowledgment": 3002 means the channel had no subscriber. Found under
+/// load (benches/load, a Redis restarted empty): while the broker's feed was down, a
+/// publish on a channel with subscribers on this very instance was answered 3002. The
+/// instance's own subscribers make it 3003, the false negative the spec allows.
+#[tokio::test]
+async fn a_deaf_broker_never_turns_local_subscribers_into_3002() {
+    let config = SyncConfig::default();
+    let broker = Arc::new(Deaf(MemoryBroker::new(
+        config.buffer_size as usize,
+        config.retention,
+        9,
+    )));
+    let m = WebSocketManager::new(config, broker);
+    m.start();
+    let mut publisher = m.connect("pat", [1; 16]).await.unwrap();
+    m.handle(publisher.id, publish(1, b"nobody".to_vec())).await;
+    let answers = frames(&mut publisher).await;
+    assert!(
+        matches!(
+            answers.last(),
+            Some(ServerFrame::Nack {
+                request: 1,
+                code: code::CHANNEL_NOT_FOUND,
+                ..
+            })
+        ),
+        "{answers:?}"
+    );
+    let mut sub = m.connect("sue", [2; 16]).await.unwrap();
+    m.handle(
+        sub.id,
+        ClientFrame::Subscribe {
+            request: 1,
+            channel: room(),
+        },
+    )
+    .await;
+    frames(&mut sub).await;
+    m.handle(publisher.id, publish(2, b"unheard".to_vec()))
+        .await;
+    let answers = frames(&mut publisher).await;
+    assert!(
+        matches!(
+            answers.last(),
+            Some(ServerFrame::Nack {
+                request: 2,
+                code: code::DELIVERY_FAILED,
+                ..
+            })
+        ),
+        "{answers:?}"
+    );
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Mixed load, faults under load and soak against dx-reference (benches/load/README.md).
+# From anywhere:
+#
+#   bash benches/load/run.sh [DRIVER OPTIONS]     # e.g. --instances 2 --faults services
+#
+# Builds dx-reference in the root workspace and the driver in its own, both in release,
+# then runs the driver, which starts the instances as child processes on PostgreSQL
+# (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test) and Redis (REDIS_URL, else
+# redis://127.0.0.1:6379). `--faults services` stops and starts both services with the
+# commands of the README (root, a local PostgreSQL 15 cluster and Redis).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+hard="$(ulimit -Hn)"
+if [ "$hard" = unlimited ]; then hard=1048576; fi
+ulimit -n "$hard" 2>/dev/null || echo "run.sh: cannot raise the open-file limit to $hard" >&2
+
+cargo build --release -p dx-server --bin dx-reference
+cargo build --release --manifest-path benches/load/Cargo.toml
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+
+exec "$root/benches/load/target/release/dx-load" \
+    --reference "$target/release/dx-reference" "$@"
