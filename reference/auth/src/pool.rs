@@ -51,13 +51,11 @@ impl HashingPool {
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..workers {
             let receiver = Arc::clone(&receiver);
-            let spawned = std::thread::Builder::new()
+            // Without any thread, `run` falls back on tokio's blocking pool.
+            let _ = std::thread::Builder::new()
                 .name(format!("dx-hashing-{i}"))
-                .spawn(move || hashing_thread(&receiver));
-            if let Err(error) = spawned {
-                // `run` falls back on tokio's blocking pool when no thread takes jobs.
-                tracing::warn!(%error, "cannot start a password-hashing thread");
-            }
+                .spawn(move || hashing_thread(&receiver))
+                .inspect_err(|error| tracing::warn!(%error, "cannot start a hashing thread"));
         }
         Self {
             slots: Arc::new(Semaphore::new(workers)),
@@ -126,13 +124,9 @@ impl HashingPool {
             let _ = done.send(result);
         });
         if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
-            // No hashing thread could be started: the blocking pool does the work.
-            return match tokio::task::spawn_blocking(job).await {
-                Ok(()) => outcome.await.unwrap_or_else(|_| {
-                    Err(AuthError::Internal("hashing task vanished".to_owned()))
-                }),
-                Err(e) => Err(AuthError::Internal(format!("hashing task failed: {e}"))),
-            };
+            // No hashing thread could be started: the blocking pool does the work. The job
+            // answers through `done` itself; if it never ran, `outcome` says it vanished.
+            let _ = tokio::task::spawn_blocking(job).await;
         }
         outcome
             .await
@@ -144,10 +138,11 @@ impl HashingPool {
 fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
     lower_priority();
     loop {
-        let next = match jobs.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
-        };
+        // Jobs run after the lock is released, so no panic can poison it; taken either way.
+        let next = jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .recv();
         match next {
             Ok(job) => job(),
             Err(mpsc::RecvError) => return,
@@ -160,9 +155,8 @@ fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
 #[cfg(target_os = "linux")]
 fn lower_priority() {
     let thread = rustix::thread::gettid();
-    if let Err(error) = rustix::process::setpriority_process(Some(thread), HASHING_NICE) {
-        tracing::debug!(%error, "cannot lower the hashing thread's priority");
-    }
+    let _ = rustix::process::setpriority_process(Some(thread), HASHING_NICE)
+        .inspect_err(|error| tracing::debug!(%error, "cannot lower the thread's priority"));
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -182,6 +176,25 @@ mod tests {
         let machine = HashingPool::for_this_machine();
         let workers = if cores > 1 { cores - 1 } else { 1 };
         assert_eq!((machine.workers(), machine.queue()), (workers, workers * 4));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_hashing_threads_the_blocking_pool_does_the_work() {
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        drop(receiver);
+        let pool = HashingPool {
+            slots: Arc::new(Semaphore::new(1)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            jobs,
+            workers: 1,
+            queue: 1,
+            max_wait: Duration::from_secs(1),
+        };
+        assert_eq!(pool.run(|| Ok(7)).await.unwrap(), 7);
+        let failed = pool
+            .run(|| -> Result<u32, AuthError> { panic!("boom") })
+            .await;
+        assert!(matches!(failed, Err(AuthError::Internal(m)) if m.contains("boom")));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
