@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::{Arc, OnceLock};
 
 use dx_conformance::Target;
@@ -69,41 +71,28 @@ async fn verdicts(mutant: Option<Mutant>, runtime: ClientRuntime) -> Vec<(String
         .collect()
 }
 
-/// Runs on a thread with a main thread's stack, as the CLI runs the scenarios (see
-/// `mutants.rs`).
+/// Runs on a thread with a main thread's stack, as the CLI runs the scenarios.
 fn agree(mutant: Option<Mutant>) {
     let Some(chromium) = chromium() else {
         return;
     };
-    let thread = std::thread::Builder::new()
-        .stack_size(8 << 20)
-        .spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async move {
-                    let mut wasmi = verdicts(mutant, ClientRuntime::Wasmi).await;
-                    let mut browser = verdicts(mutant, ClientRuntime::Chromium(chromium)).await;
-                    wasmi.sort();
-                    browser.sort();
-                    assert_eq!(
-                        browser,
-                        wasmi,
-                        "Chromium's verdicts (left) differ from wasmi's (right) under {}",
-                        mutant.map_or("no mutant", |m| m.name())
-                    );
-                    let failed = browser.iter().filter(|(_, l)| l == "fail").count();
-                    match mutant {
-                        Some(m) => assert!(failed > 0, "{} is caught: {browser:?}", m.name()),
-                        None => assert_eq!(failed, 0, "the reference passes: {browser:?}"),
-                    }
-                });
-        })
-        .unwrap();
-    if let Err(panic) = thread.join() {
-        std::panic::resume_unwind(panic);
-    }
+    common::on_a_deep_stack(move || async move {
+        let mut wasmi = verdicts(mutant, ClientRuntime::Wasmi).await;
+        let mut browser = verdicts(mutant, ClientRuntime::Chromium(chromium)).await;
+        wasmi.sort();
+        browser.sort();
+        assert_eq!(
+            browser,
+            wasmi,
+            "Chromium's verdicts (left) differ from wasmi's (right) under {}",
+            mutant.map_or("no mutant", |m| m.name())
+        );
+        let failed = browser.iter().filter(|(_, l)| l == "fail").count();
+        match mutant {
+            Some(m) => assert!(failed > 0, "{} is caught: {browser:?}", m.name()),
+            None => assert_eq!(failed, 0, "the reference passes: {browser:?}"),
+        }
+    });
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use dx_conformance::Target;
 use dx_conformance::embedded::EmbeddedReference;
 use dx_features::{default_features_dir, run_features};
@@ -12,19 +14,7 @@ use dx_server::{Mutant, Mutations};
 /// the scenarios: a client scenario runs the client's interpreter inside cucumber's
 /// executor, which in a debug build needs about 2 MiB, a test thread's whole stack.
 async fn assert_caught(mutant: Mutant) {
-    let thread = std::thread::Builder::new()
-        .stack_size(8 << 20)
-        .spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(caught(mutant));
-        })
-        .unwrap();
-    if let Err(panic) = thread.join() {
-        std::panic::resume_unwind(panic);
-    }
+    common::on_a_deep_stack(move || caught(mutant));
 }
 
 async fn caught(mutant: Mutant) {

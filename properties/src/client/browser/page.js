@@ -65,10 +65,6 @@ socket.onmessage = (event) => {
     case "end":
       end(request);
       break;
-    case "forget":
-      modules.delete(request.module);
-      reply({ id: request.id, ok: true });
-      break;
     default: {
       const worker = workers.get(request.worker);
       if (worker) {
