@@ -60,9 +60,9 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localh
 openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
     -days 2 -extfile "$work/leaf.ext" -out "$work/cert.pem" 2>/dev/null
 
-read -r https_port http_port < <(python3 -c '
+read -r https_port http_port plain_port < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(2)]
+socks = [socket.socket() for _ in range(3)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -88,6 +88,7 @@ for path in / /api/v1/session/csrf; do
     REQUESTS_CA_BUNDLE="$work/ca.pem" "$venv/bin/httpobs-local-scan" \
         --http-port "$http_port" --https-port "$https_port" --path "$path" --format json \
         localhost >"$work/scan.json"
+    cp "$work/scan.json" "$work/scan-tls${path//\//-}.json"
     "$venv/bin/python" - "$work/scan.json" "$path" <<'EOF' || status=1
 import json, sys
 scan = json.load(open(sys.argv[1]))
@@ -108,5 +109,46 @@ EOF
 done
 if [ "$status" -ne 0 ]; then
     echo "grade.sh: below A+ (score 100)" >&2
+fi
+
+# The peer, for the benchmark report: the same binary and profile over plain HTTP, graded by
+# the same scanner in the same run.
+if [ -n "${DX_BENCH_RESULTS:-}" ]; then
+    env -u DATABASE_URL -u REDIS_URL "$DX_REFERENCE" --profile production --ephemeral-store \
+        --bind "127.0.0.1:$plain_port" --log-format json >"$work/plain.log" 2>&1 &
+    plain=$!
+    for _ in $(seq 1 300); do
+        grep -q 'dx-reference listening' "$work/plain.log" && break
+        sleep 0.1
+    done
+    "$venv/bin/httpobs-local-scan" --http-port "$plain_port" --format json localhost \
+        >"$work/scan-plain.json" || true
+    kill "$plain" 2>/dev/null || true
+    wait "$plain" 2>/dev/null || true
+    "$venv/bin/python" - "$work" >>"$DX_BENCH_RESULTS" <<'EOF'
+import json, sys
+work = sys.argv[1]
+def scan(name):
+    try:
+        return json.load(open(f"{work}/{name}"))["scan"]
+    except (OSError, ValueError, KeyError):
+        return None
+plain = scan("scan-plain.json")
+for path, name in [("/", "scan-tls-.json"), ("/api/v1/session/csrf", "scan-tls-api-v1-session-csrf.json")]:
+    tls = scan(name)
+    if tls is None:
+        continue
+    ours, peer = tls["score"], plain["score"] if plain else None
+    print(json.dumps({
+        "kind": "figure", "group": None, "figure": f"HTTP Observatory score, {path}",
+        "unit": "points", "better": "higher",
+        "ours": {"name": f"over TLS with the redirecting listener ({tls['grade']})", "value": ours},
+        "peer": {"name": f"the same binary over plain HTTP, / ({plain['grade']})" if plain else "plain HTTP (its scan failed)", "value": peer},
+        "ratio": ours / peer if peer else None,
+        "goal": {"text": "A+ (a score of at least 100)", "test": "at_least", "bound": 100},
+        "met": tls["grade"] == "A+" and ours >= 100,
+        "note": f"{tls['tests_passed']} of {tls['tests_quantity']} tests pass",
+    }))
+EOF
 fi
 exit "$status"

@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use dx_bench_record::Figure;
 use dx_client::{Client, Host};
 use dx_conformance::client::ClientModule;
 use dx_htip::{Event, HtipOp, Text};
@@ -146,5 +147,11 @@ fn main() {
             mb / n.as_secs_f64(),
             w.as_secs_f64() / n.as_secs_f64()
         );
+        Figure::lower_is_better(format!("render {name}"), "ms")
+            .ours("reference client in wasmi (fuel)", w.as_secs_f64() * 1e3)
+            .peer("dx_client::Client natively", n.as_secs_f64() * 1e3)
+            .note(format!("median of {rounds}; fresh client each round"))
+            .record()
+            .expect("the results file is writable");
     }
 }

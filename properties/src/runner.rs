@@ -77,12 +77,12 @@ fn cores() -> usize {
 /// A check spends most of its time waiting on the target (its answers, rate-limit windows,
 /// token expiry, sync time limits), not computing, so more lanes than cores overlap those
 /// waits: against the embedded reference on two cores, 63.5 s with two lanes, 49.0 s with
-/// four, 48.8 s with six, where the error area's lane becomes the whole run (BENCHMARKS.md).
+/// four, 48.8 s with six, where the error area's lane becomes the whole run (docs/measurements.md).
 pub const MIN_DEFAULT_JOBS: usize = 4;
 
 /// Lanes at least, by default, against a target given by URL: through a link with 25 ms each
 /// way the checks wait on round trips, and eight lanes took 114.7 s where four took 148.5 s,
-/// with the same verdicts (BENCHMARKS.md).
+/// with the same verdicts (docs/measurements.md).
 pub const MIN_REMOTE_JOBS: usize = 8;
 
 /// Progress events, for a live display.

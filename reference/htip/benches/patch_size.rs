@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use dx_bench_record::{Figure, Goal};
 use dx_htip::delta;
 use dx_htip::reader::Reader;
 
@@ -304,8 +305,33 @@ fn measure(pair: &Pair, assets: &Path, scratch: &Path) -> Option<f64> {
 
     print_table(&rows, target.len());
 
+    for (peer, prefix) in [
+        ("xdelta3 -9", "xdelta3"),
+        ("bsdiff", "bsdiff"),
+        ("the whole target after brotli 11", "full target + brotli"),
+    ] {
+        if let Some(size) = rows
+            .iter()
+            .find(|r| r.what.starts_with(prefix))
+            .and_then(|r| r.size)
+        {
+            Figure::lower_is_better("patch size", "bytes")
+                .group(pair.name)
+                .ours("DXDP after brotli 11", ours_brotli as f64)
+                .peer(peer, size as f64)
+                .record()
+                .expect("the results file is writable");
+        }
+    }
     let zstd = zstd_best?;
     let ratio = ours_brotli as f64 / zstd as f64;
+    Figure::lower_is_better("patch size", "bytes")
+        .group(pair.name)
+        .ours("DXDP after brotli 11", ours_brotli as f64)
+        .peer("the smaller zstd --patch-from", zstd as f64)
+        .goal(Goal::RatioAtMost(GOAL), format!("at most {GOAL}x zstd"))
+        .record()
+        .expect("the results file is writable");
     println!(
         "   ours after brotli / zstd --patch-from: {ours_brotli} / {zstd} = {ratio:.2}x (goal at most {GOAL}x)"
     );

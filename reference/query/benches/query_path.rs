@@ -22,6 +22,7 @@
 
 use std::time::{Duration, Instant};
 
+use dx_bench_record::{Figure, Goal};
 use dx_query::items::{GET, SEARCH};
 use dx_query::{
     Backend, Database, Item, Items, Pool, PoolConfig, ProductionQueryClient, QueryConfig,
@@ -223,6 +224,19 @@ async fn compare(name: &str, items: &Items, workload: Workload, settings: Settin
                 settings.rounds,
                 settings.round.as_millis()
             );
+            Figure::higher_is_better(format!("{name} read by id"), "queries/s")
+                .ours("Items::get", o)
+                .peer("raw sqlx, same statement and pool", r)
+                .goal(
+                    Goal::RatioAtLeast(1.0 / 1.1),
+                    "under 10 % overhead per query",
+                )
+                .note(format!(
+                    "median of {} interleaved rounds; per-round {lo:.2}x to {hi:.2}x",
+                    settings.rounds
+                ))
+                .record()
+                .expect("the results file is writable");
         }
         Workload::CachedSearch => println!(
             "{name} cached search: ours (cache hits) {o:.0} q/s, raw sqlx to the database {r:.0} q/s, ratio {:.2}x [median of {} rounds; per-round {lo:.2}x..{hi:.2}x; cache {:?}]",
@@ -230,6 +244,14 @@ async fn compare(name: &str, items: &Items, workload: Workload, settings: Settin
             settings.rounds,
             items.client().stats().cache
         ),
+    }
+    if matches!(workload, Workload::CachedSearch) {
+        Figure::higher_is_better(format!("{name} cached search"), "queries/s")
+            .ours("Items::search, cache hits", o)
+            .peer("raw sqlx reaching the database", r)
+            .note(format!("median of {} rounds", settings.rounds))
+            .record()
+            .expect("the results file is writable");
     }
 }
 

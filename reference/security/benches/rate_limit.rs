@@ -39,6 +39,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dx_bench_record::{Figure, Goal};
 use dx_security::clock::SystemClock;
 use dx_security::rate_limit::{MemoryStore, RateLimitStore, RedisStore};
 use governor::clock::{Clock as _, DefaultClock};
@@ -368,6 +369,28 @@ fn compare_memory(work: &Workload, threads: usize, window_ms: u64, settings: Set
         bench.store.len(),
         bench.governor.len(),
     );
+    let figure = Figure::higher_is_better(
+        format!("memory store, {threads} {plural}{label}"),
+        "M checks/s",
+    )
+    .ours("MemoryStore", millions(ours_rate))
+    .peer("governor keyed limiter", millions(peer_rate))
+    .note(format!(
+        "median of {} interleaved rounds; per-round ratios {:.2}x to {:.2}x",
+        settings.rounds,
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        best(&ratios)
+    ));
+    // The goal is for the real window on one thread; the rest are diagnostics.
+    let figure = if threads == 1 && window_ms == WINDOW_MS {
+        figure.goal(
+            Goal::RatioAtLeast(0.5),
+            "at least 0.5x governor, while exact",
+        )
+    } else {
+        figure
+    };
+    figure.record().expect("the results file is writable");
 }
 
 /// What a clock read costs: ours on every check, governor's on every check.
@@ -631,6 +654,17 @@ fn compare_redis(bench: &RedisBench, tasks: usize, settings: Settings) {
         ours.0.errors,
         bare.0.errors,
     );
+    Figure::higher_is_better(format!("Redis store, {label}"), "checks/s")
+        .ours("RedisStore", ours_rate)
+        .peer("bare EVALSHA of the same script", bare_rate)
+        .note(format!(
+            "median of {} interleaved rounds; p99 {:.0} µs against {:.0} µs",
+            settings.redis_rounds,
+            percentile_us(&ours.0.latencies, 99.0),
+            percentile_us(&bare.0.latencies, 99.0)
+        ))
+        .record()
+        .expect("the results file is writable");
 }
 
 fn main() {

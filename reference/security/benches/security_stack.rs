@@ -31,6 +31,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
+use dx_bench_record::Figure;
 use dx_security::csrf::{Csrf, CsrfConfig, CsrfLayer, CsrfManager, MemorySessions};
 use dx_security::rate_limit::{
     ClientIp, EndpointCategory, MemoryStore, RateLimit, RateLimitConfig, RateLimitLayer,
@@ -303,6 +304,12 @@ fn main() {
             c.with.1,
             c.median_ratio,
         );
+        Figure::lower_is_better(format!("{what}, in process"), "ns/request")
+            .ours("behind the whole security stack", c.with.0)
+            .peer("the same route bare", c.base.0)
+            .note(format!("median of {} interleaved rounds", settings.rounds))
+            .record()
+            .expect("the results file is writable");
     }
     for method in [Method::GET, Method::POST] {
         for (name, app) in [
@@ -327,6 +334,13 @@ fn main() {
                 c.with.0 - c.base.0,
                 settings.layer_rounds,
             );
+            Figure::lower_is_better(format!("{method} /api/x, {name}"), "ns/request")
+                .group("each layer alone")
+                .ours(name, c.with.0)
+                .peer("the same route bare", c.base.0)
+                .note(format!("median of {} rounds", settings.layer_rounds))
+                .record()
+                .expect("the results file is writable");
         }
     }
 }

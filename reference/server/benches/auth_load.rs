@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use dx_bench_record::{Count, Figure, Goal};
 use dx_server::config::LimitSpec;
 use dx_server::{BoundServer, Config};
 use serde_json::json;
@@ -315,6 +316,24 @@ fn load(base: &str, rounds: usize) {
             "logins while loaded: {:.1}/s successful ({ok} x 200, {busy} x 503 in {window:.2} s; {other} other outcomes)",
             ok as f64 / window,
         );
+        // The round whose ratio is the median gives the figure's two sides.
+        if let Some(middle) = results.iter().find(|r| r.ratio() == median) {
+            Figure::lower_is_better("/health p99 while logins saturate the hashing pool", "ms")
+                .ours("loaded", micros(middle.loaded.percentile(99.0)) / 1e3)
+                .peer("idle, same round", micros(middle.idle.percentile(99.0)) / 1e3)
+                .goal(Goal::RatioAtMost(2.0), "under 2x idle")
+                .note(format!(
+                    "median of {rounds} rounds; {:.1} logins/s while loaded",
+                    ok as f64 / window
+                ))
+                .record()
+                .expect("the results file is writable");
+        }
+        Count::new("logins answered neither 200 nor 503", other as f64, "logins")
+            .of((ok + busy + other) as f64)
+            .goal(Goal::AtMost(0.0), "none")
+            .record()
+            .expect("the results file is writable");
         assert_eq!(other, 0, "logins answered neither 200 nor 503");
     });
 }

@@ -37,6 +37,7 @@ use axum::Router;
 use axum::extract::Query;
 use axum::http::HeaderMap;
 use axum::routing::get;
+use dx_bench_record::Figure;
 use dx_error::DxError;
 use dx_htip::Event;
 use dx_server::routes::assets::{Asset, HTIP_TYPE, VersionQuery};
@@ -340,11 +341,19 @@ fn oldest_version(discovery: &Value, path: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn row(label: &str, ours: usize, peer: usize) {
+fn row(page: &str, label: &str, ours: usize, peer: usize) {
     println!(
         "  {label:<66} {ours:>7} B  {:>6.2}x the SSR path ({peer} B)",
         ours as f64 / peer as f64
     );
+    let (figure, sides) = label.split_once(": ").unwrap_or((label, ""));
+    let (ours_name, peer_name) = sides.split_once(" / ").unwrap_or(("HTIP path", "SSR path"));
+    Figure::lower_is_better(format!("bytes, {figure}"), "bytes")
+        .group(page)
+        .ours(format!("HTIP: {ours_name}"), ours as f64)
+        .peer(format!("SSR: {peer_name}"), peer as f64)
+        .record()
+        .expect("the results file is writable");
 }
 
 async fn bytes_report(base: &str, page: PageUnderTest, oldest: &str) {
@@ -397,7 +406,7 @@ async fn bytes_report(base: &str, page: PageUnderTest, oldest: &str) {
             document.len(),
         ),
     ] {
-        row(&format!("{label} (raw)"), ours, peer);
+        row(page.name, &format!("{label} (raw)"), ours, peer);
     }
     let (br_doc, br_stream, br_shell, br_code, br_css, br_patch) = (
         brotli(&document),
@@ -422,7 +431,7 @@ async fn bytes_report(base: &str, page: PageUnderTest, oldest: &str) {
         ("update: DXDP patch / new document", br_patch, br_doc),
         ("update: whole new stream / new document", br_stream, br_doc),
     ] {
-        row(&format!("{label} (br)"), ours, peer);
+        row(page.name, &format!("{label} (br)"), ours, peer);
     }
 }
 
@@ -522,6 +531,13 @@ fn main() {
                     "  {label:<32} HTIP {htip:>8.1}  SSR {ssr:>8.1}  ratio {:>5.2}x",
                     htip / ssr
                 );
+                Figure::lower_is_better(format!("time to first render, {label}"), "ms")
+                    .group(page.name)
+                    .ours("HTIP path (shell, host script, client, stream)", htip)
+                    .peer("SSR path (the rendered document)", ssr)
+                    .note(format!("median of {rounds} in headless Chromium"))
+                    .record()
+                    .expect("the results file is writable");
             }
         }
     });

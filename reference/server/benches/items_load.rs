@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use dx_bench_record::{Count, Figure, Goal};
 use dx_server::config::{LimitSpec, QuerySettings};
 use dx_server::{AuthSettings, BoundServer, Config, DatabaseUrl, Profile};
 use serde_json::{Value, json};
@@ -278,7 +279,24 @@ fn main() {
                 kind.name(),
                 ms(p99) / ms(floor)
             );
+            Figure::lower_is_better(format!("p99 of {}", kind.name()), "ms")
+                .group(backend)
+                .ours(format!("{}, 500 clients", kind.name()), ms(p99))
+                .peer("/health under the same 500 clients", ms(floor))
+                .record()
+                .expect("the results file is writable");
         }
+        let exhausted = failures.exhausted.load(Ordering::Relaxed);
+        let other: u64 = failures.other.lock().unwrap().values().sum();
+        Count::new(
+            "answers other than 2xx (503 RESOURCE_EXHAUSTED: the pool's acquire timeout passed)",
+            (exhausted + other) as f64,
+            "answers",
+        )
+        .group(backend)
+        .goal(Goal::AtMost(0.0), "none")
+        .record()
+        .expect("the results file is writable");
         println!(
             "503 RESOURCE_EXHAUSTED: {}, other failures by status: {:?}",
             failures.exhausted.load(Ordering::Relaxed),

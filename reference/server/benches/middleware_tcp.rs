@@ -41,6 +41,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
+use dx_bench_record::{Figure, Goal};
 use dx_server::config::LimitSpec;
 use dx_server::{Config, LogFormat, app, telemetry};
 use serde_json::{Value, json};
@@ -438,6 +439,30 @@ fn main() {
             ratios.join(", ")
         );
         let ratio = rows[0].2 / rows[0].1;
+        for (n, (name, b, st)) in rows.iter().enumerate() {
+            let (figure, unit) = match n {
+                0 => ("requests/s", "requests/s"),
+                1 => ("p50", "ms"),
+                _ => ("p99", "ms"),
+            };
+            let figure = if n == 0 {
+                Figure::higher_is_better(format!("{method} {figure}"), unit)
+                    .goal(Goal::RatioAtLeast(0.85), "at least 85 % of bare axum")
+            } else {
+                Figure::lower_is_better(format!("{method} {figure}"), unit)
+            };
+            figure
+                .ours("the production pipeline", *st)
+                .peer("bare axum", *b)
+                .note(format!(
+                    "{name} of {} rounds; wrk -t{} -c{}",
+                    per_round.len(),
+                    options.threads,
+                    options.connections
+                ))
+                .record()
+                .expect("the results file is writable");
+        }
         verdicts.push(format!(
             "{method} {:.1} % ({})",
             ratio * 100.0,
