@@ -445,3 +445,22 @@ mod tests {
         insta::assert_snapshot!(report);
     }
 }
+
+#[cfg(test)]
+mod committed {
+    use std::path::Path;
+
+    /// BENCHMARKS.md is only ever what `cargo benchmarks` writes from the kept results: a
+    /// figure edited by hand, or results committed without the report, fail here.
+    #[test]
+    fn the_committed_report_is_what_the_kept_results_render_to() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let benches = crate::manifest::load(&root.join("benches/benches.toml")).unwrap();
+        let store = crate::results::read(&root.join("benches/results.jsonl")).unwrap();
+        let committed = std::fs::read_to_string(root.join("BENCHMARKS.md")).unwrap();
+        assert!(
+            committed == super::render(&benches, &store),
+            "BENCHMARKS.md differs from what benches/results.jsonl renders to: run `cargo benchmarks --report`"
+        );
+    }
+}

@@ -27,9 +27,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/common/webdriver.rs"]
+mod webdriver;
+
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,8 +46,9 @@ use dx_server::routes::assets::{Asset, HTIP_TYPE, VersionQuery};
 use dx_server::ssr::{PageRequest, answer};
 use dx_server::state::SharedState;
 use dx_ssr::page::{Built, Component, Fragment, Page};
-use fantoccini::{Client, ClientBuilder};
-use serde_json::{Value, json};
+use fantoccini::Client;
+use serde_json::Value;
+use webdriver::WebDriver;
 
 const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const CRAWLER_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
@@ -173,75 +176,19 @@ fn pages(demo_items: usize) -> [PageUnderTest; 2] {
     ]
 }
 
-fn tool(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| panic!("{name} is needed: apt-get install chromium chromium-driver"))
-}
-
 /// chromedriver, for the whole run.
-struct Driver {
-    child: Child,
-    url: String,
-}
+struct Driver(WebDriver);
 
 impl Driver {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(tool("chromedriver"))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
+        Self(WebDriver::start().expect(
+            "chromium and chromedriver are needed: apt-get install chromium chromium-driver",
+        ))
     }
 
     /// A browser with a fresh profile (nothing cached) and `user_agent`.
     async fn session(&self, user_agent: &str, profile: &std::path::Path) -> Client {
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": tool("chromium"),
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--window-size=1000,1200",
-                    format!("--user-agent={user_agent}"),
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        for _ in 0..200 {
-            if let Ok(client) = ClientBuilder::native()
-                .capabilities(capabilities.clone())
-                .connect(&self.url)
-                .await
-            {
-                return client;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no WebDriver session");
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.session(user_agent, profile, 1000, 200).await
     }
 }
 
@@ -472,7 +419,7 @@ fn main() {
             "first_render: the HTIP path against the SSR path (the peer), {rounds} rounds, \
              headless {}",
             String::from_utf8_lossy(
-                &Command::new(tool("chromium"))
+                &Command::new(webdriver::tool("chromium").expect("chromium on PATH"))
                     .arg("--version")
                     .output()
                     .unwrap()

@@ -14,14 +14,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/webdriver.rs"]
+mod webdriver;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::TestServer;
+use webdriver::WebDriver;
 use dx_server::Config;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 /// A real browser's user agent: the page then gets the shell and runs the client.
@@ -32,17 +34,9 @@ const WAIT_STEPS: usize = 600;
 /// A crawler's: the page comes rendered by the server.
 const CRAWLER_UA: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
-fn tool(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
 /// chromedriver and the browser it drives, for one test.
 struct Browser {
-    driver: Child,
+    driver: WebDriver,
     client: Client,
     profile: PathBuf,
 }
@@ -50,7 +44,7 @@ struct Browser {
 impl Browser {
     /// Starts a browser with `user_agent`, or `None` (with a note) where there is none.
     async fn start(user_agent: &str) -> Option<Self> {
-        let (Some(chromium), Some(chromedriver)) = (tool("chromium"), tool("chromedriver")) else {
+        let Some(driver) = WebDriver::start() else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
                 "CI=true but chromium or chromedriver is missing (apt-get install chromium chromium-driver)"
@@ -66,56 +60,17 @@ impl Browser {
             eprintln!("note: dx-server was built without its WASM client; skipped");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
         let profile = std::env::temp_dir().join(format!(
             "dx-browser-{}-{}",
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--window-size=900,1200",
-                    format!("--user-agent={user_agent}"),
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!()
-        };
-        let url = format!("http://127.0.0.1:{port}");
-        let mut last = None;
-        for _ in 0..WAIT_STEPS {
-            match ClientBuilder::native()
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => {
-                    return Some(Self {
-                        driver,
-                        client,
-                        profile,
-                    });
-                }
-                Err(e) => last = Some(e),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no WebDriver session: {last:?}");
+        let client = driver.session(user_agent, &profile, 900, WAIT_STEPS).await;
+        Some(Self {
+            driver,
+            client,
+            profile,
+        })
     }
 
     /// Runs `script` (a function body) in the page and returns what it returns.
@@ -146,10 +101,9 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn stop(mut self) {
+    async fn stop(self) {
         let _ = self.client.close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        drop(self.driver);
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
