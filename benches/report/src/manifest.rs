@@ -25,6 +25,10 @@ pub struct Bench {
     pub minutes: u32,
     /// What it compares, for the report.
     pub about: String,
+    /// What a reader should know about its figures (why a goal is missed, with the profile
+    /// that says so), shown after them.
+    #[serde(default)]
+    pub remarks: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -137,6 +137,13 @@ fn machines(out: &mut String, benches: &[Bench], store: &[Value]) {
 }
 
 fn section(out: &mut String, bench: &Bench, store: &[Value]) {
+    section_figures(out, bench, store);
+    if let Some(remarks) = &bench.remarks {
+        let _ = write!(out, "{}\n\n", remarks.trim());
+    }
+}
+
+fn section_figures(out: &mut String, bench: &Bench, store: &[Value]) {
     let _ = write!(out, "## {}\n\n{}\n\n", bench.title, bench.about);
     let _ = writeln!(out, "`{}`", bench.command);
     let Some(run) = run_of(store, &bench.id) else {
@@ -386,6 +393,7 @@ mod tests {
             apt: Vec::new(),
             minutes: 2,
             about: format!("What {id} compares."),
+            remarks: (id == "load").then(|| "Why the goal is missed.".to_owned()),
         }
     }
 

@@ -144,8 +144,15 @@ fn missing_tools(bench: &Bench) -> Option<String> {
             }
             command.push_str("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ");
             command.push_str(&bench.apt.join(" "));
-            Command::new("sudo")
-                .args(["-n", "bash", "-c", &command])
+            let mut shell = if is_root() {
+                Command::new("bash")
+            } else {
+                let mut sudo = Command::new("sudo");
+                sudo.args(["-n", "bash"]);
+                sudo
+            };
+            shell
+                .args(["-c", &command])
                 .status()
                 .is_ok_and(|s| s.success())
         };
@@ -174,16 +181,27 @@ fn on_path(tool: &str) -> bool {
     })
 }
 
-/// Root, or sudo without a password.
+/// Root, or sudo without a password, and apt-get.
 fn may_install() -> bool {
-    Command::new("sudo")
-        .args(["-n", "true"])
-        .status()
-        .is_ok_and(|s| s.success())
+    (is_root()
+        || Command::new("sudo")
+            .args(["-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success()))
         && Command::new("apt-get")
             .arg("--version")
             .output()
             .is_ok_and(|o| o.status.success())
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().next())
+            == Some("0")
+    })
 }
 
 fn shell_quote(text: &str) -> String {
@@ -203,6 +221,7 @@ mod tests {
             apt: Vec::new(),
             minutes: 1,
             about: String::new(),
+            remarks: None,
         }
     }
 

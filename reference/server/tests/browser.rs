@@ -21,10 +21,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::TestServer;
-use webdriver::WebDriver;
 use dx_server::Config;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
+use webdriver::WebDriver;
 
 /// A real browser's user agent: the page then gets the shell and runs the client.
 const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
