@@ -13,15 +13,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+. benches/common.sh
 
-hard="$(ulimit -Hn)"
-if [ "$hard" = unlimited ]; then hard=1048576; fi
-ulimit -n "$hard" 2>/dev/null || echo "run.sh: cannot raise the open-file limit to $hard" >&2
-
-cargo build --release -p dx-server --bin dx-reference
+raise_open_files
+build_reference
 cargo build --release --manifest-path benches/load/Cargo.toml
-target="${CARGO_TARGET_DIR:-target}"
-case "$target" in /*) ;; *) target="$root/$target" ;; esac
 
-exec "$root/benches/load/target/release/dx-load" \
-    --reference "$target/release/dx-reference" "$@"
+exec "$root/benches/load/target/release/dx-load" --reference "$reference" "$@"

@@ -12,21 +12,17 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+. benches/common.sh
 
-# Ten thousand idle connections take as many descriptors in the bench and in each server
-# (children inherit the limit): raise the soft limit to the hard one.
-hard="$(ulimit -Hn)"
-if [ "$hard" = unlimited ]; then hard=1048576; fi
-ulimit -n "$hard" 2>/dev/null || echo "run.sh: cannot raise the open-file limit to $hard" >&2
+# Ten thousand idle connections take as many descriptors in the bench and in each server.
+raise_open_files
 echo "open-file limit: $(ulimit -n)"
 
 command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 1; }
 command -v npm >/dev/null || { echo "run.sh: npm is not installed" >&2; exit 1; }
 (cd benches/sync/node && npm ci --no-audit --no-fund)
 
-cargo build --release -p dx-server --bin dx-reference
-target="${CARGO_TARGET_DIR:-target}"
-case "$target" in /*) ;; *) target="$root/$target" ;; esac
+build_reference
 
 exec cargo run --release --manifest-path benches/sync/Cargo.toml -- \
-    --reference "$target/release/dx-reference" "$@"
+    --reference "$reference" "$@"

@@ -58,6 +58,7 @@ pub struct Paths {
     pub csrf_token: String,
     pub csrf_header: String,
     pub sync: String,
+    pub health: String,
     pub max_body: u64,
 }
 
@@ -477,6 +478,36 @@ fn text(rng: &mut Rng) -> String {
             n => char::from(b'a' + (n % 26) as u8),
         })
         .collect()
+}
+
+/// `GET /health` at `rate` per second until the run stops (or `for_at_most` has passed),
+/// tallied under `route`: the peer of every route's latency. It goes through the same
+/// listener, middleware, runtime and client pool as the workload but touches neither the
+/// database nor Redis, so a route's p99 over /health's says what the route's own work adds
+/// under the same load. Each probe is a task of its own, sent on time whatever the previous
+/// one is doing, so a stall shows in the tail instead of delaying the probes (no coordinated
+/// omission).
+pub async fn probe_health(
+    ctx: Arc<Ctx>,
+    rate: f64,
+    route: &'static str,
+    for_at_most: Option<Duration>,
+) {
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.01)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut probes = tokio::task::JoinSet::new();
+    while !ctx.stopped() && for_at_most.is_none_or(|d| started.elapsed() < d) {
+        tick.tick().await;
+        let ctx = Arc::clone(&ctx);
+        probes.spawn(async move {
+            let path = ctx.paths.health.clone();
+            ctx.call(route, ctx.pick(), Method::GET, &path, &[], None, false)
+                .await;
+        });
+        while probes.try_join_next().is_some() {}
+    }
+    while probes.join_next().await.is_some() {}
 }
 
 /// Hostile requests at `rate` per second, in turn: malformed JSON, an oversized body, a

@@ -18,12 +18,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use dx_bench_record::{Count, Figure, Goal};
 use serde_json::Value;
 
 use crate::http::{Ctx, Instance, Paths};
-use crate::procs::{Server, sample, shell, write_key};
+use crate::procs::{Server, sample, shell};
 use crate::stats::{Stats, Window, percentile_ms, slope};
 use crate::sync::SyncTally;
+use dx_bench_procs::write_key;
 
 /// The fault injected in the middle of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +57,10 @@ struct Options {
     login_rate: f64,
     refresh_rate: f64,
     hostile_rate: f64,
+    health_rate: f64,
+    health_idle: u64,
     sample: u64,
+    group: Option<String>,
     logs: PathBuf,
     pg_stop: String,
     pg_start: String,
@@ -85,7 +90,10 @@ impl Options {
             login_rate: 2.0,
             refresh_rate: 5.0,
             hostile_rate: 5.0,
+            health_rate: 50.0,
+            health_idle: 5,
             sample: 0,
+            group: None,
             logs: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/logs"),
             pg_stop: "pg_ctlcluster --skip-systemctl-redirect 15 main stop".to_owned(),
             pg_start: "pg_ctlcluster --skip-systemctl-redirect 15 main start".to_owned(),
@@ -122,7 +130,10 @@ impl Options {
                 "--login-rate" => o.login_rate = value()?.parse()?,
                 "--refresh-rate" => o.refresh_rate = value()?.parse()?,
                 "--hostile-rate" => o.hostile_rate = value()?.parse()?,
+                "--health-rate" => o.health_rate = value()?.parse()?,
+                "--health-idle" => o.health_idle = value()?.parse()?,
                 "--sample" => o.sample = value()?.parse()?,
+                "--group" => o.group = Some(value()?),
                 "--logs" => o.logs = value()?.into(),
                 "--pg-stop" => o.pg_stop = value()?,
                 "--pg-start" => o.pg_start = value()?,
@@ -138,10 +149,62 @@ impl Options {
         if o.instances == 0 || o.users == 0 || o.channels == 0 {
             bail!("--instances, --users and --channels must be at least 1");
         }
+        if o.health_rate <= 0.0 {
+            bail!("--health-rate must be above 0: /health is the peer of every route");
+        }
         if matches!(o.fault, Fault::Kill | Fault::Term) && o.instances < 2 {
             bail!("--faults kill and term need --instances 2: the clients resume on the other");
         }
         Ok(o)
+    }
+
+    /// The configuration's name in the benchmark report: one heading per kind of run.
+    fn group(&self) -> String {
+        if let Some(group) = &self.group {
+            return group.clone();
+        }
+        let instances = if self.instances == 1 {
+            "one instance".to_owned()
+        } else if self.instances == 2 {
+            "two instances".to_owned()
+        } else {
+            format!("{} instances", self.instances)
+        };
+        match self.fault {
+            Fault::None if self.sample > 0 && self.instances == 1 => "soak".to_owned(),
+            Fault::None if self.sample > 0 => format!("soak, {instances}"),
+            Fault::None => instances,
+            Fault::Services => "faults: services".to_owned(),
+            Fault::Kill => "faults: kill".to_owned(),
+            Fault::Term => "faults: term".to_owned(),
+        }
+    }
+}
+
+/// A result for the benchmark report, written once the run is over.
+enum Record {
+    Figure(Figure),
+    Count(Count),
+}
+
+impl From<Figure> for Record {
+    fn from(f: Figure) -> Self {
+        Self::Figure(f)
+    }
+}
+
+impl From<Count> for Record {
+    fn from(c: Count) -> Self {
+        Self::Count(c)
+    }
+}
+
+impl Record {
+    fn record(self) -> std::io::Result<()> {
+        match self {
+            Self::Figure(f) => f.record(),
+            Self::Count(c) => c.record(),
+        }
     }
 }
 
@@ -220,6 +283,7 @@ async fn run(o: Options) -> Result<bool> {
         csrf_token: first.member("/csrf/token_endpoint")?,
         csrf_header: first.member("/csrf/header")?,
         sync: first.member("/sync/endpoint")?,
+        health: first.member("/endpoints/health")?,
         max_body: first
             .discovery
             .pointer("/limits/max_body_bytes")
@@ -273,6 +337,17 @@ async fn run(o: Options) -> Result<bool> {
         .await
         .context("no login for the hostile client")?;
 
+    // The peer, first alone: /health with nothing else running.
+    if o.health_idle > 0 {
+        http::probe_health(
+            Arc::clone(&ctx),
+            o.health_rate,
+            "health.idle",
+            Some(Duration::from_secs(o.health_idle)),
+        )
+        .await;
+    }
+
     let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
     let baseline: Vec<Option<(u64, u64)>> = pids.iter().map(|&p| sample(p)).collect();
 
@@ -282,6 +357,12 @@ async fn run(o: Options) -> Result<bool> {
     let seed = run_id as u64;
     tasks.spawn(http::logins(Arc::clone(&ctx), o.login_rate, seed ^ 1));
     tasks.spawn(http::refreshes(Arc::clone(&ctx), o.refresh_rate, seed ^ 2));
+    tasks.spawn(http::probe_health(
+        Arc::clone(&ctx),
+        o.health_rate,
+        "health",
+        None,
+    ));
     tasks.spawn(http::hostile(
         Arc::clone(&ctx),
         o.hostile_rate,
@@ -356,6 +437,7 @@ async fn run(o: Options) -> Result<bool> {
     // The fault, then the end of the load.
     let total = Duration::from_secs(o.duration);
     let mut term_exit = None;
+    let mut term_code = None;
     match o.fault {
         Fault::None => tokio::time::sleep(total).await,
         Fault::Services => {
@@ -381,7 +463,10 @@ async fn run(o: Options) -> Result<bool> {
                 tokio::time::timeout(Duration::from_secs(40), servers[victim].child.wait()).await;
             let end = stats.elapsed();
             let status = match waited {
-                Ok(Ok(status)) => status.to_string(),
+                Ok(Ok(status)) => {
+                    term_code = status.code();
+                    status.to_string()
+                }
                 Ok(Err(e)) => format!("cannot wait: {e}"),
                 Err(_) => "still running after 40 s".to_owned(),
             };
@@ -425,7 +510,8 @@ async fn run(o: Options) -> Result<bool> {
     tokio::time::sleep(Duration::from_secs(15)).await;
     let after: Vec<Option<(u64, u64)>> = pids.iter().map(|&p| sample(p)).collect();
 
-    let ok = report(
+    let mut records = Vec::new();
+    let mut failures = report(
         &o,
         &stats,
         &ctx,
@@ -433,17 +519,30 @@ async fn run(o: Options) -> Result<bool> {
         stopped_at,
         &readback,
         &sync_result,
-        term_exit.as_deref(),
+        (term_exit.as_deref(), term_code),
+        &mut records,
     );
-    let memory_ok = report_samples(
+    report_samples(
         &o,
         &samples.lock().unwrap_or_else(|p| p.into_inner()),
         &baseline,
         &at_stop,
         &after,
+        &mut records,
+        &mut failures,
     );
+    let ok = verdict(&failures);
     drop(servers);
-    Ok(ok && memory_ok)
+    let group = o.group();
+    for r in records {
+        match r {
+            Record::Figure(f) => Record::Figure(f.group(&group)),
+            Record::Count(c) => Record::Count(c.group(&group)),
+        }
+        .record()
+        .context("cannot write the results file (DX_BENCH_RESULTS)")?;
+    }
+    Ok(ok)
 }
 
 fn mask(url: &str) -> String {
@@ -501,30 +600,45 @@ fn report(
     stopped_at: Duration,
     readback: &http::ReadBack,
     sync: &sync::SyncResult,
-    term_exit: Option<&str>,
-) -> bool {
+    (term_exit, term_code): (Option<&str>, Option<i32>),
+    records: &mut Vec<Record>,
+) -> Vec<String> {
     let mut failures: Vec<String> = Vec::new();
     let seconds = stopped_at.as_secs_f64();
     let routes = stats.routes();
+    let sorted = |name: &str| {
+        let mut latencies = routes
+            .get(name)
+            .map(|r| r.latencies.clone())
+            .unwrap_or_default();
+        latencies.sort_unstable();
+        latencies
+    };
+    let health = sorted("health");
+    let (health_p50, health_p99) = (percentile_ms(&health, 50.0), percentile_ms(&health, 99.0));
     println!();
     println!(
         "routes ({seconds:.1} s of load; latencies of answered requests; sync.publish is \
-         PUBLISH to ACK/NACK, sync.delivery publish to MESSAGE)"
+         PUBLISH to ACK/NACK, sync.delivery publish to MESSAGE; health is the peer, GET /health \
+         at {} per s throughout the load, health.idle the same for {} s before it; x health: \
+         p99 / health's p99)",
+        o.health_rate, o.health_idle
     );
     println!(
-        "{:<24} {:>9} {:>8} {:>9} {:>9}  answers",
-        "route", "requests", "per s", "p50 ms", "p99 ms"
+        "{:<24} {:>9} {:>8} {:>9} {:>9} {:>9}  answers",
+        "route", "requests", "per s", "p50 ms", "p99 ms", "x health"
     );
     let mut total = 0;
     for (name, route) in &routes {
-        let mut latencies = route.latencies.clone();
-        latencies.sort_unstable();
-        let per_s = if name.starts_with("readback") || *name == "register" {
+        let latencies = sorted(name);
+        let not_load =
+            name.starts_with("readback") || *name == "register" || *name == "health.idle";
+        let per_s = if not_load {
             0.0
         } else {
             route.count as f64 / seconds
         };
-        if !name.starts_with("readback") && *name != "register" && *name != "sync.delivery" {
+        if !not_load && *name != "sync.delivery" && *name != "health" {
             total += route.count;
         }
         let mut answers: Vec<String> = route
@@ -533,18 +647,64 @@ fn report(
             .map(|(s, n)| format!("{s}: {n}"))
             .collect();
         answers.extend(route.transport.iter().map(|(k, n)| format!("{k}: {n}")));
+        let (p50, p99) = (
+            percentile_ms(&latencies, 50.0),
+            percentile_ms(&latencies, 99.0),
+        );
+        let ratio = p99 / health_p99;
+        let shown = if ratio.is_finite() && !not_load && !latencies.is_empty() {
+            format!("{ratio:.2}x")
+        } else {
+            "-".to_owned()
+        };
         println!(
-            "{:<24} {:>9} {:>8.1} {:>9.2} {:>9.2}  {}",
+            "{:<24} {:>9} {:>8.1} {:>9.2} {:>9.2} {:>9}  {}",
             name,
             route.count,
             per_s,
-            percentile_ms(&latencies, 50.0),
-            percentile_ms(&latencies, 99.0),
+            p50,
+            p99,
+            shown,
             answers.join(", ")
+        );
+        if !not_load && *name != "health" && !latencies.is_empty() && !health.is_empty() {
+            records.push(
+                Figure::lower_is_better(format!("{name} p99"), "ms")
+                    .ours(*name, p99)
+                    .peer("GET /health under the same load", health_p99)
+                    .note(format!(
+                        "{} answered; p50 {p50:.2} ms against /health's {health_p50:.2} ms",
+                        latencies.len()
+                    ))
+                    .into(),
+            );
+        }
+    }
+    let idle = sorted("health.idle");
+    if !health.is_empty() && !idle.is_empty() {
+        let idle_p99 = percentile_ms(&idle, 99.0);
+        println!(
+            "GET /health p99: {health_p99:.2} ms under the load against {idle_p99:.2} ms idle \
+             before it ({:.2}x): what the load costs a request that does no work",
+            health_p99 / idle_p99
+        );
+        records.push(
+            Figure::lower_is_better("GET /health p99, loaded against idle", "ms")
+                .ours("under the load", health_p99)
+                .peer("idle, before the load", idle_p99)
+                .note(format!(
+                    "{} probes under the load, {} idle, {} per s; p50 {health_p50:.2} ms against {:.2} ms",
+                    health.len(),
+                    idle.len(),
+                    o.health_rate,
+                    percentile_ms(&idle, 50.0)
+                ))
+                .into(),
         );
     }
     println!(
-        "throughput: {:.0} requests and sync frames answered per second (deliveries apart)",
+        "throughput: {:.0} requests and sync frames answered per second (deliveries and \
+         /health probes apart)",
         total as f64 / seconds
     );
     println!();
@@ -589,9 +749,11 @@ fn report(
     let notable = stats.notable();
     let mut grouped: std::collections::BTreeMap<String, (u64, f64)> = Default::default();
     let mut explained = 0;
+    let (mut undocumented, mut outside) = (0u64, 0u64);
     let mut last_after: Vec<f64> = vec![0.0; windows.len()];
     for n in &notable {
         if stats.documented(&n.code) != Some(n.status) {
+            undocumented += 1;
             let e = grouped
                 .entry(format!(
                     "undocumented answer {} {} on {} (instance {})",
@@ -618,6 +780,7 @@ fn report(
                 }
             }
             None => {
+                outside += 1;
                 let e = grouped
                     .entry(format!(
                         "5xx outside any fault: {} {} on {} (instance {})",
@@ -632,6 +795,32 @@ fn report(
         failures.push(format!("{what}: {count} times, the first at {first:.1} s"));
     }
     println!("5xx answers during a fault or within {RECOVERY_GRACE:?} after it: {explained}");
+    let error_answers: u64 = routes.values().flat_map(|r| r.codes.values()).sum();
+    records.push(
+        Count::new(
+            "error answers with an undocumented code or status",
+            undocumented as f64,
+            "answers",
+        )
+        .of(error_answers as f64)
+        .goal(
+            Goal::AtMost(0.0),
+            "every code in spec/error-codes.toml, with its status",
+        )
+        .into(),
+    );
+    records.push(
+        Count::new("5xx answers outside a fault", outside as f64, "answers")
+            .goal(
+                Goal::AtMost(0.0),
+                format!(
+                    "none, but during a fault the driver caused or {} s after it",
+                    RECOVERY_GRACE.as_secs()
+                ),
+            )
+            .note(format!("{explained} within a fault's window or grace"))
+            .into(),
+    );
     for (w, after) in windows.iter().zip(&last_after) {
         println!(
             "  {}: the last such 5xx {after:.1} s after the fault's end",
@@ -663,6 +852,16 @@ fn report(
         let ok: u64 = tail.iter().map(|c| c[0]).sum();
         let bad: u64 = tail.iter().map(|c| c[2] + c[3]).sum();
         println!("last 10 s of load: {ok} items answers ok, {bad} 5xx or unanswered");
+        records.push(
+            Count::new(
+                "items requests answered 5xx or not at all in the last 10 s of load",
+                bad as f64,
+                "requests",
+            )
+            .of((ok + bad) as f64)
+            .goal(Goal::AtMost(0.0), "recovered from the fault by itself")
+            .into(),
+        );
         if ok == 0 || bad > 0 {
             failures.push(format!(
                 "not recovered by the end: {ok} ok and {bad} failed items requests in the last 10 s"
@@ -682,6 +881,29 @@ fn report(
     if cut > 0 && o.fault != Fault::Kill {
         failures.push(format!("{cut} requests got no answer"));
     }
+    // HTTP requests (upgrades included): not the sync frames, which the routes table also has.
+    let asked: u64 = routes
+        .iter()
+        .filter(|(n, _)| {
+            !n.starts_with("hostile") && **n != "sync.publish" && **n != "sync.delivery"
+        })
+        .map(|(_, r)| r.count)
+        .sum();
+    let unanswered =
+        Count::new("HTTP requests without an answer", cut as f64, "requests").of(asked as f64);
+    records.push(
+        if o.fault == Fault::Kill {
+            unanswered.note("not judged: SIGKILL cuts what the killed instance was serving")
+        } else if o.fault == Fault::Term {
+            unanswered.goal(
+                Goal::AtMost(0.0),
+                "none, SIGTERM included: the instance drains its requests",
+            )
+        } else {
+            unanswered.goal(Goal::AtMost(0.0), "every request answered")
+        }
+        .into(),
+    );
 
     println!();
     println!(
@@ -696,9 +918,40 @@ fn report(
         ctx.unknown_creates.load(Ordering::Relaxed),
         ctx.missing_during_run.load(Ordering::Relaxed)
     );
-    if readback.lost + readback.changed + readback.unreadable > 0
-        || ctx.missing_during_run.load(Ordering::Relaxed) > 0
-    {
+    let missing = ctx.missing_during_run.load(Ordering::Relaxed);
+    records.push(
+        Count::new(
+            "acknowledged writes lost",
+            (readback.lost + readback.changed + readback.unreadable) as f64,
+            "items",
+        )
+        .of(readback.acked as f64)
+        .goal(
+            Goal::AtMost(0.0),
+            "every item answered 201 read back unchanged",
+        )
+        .note(format!(
+            "lost (404) {}, changed {}, unreadable {}; {} creates of unknown outcome not counted",
+            readback.lost,
+            readback.changed,
+            readback.unreadable,
+            ctx.unknown_creates.load(Ordering::Relaxed)
+        ))
+        .into(),
+    );
+    records.push(
+        Count::new(
+            "acknowledged items answered 404 during the load",
+            missing as f64,
+            "reads",
+        )
+        .goal(
+            Goal::AtMost(0.0),
+            "an acknowledged item is there from its 201 on",
+        )
+        .into(),
+    );
+    if readback.lost + readback.changed + readback.unreadable > 0 || missing > 0 {
         failures.push("acknowledged items lost, changed or unreadable".to_owned());
     }
     println!(
@@ -722,6 +975,68 @@ fn report(
         tally.loss_reports.load(Ordering::Relaxed),
         tally.reconnects.load(Ordering::Relaxed),
         tally.resumed.load(Ordering::Relaxed)
+    );
+    records.push(
+        Count::new(
+            "acknowledged sync messages lost",
+            sync.lost_unreported as f64,
+            "messages",
+        )
+        .of(sync.acked as f64)
+        .goal(
+            Goal::AtMost(0.0),
+            "every ACKed message delivered, or its loss reported with ERROR 3004",
+        )
+        .note(format!(
+            "{} delivered, {} lost with a 3004 report",
+            sync.delivered, sync.loss_reported
+        ))
+        .into(),
+    );
+    let disorder = tally.duplicates.load(Ordering::Relaxed)
+        + tally.gaps.load(Ordering::Relaxed)
+        + tally.unreported_epochs.load(Ordering::Relaxed);
+    records.push(
+        Count::new(
+            "sync deliveries duplicated, or offsets skipped without 3004",
+            disorder as f64,
+            "deliveries",
+        )
+        .of(tally.deliveries.load(Ordering::Relaxed) as f64)
+        .goal(
+            Goal::AtMost(0.0),
+            "no duplicate or gap, across reconnections and RESUME",
+        )
+        .note(format!(
+            "duplicates {}, offsets skipped {}, new epochs without 3004 {}; {} reconnections, \
+             {} channels resumed",
+            tally.duplicates.load(Ordering::Relaxed),
+            tally.gaps.load(Ordering::Relaxed),
+            tally.unreported_epochs.load(Ordering::Relaxed),
+            tally.reconnects.load(Ordering::Relaxed),
+            tally.resumed.load(Ordering::Relaxed)
+        ))
+        .into(),
+    );
+    let nacked: u64 = sync.nacked.values().sum();
+    let nacked_delivered: u64 = sync
+        .nacked_delivered
+        .iter()
+        .filter(|(code, _)| **code != 3003)
+        .map(|(_, n)| n)
+        .sum();
+    records.push(
+        Count::new(
+            "messages answered NACK (other than 3003) that reached a subscriber",
+            nacked_delivered as f64,
+            "messages",
+        )
+        .of(nacked as f64)
+        .goal(
+            Goal::AtMost(0.0),
+            "a NACK is final; spec/sync.md allows a false 3003 alone",
+        )
+        .into(),
     );
     for (code, n) in &sync.nacked {
         let delivered = sync.nacked_delivered.get(code).copied().unwrap_or(0);
@@ -761,6 +1076,30 @@ fn report(
             "SIGTERM: exit {}; sync connections closed with 1001: {going_away}; without a close frame: {bare}",
             term_exit.unwrap_or("?")
         );
+        records.push(
+            Count::new(
+                "sync connections of the stopped instance closed with 1001",
+                going_away as f64,
+                "connections",
+            )
+            .of((going_away + bare) as f64)
+            .goal(
+                Goal::AtLeast((going_away + bare).max(1) as f64),
+                "every one, none cut without a close frame",
+            )
+            .into(),
+        );
+        records.push(
+            Count::new(
+                "instances that did not exit 0 within 40 s of SIGTERM",
+                if term_code == Some(0) { 0.0 } else { 1.0 },
+                "instances",
+            )
+            .of(1.0)
+            .goal(Goal::AtMost(0.0), "the stopped instance exits 0")
+            .note(term_exit.unwrap_or("?"))
+            .into(),
+        );
         if bare > 0 || going_away == 0 {
             failures.push(format!(
                 "SIGTERM: {going_away} sync connections closed with 1001, {bare} cut without a close frame"
@@ -770,6 +1109,11 @@ fn report(
             failures.push("SIGTERM: the instance did not exit 0".to_owned());
         }
     }
+    failures
+}
+
+/// The last line: `verdict: PASS`, or what failed.
+fn verdict(failures: &[String]) -> bool {
     println!();
     if failures.is_empty() {
         println!(
@@ -795,9 +1139,18 @@ fn report_samples(
     baseline: &[Option<(u64, u64)>],
     at_stop: &[Option<(u64, u64)>],
     after: &[Option<(u64, u64)>],
-) -> bool {
-    let mut ok = true;
+    records: &mut Vec<Record>,
+    failures: &mut Vec<String>,
+) {
+    let several = baseline.len() > 1;
     for i in 0..baseline.len() {
+        let whose = |what: &str| {
+            if several {
+                format!("{what} (instance {})", char::from(b'A' + i as u8))
+            } else {
+                what.to_owned()
+            }
+        };
         let show = |s: Option<(u64, u64)>| {
             s.map_or("gone".to_owned(), |(rss, fds)| {
                 format!("{:.1} MiB, {fds} fds", rss as f64 / 1024.0)
@@ -837,21 +1190,78 @@ fn report_samples(
         let (lo, hi) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
             (lo.min(p.1), hi.max(p.1))
         });
+        let rss_slope = slope(&points);
+        // Doubling in a day: the most a process restarted daily could grow (README).
+        let bound = lo / DAY_MINUTES;
         println!(
-            "  after warm-up ({warm:.0} s): RSS {lo:.1} to {hi:.1} MiB, fitted slope {:+.3} MiB/min; \
-             fds fitted slope {:+.2} /min",
-            slope(&points),
+            "  after warm-up ({warm:.0} s): RSS {lo:.1} to {hi:.1} MiB, fitted slope {rss_slope:+.3} MiB/min \
+             (bound {bound:.3}: {lo:.1} MiB more in a day); fds fitted slope {:+.2} /min",
             slope(&fd_points)
         );
-        if let (Some((_, before)), Some((_, idle))) = (baseline[i], after[i])
-            && idle > before
-        {
-            println!(
-                "  descriptors: {idle} after the load, {before} before it (+{})",
-                idle - before
+        if points.len() >= 2 {
+            let minutes = points.last().map_or(0.0, |p| p.0) - points[0].0;
+            records.push(
+                Count::new(whose("RSS slope after warm-up"), rss_slope, "MiB/min")
+                    .goal(
+                        Goal::AtMost(bound),
+                        format!(
+                            "at most what would double the lowest RSS after warm-up ({lo:.1} MiB) in a day"
+                        ),
+                    )
+                    .note(format!(
+                        "least squares over {} samples, {minutes:.1} min after the first {warm:.0} s; \
+                         RSS {lo:.1} to {hi:.1} MiB; before the load {}",
+                        points.len(),
+                        baseline[i].map_or("?".to_owned(), |(rss, _)| format!("{:.1} MiB", rss as f64 / 1024.0))
+                    ))
+                    .into(),
             );
-            ok = ok && idle <= before + 16;
+            if rss_slope > bound {
+                failures.push(format!(
+                    "{}: {rss_slope:+.3} MiB/min, above {bound:.3} (doubling in a day)",
+                    whose("RSS slope after warm-up")
+                ));
+            }
+        }
+        if let (Some((_, before)), Some((_, idle))) = (baseline[i], after[i]) {
+            if idle > before {
+                println!(
+                    "  descriptors: {idle} after the load, {before} before it (+{})",
+                    idle - before
+                );
+            }
+            let during = series
+                .iter()
+                .map(|s| s.fds)
+                .fold((u64::MAX, 0), |(lo, hi), f| (lo.min(f), hi.max(f)));
+            records.push(
+                Count::new(
+                    whose("descriptors 15 s after the load, above the count before it"),
+                    idle as f64 - before as f64,
+                    "descriptors",
+                )
+                .goal(
+                    Goal::AtMost(FD_SLACK as f64),
+                    format!(
+                        "back to the count before the load but for the pools' connections ({FD_SLACK})"
+                    ),
+                )
+                .note(format!("{before} before the load, {}-{} during it, {idle} after", during.0, during.1))
+                .into(),
+            );
+            if idle > before + FD_SLACK {
+                failures.push(format!(
+                    "{}: {idle} descriptors 15 s after the load, {before} before it (at most {FD_SLACK} more)",
+                    whose("descriptors")
+                ));
+            }
         }
     }
-    ok
 }
+
+/// Minutes in a day: the soak's memory bound is doubling in one.
+const DAY_MINUTES: f64 = 24.0 * 60.0;
+
+/// Descriptors an instance may keep open after the load: the database pool's ten
+/// connections and Redis's (the broker's, the pub/sub feed, the stores'), which stay open.
+const FD_SLACK: u64 = 16;

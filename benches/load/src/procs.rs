@@ -3,12 +3,12 @@
 //! server's memory and descriptors.
 
 use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use dx_bench_procs::{free_port, open_fds, rss_kib};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
@@ -114,38 +114,7 @@ impl Server {
 
 /// Resident memory (KiB) and open descriptors of a process.
 pub fn sample(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
-    Some((rss, fds))
-}
-
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
-    Ok(listener.local_addr().context("no local address")?.port())
-}
-
-/// A signing key the instances share (64 hex digits), from /dev/urandom.
-pub fn write_key(path: &Path) -> Result<()> {
-    let mut bytes = [0u8; 32];
-    std::io::Read::read_exact(
-        &mut File::open("/dev/urandom").context("cannot open /dev/urandom")?,
-        &mut bytes,
-    )
-    .context("cannot read /dev/urandom")?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    std::io::Write::write_all(&mut file, hex.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    Some((rss_kib(pid)?, open_fds(pid)?))
 }
 
 /// Runs a shell command of the operator's (the services' restarts), failing on a nonzero

@@ -10,12 +10,15 @@
 //! client fails loudly instead of printing a fast number. No timing assertions.
 //!
 //! Run: `cargo run --release --manifest-path benches/runtimes/Cargo.toml [-- CLIENT.wasm]`.
+//! With `DX_BENCH_RESULTS` set (the benchmark report), each figure of wasmi beside its peer
+//! is also appended there as a JSON line (`dx-bench-record`); see `record`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use dx_bench_record::Figure;
 use dx_htip::{HtipOp, Op, delta, stream};
 
 /// Samples per figure; the median is reported.
@@ -81,6 +84,72 @@ fn main() {
         measure_native(&inputs),
     ];
     print_table(&rows, &inputs);
+    record(&rows, &inputs);
+}
+
+/// The figures for the benchmark report: wasmi (ours: the suite's runtime) beside wasmtime
+/// with the same fuel setting, then wasmi as the suite runs it beside the client's code run
+/// natively (render and patch only: nothing is compiled natively). No goal: the choice of
+/// wasmi rests on compile and first render, where the suite spends its time, and this run
+/// shows whether that still holds.
+fn record(rows: &[Row], inputs: &Inputs) {
+    let [wasmi_fuel, wasmi, wasmtime_fuel, wasmtime, native] = rows else {
+        panic!("five rows: wasmi and wasmtime with and without fuel, and native");
+    };
+    let pairs = [
+        ("fuel on, as the suite runs it", wasmi_fuel, wasmtime_fuel),
+        ("fuel off", wasmi, wasmtime),
+        ("against native", wasmi_fuel, native),
+    ];
+    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e3);
+    let per_s = |d: Duration| 1.0 / d.as_secs_f64();
+    let target_mb = inputs.target.len() as f64 / 1e6;
+    for (group, ours, peer) in pairs {
+        let times: [(&str, Option<f64>, Option<f64>); 4] = [
+            ("compile", ms(ours.compile), ms(peer.compile)),
+            ("instantiate", ms(ours.instantiate), ms(peer.instantiate)),
+            (
+                "first render of a fresh instance",
+                ms(ours.first_render),
+                ms(peer.first_render),
+            ),
+            (
+                "cold start (compile, instantiate, first render)",
+                ms(ours.cold),
+                ms(peer.cold),
+            ),
+        ];
+        for (figure, a, b) in times {
+            if let (Some(a), Some(b)) = (a, b) {
+                Figure::lower_is_better(figure, "ms")
+                    .group(group)
+                    .ours(ours.name, a)
+                    .peer(peer.name, b)
+                    .note(format!("median of {SAMPLES}"))
+                    .record()
+                    .expect("the results file (DX_BENCH_RESULTS) is writable");
+            }
+        }
+        Figure::higher_is_better("warm renders of the 2,000-row page", "renders/s")
+            .group(group)
+            .ours(ours.name, per_s(ours.render))
+            .peer(peer.name, per_s(peer.render))
+            .note(format!(
+                "{} operations a render; median of {SAMPLES} samples of {RENDERS_PER_SAMPLE}",
+                thousands(inputs.ops as f64)
+            ))
+            .record()
+            .expect("the results file (DX_BENCH_RESULTS) is writable");
+        Figure::higher_is_better("apply_patch on a 1 MiB pair", "MB/s")
+            .group(group)
+            .ours(ours.name, target_mb / ours.patch.as_secs_f64())
+            .peer(peer.name, target_mb / peer.patch.as_secs_f64())
+            .note(format!(
+                "target bytes written per second; median of {SAMPLES} samples of {PATCHES_PER_SAMPLE}"
+            ))
+            .record()
+            .expect("the results file (DX_BENCH_RESULTS) is writable");
+    }
 }
 
 /// What every runtime is given, and what a correct run produces.
