@@ -128,7 +128,8 @@ fn real_main(cli: &Cli) -> anyhow::Result<ExitCode> {
             if status != "ok" {
                 failed.push(bench.id.clone());
             }
-            store = results::replace(store, &bench.id, lines);
+            // Read again: another run may have replaced other benches' lines meanwhile.
+            store = results::replace(results::read(&store_path)?, &bench.id, lines);
             // Kept after each bench, so an interrupted run loses only the bench it was in.
             results::write(&store_path, &store)?;
         }
