@@ -43,10 +43,16 @@ services() {
         --redis-start "$start_redis"
 }
 
+# Every run goes ahead whatever the one before found; the script fails at the end if any did.
+failed=()
 for run in "${runs[@]}"; do
     case "$run" in
-        services) services ;;
-        kill | term) bash "$here/run.sh" --instances 2 --faults "$run" ;;
+        services) services || failed+=("$run") ;;
+        kill | term) bash "$here/run.sh" --instances 2 --faults "$run" || failed+=("$run") ;;
         *) echo "faults.sh: unknown run $run (services, kill, term)" >&2; exit 2 ;;
     esac
 done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "faults.sh: failed: ${failed[*]}" >&2
+    exit 1
+fi
