@@ -74,17 +74,51 @@ async fn presence(
     }
 }
 
+/// The observing user's two connections, opened at once: one asks `PRESENCE`, the other
+/// watches the events.
+async fn observer_and_watcher(
+    area: &SyncArea,
+    user: &str,
+    token: &str,
+) -> Result<(Peer, Peer), CaseFailure> {
+    let (observer, watcher) = futures_util::join!(
+        Peer::connect(area, user, token),
+        Peer::connect(area, user, token)
+    );
+    Ok((observer?, watcher?))
+}
+
 async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), CaseFailure> {
     let channel = fresh_channel("p24")?;
     // Four users, the observer's last: with fewer test accounts some coincide, and the
     // model below stays exact (the observer's own user is always listed and never judged).
     let mut users = users(target, area, "p24", 4).await?;
     let (obs_user, obs_token) = users.pop().unwrap_or_default();
-    let mut observer = Peer::connect(area, &obs_user, &obs_token).await?;
-    let mut watcher = Peer::connect(area, &obs_user, &obs_token).await?;
+    // The slots a step will connect before any other step of theirs are connected at
+    // once, with the observer and the watcher: idle and subscribed to nothing, they change
+    // no list, and one after another each connection costs its upgrade in round trips.
+    let mut first_use: [Option<bool>; 4] = [None; 4];
+    for step in steps {
+        let (Step::Subscribe(k) | Step::Unsubscribe(k) | Step::Vanish(k)) = *step;
+        first_use[k].get_or_insert(!matches!(step, Step::Vanish(_)));
+    }
+    let early = (0..4).filter(|k| first_use[*k] == Some(true)).map(|k| {
+        let (u, t) = &users[OWNER[k]];
+        // Each slot on an instance of its own in turn: presence asked on one must list
+        // users subscribed on the others.
+        async move { (k, Peer::connect_on(area, k + 1, u, t).await) }
+    });
+    let (observing, early) = futures_util::join!(
+        observer_and_watcher(area, &obs_user, &obs_token),
+        futures_util::future::join_all(early)
+    );
+    let (mut observer, mut watcher) = observing?;
+    let mut slots: Vec<Option<(Peer, bool)>> = (0..4).map(|_| None).collect();
+    for (k, peer) in early {
+        slots[k] = Some((peer?, false));
+    }
     let mut request = 1u32;
     watcher.subscribe(&channel, request).await?;
-    let mut slots: Vec<Option<(Peer, bool)>> = (0..4).map(|_| None).collect();
     let present = |slots: &[Option<(Peer, bool)>]| -> BTreeSet<String> {
         slots
             .iter()
@@ -100,9 +134,8 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
         match *step {
             Step::Subscribe(k) | Step::Unsubscribe(k) => {
                 if slots[k].is_none() {
+                    // After a vanish: connected again, on its own instance.
                     let (u, t) = &users[OWNER[k]];
-                    // Each slot on an instance of its own in turn: presence asked on
-                    // one must list users subscribed on the others.
                     slots[k] = Some((Peer::connect_on(area, k + 1, u, t).await?, false));
                 }
                 let Some((peer, subscribed)) = slots[k].as_mut() else {
@@ -156,6 +189,7 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
             }
             // Waiting, the watcher answers pings and keeps what arrives.
             watcher.idle(Duration::from_millis(20)).await?;
+            keep_alive(&mut slots).await?;
         }
         let changes: Vec<(String, bool)> = after
             .difference(&before)
@@ -164,12 +198,23 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
             .filter(|(u, _)| *u != obs_user)
             .collect();
         expect_events(&mut watcher, &obs_user, changes, &format!("{step:?}")).await?;
+        keep_alive(&mut slots).await?;
     }
     for (peer, _) in slots.into_iter().flatten() {
         peer.close().await;
     }
     observer.close().await;
     watcher.close().await;
+    Ok(())
+}
+
+/// Every open slot answers the pings that have arrived: a slot is read only at its own
+/// steps, and one left unread past the ping timeout is rightly found dead, its user then
+/// leaving the list (with a `PRESENCE_EVENT`) although the model keeps it.
+async fn keep_alive(slots: &mut [Option<(Peer, bool)>]) -> Result<(), CaseFailure> {
+    for (peer, _) in slots.iter_mut().flatten() {
+        peer.keep_alive().await?;
+    }
     Ok(())
 }
 
@@ -233,8 +278,7 @@ async fn silent_connection(target: &Target, area: &SyncArea) -> Result<(), CaseF
     let channel = fresh_channel("p24-silent")?;
     let [(silent_user, silent_token), (obs_user, obs_token)] =
         two_users(target, area, "p24-silent").await?;
-    let mut observer = Peer::connect(area, &obs_user, &obs_token).await?;
-    let mut watcher = Peer::connect(area, &obs_user, &obs_token).await?;
+    let (mut observer, mut watcher) = observer_and_watcher(area, &obs_user, &obs_token).await?;
     watcher.subscribe(&channel, 1).await?;
     let mut silent = Peer::connect_on(area, 1, &silent_user, &silent_token).await?;
     silent.subscribe(&channel, 2).await?;
