@@ -135,11 +135,10 @@ fn precondition(spec: &PropertySpec, target: &Target, has_check: bool) -> Option
 /// side by side. A check keeps its cases apart on the target (a fresh account, scope,
 /// partition, session, channel or client instance each), so most checks are a lane of their
 /// own; checks that lean on one resource of the target share a lane, so that they never
-/// crowd it together: the query checks judge the one connection pool they all use
-/// (Property 20 counts its connections, Property 21 holds it past the query timeout), and
-/// Properties 1 and 4 hash a password at nearly every case, where the target's hashing
-/// refuses (503, `Retry-After`) past its capacity. The rest of an area, short checks, share
-/// a lane as before.
+/// crowd it together: Properties 20 and 21 judge the connection pool (20 counts its
+/// connections, 21 holds one past the query timeout), and Properties 1 and 4 hash a
+/// password at nearly every case, where the target's hashing refuses (503, `Retry-After`)
+/// past its capacity. The rest of an area, short checks, share a lane as before.
 pub fn lane_of(spec: &PropertySpec) -> String {
     match (spec.area.as_str(), spec.number) {
         ("auth", 1 | 4) => "auth-hashing".to_owned(),
@@ -151,9 +150,10 @@ pub fn lane_of(spec: &PropertySpec) -> String {
 }
 
 /// The long checks of the areas that share a lane, which run in a lane of their own instead:
-/// Property 6 (its scopes are its own), 14 (its partitions) and 17 (its sessions).
+/// Property 6 (its scopes are its own), 14 (its partitions), 17 (its sessions) and 19 (its
+/// accounts; it only waits for the pool like any client while 20 and 21 use it).
 fn splits_off(number: u8) -> bool {
-    matches!(number, 6 | 14 | 17)
+    matches!(number, 6 | 14 | 17 | 19)
 }
 
 /// About how long a property's check takes through a link with 25 ms each way, in seconds
@@ -624,10 +624,10 @@ mod tests {
             .map(|p| (p.number, lane_of(p)))
             .collect();
         let of = |n: u8| lanes.iter().find(|(m, _)| *m == n).unwrap().1.clone();
-        for shared in [[19, 20], [19, 21], [1, 4], [7, 8], [13, 15], [16, 18]] {
+        for shared in [[20, 21], [1, 4], [7, 8], [13, 15], [16, 18]] {
             assert_eq!(of(shared[0]), of(shared[1]), "{shared:?}");
         }
-        for own in [2, 3, 5, 6, 9, 10, 11, 12, 14, 17, 22, 23, 24, 25, 26] {
+        for own in [2, 3, 5, 6, 9, 10, 11, 12, 14, 17, 19, 22, 23, 24, 25, 26] {
             assert_eq!(of(own), format!("p{own:02}"));
         }
         assert_ne!(of(1), of(5));
