@@ -224,7 +224,8 @@ impl Burst {
 
     /// Sends a request of `policy` in the burst's partition for each of `claims` (`Some`:
     /// claiming that address, [`request_in`]), one after another, each once the one before
-    /// it was answered, and returns every answer with how long after the
+    /// it was answered, then one for each of `then_at_once`, all at once (requests past a
+    /// spent budget: none is counted, so their order shows nothing), and returns every answer with how long after the
     /// burst's start it arrived. The requests go from a task of their own: the suite judges
     /// its other lanes' answers on one thread, and on a busy machine that work held each
     /// answer of a burst back until bursts outlasted their 2 s windows through a slow link.
@@ -234,20 +235,31 @@ impl Burst {
         area: &RateArea,
         policy: &Policy,
         claims: &[Option<std::net::IpAddr>],
+        then_at_once: &[Option<std::net::IpAddr>],
     ) -> Result<Vec<(Exchange, std::time::Duration)>, CaseFailure> {
-        let sends: Vec<(crate::http::HttpClient, RequestSpec)> = claims
-            .iter()
-            .map(|claimed| {
-                let client = target.next_instance().http().clone();
-                (client, request_in(area, policy, &self.partition, *claimed))
-            })
-            .collect();
+        let sends = |claims: &[Option<std::net::IpAddr>]| -> Vec<_> {
+            claims
+                .iter()
+                .map(|claimed| {
+                    let client = target.next_instance().http().clone();
+                    (client, request_in(area, policy, &self.partition, *claimed))
+                })
+                .collect()
+        };
+        let (one_by_one, at_once) = (sends(claims), sends(then_at_once));
         let started = self.started;
         let task = tokio::spawn(async move {
-            let mut answers = Vec::with_capacity(sends.len());
-            for (client, request) in sends {
+            let mut answers = Vec::with_capacity(one_by_one.len() + at_once.len());
+            for (client, request) in one_by_one {
                 let ex = client.send(request).await?;
                 answers.push((ex, started.elapsed()));
+            }
+            let together = at_once.into_iter().map(|(client, request)| async move {
+                let ex = client.send(request).await?;
+                Ok::<_, crate::http::TransportError>((ex, started.elapsed()))
+            });
+            for answer in futures_util::future::join_all(together).await {
+                answers.push(answer?);
             }
             Ok::<_, crate::http::TransportError>(answers)
         });

@@ -45,7 +45,7 @@ async fn count_once(
 ) -> Result<bool, CaseFailure> {
     let burst = Burst::start();
     let plain = vec![None; n as usize];
-    let answers = burst.send(target, area, policy, &plain).await?;
+    let answers = burst.send(target, area, policy, &plain, &[]).await?;
     for (i, (ex, after)) in (1..=n).zip(answers) {
         let owed = u64::from(policy.max_requests - i);
         if let Err(failure) = expect_admitted(

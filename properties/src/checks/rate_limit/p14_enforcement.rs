@@ -4,7 +4,7 @@
 //! then the next request must be 429 `RATE_LIMITED` in the envelope with `Retry-After` from
 //! 1 to `window_seconds`, and the same request sent that many seconds later must be admitted
 //! (spec/security.md: Retry-After is honoured). proptest then generates how many requests
-//! past the limit are sent (1 to 5), and whether they claim other client addresses through
+//! past the limit are sent, at once (1 to 5), and whether they claim other client addresses through
 //! `X-Forwarded-For` and `Forwarded`: each one is refused the same way, since a target that
 //! publishes `rate_limits.trusted_proxies` = 0 counts no forwarding header. A burst that
 //! outlasts its window (through a slow link) may rightly be admitted past the limit: it is
@@ -29,7 +29,7 @@ pub const CHECK: PropertyCheck = PropertyCheck {
 };
 
 /// Spends a fresh partition's whole budget, then sends one request past it for each of
-/// `past` (`Some`: claiming that address), all from one task ([`Burst::send`]): the burst
+/// `past` (`Some`: claiming that address), those at once, all from one task ([`Burst::send`]): the burst
 /// and the answers past the limit with when each arrived, or `None` when the burst outlasted
 /// its window and a count came out low, which then shows nothing ([`Burst`]).
 async fn spend(
@@ -40,9 +40,11 @@ async fn spend(
 ) -> Result<Option<(Burst, Vec<(Exchange, Duration)>)>, CaseFailure> {
     let burst = Burst::start();
     let within = policy.max_requests as usize;
-    let mut claims = vec![None; within];
-    claims.extend_from_slice(past);
-    let mut answers = burst.send(target, area, policy, &claims).await?;
+    // The requests past the limit go at once once the budget is spent: each must be
+    // refused, and one after another they made a burst outlast its window.
+    let mut answers = burst
+        .send(target, area, policy, &vec![None; within], past)
+        .await?;
     let after = answers.split_off(within.min(answers.len()));
     for (i, (ex, at)) in (1..=policy.max_requests).zip(answers) {
         let owed = u64::from(policy.max_requests - i);
