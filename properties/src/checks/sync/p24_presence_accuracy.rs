@@ -94,29 +94,8 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
     // model below stays exact (the observer's own user is always listed and never judged).
     let mut users = users(target, area, "p24", 4).await?;
     let (obs_user, obs_token) = users.pop().unwrap_or_default();
-    // The slots a step will connect before any other step of theirs are connected at
-    // once, with the observer and the watcher: idle and subscribed to nothing, they change
-    // no list, and one after another each connection costs its upgrade in round trips.
-    let mut first_use: [Option<bool>; 4] = [None; 4];
-    for step in steps {
-        let (Step::Subscribe(k) | Step::Unsubscribe(k) | Step::Vanish(k)) = *step;
-        first_use[k].get_or_insert(!matches!(step, Step::Vanish(_)));
-    }
-    let early = (0..4).filter(|k| first_use[*k] == Some(true)).map(|k| {
-        let (u, t) = &users[OWNER[k]];
-        // Each slot on an instance of its own in turn: presence asked on one must list
-        // users subscribed on the others.
-        async move { (k, Peer::connect_on(area, k + 1, u, t).await) }
-    });
-    let (observing, early) = futures_util::join!(
-        observer_and_watcher(area, &obs_user, &obs_token),
-        futures_util::future::join_all(early)
-    );
-    let (mut observer, mut watcher) = observing?;
+    let (mut observer, mut watcher) = observer_and_watcher(area, &obs_user, &obs_token).await?;
     let mut slots: Vec<Option<(Peer, bool)>> = (0..4).map(|_| None).collect();
-    for (k, peer) in early {
-        slots[k] = Some((peer?, false));
-    }
     let mut request = 1u32;
     watcher.subscribe(&channel, request).await?;
     let present = |slots: &[Option<(Peer, bool)>]| -> BTreeSet<String> {
@@ -134,8 +113,9 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
         match *step {
             Step::Subscribe(k) | Step::Unsubscribe(k) => {
                 if slots[k].is_none() {
-                    // After a vanish: connected again, on its own instance.
                     let (u, t) = &users[OWNER[k]];
+                    // Each slot on an instance of its own in turn: presence asked on
+                    // one must list users subscribed on the others.
                     slots[k] = Some((Peer::connect_on(area, k + 1, u, t).await?, false));
                 }
                 let Some((peer, subscribed)) = slots[k].as_mut() else {
