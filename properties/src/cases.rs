@@ -537,26 +537,48 @@ where
             }
         }
     }
-    let mut ran = 0;
-    let mut failed = None;
+    // A case starts as soon as any other ends (cases differ in length: in order, a long one
+    // held back the three behind it). Once one fails, no later case starts, and the cases
+    // before it run to their end: the failure reported is the first in generation order.
+    let mut failed: Option<(usize, CaseFailure)> = None;
+    let mut done = vec![false; trees.len()];
     {
         let test = &test;
+        let stop_after = std::cell::Cell::new(usize::MAX);
+        let stop_after = &stop_after;
         let mut results = stream::iter(trees.iter().enumerate().map(|(at, (_, tree))| {
-            let run = test(tree.current());
-            async move { (at, run.await) }
+            let input = (at <= stop_after.get()).then(|| tree.current());
+            async move {
+                match input {
+                    Some(input) => (at, Some(test(input).await)),
+                    None => (at, None),
+                }
+            }
         }))
-        .buffered(concurrency.max(1));
+        .buffer_unordered(concurrency.max(1));
         while let Some((at, result)) = results.next().await {
-            ran += 1;
-            if let Err(failure) = result {
+            let Some(result) = result else { continue };
+            done[at] = true;
+            if let Err(failure) = result
+                && failed.as_ref().is_none_or(|(first, _)| at < *first)
+            {
+                stop_after.set(at);
                 failed = Some((at, failure));
+            }
+            if let Some((first, _)) = &failed
+                && done[..*first].iter().all(|d| *d)
+            {
                 break;
             }
         }
     }
     let Some((at, failure)) = failed else {
-        return CaseOutcome::Passed { cases: ran };
+        return CaseOutcome::Passed {
+            cases: u32::try_from(trees.len()).unwrap_or(u32::MAX),
+        };
     };
+    // As one after another: the cases up to the failing one ran.
+    let ran = u32::try_from(at + 1).unwrap_or(u32::MAX);
     let (case, tree) = trees.swap_remove(at);
     call.failed(case);
     shrink(tree, failure, ran, &mut |input| test(input)).await

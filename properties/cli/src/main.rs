@@ -151,8 +151,8 @@ struct RunArgs {
     #[arg(long)]
     no_features: bool,
     /// How many lanes of checks run at once (default: the number of cores, at least 4 against
-    /// the embedded reference and 8 against --target). The checks of an area that shares state
-    /// on the target run in one lane, one after another.
+    /// the embedded reference and 12 against --target). Most checks run in a lane of their
+    /// own, longest first; checks that lean on one resource of the target share one.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=64))]
     jobs: Option<u32>,
     /// A test account on the deployment, EMAIL:PASSWORD (repeatable; two let the sync checks

@@ -14,7 +14,9 @@
 
 use std::time::Duration;
 
-use crate::cases::{CaseConfig, CaseFailure, CaseOutcome, for_all, for_each};
+use crate::cases::{
+    CASES_AT_ONCE, CaseConfig, CaseFailure, CaseOutcome, for_all_concurrently, for_each,
+};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, area, response_date};
 use crate::checks::support::unique_scope;
@@ -79,10 +81,16 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
                 return boundary.followed_by(ordered);
             }
             let boundary = boundary.followed_by(ordered);
-            let generated = for_all(-1_000_000_000i64..=1_000_000_000, config, |offset| {
-                let sub = sub.clone();
-                async move { minted(api, &sub, offset).await }
-            })
+            // Each case judges a token of its own: several run at once.
+            let generated = for_all_concurrently(
+                -1_000_000_000i64..=1_000_000_000,
+                config,
+                CASES_AT_ONCE,
+                |offset| {
+                    let sub = sub.clone();
+                    async move { minted(api, &sub, offset).await }
+                },
+            )
             .await;
             boundary.followed_by(generated)
         };

@@ -12,7 +12,7 @@ use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::auth::{AuthApi, area, response_date};
 use crate::checks::support::unique_scope;
@@ -48,9 +48,11 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             };
         }
         let sub = unique_scope("p05");
-        let generated = for_all(
+        // Each case revokes a token of its own: several run at once.
+        let generated = for_all_concurrently(
             (-100_000i64..100_000, any::<bool>()),
             config,
+            CASES_AT_ONCE,
             |(offset, refresh)| {
                 let sub = sub.clone();
                 async move { revoke_minted(api, &sub, offset, refresh).await }

@@ -7,6 +7,8 @@ pub mod p16_token_uniqueness;
 pub mod p17_validation_strictness;
 pub mod p18_token_location;
 
+use std::time::Duration;
+
 use http::Method;
 use serde_json::Value;
 
@@ -116,6 +118,8 @@ pub struct Session {
     pub cookie: String,
     /// A token of the session.
     pub token: String,
+    /// When the request that issued the token was sent: its lifetime starts no earlier.
+    pub asked: tokio::time::Instant,
 }
 
 /// How a token travels.
@@ -183,6 +187,7 @@ impl<'t> CsrfApi<'t> {
 
     /// A fresh session from the token endpoint, with the token it answered.
     pub async fn session(&self) -> Result<Session, CaseFailure> {
+        let asked = tokio::time::Instant::now();
         let ex = self
             .observer
             .send(RequestSpec::get(&self.area.token_endpoint), &[])
@@ -218,6 +223,7 @@ impl<'t> CsrfApi<'t> {
         Ok(Session {
             cookie: format!("{}={session}", self.area.session_cookie),
             token,
+            asked,
         })
     }
 
@@ -283,20 +289,32 @@ impl<'t> CsrfApi<'t> {
         }
     }
 
-    /// Sends `request` and judges that the CSRF check let it through (any answer but a 403
-    /// `CSRF_INVALID`; the route may still refuse it for its own reasons, e.g. 405).
+    /// Sends `request`, carrying `session`'s token, and judges that the CSRF check let it
+    /// through (any answer but a 403 `CSRF_INVALID`; the route may still refuse it for its
+    /// own reasons, e.g. 405). A refusal as expired, once `csrf.ttl_seconds` have passed
+    /// since the token was asked for, shows nothing (the token may rightly have expired on
+    /// the way, through a slow link): the case is left unconcluded.
     pub async fn accepted(
         &self,
+        session: &Session,
         request: RequestSpec,
         what: &str,
     ) -> Result<Exchange, CaseFailure> {
         let ex = self.observer.send(request, &[]).await?;
-        let code = ex.json().and_then(|b| {
-            b.pointer("/error/code")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
-        if ex.status == 403 && code.as_deref() == Some("CSRF_INVALID") {
+        let body = ex.json();
+        let at = |pointer: &str| {
+            body.as_ref()
+                .and_then(|b| b.pointer(pointer).and_then(Value::as_str))
+        };
+        if ex.status == 403 && at("/error/code") == Some("CSRF_INVALID") {
+            let lived = session.asked.elapsed() >= Duration::from_secs(self.area.ttl_seconds);
+            if lived && at("/error/details/reason") == Some("expired") {
+                crate::cases::unconcluded(format!(
+                    "{what}: the answer came more than csrf.ttl_seconds ({} s) after the token was asked for, and the token was refused as expired",
+                    self.area.ttl_seconds
+                ));
+                return Ok(ex);
+            }
             return Err(CaseFailure::violates(
                 &ex,
                 &sc::EITHER_PLACE,

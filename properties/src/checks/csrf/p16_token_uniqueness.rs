@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::csrf::{CsrfApi, area};
 use crate::clause::security as sc;
@@ -31,7 +31,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         };
         let api = CsrfApi::new(target, &area);
         let seen = &Mutex::new((HashSet::new(), HashSet::new()));
-        let outcome = for_all(1usize..=4, config, |n| async move {
+        let outcome = for_all_concurrently(1usize..=4, config, CASES_AT_ONCE, |n| async move {
             let sessions =
                 futures_util::future::try_join_all((0..n).map(|_| api.session())).await?;
             let Ok(mut seen) = seen.lock() else {

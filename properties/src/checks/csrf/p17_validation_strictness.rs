@@ -18,7 +18,7 @@ use std::time::Duration;
 use http::Method;
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::csrf::{CsrfApi, Place, UNSAFE, area};
 use crate::clause::security as sc;
@@ -281,10 +281,12 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if enumerated.is_failed() {
             return CheckOutcome::Ran(enumerated);
         }
-        let generated = for_all(hostile(), config, |(token, method)| {
-            hostile_case(api, token, method)
-        })
-        .await;
+        // Each case has a session of its own: several run at once.
+        let generated =
+            for_all_concurrently(hostile(), config, CASES_AT_ONCE, |(token, method)| {
+                hostile_case(api, token, method)
+            })
+            .await;
         let outcome = left_alone.followed_by(enumerated).followed_by(generated);
         if watch_expiry || outcome.is_failed() {
             return CheckOutcome::Ran(outcome);

@@ -10,7 +10,7 @@
 use http::Method;
 use proptest::prelude::*;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::csrf::{CsrfApi, Place, UNSAFE, area, multipart, urlencoded};
 use crate::clause::security as sc;
@@ -33,9 +33,13 @@ async fn in_place(api: CsrfApi<'_>, method: Method, place: Place) -> Result<(), 
         &s.token,
         place,
     );
-    api.accepted(request, &format!("{method} with the token in {place:?}"))
-        .await
-        .map(|_| ())
+    api.accepted(
+        &s,
+        request,
+        &format!("{method} with the token in {place:?}"),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn both_places(api: CsrfApi<'_>) -> Result<(), CaseFailure> {
@@ -49,7 +53,7 @@ async fn both_places(api: CsrfApi<'_>) -> Result<(), CaseFailure> {
             Place::UrlEncoded,
         )
         .header(&api.area.header, &s.token);
-    api.accepted(both, "the token in the header and the form field")
+    api.accepted(&s, both, "the token in the header and the form field")
         .await?;
     let wrong_form = api
         .request(
@@ -72,6 +76,7 @@ async fn end_by_form(api: CsrfApi<'_>) -> Result<(), CaseFailure> {
     let s = api.session().await?;
     let end = api
         .accepted(
+            &s,
             api.request(
                 Method::POST,
                 &api.area.session_end,
@@ -140,7 +145,7 @@ async fn surrounded(
             .header("content-type", "application/x-www-form-urlencoded")
             .body(urlencoded(&all))
     };
-    api.accepted(request, "the token among other form fields")
+    api.accepted(&s, request, "the token among other form fields")
         .await
         .map(|_| ())
 }
@@ -169,9 +174,11 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if enumerated.is_failed() {
             return CheckOutcome::Ran(enumerated);
         }
-        let generated = for_all(
+        // Each case has a session of its own: several run at once.
+        let generated = for_all_concurrently(
             (fields(), fields(), any::<bool>(), 0usize..4),
             config,
+            CASES_AT_ONCE,
             |(before, after, multipart_form, method)| {
                 surrounded(api, before, after, multipart_form, method)
             },

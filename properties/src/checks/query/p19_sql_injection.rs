@@ -15,6 +15,7 @@
 //! search (each must match), expects them again beside its own, scopes its names (names are
 //! unique within an account) and deletes what it stored.
 
+use futures_util::future::join_all;
 use proptest::prelude::*;
 
 use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
@@ -183,22 +184,40 @@ async fn one_case(
     } else {
         String::new()
     };
-    let mut stored = Vec::new();
-    for (i, (payload, body)) in entries.iter().enumerate() {
-        let name = format!("{scope}{}", name_of(i, payload));
-        let item = api.create(owner, &name, body).await?;
-        created.push(item.id);
-        let ex = api.get(owner, item.id, &[&item.name, &item.body]).await?;
+    // The items are stored at once, then read back at once: each stands alone, and one
+    // after another they cost two round trips each.
+    let names: Vec<String> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (payload, _))| format!("{scope}{}", name_of(i, payload)))
+        .collect();
+    let made = join_all(
+        names
+            .iter()
+            .zip(entries)
+            .map(|(name, (_, body))| api.create(owner, name, body)),
+    )
+    .await;
+    created.extend(made.iter().flatten().map(|item| item.id));
+    let stored = made.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let reads = join_all(
+        stored
+            .iter()
+            .map(|item| async move { api.get(owner, item.id, &[&item.name, &item.body]).await }),
+    )
+    .await;
+    for (item, ex) in stored.iter().zip(reads) {
+        let ex = ex?;
         let read = parse_item(&ex)?;
-        if ex.status != 200 || read != item {
+        if ex.status != 200 || &read != item {
             return Err(CaseFailure::violates(
                 &ex,
                 &qc::BYTE_FOR_BYTE,
                 format!("stored {item:?}, read back {read:?}"),
             ));
         }
-        stored.push(item);
     }
+    let mut stored = stored;
     let mut want: Vec<i64> = stored
         .iter()
         .filter(|i| i.name.contains(needle.as_str()))

@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 
-use crate::cases::{CaseConfig, CaseFailure, for_all};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::query::{ItemsApi, Owner, area};
 use crate::checks::support::{marker, unique_scope};
@@ -225,15 +225,26 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             Ok(o) => o,
             Err(failure) => return CheckOutcome::SetupFailed(failure),
         };
-        let (api, owner, hooks) = (&api, &owner, &hooks);
+        // A timeout holds a connection of the pool past the query timeout, and its case then
+        // needs the target serving again: it runs alone. Duplicates, each on names of its
+        // own, run several at once (a shared test account's, one at a time).
+        let alone = tokio::sync::RwLock::new(());
+        let (api, owner, hooks, alone) = (&api, &owner, &hooks, &alone);
+        let at_once = if api.shared { 1 } else { CASES_AT_ONCE };
         // Timeouts take the query timeout each: at most one case in ten provokes one.
         let strategy = (proptest::sample::select(kinds), 0u8..10);
-        let outcome = for_all(strategy, config, |(kind, roll)| async move {
+        let outcome = for_all_concurrently(strategy, config, at_once, |(kind, roll)| async move {
             let mark = marker();
             match (kind, hooks) {
-                (Provocation::Timeout, Some(base)) if roll == 0 => timeout(api, base, owner).await,
-                (Provocation::DuplicateOnUpdate, _) => duplicate(api, owner, true, &mark).await,
-                _ => duplicate(api, owner, false, &mark).await,
+                (Provocation::Timeout, Some(base)) if roll == 0 => {
+                    let _alone = alone.write().await;
+                    timeout(api, base, owner).await
+                }
+                (kind, _) => {
+                    let _beside = alone.read().await;
+                    let on_update = kind == Provocation::DuplicateOnUpdate;
+                    duplicate(api, owner, on_update, &mark).await
+                }
             }
         })
         .await;

@@ -135,20 +135,32 @@ pub async fn hit_forged(
     partition: &str,
     ip: std::net::IpAddr,
 ) -> Result<Exchange, CaseFailure> {
+    Ok(target
+        .next_instance()
+        .http()
+        .send(request_in(area, policy, partition, Some(ip)))
+        .await?)
+}
+
+/// A request of `policy` in `partition`; with `claimed`, one that claims, through both
+/// forwarding headers, to come from that address.
+pub fn request_in(
+    area: &RateArea,
+    policy: &Policy,
+    partition: &str,
+    claimed: Option<std::net::IpAddr>,
+) -> RequestSpec {
+    let request = RequestSpec::get(&policy.path).header(&area.partition, partition);
+    let Some(ip) = claimed else {
+        return request;
+    };
     let node = match ip {
         std::net::IpAddr::V4(v4) => v4.to_string(),
         std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
     };
-    Ok(target
-        .next_instance()
-        .http()
-        .send(
-            RequestSpec::get(&policy.path)
-                .header(&area.partition, partition)
-                .header("X-Forwarded-For", ip.to_string())
-                .header("Forwarded", format!("for={node}")),
-        )
-        .await?)
+    request
+        .header("X-Forwarded-For", ip.to_string())
+        .header("Forwarded", format!("for={node}"))
 }
 
 /// How many times a burst that may have outlasted its window is sent again, in a fresh
@@ -190,12 +202,73 @@ impl Burst {
     /// requests: admitted with a higher `r` than owed (or admitted at all), after a window
     /// had passed.
     pub fn slid(&self, ex: &Exchange, policy: &Policy, expected_remaining: Option<u64>) -> bool {
-        if ex.status == 429 || !self.may_have_slid(policy) {
+        self.slid_by(ex, policy, expected_remaining, self.started.elapsed())
+    }
+
+    /// [`Burst::slid`] for an answer that arrived `after` the burst started.
+    pub fn slid_by(
+        &self,
+        ex: &Exchange,
+        policy: &Policy,
+        expected_remaining: Option<u64>,
+        after: std::time::Duration,
+    ) -> bool {
+        if ex.status == 429 || after < std::time::Duration::from_secs(policy.window_seconds) {
             return false;
         }
         match expected_remaining {
             None => true,
             Some(owed) => current(ex, &policy.category).is_some_and(|(r, _)| r > owed),
+        }
+    }
+
+    /// Sends a request of `policy` in the burst's partition for each of `claims` (`Some`:
+    /// claiming that address, [`request_in`]), one after another, each once the one before
+    /// it was answered, then one for each of `then_at_once`, all at once (requests past a
+    /// spent budget: none is counted, so their order shows nothing), and returns every answer with how long after the
+    /// burst's start it arrived. The requests go from a task of their own: the suite judges
+    /// its other lanes' answers on one thread, and on a busy machine that work held each
+    /// answer of a burst back until bursts outlasted their 2 s windows through a slow link.
+    pub async fn send(
+        &self,
+        target: &Target,
+        area: &RateArea,
+        policy: &Policy,
+        claims: &[Option<std::net::IpAddr>],
+        then_at_once: &[Option<std::net::IpAddr>],
+    ) -> Result<Vec<(Exchange, std::time::Duration)>, CaseFailure> {
+        let sends = |claims: &[Option<std::net::IpAddr>]| -> Vec<_> {
+            claims
+                .iter()
+                .map(|claimed| {
+                    let client = target.next_instance().http().clone();
+                    (client, request_in(area, policy, &self.partition, *claimed))
+                })
+                .collect()
+        };
+        let (one_by_one, at_once) = (sends(claims), sends(then_at_once));
+        let started = self.started;
+        let task = tokio::spawn(async move {
+            let mut answers = Vec::with_capacity(one_by_one.len() + at_once.len());
+            for (client, request) in one_by_one {
+                let ex = client.send(request).await?;
+                answers.push((ex, started.elapsed()));
+            }
+            let together = at_once.into_iter().map(|(client, request)| async move {
+                let ex = client.send(request).await?;
+                Ok::<_, crate::http::TransportError>((ex, started.elapsed()))
+            });
+            for answer in futures_util::future::join_all(together).await {
+                answers.push(answer?);
+            }
+            Ok::<_, crate::http::TransportError>(answers)
+        });
+        match task.await {
+            Ok(answers) => Ok(answers?),
+            Err(stopped) => Err(CaseFailure::plain(
+                "a burst sent to its end",
+                format!("the burst's task stopped: {stopped}"),
+            )),
         }
     }
 

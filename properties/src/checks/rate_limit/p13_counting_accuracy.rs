@@ -10,7 +10,7 @@
 use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::rate_limit::{
-    BURST_TRIES, Burst, Policy, RateArea, area, expect_admitted, hit, real_budget,
+    BURST_TRIES, Burst, Policy, RateArea, area, expect_admitted, real_budget,
 };
 use crate::target::Target;
 
@@ -44,8 +44,9 @@ async fn count_once(
     n: u32,
 ) -> Result<bool, CaseFailure> {
     let burst = Burst::start();
-    for i in 1..=n {
-        let ex = hit(target, area, policy, &burst.partition).await?;
+    let plain = vec![None; n as usize];
+    let answers = burst.send(target, area, policy, &plain, &[]).await?;
+    for (i, (ex, after)) in (1..=n).zip(answers) {
         let owed = u64::from(policy.max_requests - i);
         if let Err(failure) = expect_admitted(
             &ex,
@@ -53,7 +54,7 @@ async fn count_once(
             owed,
             &format!("request {i} of {n} in {}", policy.category),
         ) {
-            if burst.slid(&ex, policy, Some(owed)) {
+            if burst.slid_by(&ex, policy, Some(owed), after) {
                 return Ok(false);
             }
             return Err(failure);

@@ -4,21 +4,22 @@
 //! then the next request must be 429 `RATE_LIMITED` in the envelope with `Retry-After` from
 //! 1 to `window_seconds`, and the same request sent that many seconds later must be admitted
 //! (spec/security.md: Retry-After is honoured). proptest then generates how many requests
-//! past the limit are sent (1 to 5), and whether they claim other client addresses through
+//! past the limit are sent, at once (1 to 5), and whether they claim other client addresses through
 //! `X-Forwarded-For` and `Forwarded`: each one is refused the same way, since a target that
 //! publishes `rate_limits.trusted_proxies` = 0 counts no forwarding header. A burst that
 //! outlasts its window (through a slow link) may rightly be admitted past the limit: it is
 //! sent again, and a case whose every try outlasted it is left unconcluded ([`Burst`]).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::rate_limit::{
-    BURST_TRIES, Burst, Policy, RateArea, area, expect_admitted, expect_refused, hit, hit_forged,
-    real_budget,
+    BURST_TRIES, Burst, Policy, RateArea, area, expect_admitted, expect_refused, hit, real_budget,
 };
 use crate::clause::security as sc;
+use crate::http::Exchange;
 use crate::target::Target;
 
 /// The check.
@@ -27,16 +28,25 @@ pub const CHECK: PropertyCheck = PropertyCheck {
     run: run_check,
 };
 
-/// Spends a fresh partition's whole budget: the burst, or `None` when it outlasted its
-/// window and a count came out low, which then shows nothing ([`Burst`]).
+/// Spends a fresh partition's whole budget, then sends one request past it for each of
+/// `past` (`Some`: claiming that address), those at once, all from one task ([`Burst::send`]): the burst
+/// and the answers past the limit with when each arrived, or `None` when the burst outlasted
+/// its window and a count came out low, which then shows nothing ([`Burst`]).
 async fn spend(
     target: &Target,
     area: &RateArea,
     policy: &Policy,
-) -> Result<Option<Burst>, CaseFailure> {
+    past: &[Option<IpAddr>],
+) -> Result<Option<(Burst, Vec<(Exchange, Duration)>)>, CaseFailure> {
     let burst = Burst::start();
-    for i in 1..=policy.max_requests {
-        let ex = hit(target, area, policy, &burst.partition).await?;
+    let within = policy.max_requests as usize;
+    // The requests past the limit go at once once the budget is spent: each must be
+    // refused, and one after another they made a burst outlast its window.
+    let mut answers = burst
+        .send(target, area, policy, &vec![None; within], past)
+        .await?;
+    let after = answers.split_off(within.min(answers.len()));
+    for (i, (ex, at)) in (1..=policy.max_requests).zip(answers) {
         let owed = u64::from(policy.max_requests - i);
         if let Err(failure) = expect_admitted(
             &ex,
@@ -44,25 +54,27 @@ async fn spend(
             owed,
             &format!("request {i} in {}", policy.category),
         ) {
-            if burst.slid(&ex, policy, Some(owed)) {
+            if burst.slid_by(&ex, policy, Some(owed), at) {
                 return Ok(None);
             }
             return Err(failure);
         }
     }
-    Ok(Some(burst))
+    Ok(Some((burst, after)))
 }
 
 async fn honoured(target: &Target, area: &RateArea, policy: &Policy) -> Result<(), CaseFailure> {
     for _ in 0..BURST_TRIES {
-        let Some(burst) = spend(target, area, policy).await? else {
+        let Some((burst, after)) = spend(target, area, policy, &[None]).await? else {
             continue;
         };
-        let ex = hit(target, area, policy, &burst.partition).await?;
-        if burst.slid(&ex, policy, None) {
+        let Some((ex, at)) = after.first() else {
+            continue;
+        };
+        if burst.slid_by(ex, policy, None, *at) {
             continue;
         }
-        let wait = expect_refused(&ex, policy, "the request after the limit")?;
+        let wait = expect_refused(ex, policy, "the request after the limit")?;
         tokio::time::sleep(Duration::from_secs(wait)).await;
         let again = hit(target, area, policy, &burst.partition).await?;
         if again.status == 429 {
@@ -86,24 +98,24 @@ async fn past_limit(
     area: &RateArea,
     policy: &Policy,
     extra: u32,
-    forged: Option<Vec<std::net::IpAddr>>,
+    forged: Option<Vec<IpAddr>>,
 ) -> Result<(), CaseFailure> {
-    'tries: for _ in 0..BURST_TRIES {
-        let Some(burst) = spend(target, area, policy).await? else {
-            continue;
-        };
-        for k in 1..=extra {
-            // Where the target trusts no proxy, a client claiming other addresses through
-            // the forwarding headers is still the same client (spec/security.md).
-            let claimed = forged
+    // Where the target trusts no proxy, a client claiming other addresses through the
+    // forwarding headers is still the same client (spec/security.md).
+    let claims: Vec<Option<IpAddr>> = (1..=extra)
+        .map(|k| {
+            forged
                 .as_ref()
                 .filter(|_| area.trusts_no_proxy)
-                .and_then(|ips| ips.get(k as usize % ips.len().max(1)).copied());
-            let ex = match claimed {
-                Some(ip) => hit_forged(target, area, policy, &burst.partition, ip).await?,
-                None => hit(target, area, policy, &burst.partition).await?,
-            };
-            if burst.slid(&ex, policy, None) {
+                .and_then(|ips| ips.get(k as usize % ips.len().max(1)).copied())
+        })
+        .collect();
+    'tries: for _ in 0..BURST_TRIES {
+        let Some((burst, after)) = spend(target, area, policy, &claims).await? else {
+            continue;
+        };
+        for ((k, claimed), (ex, at)) in (1..=extra).zip(&claims).zip(after) {
+            if burst.slid_by(&ex, policy, None, at) {
                 continue 'tries;
             }
             let what = match claimed {
@@ -138,7 +150,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
             return CheckOutcome::Ran(enumerated);
         }
         let forged = proptest::option::of(proptest::collection::vec(
-            proptest::prelude::any::<std::net::IpAddr>(),
+            proptest::prelude::any::<IpAddr>(),
             1..=3,
         ));
         // Each case spends a partition of its own: several run at once.

@@ -9,7 +9,7 @@
 
 use http::Method;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::security_headers::{HeaderRules, judge};
 use crate::checks::support::{Observer, unique_scope};
@@ -122,12 +122,14 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if limited.is_failed() {
             return CheckOutcome::Ran(enumerated.followed_by(limited));
         }
-        let generated = for_all(
+        // Each case is one request: several run at once.
+        let generated = for_all_concurrently(
             (
                 "/[a-zA-Z0-9._~-]{0,24}(/[a-zA-Z0-9._~-]{0,12}){0,3}",
                 crate::checks::undescribed::methods(),
             ),
             config,
+            CASES_AT_ONCE,
             |(path, method)| async move {
                 let ex = observer
                     .send(RequestSpec::new(method.clone(), &path), &[])

@@ -16,7 +16,7 @@
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::cases::{CaseConfig, CaseFailure, for_all, for_each};
+use crate::cases::{CASES_AT_ONCE, CaseConfig, CaseFailure, for_all_concurrently, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::support::{Observer, fault_hooks, marker, unique_scope};
 use crate::clause::http_contract as hc;
@@ -135,7 +135,8 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
         if after.is_failed() {
             return CheckOutcome::Ran(outcome.followed_by(after));
         }
-        let generated = for_all(
+        // Each case is its own request to the hook: several run at once.
+        let generated = for_all_concurrently(
             (
                 prop::sample::select(codes),
                 "(?s).{0,200}",
@@ -143,6 +144,7 @@ fn run_check(target: &Target, config: CaseConfig) -> CheckFuture<'_> {
                 any::<bool>(),
             ),
             config,
+            CASES_AT_ONCE,
             |(code, before, after, panic)| {
                 generated_case(observer, base.clone(), code, before, after, panic)
             },

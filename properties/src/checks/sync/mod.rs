@@ -292,22 +292,56 @@ pub async fn users(
     prefix: &str,
     n: usize,
 ) -> Result<Vec<(String, String)>, CaseFailure> {
-    let mut users = Vec::with_capacity(n);
+    // Asked at once: one after another, each costs a round trip.
     match &area.users {
-        Users::Minted => {
-            for _ in 0..n {
-                users.push(user(target, area, prefix).await?);
-            }
-        }
+        Users::Minted => futures_util::future::join_all((0..n).map(|_| user(target, area, prefix)))
+            .await
+            .into_iter()
+            .collect(),
         Users::Accounts => {
             let api = AuthApi::new(target, &area.auth);
             let first = area.auth.take_turns(n);
-            for i in 0..n {
-                users.push(api.cached_login(first + i).await?);
-            }
+            futures_util::future::join_all((0..n).map(|i| api.cached_login(first + i)))
+                .await
+                .into_iter()
+                .collect()
         }
     }
-    Ok(users)
+}
+
+/// A connection of a user of its own (from [`user`]) to the target itself.
+pub async fn connected(
+    target: &Target,
+    area: &SyncArea,
+    prefix: &str,
+) -> Result<Peer, CaseFailure> {
+    let (user, token) = user(target, area, prefix).await?;
+    Peer::connect(area, &user, &token).await
+}
+
+/// `n` connections, each of a user of its own, connection `i` on instance `i + 1` (in turn
+/// over the instances given) and subscribed to `channel` with request `first_request + i`,
+/// with where each subscription starts. They are set up at once: one after another, each
+/// costs its user, its upgrade and its subscription in round trips.
+pub async fn subscribers(
+    target: &Target,
+    area: &SyncArea,
+    prefix: &str,
+    channel: &ChannelName,
+    n: usize,
+    first_request: u32,
+) -> Result<Vec<(Peer, Position)>, CaseFailure> {
+    let one = |i: usize| async move {
+        let (user, token) = user(target, area, prefix).await?;
+        let mut peer = Peer::connect_on(area, i + 1, &user, &token).await?;
+        let request = first_request + u32::try_from(i).unwrap_or(u32::MAX - first_request);
+        let at = peer.subscribe(channel, request).await?;
+        Ok((peer, at))
+    };
+    futures_util::future::join_all((0..n).map(one))
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// Two different users, for a case about one user's session named by another: not
@@ -507,6 +541,14 @@ impl Peer {
                 heard => self.heard.push_back(heard),
             }
         }
+    }
+
+    /// Answers the pings that have arrived, keeping any frame for the next [`Peer::hear`]
+    /// calls: a connection a case holds without reading it (a subscriber waiting while the
+    /// others take their steps) stays alive however long the case takes. Unread past
+    /// `ping_timeout_seconds`, the server rightly finds it dead, and its user leaves.
+    pub async fn keep_alive(&mut self) -> Result<(), CaseFailure> {
+        self.idle(Duration::from_millis(1)).await
     }
 
     /// The next thing the connection itself delivers within `wait`.

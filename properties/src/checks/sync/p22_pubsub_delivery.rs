@@ -14,7 +14,9 @@ use proptest::prelude::*;
 
 use crate::cases::{CaseConfig, CaseFailure};
 use crate::check::{CheckFuture, PropertyCheck};
-use crate::checks::sync::{Peer, QUIET, SyncArea, fresh_channel, payload, run_cases, user};
+use crate::checks::sync::{
+    QUIET, SyncArea, connected, fresh_channel, payload, run_cases, subscribers,
+};
 use crate::clause::sync as sc;
 use crate::target::Target;
 
@@ -53,16 +55,18 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 
 async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), CaseFailure> {
     let channel = fresh_channel("p22")?;
-    let (pub_user, pub_token) = user(target, area, "p22-pub").await?;
-    let mut publisher = Peer::connect(area, &pub_user, &pub_token).await?;
-    let mut subs = Vec::new();
-    for i in 0..s.subscribers {
-        let (u, t) = user(target, area, "p22-sub").await?;
-        // Subscribers on the other instances in turn, when several are given.
-        let mut peer = Peer::connect_on(area, i + 1, &u, &t).await?;
-        let start = peer.subscribe(&channel, 100 + i as u32).await?;
-        subs.push((peer, start, Vec::<(u64, Vec<u8>)>::new()));
-    }
+    // The publisher and the subscribers (on the other instances in turn, when several are
+    // given) connect at once.
+    let (publisher, subscribed) = futures_util::join!(
+        connected(target, area, "p22-pub"),
+        subscribers(target, area, "p22-sub", &channel, s.subscribers, 100)
+    );
+    let mut publisher = publisher?;
+    let pub_user = publisher.user.clone();
+    let mut subs: Vec<_> = subscribed?
+        .into_iter()
+        .map(|(peer, start)| (peer, start, Vec::<(u64, Vec<u8>)>::new()))
+        .collect();
     if s.publisher_subscribed {
         publisher.subscribe(&channel, 99).await?;
     }

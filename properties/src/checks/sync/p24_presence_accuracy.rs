@@ -74,17 +74,30 @@ async fn presence(
     }
 }
 
+/// The observing user's two connections, opened at once: one asks `PRESENCE`, the other
+/// watches the events.
+async fn observer_and_watcher(
+    area: &SyncArea,
+    user: &str,
+    token: &str,
+) -> Result<(Peer, Peer), CaseFailure> {
+    let (observer, watcher) = futures_util::join!(
+        Peer::connect(area, user, token),
+        Peer::connect(area, user, token)
+    );
+    Ok((observer?, watcher?))
+}
+
 async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), CaseFailure> {
     let channel = fresh_channel("p24")?;
     // Four users, the observer's last: with fewer test accounts some coincide, and the
     // model below stays exact (the observer's own user is always listed and never judged).
     let mut users = users(target, area, "p24", 4).await?;
     let (obs_user, obs_token) = users.pop().unwrap_or_default();
-    let mut observer = Peer::connect(area, &obs_user, &obs_token).await?;
-    let mut watcher = Peer::connect(area, &obs_user, &obs_token).await?;
+    let (mut observer, mut watcher) = observer_and_watcher(area, &obs_user, &obs_token).await?;
+    let mut slots: Vec<Option<(Peer, bool)>> = (0..4).map(|_| None).collect();
     let mut request = 1u32;
     watcher.subscribe(&channel, request).await?;
-    let mut slots: Vec<Option<(Peer, bool)>> = (0..4).map(|_| None).collect();
     let present = |slots: &[Option<(Peer, bool)>]| -> BTreeSet<String> {
         slots
             .iter()
@@ -156,6 +169,7 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
             }
             // Waiting, the watcher answers pings and keeps what arrives.
             watcher.idle(Duration::from_millis(20)).await?;
+            keep_alive(&mut slots).await?;
         }
         let changes: Vec<(String, bool)> = after
             .difference(&before)
@@ -164,12 +178,23 @@ async fn case(target: &Target, area: &SyncArea, steps: &[Step]) -> Result<(), Ca
             .filter(|(u, _)| *u != obs_user)
             .collect();
         expect_events(&mut watcher, &obs_user, changes, &format!("{step:?}")).await?;
+        keep_alive(&mut slots).await?;
     }
     for (peer, _) in slots.into_iter().flatten() {
         peer.close().await;
     }
     observer.close().await;
     watcher.close().await;
+    Ok(())
+}
+
+/// Every open slot answers the pings that have arrived: a slot is read only at its own
+/// steps, and one left unread past the ping timeout is rightly found dead, its user then
+/// leaving the list (with a `PRESENCE_EVENT`) although the model keeps it.
+async fn keep_alive(slots: &mut [Option<(Peer, bool)>]) -> Result<(), CaseFailure> {
+    for (peer, _) in slots.iter_mut().flatten() {
+        peer.keep_alive().await?;
+    }
     Ok(())
 }
 
@@ -233,8 +258,7 @@ async fn silent_connection(target: &Target, area: &SyncArea) -> Result<(), CaseF
     let channel = fresh_channel("p24-silent")?;
     let [(silent_user, silent_token), (obs_user, obs_token)] =
         two_users(target, area, "p24-silent").await?;
-    let mut observer = Peer::connect(area, &obs_user, &obs_token).await?;
-    let mut watcher = Peer::connect(area, &obs_user, &obs_token).await?;
+    let (mut observer, mut watcher) = observer_and_watcher(area, &obs_user, &obs_token).await?;
     watcher.subscribe(&channel, 1).await?;
     let mut silent = Peer::connect_on(area, 1, &silent_user, &silent_token).await?;
     silent.subscribe(&channel, 2).await?;

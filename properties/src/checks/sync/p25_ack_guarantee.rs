@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use crate::cases::{CaseConfig, CaseFailure, for_each};
 use crate::check::{CheckFuture, CheckOutcome, PropertyCheck};
 use crate::checks::sync::Heard;
-use crate::checks::sync::{Peer, QUIET, SyncArea, fresh_channel, payload, run_cases_then, user};
+use crate::checks::sync::{
+    Peer, QUIET, SyncArea, connected, fresh_channel, payload, run_cases_then, subscribers, user,
+};
 use crate::clause::sync as sc;
 use crate::target::Target;
 
@@ -57,14 +59,15 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 
 async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), CaseFailure> {
     let channel = fresh_channel("p25")?;
-    let (pub_user, pub_token) = user(target, area, "p25-pub").await?;
-    let mut publisher = Peer::connect(area, &pub_user, &pub_token).await?;
+    // The publisher and the subscribers connect at once.
+    let (publisher, subscribed) = futures_util::join!(
+        connected(target, area, "p25-pub"),
+        subscribers(target, area, "p25-sub", &channel, s.subscribers.len(), 1)
+    );
+    let mut publisher = publisher?;
     let mut listening = Vec::new();
     let mut quiet = Vec::new();
-    for (i, leaves) in s.subscribers.iter().enumerate() {
-        let (u, t) = user(target, area, "p25-sub").await?;
-        let mut peer = Peer::connect_on(area, i + 1, &u, &t).await?;
-        peer.subscribe(&channel, i as u32 + 1).await?;
+    for ((mut peer, _), leaves) in subscribed?.into_iter().zip(&s.subscribers) {
         if *leaves {
             peer.send(&ClientFrame::Unsubscribe {
                 request: 50,
@@ -141,6 +144,11 @@ async fn case(target: &Target, area: &SyncArea, s: &Scenario) -> Result<(), Case
                 } => break,
                 frame => answers.push(frame),
             }
+        }
+        // Those that left are read only at the end: meanwhile they answer the server's
+        // pings, so however long the case takes they stay alive.
+        for peer in &mut quiet {
+            peer.keep_alive().await?;
         }
         match (ack, anyone, answers.as_slice()) {
             (false, _, []) => {}
@@ -256,16 +264,22 @@ const FLOOD_DEPTH: usize = 4;
 /// (the subscriber was found dead by its ping timeout before it overflowed).
 async fn slow_subscriber(target: &Target, area: &SyncArea) -> Result<bool, CaseFailure> {
     let channel = fresh_channel("p25-slow")?;
-    let (slow_user, slow_token) = user(target, area, "p25-slow").await?;
+    let (slow_user, flood_user) = futures_util::join!(
+        user(target, area, "p25-slow"),
+        user(target, area, "p25-flood")
+    );
+    let ((slow_user, slow_token), (pub_user, pub_token)) = (slow_user?, flood_user?);
     let mut slow = Peer::connect(area, &slow_user, &slow_token).await?;
     let start = slow.subscribe(&channel, 1).await?;
-    // From here `slow` reads nothing until the flood is over.
+    // From here `slow` reads nothing until the flood is over; the publishers connect at
+    // once, so the flood starts well within its ping timeout.
     let frozen = Instant::now();
-    let (pub_user, pub_token) = user(target, area, "p25-flood").await?;
-    let mut publishers = Vec::new();
-    for i in 0..FLOOD_PUBLISHERS {
-        publishers.push(Peer::connect_on(area, i, &pub_user, &pub_token).await?);
-    }
+    let mut publishers = futures_util::future::join_all(
+        (0..FLOOD_PUBLISHERS).map(|i| Peer::connect_on(area, i, &pub_user, &pub_token)),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     let size = usize::try_from(area.max_payload)
         .unwrap_or(usize::MAX)
         .min(64 * 1024);
