@@ -77,7 +77,20 @@ pub fn load_average() -> Option<f64> {
 /// The commit measured, `-dirty` when the work tree has changes.
 pub fn commit() -> String {
     let head = output("git", &["rev-parse", "--short", "HEAD"]);
-    let dirty = !output("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    // The results and the report are what a run writes: changes to them are not the code's.
+    let dirty = !output(
+        "git",
+        &[
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!benches/results.jsonl",
+            ":!BENCHMARKS.md",
+        ],
+    )
+    .is_empty();
     if dirty { format!("{head}-dirty") } else { head }
 }
 
