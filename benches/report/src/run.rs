@@ -74,7 +74,7 @@ fn execute(bench: &Bench, at: &Workspace, log: &Path, raw: &Path, stamp: &Stamp)
         .arg("-c")
         .arg(&script)
         .current_dir(&at.root)
-        .env(dx_results_env(), raw)
+        .env(dx_bench_record::RESULTS_ENV, raw)
         .status();
     let written = std::fs::read_to_string(raw).unwrap_or_default();
     let lines = match results::stamp(&written, stamp) {
@@ -109,11 +109,6 @@ fn execute(bench: &Bench, at: &Workspace, log: &Path, raw: &Path, stamp: &Stamp)
         ),
         Ok(s) => ("ok", None, s.code(), lines),
     }
-}
-
-/// The variable benches read (benches/record's `RESULTS_ENV`).
-fn dx_results_env() -> &'static str {
-    "DX_BENCH_RESULTS"
 }
 
 /// Why the bench cannot run here, after installing what it may from Debian.
