@@ -222,6 +222,29 @@ struct Follow {
     restart: bool,
 }
 
+/// One connection attempt on the next live instance from `instance`. On failure it logs
+/// `user` in again if the token was refused, moves on to the next instance and pauses, so the
+/// caller's loop just tries again.
+async fn reconnect(
+    ctx: &Ctx,
+    instance: &mut usize,
+    token: &mut String,
+    user: usize,
+) -> Option<(Ws, SessionId)> {
+    *instance = live_from(ctx, *instance);
+    match connect(ctx, *instance, token).await {
+        Ok(pair) => Some(pair),
+        Err(e) => {
+            if e.to_string().contains("401") {
+                *token = ctx.login_until(user).await.map(|p| p.0).unwrap_or_default();
+            }
+            *instance += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            None
+        }
+    }
+}
+
 /// A subscriber of `channels` as `user`, connected to `home` (or the next live instance),
 /// until the run stops.
 pub async fn subscriber(
@@ -248,17 +271,8 @@ pub async fn subscriber(
     let mut instance = home;
     let mut first = true;
     while !ctx.stopped() {
-        instance = live_from(&ctx, instance);
-        let (mut ws, welcome) = match connect(&ctx, instance, &token).await {
-            Ok(pair) => pair,
-            Err(e) => {
-                if e.to_string().contains("401") {
-                    token = ctx.login_until(user).await.map(|p| p.0).unwrap_or_default();
-                }
-                instance += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
+        let Some((mut ws, welcome)) = reconnect(&ctx, &mut instance, &mut token, user).await else {
+            continue;
         };
         if !first {
             tally.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -451,17 +465,8 @@ pub async fn publisher(
     let mut instance = home;
     let mut seq: u32 = 0;
     while !ctx.stopped() {
-        instance = live_from(&ctx, instance);
-        let mut ws = match connect(&ctx, instance, &token).await {
-            Ok((ws, _)) => ws,
-            Err(e) => {
-                if e.to_string().contains("401") {
-                    token = ctx.login_until(user).await.map(|p| p.0).unwrap_or_default();
-                }
-                instance += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
+        let Some((mut ws, _)) = reconnect(&ctx, &mut instance, &mut token, user).await else {
+            continue;
         };
         let mut pending: HashMap<u32, Instant> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.01)));
